@@ -1,0 +1,23 @@
+import { loadConfig, ConfigError } from '../config.js'
+import { createCore, type Core } from '../core/index.js'
+import type { DatabaseHandle } from '../stores/database.js'
+import { openStores } from '../stores/open-stores.js'
+
+/** Opens the same stores the service would, for one CLI command, and closes them after. */
+export async function withCore<T>(fn: (core: Core, database: DatabaseHandle) => Promise<T>): Promise<T> {
+  const config = loadConfig()
+  const stores = await openStores(config)
+  try {
+    return await fn(createCore(config, stores.database.prisma, stores.keyValue, stores.keyEncryptionSecret), stores.database)
+  } finally {
+    await stores.close()
+  }
+}
+
+/** Runs a CLI entry point: a one-line message and exit code 1 on failure, never a stack for a config error. */
+export function runCli(main: () => Promise<void>) {
+  main().then(() => process.exit(0), (error: unknown) => {
+    console.error(error instanceof ConfigError || error instanceof Error ? error.message : error)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,65 @@
+// `npm run cli -- <command>`: operations for the first minutes of a deployment and for emergencies.
+import { normalizeEmail } from '../core/emails.js'
+import { recordAudit } from '../core/audit.js'
+import { ADMIN_ROLE, CLI_ACTOR } from '../core/admin/common.js'
+import { runCli, withCore } from './context.js'
+import { readSecret } from './read-secret.js'
+
+const USAGE = `Usage: npm run cli -- <command>
+
+Commands:
+  unlock <email>           Clear the login lockout of an email (both known-IP and other attempts)
+  register-client <name>   Register a confidential OAuth client (for introspection); prints its secret once
+  create-admin <email> [name]
+                           Create an account with the admin role (the role is created if missing).
+                           The password is read from standard input (piped, or typed without echo),
+                           never from the command line
+  rotate-keys              Start a signing-key rotation: the next key is published now and signs later`
+
+runCli(async () => {
+  const [command, ...args] = process.argv.slice(2)
+  switch (command) {
+    case 'unlock': {
+      const email = args[0]
+      if (!email) throw new Error('unlock needs an email')
+      const normalized = normalizeEmail(email)
+      await withCore(async (core, database) => {
+        await core.lockout.unlock(normalized)
+        const account = await database.prisma.account.findUnique({ where: { email: normalized }, select: { id: true } })
+        await recordAudit(database.prisma, { type: 'lockout.unlocked', accountId: account?.id, data: { email: normalized, by: 'cli' } })
+      })
+      console.log(`Unlocked ${normalized}`)
+      return
+    }
+    case 'register-client': {
+      const name = args.join(' ').trim()
+      if (!name) throw new Error('register-client needs a name')
+      const client = await withCore((core) => core.clients.register(name, CLI_ACTOR))
+      console.log(JSON.stringify({ client_id: client.id, client_secret: client.secret, name: client.name }))
+      console.error('Store the client_secret now: it is shown only this once.')
+      return
+    }
+    case 'create-admin': {
+      const [email, ...name] = args
+      if (!email) throw new Error('create-admin needs an email')
+      const password = await readSecret(`Password for ${email}: `)
+      if (password.length < 8) throw new Error('The password must have at least 8 characters')
+      const account = await withCore(async (core) => {
+        await core.admin.roles.ensureRole(ADMIN_ROLE, CLI_ACTOR)
+        return core.admin.accounts.create({ email, password, name: name.join(' ').trim() || null, roles: [ADMIN_ROLE] }, CLI_ACTOR)
+      })
+      console.log(`Created admin ${account.email} (${account.id})`)
+      return
+    }
+    case 'rotate-keys': {
+      const next = await withCore((core) => core.admin.keys.rotate(CLI_ACTOR))
+      console.log(JSON.stringify({ kid: next.kid, activates_at: next.activatesAt.toISOString() }))
+      return
+    }
+    case undefined: case 'help': case '--help':
+      console.log(USAGE)
+      return
+    default:
+      throw new Error(`Unknown command "${command}".\n${USAGE}`)
+  }
+})

@@ -1,0 +1,132 @@
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+// Every setting the service reads, with its default. Durations are whole seconds.
+const Seconds = (def: number, minimum = 0) => Type.Integer({ minimum, default: def })
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'latchkey:' }),
+  DATA_DIR: Type.String({ minLength: 1, default: '.latchkey-data' }),
+
+  ISSUER: Type.Optional(Type.String({ pattern: '^https?://' })),
+  AUDIENCE: Type.String({ minLength: 1, default: 'latchkey' }),
+  CLIENT_ID: Type.String({ minLength: 1, default: 'latchkey' }),
+  ACCESS_TOKEN_TTL: Seconds(900, 1),
+  SESSION_IDLE_TTL: Seconds(14 * 86400, 1),
+  SESSION_ABSOLUTE_TTL: Seconds(30 * 86400, 1),
+  REFRESH_REUSE_GRACE: Seconds(10),
+  CLOCK_TOLERANCE: Seconds(5),
+  JWKS_MAX_AGE: Seconds(300),
+  // How long the account-roles dialect's selection ticket (password checked, role not yet chosen) lives.
+  SELECTION_TICKET_TTL: Seconds(120, 1),
+
+  SIGNING_ALGORITHM: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA')], { default: 'RS256' }),
+  // How long an instance may serve its cached view of the signing keys.
+  KEY_CACHE_TTL: Seconds(10),
+  // How long a new key is published before it signs; default 2 × JWKS_MAX_AGE + KEY_CACHE_TTL.
+  KEY_PROPAGATION_DELAY: Type.Optional(Type.Integer({ minimum: 0 })),
+  // Automatic rotation when the newest key is this old; 0 turns it off.
+  KEY_ROTATION_INTERVAL: Seconds(0),
+  KEY_ENCRYPTION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  // Comma-separated secrets used before KEY_ENCRYPTION_SECRET; keys under them are re-encrypted at start.
+  KEY_ENCRYPTION_SECRETS_OLD: Type.Optional(Type.String()),
+
+  // OWASP's argon2id minimum: m=19 MiB, t=2, p=1.
+  ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, default: 19456 }),
+  ARGON2_TIME_COST: Type.Integer({ minimum: 1, default: 2 }),
+  ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+
+  LOCKOUT_THRESHOLD: Type.Integer({ minimum: 1, default: 5 }),
+  LOCKOUT_WINDOW: Seconds(900, 1),
+  LOCKOUT_BASE_DURATION: Seconds(300, 1),
+  LOCKOUT_MAX_DURATION: Seconds(86400, 1),
+
+  RATE_LIMIT_ENABLED: Type.Boolean({ default: true }),
+  RATE_LIMIT_AUTH_MAX: Type.Integer({ minimum: 1, default: 60 }),
+  RATE_LIMIT_AUTH_WINDOW: Seconds(60, 1),
+  AUTH_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 16384 }),
+
+  METRICS_ENABLED: Type.Boolean({ default: true }),
+  // Unset: /metrics is served on the main port. Set: only on a listener of its own on this port.
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+})
+
+type RawConfig = Static<typeof ConfigSchema>
+export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD'> & {
+  ISSUER: string
+  KEY_PROPAGATION_DELAY: number
+  KEY_ENCRYPTION_SECRETS_OLD: string[]
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads the configuration from an environment, or throws a one-line ConfigError naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.keys(ConfigSchema.properties)
+  const raw: Record<string, unknown> = {}
+  for (const name of known) {
+    const value = env[name]
+    if (value !== undefined && value !== '') raw[name] = value
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
+  const first = Value.Errors(ConfigSchema, withDefaults)[0]
+  if (first) {
+    const name = first.instancePath.split('/')[1] ?? '(unknown)'
+    const shown = name in raw ? ` (got ${JSON.stringify(redactSecret(name, raw[name]))})` : ''
+    throw new ConfigError(`Invalid configuration: ${name} ${first.message}${shown}`)
+  }
+  const config = withDefaults as RawConfig
+  if (config.SESSION_IDLE_TTL > config.SESSION_ABSOLUTE_TTL) {
+    throw new ConfigError('Invalid configuration: SESSION_IDLE_TTL must not exceed SESSION_ABSOLUTE_TTL')
+  }
+  if (config.LOCKOUT_BASE_DURATION > config.LOCKOUT_MAX_DURATION) {
+    throw new ConfigError('Invalid configuration: LOCKOUT_BASE_DURATION must not exceed LOCKOUT_MAX_DURATION')
+  }
+  if (config.DATABASE_URL && !config.KEY_ENCRYPTION_SECRET) {
+    throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set')
+  }
+  const oldSecrets = (config.KEY_ENCRYPTION_SECRETS_OLD ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  if (oldSecrets.some((secret) => secret.length < 32)) {
+    throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRETS_OLD must list secrets of at least 32 characters, separated by commas')
+  }
+  return {
+    ...config,
+    ISSUER: (config.ISSUER ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
+    KEY_PROPAGATION_DELAY: propagationDelay(config),
+    KEY_ENCRYPTION_SECRETS_OLD: oldSecrets,
+  }
+}
+
+/**
+ * A new key may sign only once every cache holds it: each instance's key cache serves it within
+ * KEY_CACHE_TTL, and a downstream cache refetches within JWKS_MAX_AGE after that, so that sum is the
+ * floor, checked here and not relaxed for tests (they shrink the two terms instead). The default adds
+ * one more max-age for a shared cache in front of the JWKS whose copies a client then keeps again.
+ */
+function propagationDelay(config: RawConfig): number {
+  const floor = config.JWKS_MAX_AGE + config.KEY_CACHE_TTL
+  const delay = config.KEY_PROPAGATION_DELAY ?? floor + config.JWKS_MAX_AGE
+  if (delay < floor) {
+    throw new ConfigError(`Invalid configuration: KEY_PROPAGATION_DELAY must be at least JWKS_MAX_AGE + KEY_CACHE_TTL (${floor}), so that every cache has a new key before it signs`)
+  }
+  // A shorter interval would pile up keys that are published but never get to sign.
+  if (config.KEY_ROTATION_INTERVAL > 0 && config.KEY_ROTATION_INTERVAL < delay) {
+    throw new ConfigError(`Invalid configuration: KEY_ROTATION_INTERVAL must be 0 (off) or at least KEY_PROPAGATION_DELAY (${delay})`)
+  }
+  return delay
+}
+
+function redactSecret(name: string, value: unknown): unknown {
+  return /SECRET|URL/.test(name) ? '[redacted]' : value
+}

@@ -1,0 +1,102 @@
+import type { Database } from '../stores/database.js'
+import { Prisma } from '../generated/prisma/client.js'
+import { AccountNotFound, RoleNotHeld } from './errors.js'
+
+export interface AccountRoleView {
+  name: string
+  permissions: string[]
+}
+
+export interface AccountView {
+  id: string
+  email: string
+  name: string | null
+  phone: string | null
+  status: 'active' | 'disabled'
+  passwordHash: string
+  /** In a stable order: first assigned first, ties by name. The first is the default at login. */
+  roles: AccountRoleView[]
+}
+
+interface AccountRow {
+  id: string
+  email: string
+  name: string | null
+  phone: string | null
+  status: 'active' | 'disabled'
+  password_hash: string
+  roles: AccountRoleView[]
+}
+
+/**
+ * The account with its roles and their permissions in one query: every login, refresh and /me
+ * reads it, and Prisma's nested include would take a round trip per level.
+ */
+async function findRow(db: Database, by: 'id' | 'email', value: string): Promise<AccountRow | null> {
+  const where = by === 'id' ? Prisma.sql`a.id = ${value}::uuid` : Prisma.sql`a.email = ${value}`
+  const rows = await db.$queryRaw<AccountRow[]>`
+    SELECT a.id::text AS id, a.email, a.name, a.phone, a.status::text AS status, a.password_hash,
+      COALESCE(json_agg(json_build_object(
+        'name', r.name,
+        'permissions', COALESCE((SELECT json_agg(p.name ORDER BY p.name) FROM role_permissions rp
+          JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = r.id), '[]'::json)
+      ) ORDER BY ar.assigned_at, r.name) FILTER (WHERE r.id IS NOT NULL), '[]'::json) AS roles
+    FROM accounts a
+    LEFT JOIN account_roles ar ON ar.account_id = a.id
+    LEFT JOIN roles r ON r.id = ar.role_id
+    WHERE ${where}
+    GROUP BY a.id`
+  return rows[0] ?? null
+}
+
+function toView(row: AccountRow): AccountView {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    phone: row.phone,
+    status: row.status,
+    passwordHash: row.password_hash,
+    roles: typeof row.roles === 'string' ? JSON.parse(row.roles) as AccountRoleView[] : row.roles,
+  }
+}
+
+export class Accounts {
+  constructor(private readonly db: Database) {}
+
+  async findByEmail(normalizedEmail: string): Promise<AccountView | null> {
+    const row = await findRow(this.db, 'email', normalizedEmail)
+    return row && toView(row)
+  }
+
+  async findById(id: string): Promise<AccountView | null> {
+    if (!isUuid(id)) return null
+    const row = await findRow(this.db, 'id', id)
+    return row && toView(row)
+  }
+
+  async getById(id: string): Promise<AccountView> {
+    const account = await this.findById(id)
+    if (!account) throw new AccountNotFound()
+    return account
+  }
+
+  async hasLoggedInFrom(accountId: string, ip: string): Promise<boolean> {
+    return (await this.db.knownLoginIp.count({ where: { accountId, ip } })) > 0
+  }
+
+  async updatePasswordHash(accountId: string, passwordHash: string): Promise<void> {
+    await this.db.account.update({ where: { id: accountId }, data: { passwordHash } })
+  }
+}
+
+/** The role to issue for: the requested one if held, otherwise the account's first. */
+export function selectRole(account: AccountView, requested?: string): AccountRoleView {
+  const role = requested === undefined ? account.roles[0] : account.roles.find((r) => r.name === requested)
+  if (!role) throw new RoleNotHeld()
+  return role
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+}

@@ -1,0 +1,221 @@
+import type { Prisma } from '../../generated/prisma/client.js'
+import type { Database } from '../../stores/database.js'
+import { isUuid } from '../accounts.js'
+import { recordAudit } from '../audit.js'
+import { normalizeEmail } from '../emails.js'
+import { AccountNotFound, Conflict, InvalidInput } from '../errors.js'
+import type { LockoutPolicy } from '../lockout.js'
+import type { PasswordHasher } from '../passwords.js'
+import type { Revocations } from '../revocations.js'
+import type { Sessions } from '../sessions.js'
+import { byActor, distinct, isUniqueViolation, pageWindow, type Actor, type Page, type PageRequest } from './common.js'
+
+/** An account as operators see it: never its password hash. */
+export interface AdminAccountView {
+  id: string
+  email: string
+  name: string | null
+  phone: string | null
+  status: 'active' | 'disabled'
+  /** First assigned first: the first is the default role at login. */
+  roles: string[]
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface NewAccount {
+  email: string
+  password: string
+  name?: string | null
+  phone?: string | null
+  roles: string[]
+}
+
+export interface AccountFilter {
+  /** Part of the email or name, case-insensitive. */
+  query?: string
+  status?: 'active' | 'disabled'
+  role?: string
+}
+
+type Tx = Prisma.TransactionClient
+
+const viewSelect = {
+  id: true, email: true, name: true, phone: true, status: true, createdAt: true, updatedAt: true,
+  roles: { orderBy: [{ assignedAt: 'asc' as const }, { role: { name: 'asc' as const } }], select: { role: { select: { name: true } } } },
+} satisfies Prisma.AccountSelect
+
+type ViewRow = Prisma.AccountGetPayload<{ select: typeof viewSelect }>
+
+function toView(row: ViewRow): AdminAccountView {
+  const { roles, ...rest } = row
+  return { ...rest, roles: roles.map((r) => r.role.name) }
+}
+
+/**
+ * Account changes made by operators. Each change commits in one transaction with its audit event;
+ * a change that must end sessions (disable, delete, password reset) then revokes them, so their
+ * access tokens are refused at once.
+ */
+export class AccountAdmin {
+  constructor(
+    private readonly db: Database,
+    private readonly passwords: PasswordHasher,
+    private readonly sessions: Sessions,
+    private readonly revocations: Revocations,
+    private readonly lockout: LockoutPolicy,
+  ) {}
+
+  async create(input: NewAccount, actor: Actor): Promise<AdminAccountView> {
+    const email = normalizeEmail(input.email)
+    const passwordHash = await this.passwords.hash(input.password)
+    try {
+      return await this.db.$transaction(async (tx) => {
+        const roleIds = await resolveRoles(tx, input.roles)
+        const account = await tx.account.create({
+          data: { email, passwordHash, name: input.name ?? null, phone: input.phone ?? null },
+          select: { id: true },
+        })
+        await assignRoles(tx, account.id, roleIds)
+        await recordAudit(tx, byActor(actor, { type: 'admin.account_created', accountId: account.id, data: { email, roles: distinct(input.roles) } }))
+        return toView(await tx.account.findUniqueOrThrow({ where: { id: account.id }, select: viewSelect }))
+      })
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Conflict('An account with this email already exists')
+      throw error
+    }
+  }
+
+  async get(id: string): Promise<AdminAccountView> {
+    const row = isUuid(id) ? await this.db.account.findUnique({ where: { id }, select: viewSelect }) : null
+    if (!row) throw new AccountNotFound()
+    return toView(row)
+  }
+
+  async list(filter: AccountFilter, page: PageRequest): Promise<Page<AdminAccountView>> {
+    const query = filter.query?.trim()
+    const where: Prisma.AccountWhereInput = {
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.role ? { roles: { some: { role: { name: filter.role } } } } : {}),
+      ...(query ? { OR: [{ email: { contains: query, mode: 'insensitive' } }, { name: { contains: query, mode: 'insensitive' } }] } : {}),
+    }
+    const [rows, total] = await this.db.$transaction([
+      this.db.account.findMany({ where, select: viewSelect, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], ...pageWindow(page) }),
+      this.db.account.count({ where }),
+    ])
+    return { items: rows.map(toView), total, ...page }
+  }
+
+  /** Changes the profile fields given; the audit event names the fields, not their values. */
+  async update(id: string, changes: { name?: string | null; phone?: string | null }, actor: Actor): Promise<AdminAccountView> {
+    return this.change(id, actor, async (tx) => {
+      await tx.account.update({ where: { id }, data: changes })
+      return { type: 'admin.account_updated', data: { fields: Object.keys(changes).sort() } }
+    })
+  }
+
+  /** Disables the account and ends its sessions. Repeating it is harmless (and ends any session left). */
+  async disable(id: string, actor: Actor): Promise<AdminAccountView> {
+    const view = await this.change(id, actor, async (tx) => {
+      await tx.account.update({ where: { id }, data: { status: 'disabled' } })
+      return { type: 'admin.account_disabled' }
+    })
+    await this.sessions.revokeAll(id, 'account_disabled', actor.id ?? undefined)
+    return view
+  }
+
+  async enable(id: string, actor: Actor): Promise<AdminAccountView> {
+    return this.change(id, actor, async (tx) => {
+      await tx.account.update({ where: { id }, data: { status: 'active' } })
+      return { type: 'admin.account_enabled' }
+    })
+  }
+
+  /**
+   * Replaces the account's roles; the first becomes the default at login. Sessions whose role was
+   * taken away end, so no token keeps a role the account no longer holds.
+   */
+  async setRoles(id: string, roles: string[], actor: Actor): Promise<AdminAccountView> {
+    const names = distinct(roles)
+    const view = await this.change(id, actor, async (tx) => {
+      const roleIds = await resolveRoles(tx, names)
+      await tx.accountRole.deleteMany({ where: { accountId: id } })
+      await assignRoles(tx, id, roleIds)
+      return { type: 'admin.roles_set', data: { roles: names } }
+    })
+    const orphaned = await this.db.session.findMany({ where: { accountId: id, revokedAt: null, role: { notIn: names } }, select: { id: true } })
+    for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
+    return view
+  }
+
+  /** Sets a new password and ends every session, as after a suspected compromise. */
+  async resetPassword(id: string, password: string, actor: Actor): Promise<AdminAccountView> {
+    const passwordHash = await this.passwords.hash(password)
+    const view = await this.change(id, actor, async (tx) => {
+      await tx.account.update({ where: { id }, data: { passwordHash } })
+      return { type: 'admin.password_reset' }
+    })
+    await this.sessions.revokeAll(id, 'password_reset', actor.id ?? undefined)
+    return view
+  }
+
+  /** Clears the account's login lockout (a Redis-side change: its audit event follows it). */
+  async unlock(id: string, actor: Actor): Promise<AdminAccountView> {
+    const view = await this.get(id)
+    await this.lockout.unlock(view.email)
+    await recordAudit(this.db, byActor(actor, { type: 'lockout.unlocked', accountId: id, data: { email: view.email } }))
+    return view
+  }
+
+  /**
+   * Deletes the account, its sessions and roles; its audit events stay. Sessions are revoked first,
+   * and any that started meanwhile are revoked right after the delete commits.
+   */
+  async delete(id: string, actor: Actor): Promise<void> {
+    await this.get(id)
+    await this.sessions.revokeAll(id, 'account_deleted', actor.id ?? undefined)
+    const stragglers = await this.db.$transaction(async (tx) => {
+      const account = await tx.account.findUnique({ where: { id }, select: { email: true } })
+      if (!account) throw new AccountNotFound()
+      const live = await tx.session.findMany({ where: { accountId: id, revokedAt: null }, select: { id: true } })
+      await tx.account.delete({ where: { id } })
+      await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email } }))
+      return live.map((s) => s.id)
+    })
+    await this.revocations.revokeSessions(stragglers)
+  }
+
+  /** Runs one change and its audit event in a transaction, after checking the account exists. */
+  private async change(
+    id: string,
+    actor: Actor,
+    apply: (tx: Tx) => Promise<{ type: 'admin.account_updated' | 'admin.account_disabled' | 'admin.account_enabled' | 'admin.roles_set' | 'admin.password_reset'; data?: Prisma.InputJsonObject }>,
+  ): Promise<AdminAccountView> {
+    if (!isUuid(id)) throw new AccountNotFound()
+    return this.db.$transaction(async (tx) => {
+      // Locks the row, so two admins changing one account apply one after the other.
+      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
+      if (locked.length === 0) throw new AccountNotFound()
+      const event = await apply(tx)
+      await recordAudit(tx, byActor(actor, { type: event.type, accountId: id, data: event.data ?? {} }))
+      return toView(await tx.account.findUniqueOrThrow({ where: { id }, select: viewSelect }))
+    })
+  }
+}
+
+/** The ids of the named roles, in the order given; every name must exist and there must be one. */
+async function resolveRoles(tx: Tx, names: string[]): Promise<string[]> {
+  const wanted = distinct(names)
+  if (wanted.length === 0) throw new InvalidInput({ roles: ['The roles field must name at least one role.'] })
+  const rows = await tx.role.findMany({ where: { name: { in: wanted } }, select: { id: true, name: true } })
+  const byName = new Map(rows.map((r) => [r.name, r.id]))
+  const unknown = wanted.filter((name) => !byName.has(name))
+  if (unknown.length > 0) throw new InvalidInput({ roles: unknown.map((name) => `The role "${name}" does not exist.`) })
+  return wanted.map((name) => byName.get(name)!)
+}
+
+/** Assigns roles with increasing times, so the first given is the default at login. */
+async function assignRoles(tx: Tx, accountId: string, roleIds: string[]): Promise<void> {
+  const start = Date.now()
+  await tx.accountRole.createMany({ data: roleIds.map((roleId, i) => ({ accountId, roleId, assignedAt: new Date(start + i) })) })
+}

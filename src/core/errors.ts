@@ -1,0 +1,128 @@
+// The core's typed errors. Each edge maps them to its own dialect (status, body); none carries a secret.
+
+export abstract class CoreError extends Error {
+  abstract readonly code: string
+  override get name() {
+    return this.constructor.name
+  }
+}
+
+export class InvalidCredentials extends CoreError {
+  readonly code = 'INVALID_CREDENTIALS'
+  constructor() {
+    super('Invalid credentials')
+  }
+}
+
+export class AccountLocked extends CoreError {
+  readonly code = 'ACCOUNT_LOCKED'
+  constructor(readonly retryAfterSeconds: number) {
+    super('Account has been locked due to multiple failed login attempts')
+  }
+}
+
+export class AccountDisabled extends CoreError {
+  readonly code = 'ACCOUNT_DISABLED'
+  constructor() {
+    super('Account is disabled')
+  }
+}
+
+export class RoleNotHeld extends CoreError {
+  readonly code = 'ROLE_NOT_HELD'
+  constructor() {
+    super('The account does not hold the requested role')
+  }
+}
+
+export class AccountNotFound extends CoreError {
+  readonly code = 'ACCOUNT_NOT_FOUND'
+  constructor() {
+    super('Account not found')
+  }
+}
+
+/** An access token that must not be accepted; `reason` is for logs, never for the client. */
+export class InvalidAccessToken extends CoreError {
+  readonly code = 'INVALID_TOKEN'
+  constructor(readonly reason: string) {
+    super('Unauthenticated')
+  }
+}
+
+/**
+ * The account-roles token call came without a live selection ticket for the account it names
+ * (none, unknown, already used, expired, or issued to another account); `reason` is for logs.
+ */
+export class InvalidSelectionTicket extends CoreError {
+  readonly code = 'INVALID_SELECTION_TICKET'
+  constructor(readonly reason: string) {
+    super('A selection ticket for this account, or an access token of it, is required')
+  }
+}
+
+/** Unknown, expired or revoked refresh token, or a dead session. */
+export class InvalidRefreshToken extends CoreError {
+  readonly code = 'INVALID_REFRESH_TOKEN'
+  constructor(readonly reason: string) {
+    super('The refresh token is invalid or has expired')
+  }
+}
+
+/** A refresh token used twice: its session has been revoked. */
+export class RefreshTokenReused extends CoreError {
+  readonly code = 'REFRESH_TOKEN_REUSED'
+  constructor() {
+    super('The refresh token was already used; the session has been revoked')
+  }
+}
+
+export class SessionExpired extends CoreError {
+  readonly code = 'SESSION_EXPIRED'
+  constructor() {
+    super('Token has expired and cannot be refreshed')
+  }
+}
+
+/** Postgres or Redis could not answer: the request fails closed with 503. */
+export class StoreUnavailable extends CoreError {
+  readonly code = 'SERVICE_UNAVAILABLE'
+  constructor(readonly store: 'postgres' | 'redis', override readonly cause?: unknown) {
+    super('Service temporarily unavailable')
+  }
+}
+
+/** An authenticated caller without the right to the action (for instance, no admin role). */
+export class Forbidden extends CoreError {
+  readonly code = 'FORBIDDEN'
+  constructor(message = 'You do not have permission to perform this action') {
+    super(message)
+  }
+}
+
+/** A role, permission, session, client or key that does not exist (accounts have AccountNotFound). */
+export class NotFound extends CoreError {
+  readonly code = 'NOT_FOUND'
+  constructor(what: string) {
+    super(`${what} not found`)
+  }
+}
+
+/** The change would break a uniqueness rule (an email, role or permission name already taken). */
+export class Conflict extends CoreError {
+  readonly code = 'CONFLICT'
+}
+
+/** Well-formed input that the data rejects (an unknown role name), field by field like a validation error. */
+export class InvalidInput extends CoreError {
+  readonly code = 'VALIDATION_ERROR'
+  constructor(readonly fields: Record<string, string[]>) {
+    super('Validation failed')
+  }
+}
+
+/** For `.catch`: an invalid token reads as null; anything else (a store failure) still fails the request. */
+export function nullIfInvalidToken(error: unknown): null {
+  if (error instanceof InvalidAccessToken) return null
+  throw error
+}

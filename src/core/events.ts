@@ -1,0 +1,40 @@
+/** How a password check ended, as counted by the metrics. */
+export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled'
+
+/** What the core tells observers (metrics) about; facts only, never a secret. */
+export interface CoreEventMap {
+  'login.attempted': { outcome: LoginOutcome }
+  'lockout.locked': { level: number }
+  'refresh.rotated': { sessionId: string }
+  'refresh.reuse_detected': { sessionId: string }
+}
+
+type Listener<K extends keyof CoreEventMap> = (event: CoreEventMap[K]) => void
+
+/**
+ * A small typed event bus, so edges can observe the core (metrics count logins, lockouts,
+ * rotations) without the core knowing about them. One per core, so several apps in one process
+ * never count each other's events.
+ */
+export class CoreEvents {
+  private readonly listeners = new Map<keyof CoreEventMap, Set<Listener<never>>>()
+
+  /** Subscribes; returns the unsubscribe function. */
+  on<K extends keyof CoreEventMap>(type: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(type)
+    if (!set) this.listeners.set(type, (set = new Set()))
+    set.add(listener as Listener<never>)
+    return () => set.delete(listener as Listener<never>)
+  }
+
+  emit<K extends keyof CoreEventMap>(type: K, event: CoreEventMap[K]): void {
+    for (const listener of this.listeners.get(type) ?? []) {
+      // An observer's failure must never fail the login or refresh it observes.
+      try {
+        (listener as Listener<K>)(event)
+      } catch {
+        // ignored on purpose
+      }
+    }
+  }
+}

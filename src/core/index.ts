@@ -1,0 +1,90 @@
+import type { Config } from '../config.js'
+import type { Database } from '../stores/database.js'
+import type { KeyValueStore } from '../stores/key-value-store.js'
+import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
+import { Accounts } from './accounts.js'
+import { AccountAdmin } from './admin/accounts.js'
+import { queryAuditEvents, type AuditFilter } from './admin/audit-query.js'
+import type { PageRequest } from './admin/common.js'
+import { RoleAdmin } from './admin/roles.js'
+import { SessionAdmin } from './admin/sessions.js'
+import { KeyAdmin } from './admin/signing-keys.js'
+import { OAuthClients } from './clients.js'
+import { introspect, type TokenTypeHint } from './introspection.js'
+import { InvalidAccessToken } from './errors.js'
+import { CoreEvents } from './events.js'
+import { LockoutPolicy } from './lockout.js'
+import { PasswordLogin } from './login.js'
+import { PasswordHasher } from './passwords.js'
+import { Revocations } from './revocations.js'
+import { RoleSelection } from './role-selection.js'
+import { SelectionTickets } from './selection-tickets.js'
+import { Sessions } from './sessions.js'
+import { KeyEncryption } from './key-encryption.js'
+import { SigningKeys } from './signing-keys.js'
+
+/** The identity core, wired from the configuration and the two stores. No HTTP in here. */
+export function createCore(config: Config, db: Database, kv: KeyValueStore, keyEncryptionSecret: string) {
+  const accessTtlMs = config.ACCESS_TOKEN_TTL * 1000
+  const passwords = new PasswordHasher({
+    memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM,
+  })
+  const events = new CoreEvents()
+  const accounts = new Accounts(db)
+  // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
+  const signingKeys = new SigningKeys(db, new KeyEncryption(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD), {
+    algorithm: config.SIGNING_ALGORITHM,
+    cacheMs: config.KEY_CACHE_TTL * 1000,
+    propagationDelayMs: config.KEY_PROPAGATION_DELAY * 1000,
+    tokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000,
+  })
+  const accessTokens = new AccessTokens(signingKeys, {
+    issuer: config.ISSUER, audience: config.AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE,
+  })
+  // A revocation must outlive every token it covers, clock tolerance included.
+  const revocations = new Revocations(kv, accessTtlMs + config.CLOCK_TOLERANCE * 1000)
+  const lockout = new LockoutPolicy(kv, {
+    threshold: config.LOCKOUT_THRESHOLD,
+    windowMs: config.LOCKOUT_WINDOW * 1000,
+    baseMs: config.LOCKOUT_BASE_DURATION * 1000,
+    maxMs: config.LOCKOUT_MAX_DURATION * 1000,
+  })
+  const sessions = new Sessions(db, accounts, accessTokens, revocations, {
+    idleTtlMs: config.SESSION_IDLE_TTL * 1000,
+    absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
+    reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
+  }, events)
+  const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
+  const clients = new OAuthClients(db, passwords)
+  // What operators do (admin API and CLI); every change is audited with who made it.
+  const admin = {
+    accounts: new AccountAdmin(db, passwords, sessions, revocations, lockout),
+    roles: new RoleAdmin(db),
+    sessions: new SessionAdmin(db, sessions),
+    keys: new KeyAdmin(db, signingKeys),
+    auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(db, filter, page),
+  }
+  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
+
+  /** Verifies a bearer access token and checks it has not been revoked. */
+  async function authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
+    const claims = await accessTokens.verify(token, options)
+    if (await revocations.isRevoked(claims.jti, claims.sid)) throw new InvalidAccessToken('revoked')
+    return claims
+  }
+
+  /** The bearer's account as it is now, with the token's role and that role's current permissions. */
+  async function profile(claims: AccessTokenClaims) {
+    const account = await accounts.findById(claims.sub)
+    if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
+    return { account, role: claims.role, permissions: account.roles.find((r) => r.name === claims.role)?.permissions ?? [] }
+  }
+
+  return {
+    config, db, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    roleSelection, profile,
+    introspect: (token: string, hint?: TokenTypeHint) => introspect({ db, accessTokens, revocations }, token, hint),
+  }
+}
+
+export type Core = ReturnType<typeof createCore>

@@ -1,0 +1,72 @@
+import type { Database } from '../stores/database.js'
+import { selectRole, type AccountView, type Accounts } from './accounts.js'
+import { recordAudit } from './audit.js'
+import { normalizeEmail } from './emails.js'
+import { AccountDisabled, AccountLocked, InvalidCredentials } from './errors.js'
+import type { CoreEvents } from './events.js'
+import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
+import type { PasswordHasher } from './passwords.js'
+import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
+
+export interface Credentials {
+  email: string
+  password: string
+}
+
+/**
+ * The password check every dialect shares: lockout first, then one argon2 verify (against a dummy
+ * hash when the email is unknown, so the answer and its timing reveal nothing), then status.
+ */
+export class PasswordLogin {
+  constructor(
+    private readonly db: Database,
+    private readonly accounts: Accounts,
+    private readonly passwords: PasswordHasher,
+    private readonly lockout: LockoutPolicy,
+    private readonly sessions: Sessions,
+    private readonly events?: CoreEvents,
+  ) {}
+
+  /** Checks the credentials; throws InvalidCredentials, AccountLocked or AccountDisabled. */
+  async authenticate({ email, password }: Credentials, ip?: string): Promise<AccountView> {
+    const normalized = normalizeEmail(email)
+    const account = await this.accounts.findByEmail(normalized)
+    const origin: AttemptOrigin = account && ip && (await this.accounts.hasLoggedInFrom(account.id, ip)) ? 'known-ip' : 'other'
+    await this.lockout.begin(normalized, origin).catch((error: unknown) => {
+      if (error instanceof AccountLocked) this.events?.emit('login.attempted', { outcome: 'locked' })
+      throw error
+    })
+
+    const valid = account ? await this.passwords.verify(account.passwordHash, password) : await this.passwords.verifyDummy(password)
+    if (!account || !valid) {
+      const lock = await this.lockout.fail(normalized, origin)
+      await recordAudit(this.db, { type: 'login.failure', accountId: account?.id, ip, data: { email: normalized, origin } })
+      this.events?.emit('login.attempted', { outcome: 'invalid_credentials' })
+      if (lock.locked) {
+        this.events?.emit('lockout.locked', { level: lock.level })
+        await recordAudit(this.db, {
+          type: 'lockout.locked', accountId: account?.id, ip,
+          data: { email: normalized, origin, level: lock.level, durationSeconds: Math.ceil(lock.durationMs / 1000) },
+        })
+      }
+      throw new InvalidCredentials()
+    }
+    await this.lockout.succeed(normalized, origin)
+    if (account.status !== 'active') {
+      this.events?.emit('login.attempted', { outcome: 'disabled' })
+      throw new AccountDisabled()
+    }
+    this.events?.emit('login.attempted', { outcome: 'success' })
+    if (this.passwords.needsRehash(account.passwordHash)) {
+      await this.accounts.updatePasswordHash(account.id, await this.passwords.hash(password))
+      await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
+    }
+    return account
+  }
+
+  /** Checks the credentials and starts a session for the requested role, or the account's first. */
+  async login(credentials: Credentials & { role?: string }, origin: SessionOrigin): Promise<TokenPair> {
+    const account = await this.authenticate(credentials, origin.ip)
+    return this.sessions.start(account, selectRole(account, credentials.role), origin)
+  }
+}

@@ -1,0 +1,310 @@
+import crypto from 'node:crypto'
+import type { Database } from '../stores/database.js'
+import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
+import { selectRole, type AccountRoleView, type AccountView, type Accounts } from './accounts.js'
+import { recordAudit, type AuditEventType } from './audit.js'
+import { InvalidAccessToken, InvalidRefreshToken, RefreshTokenReused, SessionExpired } from './errors.js'
+import type { CoreEvents } from './events.js'
+import type { Revocations } from './revocations.js'
+import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
+
+export interface SessionPolicy {
+  idleTtlMs: number
+  absoluteTtlMs: number
+  /** A replay of the immediate parent within this window returns the same pair; 0 turns it off. */
+  reuseGraceMs: number
+}
+
+export interface TokenPair {
+  sessionId: string
+  account: AccountView
+  role: AccountRoleView
+  accessToken: IssuedAccessToken
+  refreshToken: string
+  refreshExpiresIn: number
+}
+
+export interface SessionOrigin {
+  clientId: string
+  ip?: string
+  userAgent?: string
+}
+
+interface SealedPair {
+  accessToken: string
+  refreshToken: string
+}
+
+type SessionRow = { id: string; accountId: string; role: string; revokedAt: Date | null; idleExpiresAt: Date; absoluteExpiresAt: Date }
+
+export interface RotationCommit {
+  parentId: string
+  sessionId: string
+  childId: string
+  childTokenHash: string
+  idleExpiresAt: Date
+  role: string
+  replaySeal: string
+  now: Date
+  roleSwitch?: { accountId: string; from: string }
+}
+
+/** Thrown inside a rotation transaction that lost the race for its parent token. */
+class LostRotationRace extends Error {}
+
+const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000))
+/** Timestamps go to raw SQL as ISO strings, read as UTC like Prisma's own writes. */
+const utc = (date: Date) => date.toISOString()
+
+/**
+ * Sessions and their refresh-token families. A refresh token is rotated on every use by one
+ * conditional write in a transaction with its child; a second use of a consumed token is reuse and
+ * revokes the session, except for the grace-window replay that returns the same child again.
+ */
+export class Sessions {
+  constructor(
+    private readonly db: Database,
+    private readonly accounts: Accounts,
+    private readonly tokens: AccessTokens,
+    private readonly revocations: Revocations,
+    private readonly policy: SessionPolicy,
+    private readonly events?: CoreEvents,
+  ) {}
+
+  /** Starts a session after a successful password check and records the login. */
+  async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin): Promise<TokenPair> {
+    const now = new Date()
+    const sessionId = crypto.randomUUID()
+    const refreshToken = randomToken()
+    const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
+    const [accessToken] = await Promise.all([
+      this.issueFor(account, role, sessionId, origin.clientId),
+      this.db.$transaction([
+        this.db.session.create({
+          data: {
+            id: sessionId, accountId: account.id, role: role.name, clientId: origin.clientId,
+            ip: origin.ip ?? null, userAgent: origin.userAgent?.slice(0, 512) ?? null,
+            idleExpiresAt, absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
+          },
+        }),
+        this.db.refreshToken.create({ data: { sessionId, tokenHash: hashToken(refreshToken), expiresAt: idleExpiresAt } }),
+        ...(origin.ip ? [this.db.knownLoginIp.upsert({
+          where: { accountId_ip: { accountId: account.id, ip: origin.ip } },
+          create: { accountId: account.id, ip: origin.ip },
+          update: { lastSeenAt: now },
+        })] : []),
+        this.db.auditEvent.create({
+          data: { type: 'login.success', accountId: account.id, ip: origin.ip ?? null, data: { sessionId, role: role.name, clientId: origin.clientId } },
+        }),
+      ]),
+    ])
+    return { sessionId, account, role, accessToken, refreshToken, refreshExpiresIn: seconds(this.policy.idleTtlMs) }
+  }
+
+  /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
+  async rotate(refreshToken: string, options: { role?: string; clientId?: string } = {}): Promise<TokenPair> {
+    const tokenHash = hashToken(refreshToken)
+    const current = await this.db.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
+    if (!current) throw new InvalidRefreshToken('unknown')
+    // A refresh token is bound to the client it was issued to (RFC 6749 §6).
+    if (options.clientId !== undefined && options.clientId !== current.session.clientId) throw new InvalidRefreshToken('client mismatch')
+    if (current.consumedAt) return this.replayOrRevoke(current.id, current.consumedAt, current.session, refreshToken)
+
+    const now = new Date()
+    this.assertLive(current.session, now)
+    if (current.expiresAt <= now) throw new SessionExpired()
+    // Asking Redis too makes refresh fail closed (503) while revocations cannot be written or read.
+    if (await this.revocations.isSessionRevoked(current.sessionId)) throw new InvalidRefreshToken('session revoked')
+    // Only a missing account ends the refresh; a store failure must stay a 503, never a refusal.
+    const account = await this.accounts.findById(current.session.accountId)
+    if (!account) throw new InvalidRefreshToken('account gone')
+    if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
+    const role = selectRole(account, options.role ?? current.session.role)
+
+    const childId = crypto.randomUUID()
+    const childToken = randomToken()
+    const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, current.session.absoluteExpiresAt.getTime()))
+    const accessToken = await this.issueFor(account, role, current.sessionId, current.session.clientId)
+    const sealed = this.sealPair(refreshToken, childId, { accessToken: accessToken.token, refreshToken: childToken })
+    try {
+      await this.commitRotation({
+        parentId: current.id, sessionId: current.sessionId, childId, childTokenHash: hashToken(childToken),
+        idleExpiresAt, role: role.name, replaySeal: sealed, now,
+        roleSwitch: role.name !== current.session.role ? { accountId: account.id, from: current.session.role } : undefined,
+      })
+    } catch (error) {
+      if (!(error instanceof LostRotationRace)) throw error
+      const winner = await this.db.refreshToken.findUniqueOrThrow({ where: { id: current.id }, include: { session: true } })
+      return this.replayOrRevoke(winner.id, winner.consumedAt ?? now, winner.session, refreshToken)
+    }
+    this.events?.emit('refresh.rotated', { sessionId: current.sessionId })
+    return {
+      sessionId: current.sessionId, account, role, accessToken, refreshToken: childToken,
+      refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()),
+    }
+  }
+
+  /**
+   * The rotation's one transaction: consume the parent if nobody has, check the session is still
+   * live, insert the child. Either all of it commits or none. Public so the benchmark can measure it.
+   */
+  async commitRotation(rotation: RotationCommit): Promise<void> {
+    const { parentId, sessionId } = rotation
+    const now = utc(rotation.now)
+    const idleExpiresAt = utc(rotation.idleExpiresAt)
+    const audit = rotation.roleSwitch
+      ? JSON.stringify({ sessionId, from: rotation.roleSwitch.from, to: rotation.role })
+      : null
+    // One statement, so one round trip and one implicit transaction. A racing rotation blocks on the
+    // parent row, then finds it consumed: its later steps see no row and write nothing.
+    const [result] = await this.db.$queryRaw<{ consumed: number; touched: number }[]>`
+      WITH consumed AS (
+        UPDATE refresh_tokens SET consumed_at = ${now}::timestamptz AT TIME ZONE 'UTC'
+        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
+      ), touched AS (
+        -- The session must still be live at commit time, or a concurrent logout would be undone.
+        UPDATE sessions SET last_used_at = ${now}::timestamptz AT TIME ZONE 'UTC',
+          idle_expires_at = ${idleExpiresAt}::timestamptz AT TIME ZONE 'UTC', role = ${rotation.role}
+        WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
+      ), child AS (
+        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
+        SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
+          ${now}::timestamptz AT TIME ZONE 'UTC', ${idleExpiresAt}::timestamptz AT TIME ZONE 'UTC', ${rotation.replaySeal}
+        WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
+      ), audit AS (
+        INSERT INTO audit_events (type, account_id, data, created_at)
+        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC'
+        WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
+      )
+      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`
+    if (result?.consumed !== 1) throw new LostRotationRace()
+    if (result.touched !== 1) throw new InvalidRefreshToken('session revoked')
+  }
+
+
+  /**
+   * A consumed token was presented. Within the grace window, while its child is still unused, this
+   * is a lost response or a second tab: answer with the same child pair. Otherwise it is reuse.
+   */
+  private async replayOrRevoke(tokenId: string, consumedAt: Date, session: SessionRow, presented: string): Promise<TokenPair> {
+    const now = Date.now()
+    if (this.policy.reuseGraceMs > 0 && now - consumedAt.getTime() <= this.policy.reuseGraceMs && !session.revokedAt) {
+      const child = await this.db.refreshToken.findUnique({ where: { parentId: tokenId } })
+      if (child && !child.consumedAt && child.replaySeal) {
+        // A replay is still a refresh: the same live-session and active-account rules apply.
+        this.assertLive(session, new Date(now))
+        const account = await this.accounts.getById(session.accountId)
+        if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
+        const pair = this.unsealPair(presented, child.id, child.replaySeal)
+        const accessToken = await this.tokens.verify(pair.accessToken).then(
+          (claims) => ({ token: pair.accessToken, claims, expiresIn: Math.max(0, claims.exp - Math.floor(now / 1000)) }),
+        )
+        return {
+          sessionId: session.id, account, role: selectRole(account, accessToken.claims.role), accessToken,
+          refreshToken: pair.refreshToken, refreshExpiresIn: seconds(child.expiresAt.getTime() - now),
+        }
+      }
+    }
+    if (!session.revokedAt) await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
+    this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
+    throw new RefreshTokenReused()
+  }
+
+  /**
+   * The seed's bearer-only refresh: a new access token for the presented one, which is revoked.
+   * Works once per token, and only while its session lives (an expired token is accepted for that).
+   */
+  async reissue(claims: AccessTokenClaims): Promise<TokenPair> {
+    const session = await this.db.session.findUnique({ where: { id: claims.sid } })
+    if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
+    const now = new Date()
+    this.assertLive(session, now)
+    const account = await this.accounts.getById(session.accountId)
+    if (account.status !== 'active') throw new InvalidAccessToken('account disabled')
+    const role = selectRole(account, session.role)
+    // Marked used until the session itself can no longer be refreshed.
+    if (!(await this.revocations.revokeTokenOnce(claims.jti, session.absoluteExpiresAt.getTime() - now.getTime()))) {
+      throw new InvalidAccessToken('already refreshed')
+    }
+    const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
+    await this.db.session.update({ where: { id: session.id }, data: { lastUsedAt: now, idleExpiresAt } })
+    const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()) }
+  }
+
+  /** A new access token for another role the account holds, in the same session. */
+  async switchRole(claims: AccessTokenClaims, roleName: string): Promise<TokenPair> {
+    const session = await this.db.session.findUnique({ where: { id: claims.sid } })
+    if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
+    const now = new Date()
+    this.assertLive(session, now)
+    const account = await this.accounts.getById(session.accountId)
+    if (account.status !== 'active') throw new InvalidAccessToken('account disabled')
+    const role = selectRole(account, roleName)
+    const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    await this.db.$transaction([
+      this.db.session.update({ where: { id: session.id }, data: { role: role.name, lastUsedAt: now } }),
+      this.db.auditEvent.create({ data: { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } } }),
+    ])
+    return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(session.idleExpiresAt.getTime() - now.getTime()) }
+  }
+
+  /** RFC 7009 for a refresh token: ends its session. False when the token is unknown. */
+  async revokeByRefreshToken(refreshToken: string): Promise<boolean> {
+    const row = await this.db.refreshToken.findUnique({ where: { tokenHash: hashToken(refreshToken) }, include: { session: true } })
+    if (!row) return false
+    await this.revoke(row.sessionId, row.session.accountId, 'token_revoked')
+    return true
+  }
+
+  /**
+   * Ends one session: its access tokens are refused at once (Redis), its refresh tokens too
+   * (Postgres). `actorId` names the admin who ended it. False when it had already ended.
+   */
+  async revoke(sessionId: string, accountId: string, reason: string, actorId?: string): Promise<boolean> {
+    await this.revocations.revokeSessions([sessionId])
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.session.updateMany({ where: { id: sessionId, accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } })
+      if (count === 0) return false
+      const type: AuditEventType = reason === 'refresh_token_reuse' ? 'refresh.reuse_detected' : actorId ? 'admin.session_revoked' : 'session.logout'
+      await recordAudit(tx, { type, accountId, actorId, data: { sessionId, reason } })
+      return true
+    })
+  }
+
+  /** Ends every live session of an account; `actorId` names the admin who ended them. */
+  async revokeAll(accountId: string, reason: string, actorId?: string): Promise<number> {
+    const live = await this.db.session.findMany({ where: { accountId, revokedAt: null }, select: { id: true } })
+    await this.revocations.revokeSessions(live.map((s) => s.id))
+    const revoked = await this.db.$transaction(async (tx) => {
+      const rows = await tx.session.updateManyAndReturn({
+        where: { accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason }, select: { id: true },
+      })
+      await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: rows.length, reason } })
+      return rows
+    })
+    // A session started between the read and the update is revoked in Postgres: revoke its tokens too.
+    const known = new Set(live.map((s) => s.id))
+    await this.revocations.revokeSessions(revoked.map((s) => s.id).filter((id) => !known.has(id)))
+    return revoked.length
+  }
+
+  private assertLive(session: SessionRow, now: Date) {
+    if (session.revokedAt) throw new InvalidRefreshToken('session revoked')
+    if (session.idleExpiresAt <= now || session.absoluteExpiresAt <= now) throw new SessionExpired()
+  }
+
+  private issueFor(account: AccountView, role: AccountRoleView, sessionId: string, clientId: string) {
+    return this.tokens.issue({ accountId: account.id, email: account.email, role: role.name, permissions: role.permissions, sessionId, clientId })
+  }
+
+  // The child pair is sealed under a key only the parent token's holder can derive: nothing in the
+  // database alone can open it.
+  private sealPair(parentToken: string, childId: string, pair: SealedPair): string {
+    return seal(deriveKey(parentToken, childId, 'latchkey refresh replay'), JSON.stringify(pair), childId)
+  }
+
+  private unsealPair(parentToken: string, childId: string, sealed: string): SealedPair {
+    return JSON.parse(unseal(deriveKey(parentToken, childId, 'latchkey refresh replay'), sealed, childId)) as SealedPair
+  }
+}

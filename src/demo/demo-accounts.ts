@@ -1,0 +1,71 @@
+import type { Database } from '../stores/database.js'
+import type { PasswordHasher } from '../core/passwords.js'
+import { normalizeEmail } from '../core/emails.js'
+
+export interface DemoAccount {
+  seed: string
+  email: string
+  password: string
+  name: string
+  phone?: string
+  /** In order: the first is the default role at login. */
+  roles: string[]
+}
+
+// One account per seed document, with that document's roles; passwords as the seeds show them.
+export const DEMO_ACCOUNTS: DemoAccount[] = [
+  { seed: '000_e6b138e43c6e01bf', email: 'manager@rakcha.example.com', password: 's3cur3P@ssword', name: 'Rakcha Manager', roles: ['cinema_manager', 'client', 'admin'] },
+  { seed: '001_7e032ece14cb5cad', email: 'user@rakcha.example.com', password: 'your-password', name: 'Rakcha User', roles: ['client'] },
+  { seed: '002_d90e04e9fff4fbbb', email: 'john.doe@example.com', password: 'SecurePass123!', name: 'John Doe', roles: ['user'] },
+  { seed: '003_717b62ec866c72f5', email: 'customer.seller@example.com', password: 'SecurePass123!', name: 'Customer Seller', roles: ['Customer', 'Seller'] },
+  { seed: '004_c23378eb9b8a044f', email: 'admin@isp.example.com', password: 'your-password', name: 'Admin User', phone: '01712345678', roles: ['admin', 'staff', 'reseller'] },
+]
+
+export const DEMO_PERMISSIONS: Record<string, string[]> = {
+  admin: ['subscribers.view', 'subscribers.create', 'subscribers.update', 'packages.view', 'packages.manage', 'users.manage', 'cinemas.manage', 'films.manage', 'products.manage'],
+  staff: ['subscribers.view', 'subscribers.create', 'packages.view'],
+  reseller: ['subscribers.view', 'packages.view'],
+  cinema_manager: ['cinemas.manage_own', 'schedules.manage'],
+  client: ['content.browse', 'products.purchase'],
+  user: ['bookings.create', 'bookings.view'],
+  Customer: ['orders.create', 'orders.view'],
+  Seller: ['products.sell', 'orders.fulfil'],
+}
+
+/** Creates the demo roles, permissions and accounts; running it again changes nothing. */
+export async function seedDemo(db: Database, passwords: PasswordHasher): Promise<DemoAccount[]> {
+  for (const [roleName, permissionNames] of Object.entries(DEMO_PERMISSIONS)) {
+    const role = await db.role.upsert({ where: { name: roleName }, create: { name: roleName }, update: {} })
+    for (const name of permissionNames) {
+      const permission = await db.permission.upsert({ where: { name }, create: { name }, update: {} })
+      await db.rolePermission.upsert({
+        where: { roleId_permissionId: { roleId: role.id, permissionId: permission.id } },
+        create: { roleId: role.id, permissionId: permission.id },
+        update: {},
+      })
+    }
+  }
+  for (const demo of DEMO_ACCOUNTS) {
+    const email = normalizeEmail(demo.email)
+    const existing = await db.account.findUnique({ where: { email } })
+    const account = existing ?? await db.account.create({
+      data: { email, name: demo.name, phone: demo.phone ?? null, passwordHash: await passwords.hash(demo.password) },
+    })
+    const base = account.createdAt.getTime()
+    for (const [index, roleName] of demo.roles.entries()) {
+      const role = await db.role.findUniqueOrThrow({ where: { name: roleName } })
+      await db.accountRole.upsert({
+        where: { accountId_roleId: { accountId: account.id, roleId: role.id } },
+        // Spaced a millisecond apart so the listed order is the login default order.
+        create: { accountId: account.id, roleId: role.id, assignedAt: new Date(base + index) },
+        update: {},
+      })
+    }
+  }
+  return DEMO_ACCOUNTS
+}
+
+export function describeDemoAccounts(accounts: DemoAccount[]): string {
+  const rows = accounts.map((a) => `  ${a.email.padEnd(30)} ${a.password.padEnd(16)} ${a.roles.join(', ')}`)
+  return ['Demo accounts (email, password, roles):', ...rows].join('\n')
+}

@@ -1,0 +1,101 @@
+import type { FastifyError } from 'fastify'
+import { CoreError, StoreUnavailable } from '../core/errors.js'
+
+/**
+ * What went wrong with a request, independent of how a dialect words it. Each surface's error
+ * handler turns one of these into its own status and body, so every surface classifies alike.
+ */
+export type RequestFailure =
+  | { kind: 'validation'; fields: Record<string, string[]> }
+  | { kind: 'malformed'; message: string }
+  | { kind: 'too-large' }
+  | { kind: 'unsupported-media-type' }
+  | { kind: 'rate-limited' }
+  | { kind: 'core'; error: CoreError }
+  | { kind: 'unavailable' }
+  | { kind: 'client'; status: number; message: string }
+  | { kind: 'internal' }
+
+interface ValidationIssue {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+export function classifyFailure(error: unknown): RequestFailure {
+  if (error instanceof StoreUnavailable) return { kind: 'unavailable' }
+  if (error instanceof CoreError) return { kind: 'core', error }
+  if (isStoreUnavailable(error)) return { kind: 'unavailable' }
+  const e = error as Partial<FastifyError> & { validation?: ValidationIssue[] }
+  if (Array.isArray(e.validation)) return { kind: 'validation', fields: describeValidation(e.validation) }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return { kind: 'too-large' }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return { kind: 'unsupported-media-type' }
+    case 'FST_ERR_RATE_LIMITED': return { kind: 'rate-limited' }
+  }
+  const status = e.statusCode ?? 500
+  if (status === 429) return { kind: 'rate-limited' }
+  if (status === 413) return { kind: 'too-large' }
+  if (status === 415) return { kind: 'unsupported-media-type' }
+  if (status === 400) return { kind: 'malformed', message: malformedMessage(e) }
+  if (status >= 400 && status < 500) return { kind: 'client', status, message: e.message ?? 'Bad request' }
+  return { kind: 'internal' }
+}
+
+function malformedMessage(e: Partial<FastifyError>): string {
+  if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'The request body is empty'
+  if (e.code?.startsWith('FST_ERR_CTP')) return 'The request body could not be read'
+  if (e instanceof SyntaxError || /JSON|token|prototype|constructor/i.test(e.message ?? '')) return 'The request body is not valid JSON'
+  return 'Bad request'
+}
+
+/** Field-by-field messages in the style of the native seed ("The email field is required."). */
+export function describeValidation(issues: ValidationIssue[]): Record<string, string[]> {
+  const fields: Record<string, string[]> = {}
+  for (const issue of issues) {
+    const path = issue.instancePath.split('/').filter(Boolean)
+    const field = issue.keyword === 'required' ? String(issue.params.missingProperty)
+      : issue.keyword === 'additionalProperties' ? String(issue.params.additionalProperty)
+        : path.join('.') || 'body'
+    const label = field === 'body' ? 'The request body' : `The ${field} field`
+    const message = issue.keyword === 'required' ? `${label} is required.`
+      : issue.keyword === 'type' ? `${label} must be ${article(String(issue.params.type))}.`
+        : issue.keyword === 'format' ? `${label} must be a valid ${issue.params.format === 'email' ? 'email address' : String(issue.params.format)}.`
+          : issue.keyword === 'minLength' ? (issue.params.limit === 1 ? `${label} is required.` : `${label} must be at least ${String(issue.params.limit)} characters.`)
+            : issue.keyword === 'maxLength' ? `${label} must not be greater than ${String(issue.params.limit)} characters.`
+              : issue.keyword === 'additionalProperties' ? `${label} is not allowed.`
+                : `${label} is invalid.`
+    const messages = (fields[field] ??= [])
+    if (!messages.includes(message)) messages.push(message)
+  }
+  return fields
+}
+
+function article(type: string): string {
+  const name = type.split(',')[0] ?? type
+  return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`
+}
+
+const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
+
+/** Postgres or Redis is away: the request cannot be answered safely, so it fails closed with 503. */
+export function isStoreUnavailable(error: unknown): boolean {
+  for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true
+    if (typeof e.code === 'string' && /^(P1001|P1002|P1017|P2024|57P01|57P02|57P03|08\d{3})$/.test(e.code)) return true
+    if (typeof e.message === 'string' && UNAVAILABLE.test(e.message)) return true
+  }
+  return false
+}
+
+/** Which store a failure came from, for the store-error metric; undefined when it is no store failure. */
+export function unavailableStore(error: unknown): 'postgres' | 'redis' | 'unknown' | undefined {
+  if (error instanceof StoreUnavailable) return error.store
+  if (!isStoreUnavailable(error)) return undefined
+  for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name?.startsWith('Prisma') || e.name === 'DriverAdapterError' || (typeof e.code === 'string' && /^(P\d{4}|57P0\d|08\d{3})$/.test(e.code))) return 'postgres'
+    if (e.name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|Command timed out|Reached the max retries/i.test(e.message ?? '')) return 'redis'
+  }
+  return 'unknown'
+}

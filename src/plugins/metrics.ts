@@ -1,0 +1,110 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import fp from 'fastify-plugin'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { LoginOutcome } from '../core/events.js'
+import { unavailableStore } from '../http/errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The service's metrics; null when METRICS_ENABLED is false. */
+    metrics: Metrics | null
+  }
+}
+
+export interface Metrics {
+  registry: Registry
+  /** False when METRICS_PORT moves them to a listener of their own. */
+  onMainPort: boolean
+  /** Where the separate metrics listener is bound (METRICS_PORT), once the app is ready. */
+  separateAddress(): AddressInfo | null
+}
+
+const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled']
+
+/**
+ * Prometheus metrics through prom-client: HTTP requests by route pattern, and the core's events
+ * (logins, lockouts, rotations, reuse) without prom-client in the core. A registry of its own per
+ * app, so several apps in one process never share counters. Served at /metrics on the main port,
+ * or on METRICS_PORT by a small listener of its own, opened and closed with the app.
+ */
+export default fp(async (app) => {
+  const { config } = app
+  if (!config.METRICS_ENABLED) {
+    app.decorate('metrics', null)
+    return
+  }
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const labelNames = ['method', 'route', 'status_code'] as const
+  const requests = new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests answered, by route pattern', labelNames, registers: [registry] })
+  const duration = new Histogram({ name: 'latchkey_http_request_duration_seconds', help: 'Time to answer HTTP requests, by route pattern', labelNames, registers: [registry] })
+  const logins = new Counter({ name: 'latchkey_logins_total', help: 'Password checks, by outcome', labelNames: ['outcome'], registers: [registry] })
+  const lockouts = new Counter({ name: 'latchkey_lockouts_total', help: 'Emails locked after too many failed logins', registers: [registry] })
+  const rotations = new Counter({ name: 'latchkey_refresh_rotations_total', help: 'Refresh tokens rotated', registers: [registry] })
+  const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh tokens presented again after use (their session is revoked)', registers: [registry] })
+  const storeErrors = new Counter({ name: 'latchkey_store_errors_total', help: 'Requests failed because a store was unavailable', labelNames: ['store'], registers: [registry] })
+  // Every series exists from the start, so a rate over the first event is right.
+  for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
+  for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)
+
+  const { events } = app.core
+  events.on('login.attempted', ({ outcome }) => logins.inc({ outcome }))
+  events.on('lockout.locked', () => lockouts.inc())
+  events.on('refresh.rotated', () => rotations.inc())
+  events.on('refresh.reuse_detected', () => reuse.inc())
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: ids in paths would make a series per account.
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
+    requests.inc(labels)
+    duration.observe(labels, reply.elapsedTime / 1000)
+  })
+  app.addHook('onError', async (_request, _reply, error) => {
+    const store = unavailableStore(error)
+    if (store) storeErrors.inc({ store })
+  })
+
+  // On the main port, src/routes/metrics.ts serves them (a route, so the OpenAPI document has it).
+  let separate: http.Server | undefined
+  if (config.METRICS_PORT !== undefined) {
+    separate = metricsServer(registry)
+    const server = separate
+    app.addHook('onReady', () => listen(server, config.METRICS_PORT!, config.METRICS_HOST ?? config.HOST))
+    app.addHook('onClose', () => new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    }))
+  }
+
+  app.decorate('metrics', {
+    registry,
+    onMainPort: config.METRICS_PORT === undefined,
+    separateAddress: () => (separate?.listening ? (separate.address() as AddressInfo) : null),
+  })
+}, { name: 'metrics', dependencies: ['stores'] })
+
+/** A listener that answers GET /metrics and nothing else. */
+function metricsServer(registry: Registry): http.Server {
+  return http.createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n')
+      return
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => response.writeHead(500, { 'content-type': 'text/plain' }).end('Metrics unavailable\n'),
+    )
+  })
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}

@@ -1,0 +1,38 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { ADMIN_ROLE } from '../../core/admin/common.js'
+import { Forbidden, InvalidAccessToken } from '../../core/errors.js'
+import { nativeErrorHandler } from '../native/envelope.js'
+import accountRoutes from './accounts.js'
+import auditRoutes from './audit.js'
+import clientRoutes from './clients.js'
+import keyRoutes from './keys.js'
+import roleRoutes from './roles.js'
+import sessionRoutes from './sessions.js'
+
+/**
+ * The admin API, in the native envelope. Every route needs a Bearer token issued for the admin
+ * role, of an account that still holds that role and is still active (read now, not from the token).
+ */
+const adminApi: FastifyPluginAsyncTypebox = async (app) => {
+  app.setErrorHandler(nativeErrorHandler)
+
+  // On request, before the body is parsed or validated: a caller who is not an admin learns nothing
+  // about what a route accepts.
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    await app.requireBearer(request)
+    const { sub, role } = request.principal!
+    const account = await app.core.accounts.findById(sub)
+    if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
+    if (role !== ADMIN_ROLE || !account.roles.some((r) => r.name === ADMIN_ROLE)) throw new Forbidden('The admin role is required')
+  })
+
+  await app.register(accountRoutes)
+  await app.register(sessionRoutes)
+  await app.register(roleRoutes)
+  await app.register(keyRoutes)
+  await app.register(clientRoutes)
+  await app.register(auditRoutes)
+}
+
+export default adminApi

@@ -1,0 +1,58 @@
+import './threadpool.js'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo } from './demo/demo-accounts.js'
+
+const SHUTDOWN_GRACE_MS = 10_000
+
+async function main() {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message)
+      process.exit(1)
+    }
+    throw error
+  }
+
+  const app = await buildApp(config)
+
+  // The embedded mode is for trying Latchkey out: it seeds the demo accounts on first boot.
+  if (app.stores.database.kind === 'embedded' && (await app.stores.database.prisma.account.count()) === 0) {
+    await seedDemo(app.stores.database.prisma, app.core.passwords)
+    console.log(describeDemoAccounts(DEMO_ACCOUNTS))
+  }
+
+  let closing = false
+  const shutdown = (signal: string) => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    const force = setTimeout(() => {
+      app.log.error('shutdown grace period exceeded, exiting')
+      process.exit(1)
+    }, SHUTDOWN_GRACE_MS)
+    force.unref()
+    // Keep-alive connections that finish their request after close() began would hold it open.
+    setInterval(() => app.server.closeIdleConnections(), 100).unref()
+    app.close().then(() => process.exit(0), (error) => {
+      app.log.error({ err: error }, 'error while closing')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+
+  await app.listen({ port: config.PORT, host: config.HOST })
+  if (app.stores.database.kind === 'embedded') {
+    console.log(`Latchkey is running on embedded defaults at ${config.ISSUER}. Log in with:\n` +
+      `  curl -s -X POST ${config.ISSUER}/api/v1/auth/login -H 'Content-Type: application/json' -d '{"email":"${DEMO_ACCOUNTS[4]!.email}","password":"${DEMO_ACCOUNTS[4]!.password}"}'`)
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exit(1)
+})

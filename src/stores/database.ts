@@ -1,0 +1,86 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient } from '../generated/prisma/client.js'
+import { applyMigrations, listMigrations, type SqlRunner } from './migrations.js'
+
+export type Database = PrismaClient
+
+export interface DatabaseHandle {
+  readonly kind: 'postgres' | 'embedded'
+  readonly prisma: Database
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+/** Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`); start checks them. */
+export async function openPostgres(connectionString: string): Promise<DatabaseHandle> {
+  const adapter = new PrismaPg({
+    connectionString,
+    max: 10,
+    // Fail fast while Postgres is away: requests answer 503 instead of queueing.
+    connectionTimeoutMillis: 2000,
+    idleTimeoutMillis: 30_000,
+  })
+  const prisma = new PrismaClient({ adapter })
+  return {
+    kind: 'postgres',
+    prisma,
+    ping: async () => {
+      await prisma.$queryRaw`SELECT 1`
+    },
+    close: () => prisma.$disconnect(),
+  }
+}
+
+/** Checks that every migration in prisma/migrations is applied, so the code never runs on an old schema. */
+export async function assertMigrated(db: DatabaseHandle): Promise<void> {
+  const expected = (await listMigrations()).map((m) => m.name)
+  let applied: string[] = []
+  try {
+    const rows = await db.prisma.$queryRaw<{ migration_name: string }[]>`
+      SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
+    applied = rows.map((r) => r.migration_name)
+  } catch {
+    // No _prisma_migrations table: nothing applied yet.
+  }
+  const missing = expected.filter((name) => !applied.includes(name))
+  if (missing.length > 0) {
+    throw new Error(`The database is missing migrations (${missing.join(', ')}): run \`npm run db:migrate\``)
+  }
+}
+
+/** Embedded PGlite persisted in a folder; migrations are applied at open. */
+export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
+  const dir = path.resolve(dataDir, 'pglite')
+  await fs.mkdir(dir, { recursive: true })
+  // Loaded only in the embedded mode: PGlite costs ~40 MB of memory just by being imported.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')])
+  const pglite = new PGlite(dir)
+  await pglite.waitReady
+  const runner: SqlRunner = {
+    exec: async (sql) => {
+      await pglite.exec(sql)
+    },
+    query: async (sql, params) => (await pglite.query(sql, params)).rows as Record<string, unknown>[],
+    transaction: (fn) => pglite.transaction((tx) => fn({
+      exec: async (sql) => {
+        await tx.exec(sql)
+      },
+      query: async (sql, params) => (await tx.query(sql, params)).rows as Record<string, unknown>[],
+    })),
+  }
+  await applyMigrations(runner)
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
+  return {
+    kind: 'embedded',
+    prisma,
+    ping: async () => {
+      await prisma.$queryRaw`SELECT 1`
+    },
+    close: async () => {
+      await prisma.$disconnect()
+      await pglite.close()
+    },
+  }
+}

@@ -1,0 +1,46 @@
+import type { Config } from '../config.js'
+import { assertMigrated, openEmbedded, openPostgres, type DatabaseHandle } from './database.js'
+import { embeddedKeyEncryptionSecret } from './embedded-secret.js'
+import type { KeyValueStore } from './key-value-store.js'
+import { MemoryStore } from './memory-store.js'
+import { RedisStore } from './redis-store.js'
+
+export interface Stores {
+  database: DatabaseHandle
+  keyValue: KeyValueStore
+  keyEncryptionSecret: string
+  close(): Promise<void>
+}
+
+/**
+ * The stores the configuration names: Postgres (checked to be migrated) or embedded PGlite, Redis
+ * or the in-process store, and the key-encryption secret (generated in embedded mode). What was
+ * opened is closed again if a later step fails. The service and the CLI both open stores here.
+ */
+export async function openStores(config: Config): Promise<Stores> {
+  const database = config.DATABASE_URL ? await openPostgres(config.DATABASE_URL) : await openEmbedded(config.DATA_DIR)
+  let keyValue: KeyValueStore | undefined
+  try {
+    if (database.kind === 'postgres') await assertMigrated(database)
+    if (config.REDIS_URL) {
+      const redis = new RedisStore(config.REDIS_URL, config.REDIS_KEY_PREFIX)
+      await redis.connect()
+      keyValue = redis
+    } else {
+      keyValue = new MemoryStore()
+    }
+    const keyEncryptionSecret = config.KEY_ENCRYPTION_SECRET ?? (await embeddedKeyEncryptionSecret(config.DATA_DIR))
+    const opened = keyValue
+    return {
+      database, keyValue, keyEncryptionSecret,
+      close: async () => {
+        await opened.close()
+        await database.close()
+      },
+    }
+  } catch (error) {
+    await keyValue?.close()
+    await database.close()
+    throw error
+  }
+}
