@@ -1,0 +1,91 @@
+// Stopping Redis or Postgres under a running service: readiness and the credential endpoints fail
+// closed with 503 in the native envelope, the process stays up, and everything recovers by itself
+// when the store returns. The stores here are this file's own servers, really stopped and started.
+import t, { type Test } from 'tap'
+import { buildApp } from '../../src/app.js'
+import { testEnvironment } from '../helpers/harness.js'
+import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
+import { startPrivatePostgres, startPrivateRedis } from '../helpers/private-servers.js'
+import { countUnhandledRejections } from '../helpers/unhandled-rejections.js'
+
+const unhandledRejections = countUnhandledRejections(t)
+
+// Servers first, so that their teardown (last in, first out) runs after the app is closed.
+const redis = await startPrivateRedis(t)
+const postgres = await startPrivatePostgres(t)
+const env = await testEnvironment(t, { DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'x:' })
+const app = await buildApp(env.config)
+t.teardown(() => app.close())
+
+const account = await createAccount(app)
+
+/** Polls readiness until it answers 200; bounded, so a service that never recovers fails the test. */
+async function untilReady(t: Test) {
+  let last: { statusCode: number; body: string } | undefined
+  for (let i = 0; i < 100; i++) {
+    last = await app.inject({ url: '/health/ready' })
+    if (last.statusCode === 200) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  t.fail(`readiness did not recover: ${last?.statusCode} ${last?.body}`)
+}
+
+function assertUnavailable(t: Test, response: { statusCode: number; json(): unknown }, what: string) {
+  t.equal(response.statusCode, 503, `${what} answers 503`)
+  t.match(response.json(), { success: false, code: 'SERVICE_UNAVAILABLE', message: String }, `${what} answers in the native envelope`)
+}
+
+const login = () => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
+const refresh = (token: string) => app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
+const me = (token: string) => app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
+
+/** Login, bearer check and refresh all work; returns the refresh token that is left unused. */
+async function assertServing(t: Test, pair: { token: string; refresh_token: string }) {
+  const meResponse = await me(pair.token)
+  t.equal(meResponse.statusCode, 200, 'the bearer check works')
+  t.equal(meResponse.json().data.id, account.id)
+  const refreshed = await refresh(pair.refresh_token)
+  t.equal(refreshed.statusCode, 200, 'the refresh token kept across the outage still rotates')
+  t.equal((await me(refreshed.json().data.token)).statusCode, 200, 'the refreshed access token is accepted')
+  const fresh = await nativeLogin(app, account)
+  t.ok(fresh.token, 'login works')
+}
+
+t.test('Redis stopped: fail closed with 503, then recover without a restart', async (t) => {
+  const pair = await nativeLogin(app, account)
+  await redis.stop()
+
+  const ready = await app.inject({ url: '/health/ready' })
+  t.equal(ready.statusCode, 503)
+  t.match(ready.json(), { status: 'unavailable', checks: { database: 'up', keyValueStore: 'down' } })
+  t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'liveness still answers')
+
+  // Revocations live in Redis: an access token that cannot be checked is not accepted.
+  assertUnavailable(t, await me(pair.token), 'the bearer check')
+  assertUnavailable(t, await login(), 'login with the right password')
+  assertUnavailable(t, await refresh(pair.refresh_token), 'refresh')
+
+  await redis.start()
+  await untilReady(t)
+  await assertServing(t, pair)
+  t.equal(unhandledRejections(), 0, 'no unhandled rejection')
+})
+
+t.test('Postgres stopped: fail closed with 503, then recover without a restart', async (t) => {
+  const pair = await nativeLogin(app, account)
+  await postgres.stop()
+
+  const ready = await app.inject({ url: '/health/ready' })
+  t.equal(ready.statusCode, 503)
+  t.match(ready.json(), { status: 'unavailable', checks: { database: 'down', keyValueStore: 'up' } })
+  t.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'liveness still answers')
+
+  assertUnavailable(t, await login(), 'login with the right password')
+  assertUnavailable(t, await refresh(pair.refresh_token), 'refresh')
+  assertUnavailable(t, await me(pair.token), 'me (reads the account)')
+
+  await postgres.start()
+  await untilReady(t)
+  await assertServing(t, pair)
+  t.equal(unhandledRejections(), 0, 'no unhandled rejection')
+})

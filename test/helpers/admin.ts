@@ -1,0 +1,46 @@
+import type { Test } from 'tap'
+import type { App } from '../../src/app.js'
+import { bearer, createAccount, nativeLogin, type TestAccount } from './accounts.js'
+
+export interface AdminCaller {
+  account: TestAccount
+  token: string
+  headers: { authorization: string }
+}
+
+/** An account with the admin role, logged in for it. */
+export async function loginAdmin(app: App): Promise<AdminCaller> {
+  const account = await createAccount(app, { roles: { admin: [] } })
+  const { token } = await nativeLogin(app, account)
+  return { account, token, headers: bearer(token) }
+}
+
+export interface RouteCall {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  url: string
+  payload?: Record<string, unknown>
+}
+
+/**
+ * Every route refuses a request with no token (401), and a token of another role (403), even from
+ * an account that holds the admin role too: the token is issued for one role.
+ */
+export async function assertAdminOnly(t: Test, app: App, routes: RouteCall[]) {
+  const staff = await createAccount(app, { roles: { staff: ['things.view'] } })
+  const staffToken = (await nativeLogin(app, staff)).token
+  const both = await createAccount(app, { roles: { staff: [], admin: [] } })
+  const staffRoleOfAdmin = (await nativeLogin(app, both, { role: 'staff' })).token
+  for (const route of routes) {
+    const name = `${route.method} ${route.url}`
+    const anonymous = await app.inject({ ...route })
+    t.equal(anonymous.statusCode, 401, `${name}: 401 without a token`)
+    t.match(anonymous.json(), { success: false, code: 'INVALID_TOKEN', message: String }, `${name}: native error envelope`)
+    const garbage = await app.inject({ ...route, headers: bearer('not.a.token') })
+    t.equal(garbage.statusCode, 401, `${name}: 401 with a bad token`)
+    const forbidden = await app.inject({ ...route, headers: bearer(staffToken) })
+    t.equal(forbidden.statusCode, 403, `${name}: 403 for a non-admin role`)
+    t.match(forbidden.json(), { success: false, code: 'FORBIDDEN', message: String })
+    const otherRole = await app.inject({ ...route, headers: bearer(staffRoleOfAdmin) })
+    t.equal(otherRole.statusCode, 403, `${name}: 403 for a token of another role of an admin`)
+  }
+}

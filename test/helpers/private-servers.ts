@@ -1,0 +1,162 @@
+// Real Redis and Postgres servers of one test file's own, which it may stop and start again (fault
+// tests). The machine's shared services are used by other files in parallel and are never touched.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { applyMigrations, pgSqlRunner } from '../../src/stores/migrations.js'
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+export interface PrivateServer {
+  url: string
+  /** Stops the server; resolves once it no longer accepts connections. */
+  stop(): Promise<void>
+  /** Starts it again on the same port (and, for Postgres, the same data). */
+  start(): Promise<void>
+}
+
+const run = promisify(execFile)
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as net.AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Polls `ready` until it holds, for at most `attempts` × 50 ms. */
+async function waitFor(what: string, ready: () => Promise<boolean>, attempts = 200): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (await ready().catch(() => false)) return
+    await sleep(50)
+  }
+  throw new Error(`${what} did not become ready`)
+}
+
+function redisAnswersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let reply = ''
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.on('error', () => done(false))
+    socket.on('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (chunk) => {
+      reply += chunk.toString()
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
+    })
+  })
+}
+
+/** A redis-server on a free port, with no persistence. */
+export async function startPrivateRedis(t: Teardown): Promise<PrivateServer> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  // A backstop for a crashed test process; teardown is the normal way out.
+  const killOnExit = () => child?.kill('SIGKILL')
+  process.on('exit', killOnExit)
+
+  const server: PrivateServer = {
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      const spawned = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      child = spawned
+      let exited = false
+      spawned.once('exit', () => { exited = true })
+      await waitFor(`redis-server on port ${port}`, async () => {
+        if (exited) throw new Error(`redis-server on port ${port} exited at start`)
+        return redisAnswersPing(port)
+      })
+    },
+    async stop() {
+      const running = child
+      child = undefined
+      if (!running || running.exitCode !== null || running.signalCode !== null) return
+      const exited = once(running, 'exit')
+      running.kill('SIGTERM')
+      await exited
+    },
+  }
+  t.teardown(async () => {
+    await server.stop()
+    process.off('exit', killOnExit)
+  })
+  await server.start()
+  return server
+}
+
+function postgresBin(): string {
+  const root = '/usr/lib/postgresql'
+  const versions = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'pg_ctl')))
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0]
+  if (!newest) throw new Error(`no Postgres server under ${root}`)
+  return path.join(root, newest, 'bin')
+}
+
+/** Postgres refuses to run as root, so its tools run as the postgres user. */
+const asPostgres = (command: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', command, ...args])
+
+
+/** A throwaway Postgres cluster in a temp folder, with a `latchkey` database migrated by the project's runner. */
+export async function startPrivatePostgres(t: Teardown): Promise<PrivateServer> {
+  const bin = postgresBin()
+  const port = await freePort()
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-pg-'))
+  const dataDir = path.join(base, 'data')
+  execFileSync('chown', ['-R', 'postgres', base])
+  let running = false
+  const pgCtl = (...args: string[]) => asPostgres(path.join(bin, 'pg_ctl'), ['-D', dataDir, ...args])
+  const removeBase = () => fs.rmSync(base, { recursive: true, force: true })
+  const stopOnExit = () => {
+    if (running) execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', 'stop'], { stdio: 'ignore' })
+    removeBase()
+  }
+  process.on('exit', stopOnExit)
+  t.teardown(async () => {
+    await server.stop().catch(() => {})
+    removeBase()
+    process.off('exit', stopOnExit)
+  })
+
+  const server: PrivateServer = {
+    url: `postgresql://postgres@127.0.0.1:${port}/latchkey`,
+    async start() {
+      await pgCtl('-l', path.join(base, 'server.log'), '-o', `-p ${port} -k ${base} -c listen_addresses=127.0.0.1`, '-w', 'start')
+      running = true
+    },
+    async stop() {
+      if (!running) return
+      await pgCtl('-m', 'fast', '-w', 'stop')
+      running = false
+    },
+  }
+
+  await asPostgres(path.join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
+  await server.start()
+  const admin = new pg.Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres` })
+  await admin.connect()
+  await admin.query('CREATE DATABASE latchkey').finally(() => admin.end())
+  const client = new pg.Client({ connectionString: server.url })
+  await client.connect()
+  try {
+    await applyMigrations(pgSqlRunner(client))
+  } finally {
+    await client.end()
+  }
+  return server
+}

@@ -1,0 +1,143 @@
+// Key rotation on one instance (SPEC "Tokens", Keys): the next key is published at once and signs
+// only after the propagation delay; the old key stays published, retired, until every token it
+// signed has expired, and then leaves the JWKS. Short, configured delays keep this to seconds.
+import t from 'tap'
+import * as jose from 'jose'
+import { listeningTestApp } from '../helpers/listening.js'
+import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
+
+const { app, issuer } = await listeningTestApp(t, {
+  JWKS_MAX_AGE: '1', KEY_CACHE_TTL: '1', KEY_PROPAGATION_DELAY: '3', ACCESS_TOKEN_TTL: '8', CLOCK_TOLERANCE: '1', RATE_LIMIT_ENABLED: 'false',
+})
+const db = app.stores.database.prisma
+const account = await createAccount(app)
+const JWKS = '/.well-known/jwks.json'
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const kidOf = (token: string) => jose.decodeProtectedHeader(token).kid!
+const verifyOptions = { issuer, audience: 'latchkey', typ: 'at+jwt', algorithms: ['RS256'] }
+
+// A downstream service that honours max-age and nothing else: it refetches the key set only once its
+// copy is older than JWKS_MAX_AGE, never because a kid is unknown. Every token must verify with it.
+const strictDownstream = jose.createRemoteJWKSet(new URL(`${issuer}${JWKS}`), { cacheMaxAge: 1000, cooldownDuration: 3_600_000 })
+
+async function publishedSet() {
+  const response = await app.inject({ url: JWKS })
+  return { etag: response.headers.etag as string, kids: (response.json().keys as { kid: string }[]).map((k) => k.kid) }
+}
+
+async function loginToken() {
+  return (await nativeLogin(app, account)).token
+}
+
+let oldKid: string
+let oldToken: string
+let newKid: string
+let firstEtag: string
+let rotatedEtag: string
+let activatesAt: Date
+
+t.test('before any rotation: one active key signs, and the strict downstream verifies its tokens', async (t) => {
+  oldToken = await loginToken()
+  oldKid = kidOf(oldToken)
+  t.equal(oldKid, (await app.core.signingKeys.activeKey()).kid)
+  await t.resolves(jose.jwtVerify(oldToken, strictDownstream, verifyOptions))
+  const set = await publishedSet()
+  t.same(set.kids, [oldKid])
+  firstEtag = set.etag
+  t.equal((await publishedSet()).etag, firstEtag, 'nothing changed, same ETag')
+})
+
+t.test('a rotation publishes the next key at once; it does not sign before the propagation delay', async (t) => {
+  const rotation = await app.core.signingKeys.rotate()
+  newKid = rotation.kid
+  activatesAt = rotation.activatesAt
+  t.not(newKid, oldKid)
+  t.ok(activatesAt.getTime() > Date.now(), 'activation is in the future')
+
+  const set = await publishedSet()
+  t.same(set.kids, [oldKid, newKid], 'published at once, next to the active key')
+  t.not(set.etag, firstEtag, 'the key set changed, so did the ETag')
+  rotatedEtag = set.etag
+  t.equal((await publishedSet()).etag, rotatedEtag, 'nothing changed since, same ETag')
+  t.equal((await app.inject({ url: JWKS, headers: { 'if-none-match': firstEtag } })).statusCode, 200, 'the old ETag no longer revalidates')
+  t.match(await db.signingKey.findUnique({ where: { kid: newKid } }), { state: 'next', activatedAt: null })
+
+  // Log in until a token carries the new kid; every token finished before activatesAt carries the old one.
+  let before = 0
+  let token = ''
+  for (let attempt = 0; attempt < 100; attempt++) {
+    token = await loginToken()
+    const finishedAt = Date.now()
+    await t.resolves(jose.jwtVerify(token, strictDownstream, verifyOptions), 'the strict downstream verifies every token')
+    t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).statusCode, 200)
+    if (kidOf(token) === newKid) {
+      t.ok(finishedAt >= activatesAt.getTime(), 'the new kid appears only once the delay has passed')
+      break
+    }
+    t.equal(kidOf(token), oldKid)
+    if (finishedAt < activatesAt.getTime()) before++
+    await sleep(200)
+  }
+  t.ok(before > 0, 'tokens were issued while the new key was published but unused')
+  t.equal(kidOf(token), newKid, 'after the delay, tokens carry the new kid')
+})
+
+t.test('after activation: the new key signs, and a token signed before the rotation still verifies', async (t) => {
+  const token = await loginToken()
+  t.equal(kidOf(token), newKid)
+  const me = await app.inject({ url: '/api/v1/auth/me', headers: bearer(oldToken) })
+  t.equal(me.statusCode, 200, 'the pre-rotation token at /me')
+  t.equal(me.json().data.id, account.id)
+  const fresh = jose.createRemoteJWKSet(new URL(`${issuer}${JWKS}`))
+  for (const [name, set] of [['strict downstream', strictDownstream], ['fresh jose remote JWKS', fresh]] as const) {
+    const old = await jose.jwtVerify(oldToken, set, verifyOptions)
+    t.equal(old.protectedHeader.kid, oldKid, `${name}: the old token`)
+    const current = await jose.jwtVerify(token, set, verifyOptions)
+    t.equal(current.protectedHeader.kid, newKid, `${name}: the new token`)
+  }
+  t.equal((await publishedSet()).etag, rotatedEtag, 'promotion does not change the published set, nor the ETag')
+
+  const [oldRow, newRow] = await Promise.all([db.signingKey.findUnique({ where: { kid: oldKid } }), db.signingKey.findUnique({ where: { kid: newKid } })])
+  t.equal(newRow?.state, 'active')
+  t.ok(newRow!.activatedAt!.getTime() >= activatesAt.getTime(), 'activated no earlier than activatesAt')
+  t.equal(oldRow?.state, 'retired')
+  // Token lifetime (8) + clock tolerance (1) + key cache (1): the last token the old key can have signed.
+  t.equal(oldRow!.prunableAt!.getTime() - oldRow!.retiredAt!.getTime(), 10_000)
+  t.equal(await db.signingKey.count({ where: { state: 'active' } }), 1, 'exactly one active key')
+})
+
+t.test('the retired key stays published until it is prunable, then leaves the JWKS with a new ETag', async (t) => {
+  const prunableAt = (await db.signingKey.findUniqueOrThrow({ where: { kid: oldKid } })).prunableAt!.getTime()
+  let set = await publishedSet()
+  for (let attempt = 0; attempt < 100 && set.kids.includes(oldKid); attempt++) {
+    const finishedAt = Date.now()
+    if (finishedAt < prunableAt) t.same(set.kids, [oldKid, newKid], 'still published while a token of it may live')
+    await sleep(250)
+    set = await publishedSet()
+  }
+  t.ok(Date.now() >= prunableAt, 'gone only after prunableAt')
+  t.same(set.kids, [newKid], 'the retired key has left the JWKS')
+  t.not(set.etag, rotatedEtag, 'the key set changed, so did the ETag')
+  t.equal(await db.signingKey.count({ where: { kid: oldKid } }), 0, 'and the database')
+  t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(oldToken) })).statusCode, 401, 'its tokens had all expired')
+  t.equal(kidOf(await loginToken()), newKid)
+
+  const events = await db.auditEvent.findMany({ where: { type: { startsWith: 'signing_key.' } }, orderBy: { createdAt: 'asc' } })
+  t.same(events.map((e) => e.type), ['signing_key.created', 'signing_key.rotated', 'signing_key.activated', 'signing_key.pruned'])
+  t.match(events[1]!.data, { kid: newKid, algorithm: 'RS256', activatesAt: activatesAt.toISOString() })
+  t.match(events[2]!.data, { kid: newKid, retired: [oldKid] })
+  t.match(events[3]!.data, { kid: oldKid })
+})
+
+t.test('a second rotation before the first activates: the newer due key wins, the overtaken one never signs', async (t) => {
+  const first = await app.core.signingKeys.rotate()
+  const second = await app.core.signingKeys.rotate()
+  t.ok(second.activatesAt >= first.activatesAt)
+  t.same((await publishedSet()).kids, [newKid, first.kid, second.kid], 'both published at once')
+  // Nothing reads the keys until both are due; then one read settles them.
+  await sleep(second.activatesAt.getTime() - Date.now() + 100)
+  await app.core.signingKeys.refresh()
+  const states = Object.fromEntries((await db.signingKey.findMany()).map((k) => [k.kid, k.state]))
+  t.same(states, { [newKid]: 'retired', [second.kid]: 'active' }, 'the overtaken key, which never signed, is pruned at once')
+  t.equal(kidOf(await loginToken()), second.kid)
+})

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process'
+import t from 'tap'
+import { buildTestApp } from '../helpers/harness.js'
+import { bearer, nativeLogin } from '../helpers/accounts.js'
+
+// `npm run cli -- create-admin | rotate-keys | register-client`, against this file's own database.
+
+const app = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
+const { config } = app.testEnv
+const cliEnv = {
+  ...process.env,
+  DATABASE_URL: config.DATABASE_URL!, REDIS_URL: config.REDIS_URL!, REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX,
+  KEY_ENCRYPTION_SECRET: config.KEY_ENCRYPTION_SECRET!, ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', LOG_LEVEL: 'silent',
+}
+const db = app.stores.database.prisma
+
+/** Runs the CLI with `stdin` piped in; resolves with its exit code and output. */
+function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: cliEnv })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin)
+  })
+}
+
+t.test('create-admin reads the password from stdin; the admin can use the admin API', async (t) => {
+  const email = 'First.Admin@Example.com'
+  const password = 'first-admin-password'
+  const created = await cli(['create-admin', email, 'First', 'Admin'], `${password}\n`)
+  t.equal(created.code, 0, created.stderr)
+  t.match(created.stdout, /Created admin first\.admin@example\.com \([0-9a-f-]{36}\)/)
+  t.notOk(created.stdout.includes(password) || created.stderr.includes(password), 'the password is never printed')
+
+  const session = await nativeLogin(app, { email, password })
+  t.equal(session.user.role, 'admin')
+  const accounts = await app.inject({ url: '/api/v1/admin/accounts', headers: bearer(session.token) })
+  t.equal(accounts.statusCode, 200)
+  t.match(accounts.json().data.find((a: { email: string }) => a.email === 'first.admin@example.com'), { name: 'First Admin', roles: ['admin'] })
+  const event = await db.auditEvent.findFirst({ where: { type: 'admin.account_created', accountId: session.user.id } })
+  t.match(event, { actorId: null, data: { via: 'cli', roles: ['admin'] } })
+
+  const again = await cli(['create-admin', email], `${password}\n`)
+  t.equal(again.code, 1, 'a second admin with the same email is refused')
+  t.match(again.stderr, /already exists/)
+})
+
+// The commands below run in parallel: each CLI start costs seconds on a busy machine.
+t.test('create-admin refuses a missing or short password and a missing email; help lists the commands', async (t) => {
+  const [empty, short, noEmail, help] = await Promise.all([
+    cli(['create-admin', 'nobody@example.com']),
+    cli(['create-admin', 'nobody@example.com'], 'short\n'),
+    cli(['create-admin']),
+    cli(['help']),
+  ])
+  t.equal(empty.code, 1)
+  t.match(empty.stderr, /No password/)
+  t.equal(short.code, 1)
+  t.match(short.stderr, /at least 8/)
+  t.equal(noEmail.code, 1)
+  t.match(noEmail.stderr, /needs an email/)
+  t.equal(await db.account.count({ where: { email: 'nobody@example.com' } }), 0)
+  t.equal(help.code, 0)
+  t.match(help.stdout, /create-admin <email>/)
+  t.match(help.stdout, /rotate-keys/)
+})
+
+t.test('rotate-keys starts a rotation (the next key is published); register-client is audited as a CLI change', async (t) => {
+  const [rotated, registered] = await Promise.all([cli(['rotate-keys']), cli(['register-client', 'Reporting'])])
+  t.equal(rotated.code, 0, rotated.stderr)
+  const { kid, activates_at } = JSON.parse(rotated.stdout)
+  t.ok(kid && Date.parse(activates_at) > 0)
+  t.match(await db.signingKey.findUnique({ where: { kid } }), { state: 'next' })
+  t.match(await db.auditEvent.findFirst({ where: { type: 'admin.signing_key_rotated' } }), { actorId: null, data: { kid, via: 'cli' } })
+  await app.core.signingKeys.refresh()
+  const jwks = (await app.inject({ url: '/.well-known/jwks.json' })).json()
+  t.ok(jwks.keys.some((k: { kid: string }) => k.kid === kid))
+
+  t.equal(registered.code, 0, registered.stderr)
+  const { client_id } = JSON.parse(registered.stdout)
+  t.match(await db.auditEvent.findFirst({ where: { type: 'admin.client_registered' } }), { actorId: null, data: { clientId: client_id, via: 'cli' } })
+})

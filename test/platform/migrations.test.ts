@@ -1,0 +1,28 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { POSTGRES_ADMIN_URL } from '../helpers/services.js'
+
+const run = promisify(execFile)
+const prisma = (args: string[], env: Record<string, string> = {}) =>
+  run('npx', ['prisma', ...args], { env: { ...process.env, DATABASE_URL: POSTGRES_ADMIN_URL, ...env } })
+
+t.test('schema.prisma and prisma/migrations do not drift apart (offline schema engine)', async (t) => {
+  const { stdout } = await prisma(['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', 'prisma/schema.prisma', '--exit-code'])
+  t.match(stdout, /No difference detected/)
+})
+
+t.test('the drift check notices a schema change that has no migration', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-drift-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  const schema = await fs.readFile('prisma/schema.prisma', 'utf8')
+  const changed = schema.replace('model OAuthClient {', 'model OAuthClient {\n  extra String?')
+  t.not(changed, schema)
+  await fs.writeFile(path.join(dir, 'schema.prisma'), changed)
+  const result = await prisma(['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', path.join(dir, 'schema.prisma'), '--exit-code'])
+    .then(() => ({ code: 0 }), (error: { code: number }) => ({ code: error.code }))
+  t.equal(result.code, 2, 'exit code 2 means the schema has changes no migration holds')
+})
