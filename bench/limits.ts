@@ -1,0 +1,60 @@
+// The physical limits each Latchkey flow is measured against, taken on this machine in this run.
+import crypto from 'node:crypto'
+import type { Core } from '../src/core/index.js'
+import { hashToken, randomToken } from '../src/core/secrets.js'
+
+/** Runs `op` from `concurrency` loops for `seconds`; returns completed operations per second. */
+export async function rate(seconds: number, concurrency: number, op: (worker: number) => Promise<unknown>): Promise<number> {
+  const deadline = performance.now() + seconds * 1000
+  let done = 0
+  const start = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    while (performance.now() < deadline) {
+      await op(worker)
+      done++
+    }
+  }))
+  return done / ((performance.now() - start) / 1000)
+}
+
+/** Bare argon2id verifies at the service's parameters, as many at once as the libuv pool runs. */
+export async function argon2VerifyRate(core: Core, seconds: number) {
+  const hash = await core.passwords.hash('bench-password')
+  const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
+  const started = performance.now()
+  await core.passwords.verify(hash, 'bench-password')
+  const singleMs = performance.now() - started
+  const perSecond = await rate(seconds, poolSize, () => core.passwords.verify(hash, 'bench-password'))
+  return { perSecond, singleMs }
+}
+
+/** RS256 signs through the service's own path (AccessTokens.issue: claims, header, async crypto.sign). */
+export async function signRate(core: Core, seconds: number) {
+  const subject = { accountId: crypto.randomUUID(), email: 'bench@example.com', role: 'member', permissions: ['a.b'], sessionId: crypto.randomUUID(), clientId: 'latchkey' }
+  return rate(seconds, 8, () => core.accessTokens.issue(subject))
+}
+
+/**
+ * The rotation transaction alone (consume parent, touch session, insert child), on independent
+ * chains so that it measures Postgres, not contention on one row.
+ */
+export async function rotationTransactionRate(core: Core, seconds: number, chains = 16) {
+  const db = core.db
+  const account = await db.account.create({ data: { email: `rotation-limit-${Date.now()}@bench.test`, passwordHash: 'x' } })
+  const heads = await Promise.all(Array.from({ length: chains }, async () => {
+    const session = await db.session.create({
+      data: { accountId: account.id, role: 'member', clientId: 'latchkey', idleExpiresAt: new Date(Date.now() + 86_400_000), absoluteExpiresAt: new Date(Date.now() + 86_400_000) },
+    })
+    const token = await db.refreshToken.create({ data: { sessionId: session.id, tokenHash: hashToken(randomToken()), expiresAt: session.idleExpiresAt } })
+    return { sessionId: session.id, parentId: token.id }
+  }))
+  return rate(seconds, chains, async (worker) => {
+    const head = heads[worker]!
+    const childId = crypto.randomUUID()
+    await core.sessions.commitRotation({
+      parentId: head.parentId, sessionId: head.sessionId, childId, childTokenHash: hashToken(randomToken()),
+      idleExpiresAt: new Date(Date.now() + 86_400_000), role: 'member', replaySeal: 'v1.bench', now: new Date(),
+    })
+    head.parentId = childId
+  })
+}

@@ -1,0 +1,131 @@
+// `npm run bench [-- --quick]`: every flow of Latchkey under load, each printed as a ratio of the
+// physical limit measured in the same run on the same cores, and the refresh grant beside a peer.
+// The same libuv pool size as the service, so the argon2 limit is measured at its concurrency.
+import '../src/threadpool.js'
+import { execFileSync } from 'node:child_process'
+import os from 'node:os'
+import { loadConfig } from '../src/config.js'
+import { createCore } from '../src/core/index.js'
+import { openPostgres } from '../src/stores/database.js'
+import { RedisStore } from '../src/stores/redis-store.js'
+import {
+  REDIS_PREFIX, REDIS_URL, runAndExit, createAccounts, freePort, freshDatabase, isReady, load, log, peakRssMb, post,
+  randomSecret, resetPeakRss, serviceEnv, start,
+} from './environment.js'
+import { argon2VerifyRate, rotationTransactionRate, signRate } from './limits.js'
+import type { LoadResult, Scenario } from './load-worker.js'
+
+const quick = process.argv.includes('--quick')
+const SECONDS = quick ? 2 : 10
+const LIMIT_SECONDS = quick ? 1.5 : 5
+const ACCOUNTS = quick ? 40 : 200
+async function main() {
+  log(`${quick ? 'quick' : 'full'} run: ${SECONDS}s per scenario on ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`)
+  await freshDatabase()
+  const port = await freePort()
+  const env = serviceEnv(port, randomSecret())
+  const config = loadConfig(env)
+  const database = await openPostgres(config.DATABASE_URL!)
+  const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
+  await redis.connect()
+  const core = createCore(config, database.prisma, redis, config.KEY_ENCRYPTION_SECRET!)
+  await core.signingKeys.ensureActiveKey()
+
+  log('measuring the limits')
+  const argon2 = await argon2VerifyRate(core, LIMIT_SECONDS)
+  const sign = await signRate(core, LIMIT_SECONDS)
+  const rotationTx = await rotationTransactionRate(core, LIMIT_SECONDS)
+
+  log(`creating ${ACCOUNTS} accounts`)
+  const accounts = await createAccounts(database.prisma, core, ACCOUNTS)
+
+  const base = `http://127.0.0.1:${port}`
+  // Production mode: the compiled JavaScript, as a deployment runs it.
+  log('building (tsc)')
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+  const server = await start(['dist/server.js'], env, isReady(base))
+  const helloPort = await freePort()
+  await start(['bench/hello-server.ts', String(helloPort)], process.env, (out) => out.includes('"ready":true'))
+  const hello = `http://127.0.0.1:${helloPort}`
+
+  const chains = 64
+  const sessions = []
+  for (let i = 0; i < chains; i += 8) sessions.push(...await Promise.all(accounts.slice(i, i + 8).map((a) => post(`${base}/api/v1/auth/login`, a))))
+  const etag = (await fetch(`${base}/.well-known/jwks.json`)).headers.get('etag')!
+  const loginBodies = accounts.map((a) => JSON.stringify(a))
+  const json = { 'content-type': 'application/json' }
+
+  const results: Record<string, LoadResult & { rssMb?: number }> = {}
+  const run = async (scenario: Omit<Scenario, 'duration'>, measureRss = true) => {
+    if (measureRss) resetPeakRss(server.child.pid!)
+    log(`load: ${scenario.name}`)
+    const result = await load({ duration: SECONDS, ...scenario })
+    results[scenario.name] = { ...result, ...(measureRss ? { rssMb: peakRssMb(server.child.pid!) } : {}) }
+  }
+  await run({ name: 'fastify hello', url: hello, path: '/hello', connections: 32 }, false)
+  await run({ name: 'fastify static', url: hello, path: '/static', connections: 32 }, false)
+  await run({ name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: loginBodies, connections: 16 })
+  await run({ name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32 })
+  await run({ name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32 })
+  await run({ name: 'jwks', url: base, path: '/.well-known/jwks.json', connections: 32 })
+  await run({ name: 'jwks 304', url: base, path: '/.well-known/jwks.json', headers: { 'if-none-match': etag }, connections: 32 })
+  const saturation = results.login!.requestsPerSecond
+  await run({ name: 'login @80%', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: loginBodies, connections: 16, overallRate: Math.max(1, Math.floor(saturation * 0.8)) })
+  const peakRss = Math.max(...Object.values(results).map((r) => r.rssMb ?? 0))
+
+  log('peer: oidc-provider refresh grant')
+  let peer: LoadResult | undefined
+  try {
+    const peerPort = await freePort()
+    const peerServer = await start(['bench/peer/oidc-provider-server.ts'], { ...process.env, PORT: String(peerPort), REDIS_URL, TOKENS: String(chains) }, (out) => out.includes('"ready":true'))
+    const line = peerServer.output().split('\n').find((l) => l.includes('"ready":true'))!
+    const { refreshTokens } = JSON.parse(line) as { refreshTokens: string[] }
+    peer = await load({
+      name: 'peer refresh', url: `http://127.0.0.1:${peerPort}`, path: '/token', method: 'POST', duration: SECONDS, connections: 32,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' }, // No `openid` in the scope: Latchkey's refresh issues no ID token, so neither does the peer's.
+      chain: { tokens: refreshTokens, format: 'oauth-form', params: { client_id: 'bench', scope: 'offline_access api' } },
+    })
+  } catch (error) {
+    log(`peer failed: ${(error as Error).message.split('\n')[0]}`)
+  }
+
+  // The refresh limit: one RS256 sign plus one rotation transaction per request, on the same cores.
+  const refreshLimit = 1 / (1 / sign + 1 / rotationTx)
+  const rows: [string, (LoadResult & { rssMb?: number }) | undefined, number, string, number | undefined][] = [
+    ['login', results.login, argon2.perSecond, 'argon2id verify', 0.9],
+    ['refresh', results.refresh, refreshLimit, 'sign + rotation tx', 0.85],
+    ['me', results.me, results['fastify hello']!.requestsPerSecond, 'fastify hello', 0.5],
+    ['jwks', results.jwks, results['fastify static']!.requestsPerSecond, 'fastify static', 0.9],
+    ['jwks 304', results['jwks 304'], results['fastify static']!.requestsPerSecond, 'fastify static', 0.9],
+  ]
+  const f = (n: number, digits = 0) => n.toFixed(digits)
+  console.log(`\nLatchkey benchmark (${quick ? 'quick' : 'full'}): ${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}, ${SECONDS}s per scenario`)
+  console.log(`\nLimits measured in this run:`)
+  console.log(`  argon2id verify (m=${config.ARGON2_MEMORY_KIB} KiB, t=${config.ARGON2_TIME_COST}, p=${config.ARGON2_PARALLELISM}, ${process.env.UV_THREADPOOL_SIZE ?? 4} at once): ${f(argon2.perSecond, 1)}/s; one verify alone ${f(argon2.singleMs, 1)} ms`)
+  console.log(`  RS256 sign (service path): ${f(sign)}/s; rotation transaction: ${f(rotationTx)}/s; together: ${f(refreshLimit)}/s`)
+  console.log(`  Fastify hello: ${f(results['fastify hello']!.requestsPerSecond)} req/s; static: ${f(results['fastify static']!.requestsPerSecond)} req/s`)
+  console.log('\n| flow | req/s | p50 ms | p99 ms | errors | peak RSS MB | limit | ratio to limit | target | met |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|')
+  for (const [name, result, limit, limitName, target] of rows) {
+    if (!result) continue
+    const ratio = result.requestsPerSecond / limit
+    console.log(`| ${name} | ${f(result.requestsPerSecond)} | ${result.p50} | ${result.p99} | ${result.errors} | ${f(result.rssMb ?? 0)} | ${limitName} ${f(limit)}/s | ${f(ratio * 100, 1)}% | ≥ ${f((target ?? 0) * 100)}% | ${ratio >= (target ?? 0) ? 'yes' : 'no'} |`)
+  }
+  const at80 = results['login @80%']!
+  console.log(`\nLogin at 80% of saturation (${f(saturation * 0.8)} req/s offered): p99 ${at80.p99} ms = ${f(at80.p99 / argon2.singleMs, 2)}× one argon2 verify (target ≤ 2×: ${at80.p99 <= 2 * argon2.singleMs ? 'met' : 'missed'}), errors ${at80.errors}`)
+  console.log(`Peak RSS under load: ${f(peakRss)} MB (target < 200 MB: ${peakRss < 200 ? 'met' : 'missed'})`)
+  if (peer) {
+    const ratio = results.refresh!.requestsPerSecond / peer.requestsPerSecond
+    console.log(`Peer (oidc-provider refresh grant, rotation, RS256 JWT, Redis adapter): ${f(peer.requestsPerSecond)} req/s, p99 ${peer.p99} ms, errors ${peer.errors}; Latchkey refresh is ${f(ratio, 2)}× the peer (target ≥ 3×: ${ratio >= 3 ? 'met' : 'missed'})`)
+  } else {
+    console.log('Peer: not measured (see the log above)')
+  }
+  const errors = Object.values(results).reduce((sum, r) => sum + r.errors, 0)
+  console.log(`Errors across Latchkey scenarios: ${errors}`)
+
+  await redis.close()
+  await database.close()
+  return errors
+}
+
+await runAndExit(main)
