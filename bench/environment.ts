@@ -110,7 +110,12 @@ export async function createAccounts(db: Database, core: Core, count: number) {
 
 /** Stops every child process and deletes the bench's Redis keys. */
 export async function cleanUp() {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
+  // Wait for the exits (a few seconds at most): a server run with --cpu-prof writes its profile then.
+  const exits = children.filter((child) => child.exitCode === null).map((child) => new Promise((resolve) => {
+    child.once('exit', resolve)
+    child.kill('SIGTERM')
+  }))
+  await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 15_000))])
   const cleanup = new RedisStore(REDIS_URL, '')
   await cleanup.connect()
   const keys = await cleanup.client.keys(`${REDIS_PREFIX}*`)

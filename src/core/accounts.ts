@@ -18,7 +18,7 @@ export interface AccountView {
   roles: AccountRoleView[]
 }
 
-interface AccountRow {
+export interface AccountRow {
   id: string
   email: string
   name: string | null
@@ -29,27 +29,27 @@ interface AccountRow {
 }
 
 /**
- * The account with its roles and their permissions in one query: every login, refresh and /me
- * reads it, and Prisma's nested include would take a round trip per level.
+ * The columns of an AccountRow for a query over `accounts a` joined with ACCOUNT_ROLE_JOINS and
+ * grouped by `a.id`: the account with its roles and their permissions in one round trip, where
+ * Prisma's nested include would take one per level. Login, refresh and /me all read it.
  */
+export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.phone, a.status::text AS status, a.password_hash,
+  COALESCE(json_agg(json_build_object(
+    'name', r.name,
+    'permissions', COALESCE((SELECT json_agg(p.name ORDER BY p.name) FROM role_permissions rp
+      JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = r.id), '[]'::json)
+  ) ORDER BY ar.assigned_at, r.name) FILTER (WHERE r.id IS NOT NULL), '[]'::json) AS roles`
+
+export const ACCOUNT_ROLE_JOINS = Prisma.sql`LEFT JOIN account_roles ar ON ar.account_id = a.id LEFT JOIN roles r ON r.id = ar.role_id`
+
 async function findRow(db: Database, by: 'id' | 'email', value: string): Promise<AccountRow | null> {
   const where = by === 'id' ? Prisma.sql`a.id = ${value}::uuid` : Prisma.sql`a.email = ${value}`
   const rows = await db.$queryRaw<AccountRow[]>`
-    SELECT a.id::text AS id, a.email, a.name, a.phone, a.status::text AS status, a.password_hash,
-      COALESCE(json_agg(json_build_object(
-        'name', r.name,
-        'permissions', COALESCE((SELECT json_agg(p.name ORDER BY p.name) FROM role_permissions rp
-          JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = r.id), '[]'::json)
-      ) ORDER BY ar.assigned_at, r.name) FILTER (WHERE r.id IS NOT NULL), '[]'::json) AS roles
-    FROM accounts a
-    LEFT JOIN account_roles ar ON ar.account_id = a.id
-    LEFT JOIN roles r ON r.id = ar.role_id
-    WHERE ${where}
-    GROUP BY a.id`
+    SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE ${where} GROUP BY a.id`
   return rows[0] ?? null
 }
 
-function toView(row: AccountRow): AccountView {
+export function toAccountView(row: AccountRow): AccountView {
   return {
     id: row.id,
     email: row.email,
@@ -66,13 +66,13 @@ export class Accounts {
 
   async findByEmail(normalizedEmail: string): Promise<AccountView | null> {
     const row = await findRow(this.db, 'email', normalizedEmail)
-    return row && toView(row)
+    return row && toAccountView(row)
   }
 
   async findById(id: string): Promise<AccountView | null> {
     if (!isUuid(id)) return null
     const row = await findRow(this.db, 'id', id)
-    return row && toView(row)
+    return row && toAccountView(row)
   }
 
   async getById(id: string): Promise<AccountView> {

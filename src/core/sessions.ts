@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import type { Database } from '../stores/database.js'
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
-import { selectRole, type AccountRoleView, type AccountView, type Accounts } from './accounts.js'
+import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, selectRole, toAccountView, type AccountRoleView, type AccountRow, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
 import { InvalidAccessToken, InvalidRefreshToken, RefreshTokenReused, SessionExpired } from './errors.js'
 import type { CoreEvents } from './events.js'
@@ -36,6 +36,25 @@ interface SealedPair {
 }
 
 type SessionRow = { id: string; accountId: string; role: string; revokedAt: Date | null; idleExpiresAt: Date; absoluteExpiresAt: Date }
+
+/** A refresh token with its session and the session's account, as one query reads them. */
+interface PresentedToken {
+  token: { id: string; consumedAt: Date | null; expiresAt: Date }
+  session: SessionRow & { clientId: string }
+  account: AccountView
+}
+
+type PresentedTokenRow = AccountRow & {
+  token_id: string
+  consumed_at: Date | null
+  token_expires_at: Date
+  session_id: string
+  session_role: string
+  client_id: string
+  revoked_at: Date | null
+  idle_expires_at: Date
+  absolute_expires_at: Date
+}
 
 export interface RotationCommit {
   parentId: string
@@ -103,44 +122,68 @@ export class Sessions {
 
   /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
   async rotate(refreshToken: string, options: { role?: string; clientId?: string } = {}): Promise<TokenPair> {
-    const tokenHash = hashToken(refreshToken)
-    const current = await this.db.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
-    if (!current) throw new InvalidRefreshToken('unknown')
+    const presented = await this.findByRefreshToken(hashToken(refreshToken))
+    if (!presented) throw new InvalidRefreshToken('unknown')
+    const { token, session, account } = presented
     // A refresh token is bound to the client it was issued to (RFC 6749 §6).
-    if (options.clientId !== undefined && options.clientId !== current.session.clientId) throw new InvalidRefreshToken('client mismatch')
-    if (current.consumedAt) return this.replayOrRevoke(current.id, current.consumedAt, current.session, refreshToken)
+    if (options.clientId !== undefined && options.clientId !== session.clientId) throw new InvalidRefreshToken('client mismatch')
+    if (token.consumedAt) return this.replayOrRevoke(token.id, token.consumedAt, session, account, refreshToken)
 
     const now = new Date()
-    this.assertLive(current.session, now)
-    if (current.expiresAt <= now) throw new SessionExpired()
+    this.assertLive(session, now)
+    if (token.expiresAt <= now) throw new SessionExpired()
     // Asking Redis too makes refresh fail closed (503) while revocations cannot be written or read.
-    if (await this.revocations.isSessionRevoked(current.sessionId)) throw new InvalidRefreshToken('session revoked')
-    // Only a missing account ends the refresh; a store failure must stay a 503, never a refusal.
-    const account = await this.accounts.findById(current.session.accountId)
-    if (!account) throw new InvalidRefreshToken('account gone')
+    if (await this.revocations.isSessionRevoked(session.id)) throw new InvalidRefreshToken('session revoked')
     if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
-    const role = selectRole(account, options.role ?? current.session.role)
+    const role = selectRole(account, options.role ?? session.role)
 
     const childId = crypto.randomUUID()
     const childToken = randomToken()
-    const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, current.session.absoluteExpiresAt.getTime()))
-    const accessToken = await this.issueFor(account, role, current.sessionId, current.session.clientId)
+    const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
+    const accessToken = await this.issueFor(account, role, session.id, session.clientId)
     const sealed = this.sealPair(refreshToken, childId, { accessToken: accessToken.token, refreshToken: childToken })
     try {
       await this.commitRotation({
-        parentId: current.id, sessionId: current.sessionId, childId, childTokenHash: hashToken(childToken),
+        parentId: token.id, sessionId: session.id, childId, childTokenHash: hashToken(childToken),
         idleExpiresAt, role: role.name, replaySeal: sealed, now,
-        roleSwitch: role.name !== current.session.role ? { accountId: account.id, from: current.session.role } : undefined,
+        roleSwitch: role.name !== session.role ? { accountId: account.id, from: session.role } : undefined,
       })
     } catch (error) {
       if (!(error instanceof LostRotationRace)) throw error
-      const winner = await this.db.refreshToken.findUniqueOrThrow({ where: { id: current.id }, include: { session: true } })
-      return this.replayOrRevoke(winner.id, winner.consumedAt ?? now, winner.session, refreshToken)
+      const winner = await this.findByRefreshToken(hashToken(refreshToken))
+      if (!winner) throw new InvalidRefreshToken('unknown')
+      return this.replayOrRevoke(winner.token.id, winner.token.consumedAt ?? now, winner.session, winner.account, refreshToken)
     }
-    this.events?.emit('refresh.rotated', { sessionId: current.sessionId })
+    this.events?.emit('refresh.rotated', { sessionId: session.id })
     return {
-      sessionId: current.sessionId, account, role, accessToken, refreshToken: childToken,
+      sessionId: session.id, account, role, accessToken, refreshToken: childToken,
       refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()),
+    }
+  }
+
+  /**
+   * The presented token, its session and the account with roles and permissions in one round trip:
+   * refresh is the hot path, and these were three queries.
+   */
+  private async findByRefreshToken(tokenHash: string): Promise<PresentedToken | null> {
+    const [row] = await this.db.$queryRaw<PresentedTokenRow[]>`
+      SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
+        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at,
+        ${ACCOUNT_COLUMNS}
+      FROM refresh_tokens rt
+      JOIN sessions s ON s.id = rt.session_id
+      JOIN accounts a ON a.id = s.account_id
+      ${ACCOUNT_ROLE_JOINS}
+      WHERE rt.token_hash = ${tokenHash}
+      GROUP BY rt.id, s.id, a.id`
+    if (!row) return null
+    return {
+      token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
+      session: {
+        id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
+        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at,
+      },
+      account: toAccountView(row),
     }
   }
 
@@ -186,14 +229,13 @@ export class Sessions {
    * A consumed token was presented. Within the grace window, while its child is still unused, this
    * is a lost response or a second tab: answer with the same child pair. Otherwise it is reuse.
    */
-  private async replayOrRevoke(tokenId: string, consumedAt: Date, session: SessionRow, presented: string): Promise<TokenPair> {
+  private async replayOrRevoke(tokenId: string, consumedAt: Date, session: SessionRow, account: AccountView, presented: string): Promise<TokenPair> {
     const now = Date.now()
     if (this.policy.reuseGraceMs > 0 && now - consumedAt.getTime() <= this.policy.reuseGraceMs && !session.revokedAt) {
       const child = await this.db.refreshToken.findUnique({ where: { parentId: tokenId } })
       if (child && !child.consumedAt && child.replaySeal) {
         // A replay is still a refresh: the same live-session and active-account rules apply.
         this.assertLive(session, new Date(now))
-        const account = await this.accounts.getById(session.accountId)
         if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
         const pair = this.unsealPair(presented, child.id, child.replaySeal)
         const accessToken = await this.tokens.verify(pair.accessToken).then(
