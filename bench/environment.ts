@@ -48,10 +48,12 @@ export async function freshDatabase() {
 }
 
 /** Starts a child process and resolves once `ready` says so; it is killed when the bench ends. */
-export async function start(args: string[], env: NodeJS.ProcessEnv, ready: (output: string) => boolean | Promise<boolean>): Promise<{ child: ChildProcess; output: () => string }> {
+export async function start(
+  args: string[], env: NodeJS.ProcessEnv, ready: (output: string) => boolean | Promise<boolean>, nodeFlags: string[] = [],
+): Promise<{ child: ChildProcess; output: () => string }> {
   // Compiled JavaScript runs as it is; TypeScript through tsx.
   const loader = args[0]?.endsWith('.js') ? [] : ['--import', 'tsx']
-  const child = spawn(process.execPath, [...loader, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeFlags, ...loader, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   let output = ''
   child.stdout!.on('data', (chunk) => (output += chunk))

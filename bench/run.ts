@@ -47,8 +47,7 @@ async function main() {
   // Production mode: the compiled JavaScript, as a deployment runs it.
   log('building (tsc)')
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
-  const serverEnv = cpuProfile ? { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=profiles`.trim() } : env
-  const server = await start(['dist/server.js'], serverEnv, isReady(base))
+  const server = await start(['dist/server.js'], env, isReady(base), cpuProfile ? ['--cpu-prof', '--cpu-prof-dir=profiles'] : [])
   const helloPort = await freePort()
   await start(['bench/hello-server.ts', String(helloPort)], process.env, (out) => out.includes('"ready":true'))
   const hello = `http://127.0.0.1:${helloPort}`

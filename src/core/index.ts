@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import type { Database } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
+import { AccountProfiles } from './account-profiles.js'
 import { Accounts } from './accounts.js'
 import { AccountAdmin } from './admin/accounts.js'
 import { queryAuditEvents, type AuditFilter } from './admin/audit-query.js'
@@ -56,10 +57,11 @@ export function createCore(config: Config, db: Database, kv: KeyValueStore, keyE
   }, events)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
   const clients = new OAuthClients(db, passwords)
+  const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
-    accounts: new AccountAdmin(db, passwords, sessions, revocations, lockout),
-    roles: new RoleAdmin(db),
+    accounts: new AccountAdmin(db, passwords, sessions, revocations, lockout, profiles),
+    roles: new RoleAdmin(db, profiles),
     sessions: new SessionAdmin(db, sessions),
     keys: new KeyAdmin(db, signingKeys),
     auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(db, filter, page),
@@ -75,7 +77,7 @@ export function createCore(config: Config, db: Database, kv: KeyValueStore, keyE
 
   /** The bearer's account as it is now, with the token's role and that role's current permissions. */
   async function profile(claims: AccessTokenClaims) {
-    const account = await accounts.findById(claims.sub)
+    const account = await profiles.get(claims.sub)
     if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
     return { account, role: claims.role, permissions: account.roles.find((r) => r.name === claims.role)?.permissions ?? [] }
   }

@@ -6,6 +6,8 @@
 export interface KeyValueStore {
   readonly kind: 'redis' | 'memory'
   get(key: string): Promise<string | null>
+  /** Several values in one round trip, in the order of the keys; null where a key does not exist. */
+  getMany(keys: string[]): Promise<(string | null)[]>
   set(key: string, value: string, ttlMs: number): Promise<void>
   /** Sets only when the key does not exist; true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>

@@ -41,6 +41,10 @@ export class MemoryStore implements KeyValueStore {
     return this.live(key)?.value ?? null
   }
 
+  async getMany(keys: string[]) {
+    return keys.map((key) => this.live(key)?.value ?? null)
+  }
+
   async set(key: string, value: string, ttlMs: number) {
     this.put(key, value, ttlMs)
   }

@@ -56,6 +56,10 @@ export class RedisStore implements KeyValueStore {
     return this.client.get(key)
   }
 
+  async getMany(keys: string[]) {
+    return keys.length === 0 ? [] : this.client.mget(...keys)
+  }
+
   async set(key: string, value: string, ttlMs: number) {
     await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)))
   }

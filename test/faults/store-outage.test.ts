@@ -73,6 +73,9 @@ t.test('Redis stopped: fail closed with 503, then recover without a restart', as
 
 t.test('Postgres stopped: fail closed with 503, then recover without a restart', async (t) => {
   const pair = await nativeLogin(app, account)
+  const uncachedPair = await nativeLogin(app, await createAccount(app))
+  const cachedPair = await nativeLogin(app, await createAccount(app))
+  t.equal((await me(cachedPair.token)).statusCode, 200, 'this profile is now cached')
   await postgres.stop()
 
   const ready = await app.inject({ url: '/health/ready' })
@@ -82,7 +85,9 @@ t.test('Postgres stopped: fail closed with 503, then recover without a restart',
 
   assertUnavailable(t, await login(), 'login with the right password')
   assertUnavailable(t, await refresh(pair.refresh_token), 'refresh')
-  assertUnavailable(t, await me(pair.token), 'me (reads the account)')
+  assertUnavailable(t, await me(uncachedPair.token), 'me (reads the account, not cached)')
+  // A cached profile whose change stamp in Redis is unchanged is still the current one: no need of Postgres.
+  t.equal((await me(cachedPair.token)).statusCode, 200, 'me answers from a cached profile')
 
   await postgres.start()
   await untilReady(t)

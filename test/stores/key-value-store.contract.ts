@@ -23,6 +23,15 @@ export function keyValueStoreContract(t: Test, makeStore: () => Promise<KeyValue
     t.equal(await store.ttlMs('a'), -2)
   })
 
+  t.test('getMany reads several keys in order, null where missing or expired', async (t) => {
+    await store.set('m1', 'one', 5000)
+    await store.set('m2', 'two', 100)
+    t.same(await store.getMany(['m1', 'missing', 'm2']), ['one', null, 'two'])
+    t.same(await store.getMany([]), [])
+    await sleep(200)
+    t.same(await store.getMany(['m2', 'm1']), [null, 'one'], 'an expired key reads as null')
+  })
+
   t.test('setIfAbsent sets once', async (t) => {
     t.equal(await store.setIfAbsent('once', 'x', 5000), true)
     t.equal(await store.setIfAbsent('once', 'y', 5000), false)

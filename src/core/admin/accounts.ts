@@ -1,5 +1,6 @@
 import type { Prisma } from '../../generated/prisma/client.js'
 import type { Database } from '../../stores/database.js'
+import type { AccountProfiles } from '../account-profiles.js'
 import { isUuid } from '../accounts.js'
 import { recordAudit } from '../audit.js'
 import { normalizeEmail } from '../emails.js'
@@ -64,6 +65,7 @@ export class AccountAdmin {
     private readonly sessions: Sessions,
     private readonly revocations: Revocations,
     private readonly lockout: LockoutPolicy,
+    private readonly profiles: AccountProfiles,
   ) {}
 
   async create(input: NewAccount, actor: Actor): Promise<AdminAccountView> {
@@ -183,6 +185,7 @@ export class AccountAdmin {
       return live.map((s) => s.id)
     })
     await this.revocations.revokeSessions(stragglers)
+    await this.profiles.changed(id)
   }
 
   /** Runs one change and its audit event in a transaction, after checking the account exists. */
@@ -192,7 +195,7 @@ export class AccountAdmin {
     apply: (tx: Tx) => Promise<{ type: 'admin.account_updated' | 'admin.account_disabled' | 'admin.account_enabled' | 'admin.roles_set' | 'admin.password_reset'; data?: Prisma.InputJsonObject }>,
   ): Promise<AdminAccountView> {
     if (!isUuid(id)) throw new AccountNotFound()
-    return this.db.$transaction(async (tx) => {
+    const view = await this.db.$transaction(async (tx) => {
       // Locks the row, so two admins changing one account apply one after the other.
       const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
       if (locked.length === 0) throw new AccountNotFound()
@@ -200,6 +203,8 @@ export class AccountAdmin {
       await recordAudit(tx, byActor(actor, { type: event.type, accountId: id, data: event.data ?? {} }))
       return toView(await tx.account.findUniqueOrThrow({ where: { id }, select: viewSelect }))
     })
+    await this.profiles.changed(id)
+    return view
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Prisma } from '../../generated/prisma/client.js'
 import type { Database } from '../../stores/database.js'
+import type { AccountProfiles } from '../account-profiles.js'
 import { recordAudit } from '../audit.js'
 import { Conflict, InvalidInput, NotFound } from '../errors.js'
 import { byActor, distinct, isUniqueViolation, pageWindow, type Actor, type Page, type PageRequest } from './common.js'
@@ -35,7 +36,7 @@ function toRoleView(row: Prisma.RoleGetPayload<{ select: typeof roleSelect }>): 
 
 /** Roles and permissions are data: operators create them and attach permissions to roles. */
 export class RoleAdmin {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly profiles: AccountProfiles) {}
 
   async createRole(input: { name: string; description?: string | null; permissions?: string[] }, actor: Actor): Promise<RoleView> {
     try {
@@ -111,12 +112,15 @@ export class RoleAdmin {
   }
 
   private async changeRole(roleName: string, apply: (tx: Tx, roleId: string) => Promise<void>): Promise<RoleView> {
-    return this.db.$transaction(async (tx) => {
+    const view = await this.db.$transaction(async (tx) => {
       const role = await tx.role.findUnique({ where: { name: roleName }, select: { id: true } })
       if (!role) throw new NotFound('Role')
       await apply(tx, role.id)
       return toRoleView(await tx.role.findUniqueOrThrow({ where: { id: role.id }, select: roleSelect }))
     })
+    // Any account may hold the role: every cached profile is stale.
+    await this.profiles.changedAll()
+    return view
   }
 }
 

@@ -216,16 +216,13 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
   }, async (request) => {
-    const { sub, role } = request.principal!
-    const account = await app.core.accounts.findById(sub)
-    if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
+    // Read now (through the change-stamped profile cache), not from the token, so a permission change shows at once.
+    const { account, role, permissions } = await app.core.profile(request.principal!)
     return {
       success: true as const,
       data: {
         id: account.id, name: account.name, email: account.email, phone: account.phone, isp_id: null, branch_id: null,
-        role, roles: account.roles.map((r) => r.name),
-        // Read now, not from the token, so a permission change shows at once.
-        permissions: account.roles.find((r) => r.name === role)?.permissions ?? [],
+        role, roles: account.roles.map((r) => r.name), permissions,
       },
     }
   })

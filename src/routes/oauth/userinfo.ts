@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { InvalidAccessToken } from '../../core/errors.js'
+import type { AccessTokenClaims } from '../../core/access-tokens.js'
 import { security } from '../../http/openapi.js'
 import { standards as examples } from '../seed-examples.js'
 import { oauthError, oauthErrors, oauthErrorHandler } from './errors.js'
@@ -28,10 +28,8 @@ const about = {
 /** OpenID Connect UserInfo for the bearer's account; errors as RFC 6750. */
 const userinfo: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(oauthErrorHandler)
-  const handler = async (request: { principal?: { sub: string; role: string } }) => {
-    const { sub, role } = request.principal!
-    const account = await app.core.accounts.findById(sub)
-    if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
+  const handler = async (request: { principal?: AccessTokenClaims }) => {
+    const { account, role, permissions } = await app.core.profile(request.principal!)
     return {
       sub: account.id,
       email: account.email,
@@ -39,7 +37,7 @@ const userinfo: FastifyPluginAsyncTypebox = async (app) => {
       ...(account.phone ? { phone_number: account.phone } : {}),
       role,
       roles: account.roles.map((r) => r.name),
-      permissions: account.roles.find((r) => r.name === role)?.permissions ?? [],
+      permissions,
     }
   }
   app.get('/userinfo', {

@@ -1,0 +1,73 @@
+import crypto from 'node:crypto'
+import type { KeyValueStore } from '../stores/key-value-store.js'
+import type { AccountView, Accounts } from './accounts.js'
+
+/** An account as a profile shows it: never its password hash, which stays out of the cache. */
+export type AccountProfile = Omit<AccountView, 'passwordHash'>
+
+interface Entry {
+  profile: AccountProfile
+  stamp: string
+  cachedAt: number
+}
+
+/**
+ * Profiles (/me, userinfo) cached per instance, so reading one costs no Postgres round trip.
+ *
+ * Freshness does not rest on the TTL. Every change an operator commits writes a new change stamp
+ * to the key-value store, one per account and one for changes that touch every account (a role's
+ * permissions), and an entry is served only while the stamps it was read under are still the
+ * current ones. Every instance reads the same stamps, so a change shows on all of them at once.
+ * The TTL only bounds what stamps cannot cover: a stamp write that failed after its commit.
+ */
+export class AccountProfiles {
+  private readonly entries = new Map<string, Entry>()
+  private static readonly everyAccount = 'account-stamp:*'
+  private static accountStamp = (id: string) => `account-stamp:${id}`
+
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly kv: KeyValueStore,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async get(accountId: string): Promise<AccountProfile | null> {
+    if (this.ttlMs <= 0) return this.read(accountId)
+    const stamps = await this.kv.getMany([AccountProfiles.accountStamp(accountId), AccountProfiles.everyAccount])
+    const stamp = stamps.map((s) => s ?? '').join('/')
+    const cached = this.entries.get(accountId)
+    if (cached && cached.stamp === stamp && Date.now() - cached.cachedAt < this.ttlMs) return cached.profile
+    // Stamped with what was current before the read: a change committed meanwhile makes it stale at once.
+    const profile = await this.read(accountId)
+    this.entries.delete(accountId)
+    if (profile) {
+      // Map order is insertion order, so the first entry is the oldest.
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+      this.entries.set(accountId, { profile, stamp, cachedAt: Date.now() })
+    }
+    return profile
+  }
+
+  /** After a committed change to one account. */
+  async changed(accountId: string): Promise<void> {
+    await this.kv.set(AccountProfiles.accountStamp(accountId), crypto.randomUUID(), this.stampTtlMs)
+  }
+
+  /** After a committed change that can touch any account (a role's permissions). */
+  async changedAll(): Promise<void> {
+    await this.kv.set(AccountProfiles.everyAccount, crypto.randomUUID(), this.stampTtlMs)
+  }
+
+  // A stamp outlives every entry read before it, so its expiry cannot make such an entry current again.
+  private get stampTtlMs() {
+    return Math.max(this.ttlMs * 2, 60_000)
+  }
+
+  private async read(accountId: string): Promise<AccountProfile | null> {
+    const account = await this.accounts.findById(accountId)
+    if (!account) return null
+    const { passwordHash: _, ...profile } = account
+    return profile
+  }
+}
