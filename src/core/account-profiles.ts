@@ -32,13 +32,18 @@ export class AccountProfiles {
     private readonly maxEntries = 10_000,
   ) {}
 
-  async get(accountId: string): Promise<AccountProfile | null> {
+  /** The keys of an account's change stamps, for a caller that reads them with other keys in one round trip. */
+  stampKeys(accountId: string): string[] {
+    return [AccountProfiles.accountStamp(accountId), AccountProfiles.everyAccount]
+  }
+
+  /** The profile; `stamps` are the values of stampKeys(accountId) if the caller has just read them. */
+  async get(accountId: string, stamps?: (string | null)[]): Promise<AccountProfile | null> {
     if (this.ttlMs <= 0) return this.read(accountId)
-    const stamps = await this.kv.getMany([AccountProfiles.accountStamp(accountId), AccountProfiles.everyAccount])
-    const stamp = stamps.map((s) => s ?? '').join('/')
+    // Read before the account is: a change committed after this read makes the entry stale at once.
+    const stamp = (stamps ?? await this.kv.getMany(this.stampKeys(accountId))).map((s) => s ?? '').join('/')
     const cached = this.entries.get(accountId)
     if (cached && cached.stamp === stamp && Date.now() - cached.cachedAt < this.ttlMs) return cached.profile
-    // Stamped with what was current before the read: a change committed meanwhile makes it stale at once.
     const profile = await this.read(accountId)
     this.entries.delete(accountId)
     if (profile) {

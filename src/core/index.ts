@@ -68,16 +68,24 @@ export function createCore(config: Config, db: Database, kv: KeyValueStore, keyE
   }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
 
-  /** Verifies a bearer access token and checks it has not been revoked. */
+  // The change stamps read with each bearer check, for the profile read that may follow it.
+  const stampsReadWith = new WeakMap<AccessTokenClaims, (string | null)[]>()
+
+  /**
+   * Verifies a bearer access token and checks it has not been revoked. The same Redis round trip
+   * reads the account's profile change stamps, so a /me answered from the cache needs no other.
+   */
   async function authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
     const claims = await accessTokens.verify(token, options)
-    if (await revocations.isRevoked(claims.jti, claims.sid)) throw new InvalidAccessToken('revoked')
+    const [tokenRevoked, sessionRevoked, ...stamps] = await kv.getMany([...revocations.keysFor(claims.jti, claims.sid), ...profiles.stampKeys(claims.sub)])
+    if (tokenRevoked !== null || sessionRevoked !== null) throw new InvalidAccessToken('revoked')
+    stampsReadWith.set(claims, stamps)
     return claims
   }
 
   /** The bearer's account as it is now, with the token's role and that role's current permissions. */
   async function profile(claims: AccessTokenClaims) {
-    const account = await profiles.get(claims.sub)
+    const account = await profiles.get(claims.sub, stampsReadWith.get(claims))
     if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
     return { account, role: claims.role, permissions: account.roles.find((r) => r.name === claims.role)?.permissions ?? [] }
   }

@@ -29,6 +29,11 @@ export class Revocations {
   }
 
   async isRevoked(jti: string, sid: string): Promise<boolean> {
-    return (await this.kv.countExisting([Revocations.tokenKey(jti), Revocations.sessionKey(sid)])) > 0
+    return (await this.kv.countExisting(this.keysFor(jti, sid))) > 0
+  }
+
+  /** The keys whose existence revokes an access token: its own and its session's. */
+  keysFor(jti: string, sid: string): [string, string] {
+    return [Revocations.tokenKey(jti), Revocations.sessionKey(sid)]
   }
 }
