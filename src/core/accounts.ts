@@ -42,10 +42,9 @@ export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.p
 
 export const ACCOUNT_ROLE_JOINS = Prisma.sql`LEFT JOIN account_roles ar ON ar.account_id = a.id LEFT JOIN roles r ON r.id = ar.role_id`
 
-async function findRow(db: Database, by: 'id' | 'email', value: string): Promise<AccountRow | null> {
-  const where = by === 'id' ? Prisma.sql`a.id = ${value}::uuid` : Prisma.sql`a.email = ${value}`
+async function findRow(db: Database, id: string): Promise<AccountRow | null> {
   const rows = await db.$queryRaw<AccountRow[]>`
-    SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE ${where} GROUP BY a.id`
+    SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.id = ${id}::uuid GROUP BY a.id`
   return rows[0] ?? null
 }
 
@@ -64,14 +63,21 @@ export function toAccountView(row: AccountRow): AccountView {
 export class Accounts {
   constructor(private readonly db: Database) {}
 
-  async findByEmail(normalizedEmail: string): Promise<AccountView | null> {
-    const row = await findRow(this.db, 'email', normalizedEmail)
-    return row && toAccountView(row)
+  /**
+   * The account a login names, and whether it has logged in from this IP before (which decides the
+   * lockout counter the attempt goes to), in one round trip.
+   */
+  async findForLogin(normalizedEmail: string, ip?: string): Promise<{ account: AccountView; knownIp: boolean } | null> {
+    const [row] = await this.db.$queryRaw<(AccountRow & { known_ip: boolean })[]>`
+      SELECT ${ACCOUNT_COLUMNS},
+        EXISTS (SELECT 1 FROM known_login_ips k WHERE k.account_id = a.id AND k.ip = ${ip ?? null}::text) AS known_ip
+      FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.email = ${normalizedEmail} GROUP BY a.id`
+    return row ? { account: toAccountView(row), knownIp: row.known_ip } : null
   }
 
   async findById(id: string): Promise<AccountView | null> {
     if (!isUuid(id)) return null
-    const row = await findRow(this.db, 'id', id)
+    const row = await findRow(this.db, id)
     return row && toAccountView(row)
   }
 
@@ -79,10 +85,6 @@ export class Accounts {
     const account = await this.findById(id)
     if (!account) throw new AccountNotFound()
     return account
-  }
-
-  async hasLoggedInFrom(accountId: string, ip: string): Promise<boolean> {
-    return (await this.db.knownLoginIp.count({ where: { accountId, ip } })) > 0
   }
 
   async updatePasswordHash(accountId: string, passwordHash: string): Promise<void> {

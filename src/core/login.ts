@@ -30,8 +30,9 @@ export class PasswordLogin {
   /** Checks the credentials; throws InvalidCredentials, AccountLocked or AccountDisabled. */
   async authenticate({ email, password }: Credentials, ip?: string): Promise<AccountView> {
     const normalized = normalizeEmail(email)
-    const account = await this.accounts.findByEmail(normalized)
-    const origin: AttemptOrigin = account && ip && (await this.accounts.hasLoggedInFrom(account.id, ip)) ? 'known-ip' : 'other'
+    const found = await this.accounts.findForLogin(normalized, ip)
+    const account = found?.account
+    const origin: AttemptOrigin = found?.knownIp ? 'known-ip' : 'other'
     await this.lockout.begin(normalized, origin).catch((error: unknown) => {
       if (error instanceof AccountLocked) this.events?.emit('login.attempted', { outcome: 'locked' })
       throw error

@@ -98,26 +98,45 @@ export class Sessions {
     const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
     const [accessToken] = await Promise.all([
       this.issueFor(account, role, sessionId, origin.clientId),
-      this.db.$transaction([
-        this.db.session.create({
-          data: {
-            id: sessionId, accountId: account.id, role: role.name, clientId: origin.clientId,
-            ip: origin.ip ?? null, userAgent: origin.userAgent?.slice(0, 512) ?? null,
-            idleExpiresAt, absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
-          },
-        }),
-        this.db.refreshToken.create({ data: { sessionId, tokenHash: hashToken(refreshToken), expiresAt: idleExpiresAt } }),
-        ...(origin.ip ? [this.db.knownLoginIp.upsert({
-          where: { accountId_ip: { accountId: account.id, ip: origin.ip } },
-          create: { accountId: account.id, ip: origin.ip },
-          update: { lastSeenAt: now },
-        })] : []),
-        this.db.auditEvent.create({
-          data: { type: 'login.success', accountId: account.id, ip: origin.ip ?? null, data: { sessionId, role: role.name, clientId: origin.clientId } },
-        }),
-      ]),
+      this.insertSession({
+        sessionId, accountId: account.id, role: role.name, origin, tokenHash: hashToken(refreshToken), now, idleExpiresAt,
+        absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
+      }),
     ])
     return { sessionId, account, role, accessToken, refreshToken, refreshExpiresIn: seconds(this.policy.idleTtlMs) }
+  }
+
+  /**
+   * The session, its first refresh token, the login IP (now a known one) and the audit event, in one
+   * statement: one round trip and one implicit transaction, where Prisma's batch took six.
+   */
+  private async insertSession(s: {
+    sessionId: string; accountId: string; role: string; origin: SessionOrigin; tokenHash: string
+    now: Date; idleExpiresAt: Date; absoluteExpiresAt: Date
+  }): Promise<void> {
+    const now = utc(s.now)
+    const ip = s.origin.ip ?? null
+    const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId })
+    await this.db.$executeRaw`
+      WITH session AS (
+        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+        VALUES (${s.sessionId}::uuid, ${s.accountId}::uuid, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
+          ${now}::timestamptz AT TIME ZONE 'UTC', ${now}::timestamptz AT TIME ZONE 'UTC',
+          ${utc(s.idleExpiresAt)}::timestamptz AT TIME ZONE 'UTC', ${utc(s.absoluteExpiresAt)}::timestamptz AT TIME ZONE 'UTC')
+        RETURNING id
+      ), token AS (
+        -- Foreign keys are checked at the end of the statement, when the session row exists.
+        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
+        SELECT ${crypto.randomUUID()}::uuid, id, ${s.tokenHash}, ${now}::timestamptz AT TIME ZONE 'UTC', ${utc(s.idleExpiresAt)}::timestamptz AT TIME ZONE 'UTC'
+        FROM session
+      ), known_ip AS (
+        INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)
+        SELECT ${s.accountId}::uuid, ${ip}::text, ${now}::timestamptz AT TIME ZONE 'UTC', ${now}::timestamptz AT TIME ZONE 'UTC'
+        WHERE ${ip}::text IS NOT NULL
+        ON CONFLICT (account_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+      )
+      INSERT INTO audit_events (type, account_id, ip, data, created_at)
+      VALUES ('login.success', ${s.accountId}::uuid, ${ip}::text, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC')`
   }
 
   /** Rotates a refresh token: exactly one child per token, however many requests race for it. */

@@ -138,8 +138,8 @@ t.test('a key-value store outage answers 503 with Retry-After in each dialect\'s
   const outage = async () => {
     throw new StoreUnavailable('redis')
   }
-  const saved = { lockoutBegin: kv.lockoutBegin, take: kv.take, countExisting: kv.countExisting }
-  Object.assign(kv, { lockoutBegin: outage, take: outage, countExisting: outage })
+  const saved = { lockoutBegin: kv.lockoutBegin, take: kv.take, countExisting: kv.countExisting, getMany: kv.getMany }
+  Object.assign(kv, { lockoutBegin: outage, take: outage, countExisting: outage, getMany: outage })
   t.teardown(() => {
     Object.assign(kv, saved)
   })
