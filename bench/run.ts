@@ -32,7 +32,7 @@ async function main() {
   const database = await openPostgres(config.DATABASE_URL!)
   const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
   await redis.connect()
-  const core = createCore(config, database.prisma, redis, config.KEY_ENCRYPTION_SECRET!)
+  const core = createCore(config, database, redis, config.KEY_ENCRYPTION_SECRET!)
   await core.signingKeys.ensureActiveKey()
 
   log('measuring the limits')
@@ -47,7 +47,8 @@ async function main() {
   // Production mode: the compiled JavaScript, as a deployment runs it.
   log('building (tsc)')
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
-  const server = await start(['dist/server.js'], env, isReady(base), cpuProfile ? ['--cpu-prof', '--cpu-prof-dir=profiles'] : [])
+  const nodeFlags = [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(cpuProfile ? ['--cpu-prof', '--cpu-prof-dir=profiles'] : [])]
+  const server = await start(['dist/server.js'], env, isReady(base), nodeFlags)
   const helloPort = await freePort()
   await start(['bench/hello-server.ts', String(helloPort)], process.env, (out) => out.includes('"ready":true'))
   const hello = `http://127.0.0.1:${helloPort}`

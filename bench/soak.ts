@@ -45,7 +45,7 @@ async function main() {
   const database = await openPostgres(config.DATABASE_URL!)
   const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
   await redis.connect()
-  const core = createCore(config, database.prisma, redis, secret)
+  const core = createCore(config, database, redis, secret)
   await core.signingKeys.ensureActiveKey()
   const accounts = await createAccounts(database.prisma, core, 100)
   await redis.close()

@@ -8,7 +8,7 @@ export async function withCore<T>(fn: (core: Core, database: DatabaseHandle) => 
   const config = loadConfig()
   const stores = await openStores(config)
   try {
-    return await fn(createCore(config, stores.database.prisma, stores.keyValue, stores.keyEncryptionSecret), stores.database)
+    return await fn(createCore(config, stores.database, stores.keyValue, stores.keyEncryptionSecret), stores.database)
   } finally {
     await stores.close()
   }

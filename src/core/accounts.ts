@@ -1,4 +1,5 @@
 import type { Database } from '../stores/database.js'
+import type { PreparedQueries } from '../stores/prepared-queries.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { AccountNotFound, RoleNotHeld } from './errors.js'
 
@@ -42,11 +43,6 @@ export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.p
 
 export const ACCOUNT_ROLE_JOINS = Prisma.sql`LEFT JOIN account_roles ar ON ar.account_id = a.id LEFT JOIN roles r ON r.id = ar.role_id`
 
-async function findRow(db: Database, id: string): Promise<AccountRow | null> {
-  const rows = await db.$queryRaw<AccountRow[]>`
-    SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.id = ${id}::uuid GROUP BY a.id`
-  return rows[0] ?? null
-}
 
 export function toAccountView(row: AccountRow): AccountView {
   return {
@@ -61,24 +57,25 @@ export function toAccountView(row: AccountRow): AccountView {
 }
 
 export class Accounts {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
   /**
    * The account a login names, and whether it has logged in from this IP before (which decides the
    * lockout counter the attempt goes to), in one round trip.
    */
   async findForLogin(normalizedEmail: string, ip?: string): Promise<{ account: AccountView; knownIp: boolean } | null> {
-    const [row] = await this.db.$queryRaw<(AccountRow & { known_ip: boolean })[]>`
+    const [row] = await this.prepared.query<AccountRow & { known_ip: boolean }>(Prisma.sql`
       SELECT ${ACCOUNT_COLUMNS},
         EXISTS (SELECT 1 FROM known_login_ips k WHERE k.account_id = a.id AND k.ip = ${ip ?? null}::text) AS known_ip
-      FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.email = ${normalizedEmail} GROUP BY a.id`
+      FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.email = ${normalizedEmail}::text GROUP BY a.id`)
     return row ? { account: toAccountView(row), knownIp: row.known_ip } : null
   }
 
   async findById(id: string): Promise<AccountView | null> {
     if (!isUuid(id)) return null
-    const row = await findRow(this.db, id)
-    return row && toAccountView(row)
+    const [row] = await this.prepared.query<AccountRow>(Prisma.sql`
+      SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.id = ${id}::uuid GROUP BY a.id`)
+    return row ? toAccountView(row) : null
   }
 
   async getById(id: string): Promise<AccountView> {

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js'
-import type { Database } from '../stores/database.js'
+import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
 import { AccountProfiles } from './account-profiles.js'
@@ -25,13 +25,14 @@ import { KeyEncryption } from './key-encryption.js'
 import { SigningKeys } from './signing-keys.js'
 
 /** The identity core, wired from the configuration and the two stores. No HTTP in here. */
-export function createCore(config: Config, db: Database, kv: KeyValueStore, keyEncryptionSecret: string) {
+export function createCore(config: Config, database: Pick<DatabaseHandle, 'prisma' | 'prepared'>, kv: KeyValueStore, keyEncryptionSecret: string) {
+  const db = database.prisma
   const accessTtlMs = config.ACCESS_TOKEN_TTL * 1000
   const passwords = new PasswordHasher({
     memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM,
   })
   const events = new CoreEvents()
-  const accounts = new Accounts(db)
+  const accounts = new Accounts(db, database.prepared)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
   const signingKeys = new SigningKeys(db, new KeyEncryption(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD), {
     algorithm: config.SIGNING_ALGORITHM,
@@ -50,7 +51,7 @@ export function createCore(config: Config, db: Database, kv: KeyValueStore, keyE
     baseMs: config.LOCKOUT_BASE_DURATION * 1000,
     maxMs: config.LOCKOUT_MAX_DURATION * 1000,
   })
-  const sessions = new Sessions(db, accounts, accessTokens, revocations, {
+  const sessions = new Sessions(db, database.prepared, accounts, accessTokens, revocations, {
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,

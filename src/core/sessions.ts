@@ -1,5 +1,7 @@
 import crypto from 'node:crypto'
+import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from '../stores/database.js'
+import type { PreparedQueries } from '../stores/prepared-queries.js'
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, selectRole, toAccountView, type AccountRoleView, type AccountRow, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
@@ -83,6 +85,7 @@ const utc = (date: Date) => date.toISOString()
 export class Sessions {
   constructor(
     private readonly db: Database,
+    private readonly prepared: PreparedQueries,
     private readonly accounts: Accounts,
     private readonly tokens: AccessTokens,
     private readonly revocations: Revocations,
@@ -117,7 +120,7 @@ export class Sessions {
     const now = utc(s.now)
     const ip = s.origin.ip ?? null
     const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId })
-    await this.db.$executeRaw`
+    await this.prepared.query(Prisma.sql`
       WITH session AS (
         INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
         VALUES (${s.sessionId}::uuid, ${s.accountId}::uuid, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
@@ -136,7 +139,7 @@ export class Sessions {
         ON CONFLICT (account_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
       )
       INSERT INTO audit_events (type, account_id, ip, data, created_at)
-      VALUES ('login.success', ${s.accountId}::uuid, ${ip}::text, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC')`
+      VALUES ('login.success', ${s.accountId}::uuid, ${ip}::text, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC')`)
   }
 
   /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
@@ -185,7 +188,7 @@ export class Sessions {
    * refresh is the hot path, and these were three queries.
    */
   private async findByRefreshToken(tokenHash: string): Promise<PresentedToken | null> {
-    const [row] = await this.db.$queryRaw<PresentedTokenRow[]>`
+    const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
       SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
         s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at,
         ${ACCOUNT_COLUMNS}
@@ -193,8 +196,8 @@ export class Sessions {
       JOIN sessions s ON s.id = rt.session_id
       JOIN accounts a ON a.id = s.account_id
       ${ACCOUNT_ROLE_JOINS}
-      WHERE rt.token_hash = ${tokenHash}
-      GROUP BY rt.id, s.id, a.id`
+      WHERE rt.token_hash = ${tokenHash}::text
+      GROUP BY rt.id, s.id, a.id`)
     if (!row) return null
     return {
       token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
@@ -219,7 +222,7 @@ export class Sessions {
       : null
     // One statement, so one round trip and one implicit transaction. A racing rotation blocks on the
     // parent row, then finds it consumed: its later steps see no row and write nothing.
-    const [result] = await this.db.$queryRaw<{ consumed: number; touched: number }[]>`
+    const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
       WITH consumed AS (
         UPDATE refresh_tokens SET consumed_at = ${now}::timestamptz AT TIME ZONE 'UTC'
         WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
@@ -238,7 +241,7 @@ export class Sessions {
         SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC'
         WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
       )
-      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`
+      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
     if (result?.consumed !== 1) throw new LostRotationRace()
     if (result.touched !== 1) throw new InvalidRefreshToken('session revoked')
   }

@@ -16,7 +16,7 @@ declare module 'fastify' {
 /** Opens Postgres (or embedded PGlite) and Redis (or the in-process store), and wires the core on them. */
 export default fp(async (app, { config }: { config: Config }) => {
   const stores = await openStores(config)
-  const core = createCore(config, stores.database.prisma, stores.keyValue, stores.keyEncryptionSecret)
+  const core = createCore(config, stores.database, stores.keyValue, stores.keyEncryptionSecret)
   try {
     const reencrypted = await core.signingKeys.reencryptKeys()
     if (reencrypted > 0) app.log.info({ count: reencrypted }, 'signing keys re-encrypted under the current KEY_ENCRYPTION_SECRET')

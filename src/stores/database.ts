@@ -1,35 +1,46 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, listMigrations, type SqlRunner } from './migrations.js'
+import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
 
 export type Database = PrismaClient
 
 export interface DatabaseHandle {
   readonly kind: 'postgres' | 'embedded'
   readonly prisma: Database
+  /** The hot paths' statements, prepared; on the same connections as `prisma`. */
+  readonly prepared: PreparedQueries
   ping(): Promise<void>
   close(): Promise<void>
 }
 
 /** Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`); start checks them. */
 export async function openPostgres(connectionString: string): Promise<DatabaseHandle> {
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     connectionString,
     max: 10,
     // Fail fast while Postgres is away: requests answer 503 instead of queueing.
     connectionTimeoutMillis: 2000,
     idleTimeoutMillis: 30_000,
   })
-  const prisma = new PrismaClient({ adapter })
+  // An idle client whose server went away emits 'error' on the pool; without a listener Node would crash.
+  pool.on('error', () => {})
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   return {
     kind: 'postgres',
     prisma,
+    prepared: postgresPreparedQueries(pool),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`
     },
-    close: () => prisma.$disconnect(),
+    close: async () => {
+      await prisma.$disconnect()
+      // Prisma leaves a pool it was given open.
+      await pool.end()
+    },
   }
 }
 
@@ -75,6 +86,7 @@ export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   return {
     kind: 'embedded',
     prisma,
+    prepared: pglitePreparedQueries(pglite),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`
     },

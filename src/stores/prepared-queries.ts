@@ -1,0 +1,48 @@
+import crypto from 'node:crypto'
+import pg from 'pg'
+import type { PGlite } from '@electric-sql/pglite'
+import type { Prisma } from '../generated/prisma/client.js'
+
+/**
+ * The hot paths' SQL (login, refresh, profile reads) as named prepared statements. Postgres then
+ * plans each statement once per connection: through Prisma every call is planned again, and for
+ * the refresh lookup planning cost three times the execution (bench profile, issue #9). Statements
+ * are written with Prisma.sql like every other raw query; rows come back with `timestamp` columns
+ * read as UTC, as Prisma reads them.
+ */
+export interface PreparedQueries {
+  query<T>(sql: Prisma.Sql): Promise<T[]>
+}
+
+const TIMESTAMP = 1114
+// Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
+const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
+
+/** On the pool Prisma's adapter also uses, so both share one set of connections. */
+export function postgresPreparedQueries(pool: pg.Pool): PreparedQueries {
+  // One name per distinct text: a name must always stand for the same statement on a connection.
+  const names = new Map<string, string>()
+  const nameOf = (text: string) => {
+    let name = names.get(text)
+    if (!name) names.set(text, (name = `latchkey_${crypto.createHash('sha256').update(text).digest('hex').slice(0, 24)}`))
+    return name
+  }
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMP ? utcTimestamp : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
+  }
+  return {
+    async query<T>(sql: Prisma.Sql) {
+      const result = await pool.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
+      return result.rows as T[]
+    },
+  }
+}
+
+/** PGlite is in-process and single-connection: nothing to prepare, only the same row shapes. */
+export function pglitePreparedQueries(db: PGlite): PreparedQueries {
+  return {
+    async query<T>(sql: Prisma.Sql) {
+      return (await db.query<T>(sql.text, sql.values, { parsers: { [TIMESTAMP]: utcTimestamp } })).rows
+    },
+  }
+}
