@@ -1,6 +1,7 @@
 // The load generator, run as its own process so it does not share an event loop with the server.
 // Reads a scenario (JSON file path in argv[2]), drives it with autocannon, prints one JSON result.
 import fs from 'node:fs'
+import http from 'node:http'
 import autocannon from 'autocannon'
 
 export interface Scenario {
@@ -10,7 +11,12 @@ export interface Scenario {
   method?: 'GET' | 'POST'
   duration: number
   connections: number
-  /** Fixed total request rate (requests per second) instead of as fast as possible. */
+  /**
+   * A constant arrival rate (requests per second), open loop: one request every 1/rate seconds,
+   * latency counted from when it was due, so a slow answer cannot hold later requests back
+   * (no coordinated omission, as wrk2). autocannon's own overallRate sends each second's quota
+   * back to back and then pauses, which measures saturation latency, not latency at that rate.
+   */
   overallRate?: number
   headers?: Record<string, string>
   /** Rotating POST bodies: logins over many accounts. */
@@ -60,20 +66,54 @@ const request: autocannon.Request = {
   },
 }
 
-const result = await autocannon({
-  url: scenario.url,
-  duration: scenario.duration,
-  connections: scenario.connections,
-  ...(scenario.overallRate ? { overallRate: scenario.overallRate } : {}),
-  requests: [request],
-})
-const output: LoadResult = {
-  name: scenario.name,
-  requestsPerSecond: result.requests.average,
-  p50: result.latency.p50,
-  p99: result.latency.p99,
-  // 304s are successes here (the If-None-Match scenario); 4xx and 5xx are not.
-  errors: result.errors + result.timeouts + result['4xx'] + result['5xx'],
-  total: result.requests.total,
+async function closedLoop(): Promise<LoadResult> {
+  const result = await autocannon({ url: scenario.url, duration: scenario.duration, connections: scenario.connections, requests: [request] })
+  return {
+    name: scenario.name,
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    // 304s are successes here (the If-None-Match scenario); 4xx and 5xx are not.
+    errors: result.errors + result.timeouts + result['4xx'] + result['5xx'],
+    total: result.requests.total,
+  }
 }
-console.log(JSON.stringify(output))
+
+async function openLoop(rate: number): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: scenario.connections })
+  const send = (body: string | undefined) => new Promise<number>((resolve, reject) => {
+    const req = http.request(new URL(scenario.path, scenario.url), { method: scenario.method ?? 'GET', headers: scenario.headers, agent }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  const latencies: number[] = []
+  let errors = 0
+  const interval = 1000 / rate
+  const started = performance.now()
+  const pending: Promise<void>[] = []
+  for (let i = 0; started + i * interval < started + scenario.duration * 1000; i++) {
+    const due = started + i * interval
+    const wait = due - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const body = scenario.bodies?.[i % scenario.bodies.length]
+    pending.push(send(body).then(
+      (status) => {
+        latencies.push(performance.now() - due)
+        if (status >= 400) errors++
+      },
+      () => {
+        errors++
+      },
+    ))
+  }
+  await Promise.all(pending)
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0)
+  return { name: scenario.name, requestsPerSecond: latencies.length / scenario.duration, p50: at(0.5), p99: at(0.99), errors, total: latencies.length }
+}
+
+console.log(JSON.stringify(scenario.overallRate ? await openLoop(scenario.overallRate) : await closedLoop()))

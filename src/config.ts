@@ -45,6 +45,8 @@ export const ConfigSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 1024, default: 19456 }),
   ARGON2_TIME_COST: Type.Integer({ minimum: 1, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  // How many hashes and verifies run at once; unset: one per core. The libuv pool gets one thread more.
+  ARGON2_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
 
   LOCKOUT_THRESHOLD: Type.Integer({ minimum: 1, default: 5 }),
   LOCKOUT_WINDOW: Seconds(900, 1),

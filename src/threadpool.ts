@@ -1,7 +1,15 @@
 // Imported first by every entry point: libuv reads UV_THREADPOOL_SIZE once, when its pool starts.
-// argon2id verifies and token signing run on that pool. Its default of 4 threads oversubscribes a
-// 2-core machine: each verify then takes twice as long and holds its memory twice as long, for no
-// more throughput. One thread per core is the default here; the environment can still override it.
+// argon2id hashes and verifies, and token signatures, run on that pool. Its default of 4 threads
+// oversubscribes a 2-core machine: each verify then takes twice as long and holds its memory twice
+// as long, for no more throughput. So argon2 runs one at a time per core (ARGON2_CONCURRENCY), and
+// the pool has one thread more, so that a signature never queues behind a line of verifies. The
+// environment can still set UV_THREADPOOL_SIZE itself.
 import os from 'node:os'
 
-process.env.UV_THREADPOOL_SIZE ??= String(os.availableParallelism())
+/** How many argon2 operations run at once: the configured number, or one per core. */
+export function argon2Concurrency(configured?: number): number {
+  return configured ?? os.availableParallelism()
+}
+
+const configured = Number(process.env.ARGON2_CONCURRENCY)
+process.env.UV_THREADPOOL_SIZE ??= String(argon2Concurrency(Number.isInteger(configured) && configured > 0 ? configured : undefined) + 1)

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js'
+import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
@@ -30,6 +31,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const accessTtlMs = config.ACCESS_TOKEN_TTL * 1000
   const passwords = new PasswordHasher({
     memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM,
+    concurrency: argon2Concurrency(config.ARGON2_CONCURRENCY),
   })
   const events = new CoreEvents()
   const accounts = new Accounts(db, database.prepared)

@@ -1,35 +1,44 @@
 import { hash, verify } from '@node-rs/argon2'
+import { ConcurrencyLimit } from './concurrency-limit.js'
 
 export interface Argon2Params {
   memoryKiB: number
   timeCost: number
   parallelism: number
+  /** How many hashes and verifies run at once (one per core); the others wait their turn. */
+  concurrency: number
 }
 
 // @node-rs/argon2's Algorithm is a const enum, which isolatedModules cannot inline.
 const ARGON2ID = 2
 
-/** argon2id hashing with the configured parameters; verification runs on the libuv pool. */
+/**
+ * argon2id hashing with the configured parameters, on the libuv pool. At most `concurrency` run at
+ * once: the pool has one thread more (src/threadpool.ts), so a token signature never waits in the
+ * pool's queue behind a line of verifies, each holding a thread for ~10 ms.
+ */
 export class PasswordHasher {
   private readonly dummyHash: Promise<string>
+  private readonly limit: ConcurrencyLimit
 
   constructor(private readonly params: Argon2Params) {
+    this.limit = new ConcurrencyLimit(params.concurrency)
     // Verified against when the email is unknown, so that answer takes as long as a wrong password.
     this.dummyHash = this.hash('latchkey-dummy-password-for-timing')
   }
 
   hash(password: string): Promise<string> {
-    return hash(password, {
+    return this.limit.run(() => hash(password, {
       algorithm: ARGON2ID,
       memoryCost: this.params.memoryKiB,
       timeCost: this.params.timeCost,
       parallelism: this.params.parallelism,
-    })
+    }))
   }
 
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
-      return await verify(passwordHash, password)
+      return await this.limit.run(() => verify(passwordHash, password))
     } catch {
       return false // a malformed stored hash never matches
     }
