@@ -2,6 +2,7 @@
 // load (login, /me, refresh, JWKS, logout) at about 80% of saturation, in 30 s windows. Reports
 // errors (0 expected), p99 per window and each instance's RSS per window (flat expected).
 import autocannon from 'autocannon'
+import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import { loadConfig } from '../src/config.js'
 import { createCore } from '../src/core/index.js'
@@ -51,9 +52,11 @@ async function main() {
   await redis.close()
   await database.close()
 
-  // Both instances share one issuer, as behind a load balancer.
+  // The compiled JavaScript, as a deployment runs it; both instances share one issuer, as behind a load balancer.
+  log('building (tsc)')
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
   const servers = await Promise.all(ports.map((port) =>
-    start(['src/server.ts'], { ...serviceEnv(port, secret), ISSUER: `http://127.0.0.1:${ports[0]}` }, isReady(`http://127.0.0.1:${port}`))))
+    start(['dist/server.js'], { ...serviceEnv(port, secret), ISSUER: `http://127.0.0.1:${ports[0]}` }, isReady(`http://127.0.0.1:${port}`))))
   const run = (port: number, seconds: number, overallRate?: number) => autocannon({
     url: `http://127.0.0.1:${port}`, duration: seconds, connections: 8, requests: visit(accounts), ...(overallRate ? { overallRate } : {}),
   })

@@ -279,12 +279,8 @@ export class Sessions {
    * Works once per token, and only while its session lives (an expired token is accepted for that).
    */
   async reissue(claims: AccessTokenClaims): Promise<TokenPair> {
-    const session = await this.db.session.findUnique({ where: { id: claims.sid } })
-    if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
     const now = new Date()
-    this.assertLive(session, now)
-    const account = await this.accounts.getById(session.accountId)
-    if (account.status !== 'active') throw new InvalidAccessToken('account disabled')
+    const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, session.role)
     // Marked used until the session itself can no longer be refreshed.
     if (!(await this.revocations.revokeTokenOnce(claims.jti, session.absoluteExpiresAt.getTime() - now.getTime()))) {
@@ -298,12 +294,8 @@ export class Sessions {
 
   /** A new access token for another role the account holds, in the same session. */
   async switchRole(claims: AccessTokenClaims, roleName: string): Promise<TokenPair> {
-    const session = await this.db.session.findUnique({ where: { id: claims.sid } })
-    if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
     const now = new Date()
-    this.assertLive(session, now)
-    const account = await this.accounts.getById(session.accountId)
-    if (account.status !== 'active') throw new InvalidAccessToken('account disabled')
+    const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, roleName)
     const accessToken = await this.issueFor(account, role, session.id, session.clientId)
     await this.db.$transaction([
@@ -351,6 +343,16 @@ export class Sessions {
     const known = new Set(live.map((s) => s.id))
     await this.revocations.revokeSessions(revoked.map((s) => s.id).filter((id) => !known.has(id)))
     return revoked.length
+  }
+
+  /** The live session an access token was issued in, and its active account; refused otherwise. */
+  private async bearerSession(claims: AccessTokenClaims, now: Date) {
+    const session = await this.db.session.findUnique({ where: { id: claims.sid } })
+    if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
+    this.assertLive(session, now)
+    const account = await this.accounts.getById(session.accountId)
+    if (account.status !== 'active') throw new InvalidAccessToken('account disabled')
+    return { session, account }
   }
 
   private assertLive(session: SessionRow, now: Date) {
