@@ -54,7 +54,8 @@ export function scopeForRole(role: string): string {
 
 /** Issues and verifies the RS256 (or configured) access tokens of RFC 9068. */
 export class AccessTokens {
-  private readonly verifiers = new Map<string, Verifier>()
+  // Per published key, so a verifier (and its cache) goes when its key leaves the key set.
+  private readonly verifiers = new WeakMap<PublishedKey, { strict?: Verifier; expiredAllowed?: Verifier }>()
 
   constructor(private readonly keys: SigningKeys, readonly options: AccessTokenOptions) {}
 
@@ -114,8 +115,10 @@ export class AccessTokens {
   }
 
   private verifierFor(key: PublishedKey, allowExpired: boolean): Verifier {
-    const id = `${key.kid}:${allowExpired}`
-    let verifier = this.verifiers.get(id)
+    let forKey = this.verifiers.get(key)
+    if (!forKey) this.verifiers.set(key, (forKey = {}))
+    const slot = allowExpired ? 'expiredAllowed' : 'strict'
+    let verifier = forKey[slot]
     if (!verifier) {
       verifier = createVerifier({
         key: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
@@ -128,7 +131,7 @@ export class AccessTokens {
         // Verified signatures are cached (bounded by each token's exp), so hot tokens skip RSA.
         cache: allowExpired ? false : 10_000,
       })
-      this.verifiers.set(id, verifier)
+      forKey[slot] = verifier
     }
     return verifier
   }

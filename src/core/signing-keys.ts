@@ -262,7 +262,8 @@ export class SigningKeys {
     for (const row of rows) {
       const alg = row.algorithm as SigningAlgorithm
       const jwk = row.publicJwk as PublicJwk
-      published.set(row.kid, { kid: row.kid, alg, jwk, publicKey: crypto.createPublicKey({ key: jwk, format: 'jwk' }) })
+      // A kid's public key never changes: keep the object, so what is cached per key (verifiers) lives exactly as long as it is published.
+      published.set(row.kid, this.view?.published.get(row.kid) ?? { kid: row.kid, alg, jwk, publicKey: crypto.createPublicKey({ key: jwk, format: 'jwk' }) })
       if (row.state !== 'active') continue
       // Decrypted once per key, not per reload. This also lets an instance that started before a
       // key-encryption secret rotation keep signing after another instance re-encrypted the key.
