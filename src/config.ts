@@ -32,7 +32,7 @@ export const ConfigSchema = Type.Object({
   // How long an instance may serve its cached view of the signing keys.
   KEY_CACHE_TTL: Seconds(10),
   // How long an instance may serve a cached profile (/me, userinfo) whose change stamp still matches; 0 turns the cache off.
-  PROFILE_CACHE_TTL: Seconds(30),
+  PROFILE_CACHE_TTL: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   // How long a new key is published before it signs; default 2 × JWKS_MAX_AGE + KEY_CACHE_TTL.
   KEY_PROPAGATION_DELAY: Type.Optional(Type.Integer({ minimum: 0 })),
   // Automatic rotation when the newest key is this old; 0 turns it off.

@@ -6,9 +6,14 @@
 // environment can still set UV_THREADPOOL_SIZE itself.
 import os from 'node:os'
 
-/** How many argon2 operations run at once: the configured number, or one per core. */
+/**
+ * How many argon2 operations run at once: the configured number, or one per core, but always one
+ * less than the pool's threads when the environment sized the pool itself (unless the pool has one).
+ */
 export function argon2Concurrency(configured?: number): number {
-  return configured ?? os.availableParallelism()
+  const wanted = configured ?? os.availableParallelism()
+  const pool = Number(process.env.UV_THREADPOOL_SIZE)
+  return Number.isInteger(pool) && pool > 0 ? Math.max(1, Math.min(wanted, pool - 1)) : wanted
 }
 
 const configured = Number(process.env.ARGON2_CONCURRENCY)

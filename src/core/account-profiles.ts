@@ -41,15 +41,16 @@ export class AccountProfiles {
   async get(accountId: string, stamps?: (string | null)[]): Promise<AccountProfile | null> {
     if (this.ttlMs <= 0) return this.read(accountId)
     // Read before the account is: a change committed after this read makes the entry stale at once.
+    const readAt = Date.now()
     const stamp = (stamps ?? await this.kv.getMany(this.stampKeys(accountId))).map((s) => s ?? '').join('/')
     const cached = this.entries.get(accountId)
-    if (cached && cached.stamp === stamp && Date.now() - cached.cachedAt < this.ttlMs) return cached.profile
+    if (cached && cached.stamp === stamp && readAt - cached.cachedAt < this.ttlMs) return cached.profile
     const profile = await this.read(accountId)
     this.entries.delete(accountId)
     if (profile) {
       // Map order is insertion order, so the first entry is the oldest.
       if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
-      this.entries.set(accountId, { profile, stamp, cachedAt: Date.now() })
+      this.entries.set(accountId, { profile, stamp, cachedAt: readAt })
     }
     return profile
   }
@@ -64,10 +65,10 @@ export class AccountProfiles {
     await this.kv.set(AccountProfiles.everyAccount, crypto.randomUUID(), this.stampTtlMs)
   }
 
-  // A stamp outlives every entry read before it, so its expiry cannot make such an entry current again.
-  private get stampTtlMs() {
-    return Math.max(this.ttlMs * 2, 60_000)
-  }
+  // A stamp must outlive every entry read before it, or its expiry would make such an entry current
+  // again. A day, whatever this instance's TTL: instances may run with different ones (config caps
+  // PROFILE_CACHE_TTL at an hour).
+  private readonly stampTtlMs = 86_400_000
 
   private async read(accountId: string): Promise<AccountProfile | null> {
     const account = await this.accounts.findById(accountId)

@@ -79,7 +79,9 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
    * reads the account's profile change stamps, so a /me answered from the cache needs no other.
    */
   async function authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
-    const claims = await accessTokens.verify(token, options)
+    // A copy per request: fast-jwt's cache hands every request with this token the same object, and
+    // the stamps below are this request's.
+    const claims = { ...(await accessTokens.verify(token, options)) }
     const [tokenRevoked, sessionRevoked, ...stamps] = await kv.getMany([...revocations.keysFor(claims.jti, claims.sid), ...profiles.stampKeys(claims.sub)])
     if (tokenRevoked !== null || sessionRevoked !== null) throw new InvalidAccessToken('revoked')
     stampsReadWith.set(claims, stamps)

@@ -84,6 +84,8 @@ export function isStoreUnavailable(error: unknown): boolean {
   for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true
     if (typeof e.code === 'string' && /^(P1001|P1002|P1017|P2024|57P01|57P02|57P03|08\d{3})$/.test(e.code)) return true
+    // Socket and name-resolution failures, as Node raises them under pg and ioredis.
+    if (typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/.test(e.code)) return true
     if (typeof e.message === 'string' && UNAVAILABLE.test(e.message)) return true
   }
   return false
@@ -94,7 +96,7 @@ export function unavailableStore(error: unknown): 'postgres' | 'redis' | 'unknow
   if (error instanceof StoreUnavailable) return error.store
   if (!isStoreUnavailable(error)) return undefined
   for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.name?.startsWith('Prisma') || e.name === 'DriverAdapterError' || (typeof e.code === 'string' && /^(P\d{4}|57P0\d|08\d{3})$/.test(e.code))) return 'postgres'
+    if (e.name?.startsWith('Prisma') || e.name === 'DriverAdapterError' || e.name === 'PostgresQueryError' || (typeof e.code === 'string' && /^(P\d{4}|57P0\d|08\d{3})$/.test(e.code))) return 'postgres'
     if (e.name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|Command timed out|Reached the max retries/i.test(e.message ?? '')) return 'redis'
   }
   return 'unknown'

@@ -37,9 +37,12 @@ export async function openPostgres(connectionString: string): Promise<DatabaseHa
       await prisma.$queryRaw`SELECT 1`
     },
     close: async () => {
-      await prisma.$disconnect()
-      // Prisma leaves a pool it was given open.
-      await pool.end()
+      try {
+        await prisma.$disconnect()
+      } finally {
+        // Prisma leaves a pool it was given open.
+        await pool.end()
+      }
     },
   }
 }

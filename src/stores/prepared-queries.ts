@@ -14,6 +14,20 @@ export interface PreparedQueries {
   query<T>(sql: Prisma.Sql): Promise<T[]>
 }
 
+/**
+ * A prepared query's failure, wrapped so that the error handlers know which store failed (the
+ * store-error metric); the original is its cause, and its SQLSTATE or socket code is kept.
+ */
+export class PostgresQueryError extends Error {
+  override readonly name = 'PostgresQueryError'
+  readonly code?: string
+
+  constructor(override readonly cause: unknown) {
+    super((cause as Error | undefined)?.message ?? String(cause))
+    this.code = (cause as { code?: string } | undefined)?.code
+  }
+}
+
 const TIMESTAMP = 1114
 // Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
 const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
@@ -32,8 +46,12 @@ export function postgresPreparedQueries(pool: pg.Pool): PreparedQueries {
   }
   return {
     async query<T>(sql: Prisma.Sql) {
-      const result = await pool.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
-      return result.rows as T[]
+      try {
+        const result = await pool.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
+        return result.rows as T[]
+      } catch (error) {
+        throw new PostgresQueryError(error)
+      }
     },
   }
 }
@@ -42,7 +60,11 @@ export function postgresPreparedQueries(pool: pg.Pool): PreparedQueries {
 export function pglitePreparedQueries(db: PGlite): PreparedQueries {
   return {
     async query<T>(sql: Prisma.Sql) {
-      return (await db.query<T>(sql.text, sql.values, { parsers: { [TIMESTAMP]: utcTimestamp } })).rows
+      try {
+        return (await db.query<T>(sql.text, sql.values, { parsers: { [TIMESTAMP]: utcTimestamp } })).rows
+      } catch (error) {
+        throw new PostgresQueryError(error)
+      }
     },
   }
 }

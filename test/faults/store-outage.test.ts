@@ -71,6 +71,19 @@ t.test('Redis stopped: fail closed with 503, then recover without a restart', as
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
+t.test('Redis stopped: an operator change is refused before it commits, so no cached profile can miss it', async (t) => {
+  // The CLI reaches the core without a bearer check; the admin API would already answer 503 there.
+  const target = await createAccount(app)
+  await redis.stop()
+  await t.rejects(app.core.admin.accounts.disable(target.id, { id: null, via: 'cli' }), 'the change fails')
+  const stored = await app.stores.database.prisma.account.findUniqueOrThrow({ where: { id: target.id } })
+  t.equal(stored.status, 'active', 'and nothing was committed: the stale stamp comes before the commit')
+  await redis.start()
+  await untilReady(t)
+  t.equal((await app.core.admin.accounts.disable(target.id, { id: null, via: 'cli' })).status, 'disabled', 'it goes through once Redis is back')
+  t.equal(unhandledRejections(), 0, 'no unhandled rejection')
+})
+
 t.test('Postgres stopped: fail closed with 503, then recover without a restart', async (t) => {
   const pair = await nativeLogin(app, account)
   const uncachedPair = await nativeLogin(app, await createAccount(app))

@@ -60,6 +60,11 @@ t.test('a role\'s new permission shows at once for every account holding it, on 
     t.same((await me(second, token)).permissions, ['pages.read', 'pages.write'], 'second instance')
     t.same((await me(first, token)).permissions, ['pages.read', 'pages.write'], 'first instance')
   }
+  t.equal((await first.inject({ method: 'DELETE', url: '/api/v1/admin/roles/editor/permissions/pages.read', headers: admin.headers })).statusCode, 200)
+  for (const token of tokens) {
+    t.same((await me(second, token)).permissions, ['pages.write'], 'a detached permission is gone at once too')
+    t.same((await userinfo(first, token)).permissions, ['pages.write'])
+  }
 })
 
 t.test('a disabled account\'s token is refused at once by the instance that had it cached', async (t) => {

@@ -118,12 +118,10 @@ export class AccountAdmin {
 
   /** Disables the account and ends its sessions. Repeating it is harmless (and ends any session left). */
   async disable(id: string, actor: Actor): Promise<AdminAccountView> {
-    const view = await this.change(id, actor, async (tx) => {
+    return this.change(id, actor, async (tx) => {
       await tx.account.update({ where: { id }, data: { status: 'disabled' } })
       return { type: 'admin.account_disabled' }
-    })
-    await this.sessions.revokeAll(id, 'account_disabled', actor.id ?? undefined)
-    return view
+    }, () => this.sessions.revokeAll(id, 'account_disabled', actor.id ?? undefined))
   }
 
   async enable(id: string, actor: Actor): Promise<AdminAccountView> {
@@ -139,26 +137,24 @@ export class AccountAdmin {
    */
   async setRoles(id: string, roles: string[], actor: Actor): Promise<AdminAccountView> {
     const names = distinct(roles)
-    const view = await this.change(id, actor, async (tx) => {
+    return this.change(id, actor, async (tx) => {
       const roleIds = await resolveRoles(tx, names)
       await tx.accountRole.deleteMany({ where: { accountId: id } })
       await assignRoles(tx, id, roleIds)
       return { type: 'admin.roles_set', data: { roles: names } }
+    }, async () => {
+      const orphaned = await this.db.session.findMany({ where: { accountId: id, revokedAt: null, role: { notIn: names } }, select: { id: true } })
+      for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
     })
-    const orphaned = await this.db.session.findMany({ where: { accountId: id, revokedAt: null, role: { notIn: names } }, select: { id: true } })
-    for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
-    return view
   }
 
   /** Sets a new password and ends every session, as after a suspected compromise. */
   async resetPassword(id: string, password: string, actor: Actor): Promise<AdminAccountView> {
     const passwordHash = await this.passwords.hash(password)
-    const view = await this.change(id, actor, async (tx) => {
+    return this.change(id, actor, async (tx) => {
       await tx.account.update({ where: { id }, data: { passwordHash } })
       return { type: 'admin.password_reset' }
-    })
-    await this.sessions.revokeAll(id, 'password_reset', actor.id ?? undefined)
-    return view
+    }, () => this.sessions.revokeAll(id, 'password_reset', actor.id ?? undefined))
   }
 
   /** Clears the account's login lockout (a Redis-side change: its audit event follows it). */
@@ -175,6 +171,7 @@ export class AccountAdmin {
    */
   async delete(id: string, actor: Actor): Promise<void> {
     await this.get(id)
+    await this.profiles.changed(id)
     await this.sessions.revokeAll(id, 'account_deleted', actor.id ?? undefined)
     const stragglers = await this.db.$transaction(async (tx) => {
       const account = await tx.account.findUnique({ where: { id }, select: { email: true } })
@@ -184,17 +181,28 @@ export class AccountAdmin {
       await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email } }))
       return live.map((s) => s.id)
     })
-    await this.revocations.revokeSessions(stragglers)
-    await this.profiles.changed(id)
+    try {
+      await this.revocations.revokeSessions(stragglers)
+    } finally {
+      await this.profiles.changed(id)
+    }
   }
 
-  /** Runs one change and its audit event in a transaction, after checking the account exists. */
+  /**
+   * Runs one change and its audit event in a transaction, after checking the account exists, then
+   * `afterCommit` (ending sessions). Cached profiles are stamped stale before the commit and again
+   * after it: if Redis cannot take the first stamp nothing is changed (503), and if the second
+   * fails, only a profile read during the commit itself can be stale, until PROFILE_CACHE_TTL.
+   * The sessions end whatever happens to the second stamp.
+   */
   private async change(
     id: string,
     actor: Actor,
     apply: (tx: Tx) => Promise<{ type: 'admin.account_updated' | 'admin.account_disabled' | 'admin.account_enabled' | 'admin.roles_set' | 'admin.password_reset'; data?: Prisma.InputJsonObject }>,
+    afterCommit?: () => Promise<unknown>,
   ): Promise<AdminAccountView> {
     if (!isUuid(id)) throw new AccountNotFound()
+    await this.profiles.changed(id)
     const view = await this.db.$transaction(async (tx) => {
       // Locks the row, so two admins changing one account apply one after the other.
       const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
@@ -203,7 +211,11 @@ export class AccountAdmin {
       await recordAudit(tx, byActor(actor, { type: event.type, accountId: id, data: event.data ?? {} }))
       return toView(await tx.account.findUniqueOrThrow({ where: { id }, select: viewSelect }))
     })
-    await this.profiles.changed(id)
+    try {
+      await afterCommit?.()
+    } finally {
+      await this.profiles.changed(id)
+    }
     return view
   }
 }

@@ -112,13 +112,15 @@ export class RoleAdmin {
   }
 
   private async changeRole(roleName: string, apply: (tx: Tx, roleId: string) => Promise<void>): Promise<RoleView> {
+    // Any account may hold the role: every cached profile is stale, before the commit and after it
+    // (as for account changes: src/core/admin/accounts.ts, change()).
+    await this.profiles.changedAll()
     const view = await this.db.$transaction(async (tx) => {
       const role = await tx.role.findUnique({ where: { name: roleName }, select: { id: true } })
       if (!role) throw new NotFound('Role')
       await apply(tx, role.id)
       return toRoleView(await tx.role.findUniqueOrThrow({ where: { id: role.id }, select: roleSelect }))
     })
-    // Any account may hold the role: every cached profile is stale.
     await this.profiles.changedAll()
     return view
   }
