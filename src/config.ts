@@ -47,6 +47,8 @@ export const ConfigSchema = Type.Object({
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   // How many hashes and verifies run at once; unset: one per core. The libuv pool gets one thread more.
   ARGON2_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  // How many password checks may wait for one of those; beyond, 503 with Retry-After (load shedding).
+  ARGON2_QUEUE_LIMIT: Type.Integer({ minimum: 1, default: 128 }),
 
   LOCKOUT_THRESHOLD: Type.Integer({ minimum: 1, default: 5 }),
   LOCKOUT_WINDOW: Seconds(900, 1),

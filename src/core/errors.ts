@@ -92,6 +92,14 @@ export class StoreUnavailable extends CoreError {
   }
 }
 
+/** Too many password checks are already waiting: shed load with a 503 rather than queue without end. */
+export class Overloaded extends CoreError {
+  readonly code = 'SERVICE_UNAVAILABLE'
+  constructor() {
+    super('Service temporarily unavailable')
+  }
+}
+
 /** An authenticated caller without the right to the action (for instance, no admin role). */
 export class Forbidden extends CoreError {
   readonly code = 'FORBIDDEN'

@@ -32,6 +32,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const passwords = new PasswordHasher({
     memoryKiB: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM,
     concurrency: argon2Concurrency(config.ARGON2_CONCURRENCY),
+    maxWaiting: config.ARGON2_QUEUE_LIMIT,
   })
   const events = new CoreEvents()
   const accounts = new Accounts(db, database.prepared)

@@ -33,12 +33,19 @@ export class PasswordLogin {
     const found = await this.accounts.findForLogin(normalized, ip)
     const account = found?.account
     const origin: AttemptOrigin = found?.knownIp ? 'known-ip' : 'other'
-    await this.lockout.begin(normalized, origin).catch((error: unknown) => {
-      if (error instanceof AccountLocked) this.events?.emit('login.attempted', { outcome: 'locked' })
-      throw error
-    })
-
-    const valid = account ? await this.passwords.verify(account.passwordHash, password) : await this.passwords.verifyDummy(password)
+    // A place in the argon2 line before the attempt is counted: a login shed for load (503) never
+    // moves anyone toward a lockout.
+    const check = await this.passwords.acquire()
+    let valid: boolean
+    try {
+      await this.lockout.begin(normalized, origin).catch((error: unknown) => {
+        if (error instanceof AccountLocked) this.events?.emit('login.attempted', { outcome: 'locked' })
+        throw error
+      })
+      valid = account ? await check.verify(account.passwordHash, password) : await check.verifyDummy(password)
+    } finally {
+      check.release()
+    }
     if (!account || !valid) {
       const lock = await this.lockout.fail(normalized, origin)
       await recordAudit(this.db, { type: 'login.failure', accountId: account?.id, ip, data: { email: normalized, origin } })

@@ -7,6 +7,15 @@ export interface Argon2Params {
   parallelism: number
   /** How many hashes and verifies run at once (one per core); the others wait their turn. */
   concurrency: number
+  /** How many may wait; beyond, a password check is refused with Overloaded (503). */
+  maxWaiting: number
+}
+
+/** A held place in the argon2 line: its verifies run at once; release it exactly once. */
+export interface PasswordCheck {
+  verify(passwordHash: string, password: string): Promise<boolean>
+  verifyDummy(password: string): Promise<false>
+  release(): void
 }
 
 // @node-rs/argon2's Algorithm is a const enum, which isolatedModules cannot inline.
@@ -22,7 +31,7 @@ export class PasswordHasher {
   private readonly limit: ConcurrencyLimit
 
   constructor(private readonly params: Argon2Params) {
-    this.limit = new ConcurrencyLimit(params.concurrency)
+    this.limit = new ConcurrencyLimit(params.concurrency, params.maxWaiting)
     // Verified against when the email is unknown, so that answer takes as long as a wrong password.
     this.dummyHash = this.hash('latchkey-dummy-password-for-timing')
   }
@@ -36,17 +45,39 @@ export class PasswordHasher {
     }))
   }
 
+  /**
+   * Takes a place in the argon2 line (or Overloaded at once, when the line is full) for a check
+   * that has steps of its own before the verify: the login counts its attempt only once it holds
+   * the place, so a login shed for load is never counted toward a lockout.
+   */
+  async acquire(): Promise<PasswordCheck> {
+    const release = await this.limit.acquire()
+    return {
+      verify: (passwordHash, password) => this.verifyNow(passwordHash, password),
+      verifyDummy: (password) => this.verifyDummyNow(password),
+      release,
+    }
+  }
+
   async verify(passwordHash: string, password: string): Promise<boolean> {
+    return this.limit.run(() => this.verifyNow(passwordHash, password))
+  }
+
+  /** Burns one verify's worth of time for an unknown account; always false. */
+  async verifyDummy(password: string): Promise<false> {
+    return this.limit.run(() => this.verifyDummyNow(password))
+  }
+
+  private async verifyNow(passwordHash: string, password: string): Promise<boolean> {
     try {
-      return await this.limit.run(() => verify(passwordHash, password))
+      return await verify(passwordHash, password)
     } catch {
       return false // a malformed stored hash never matches
     }
   }
 
-  /** Burns one verify's worth of time for an unknown account; always false. */
-  async verifyDummy(password: string): Promise<false> {
-    await this.verify(await this.dummyHash, password)
+  private async verifyDummyNow(password: string): Promise<false> {
+    await this.verifyNow(await this.dummyHash, password)
     return false
   }
 

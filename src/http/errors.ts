@@ -1,5 +1,5 @@
 import type { FastifyError } from 'fastify'
-import { CoreError, StoreUnavailable } from '../core/errors.js'
+import { CoreError, Overloaded, StoreUnavailable } from '../core/errors.js'
 
 /**
  * What went wrong with a request, independent of how a dialect words it. Each surface's error
@@ -24,7 +24,7 @@ interface ValidationIssue {
 }
 
 export function classifyFailure(error: unknown): RequestFailure {
-  if (error instanceof StoreUnavailable) return { kind: 'unavailable' }
+  if (error instanceof StoreUnavailable || error instanceof Overloaded) return { kind: 'unavailable' }
   if (error instanceof CoreError) return { kind: 'core', error }
   if (isStoreUnavailable(error)) return { kind: 'unavailable' }
   const e = error as Partial<FastifyError> & { validation?: ValidationIssue[] }

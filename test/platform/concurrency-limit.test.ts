@@ -42,3 +42,20 @@ t.test('a failing task gives its slot back', async (t) => {
   }), limit.run(async () => 'second')])
   t.same(results.map((r) => r.status), ['rejected', 'fulfilled'], 'a waiting task runs after a failure')
 })
+
+t.test('beyond maxWaiting a holder is refused at once; a slot released twice is released once', async (t) => {
+  const limit = new ConcurrencyLimit(1, 1)
+  const releaseFirst = await limit.acquire()
+  const second = limit.acquire()
+  await t.rejects(limit.acquire(), { name: 'Overloaded' }, 'a third is refused, not queued')
+  releaseFirst()
+  releaseFirst()
+  const releaseSecond = await second
+  const third = limit.acquire()
+  let thirdHeld = false
+  void third.then(() => (thirdHeld = true))
+  await tick()
+  t.notOk(thirdHeld, 'the double release did not free a second slot')
+  releaseSecond()
+  ;(await third)()
+})

@@ -52,7 +52,7 @@ const common = {
   415: error('The body is not JSON (`Request.UnsupportedMediaType`)'),
   429: error('Too many attempts from this address, with Retry-After (`Request.RateLimited`)', RETRY_AFTER),
   500: error('Unexpected server error (`Server.Error`)'),
-  503: error('A store is unavailable; retry later (`Server.Unavailable`)', RETRY_AFTER),
+  503: error('A store is unavailable, or too many password checks are waiting; retry later (`Server.Unavailable`)', RETRY_AFTER),
 }
 
 const bookify: FastifyPluginAsyncTypebox = async (app) => {

@@ -73,7 +73,7 @@ const rakcha: FastifyPluginAsyncTypebox = async (app) => {
         415: error('The body is not JSON'),
         429: error('Too many attempts from this address (with Retry-After)', RETRY_AFTER),
         500: error('Unexpected server error'),
-        503: error('A store is unavailable; retry later', RETRY_AFTER),
+        503: error('A store is unavailable, or too many password checks are waiting; retry later', RETRY_AFTER),
       },
     },
   }, async (request) => {

@@ -27,7 +27,7 @@ const NATIVE_STATUSES: Record<number, [string, HeaderDocs?]> = {
   422: ['A field is missing or invalid (`VALIDATION_ERROR`); `errors` says what, field by field'],
   429: ['Too many requests from this address (`RATE_LIMITED`)', RETRY_AFTER],
   500: ['Unexpected server error (`INTERNAL_ERROR`)'],
-  503: ['Postgres or Redis is unavailable, so the request failed closed (`SERVICE_UNAVAILABLE`)', RETRY_AFTER],
+  503: ['Postgres or Redis is unavailable, so the request failed closed, or too many password checks are waiting (`SERVICE_UNAVAILABLE`)', RETRY_AFTER],
 }
 
 /** One native error response; `description` replaces the status's usual wording. */
