@@ -35,7 +35,7 @@ export class PasswordLogin {
     const origin: AttemptOrigin = found?.knownIp ? 'known-ip' : 'other'
     // A place in the argon2 line before the attempt is counted: a login shed for load (503) never
     // moves anyone toward a lockout.
-    const check = await this.passwords.acquire()
+    const check = this.passwords.enter()
     let valid: boolean
     try {
       await this.lockout.begin(normalized, origin).catch((error: unknown) => {

@@ -11,7 +11,7 @@ export interface Argon2Params {
   maxWaiting: number
 }
 
-/** A held place in the argon2 line: its verifies run at once; release it exactly once. */
+/** A place in the argon2 line: its verifies wait for the place's turn; release it exactly once. */
 export interface PasswordCheck {
   verify(passwordHash: string, password: string): Promise<boolean>
   verifyDummy(password: string): Promise<false>
@@ -46,16 +46,23 @@ export class PasswordHasher {
   }
 
   /**
-   * Takes a place in the argon2 line (or Overloaded at once, when the line is full) for a check
-   * that has steps of its own before the verify: the login counts its attempt only once it holds
-   * the place, so a login shed for load is never counted toward a lockout.
+   * Takes a place in the argon2 line now (or throws Overloaded now, when the line is full), for a
+   * check with steps of its own before the verify, which run while the place waits its turn: the
+   * login counts its attempt only once it has a place, so a login shed for load never counts
+   * toward a lockout.
    */
-  async acquire(): Promise<PasswordCheck> {
-    const release = await this.limit.acquire()
+  enter(): PasswordCheck {
+    const place = this.limit.enter()
     return {
-      verify: (passwordHash, password) => this.verifyNow(passwordHash, password),
-      verifyDummy: (password) => this.verifyDummyNow(password),
-      release,
+      verify: async (passwordHash, password) => {
+        await place.ready
+        return this.verifyNow(passwordHash, password)
+      },
+      verifyDummy: async (password) => {
+        await place.ready
+        return this.verifyDummyNow(password)
+      },
+      release: place.release,
     }
   }
 

@@ -43,19 +43,30 @@ t.test('a failing task gives its slot back', async (t) => {
   t.same(results.map((r) => r.status), ['rejected', 'fulfilled'], 'a waiting task runs after a failure')
 })
 
-t.test('beyond maxWaiting a holder is refused at once; a slot released twice is released once', async (t) => {
-  const limit = new ConcurrencyLimit(1, 1)
-  const releaseFirst = await limit.acquire()
-  const second = limit.acquire()
-  await t.rejects(limit.acquire(), { name: 'Overloaded' }, 'a third is refused, not queued')
-  releaseFirst()
-  releaseFirst()
-  const releaseSecond = await second
-  const third = limit.acquire()
-  let thirdHeld = false
-  void third.then(() => (thirdHeld = true))
+t.test('beyond maxWaiting entering is refused at once; a place can leave the line; a double release is one', async (t) => {
+  const limit = new ConcurrencyLimit(1, 2)
+  const first = limit.enter()
+  const second = limit.enter()
+  const third = limit.enter()
+  t.throws(() => limit.enter(), { name: 'Overloaded' }, 'a fourth is refused, not queued')
+  let secondReady = false
+  let thirdReady = false
+  void second.ready.then(() => (secondReady = true))
+  void third.ready.then(() => (thirdReady = true))
+  second.release()
+  t.doesNotThrow(() => limit.enter().release(), 'leaving the line makes room in it')
+  first.release()
+  first.release()
   await tick()
-  t.notOk(thirdHeld, 'the double release did not free a second slot')
-  releaseSecond()
-  ;(await third)()
+  t.notOk(secondReady, 'a place that left never gets the slot')
+  t.ok(thirdReady, 'the next in line does')
+  const fourth = limit.enter()
+  let fourthReady = false
+  void fourth.ready.then(() => (fourthReady = true))
+  await tick()
+  t.notOk(fourthReady, 'the double release did not free a second slot')
+  third.release()
+  await tick()
+  t.ok(fourthReady)
+  fourth.release()
 })
