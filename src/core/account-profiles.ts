@@ -14,11 +14,12 @@ interface Entry {
 /**
  * Profiles (/me, userinfo) cached per instance, so reading one costs no Postgres round trip.
  *
- * Freshness does not rest on the TTL. Every change an operator commits writes a new change stamp
- * to the key-value store, one per account and one for changes that touch every account (a role's
- * permissions), and an entry is served only while the stamps it was read under are still the
- * current ones. Every instance reads the same stamps, so a change shows on all of them at once.
- * The TTL only bounds what stamps cannot cover: a stamp write that failed after its commit.
+ * Freshness does not rest on the TTL. Every change an operator makes writes a new change stamp to
+ * the key-value store before it commits and again after, one per account and one for changes that
+ * touch every account (a role's permissions), and an entry is served only while the stamps it was
+ * read under are still the current ones. Every instance reads the same stamps, so a change shows on
+ * all of them at once. The TTL only bounds what stamps cannot cover: an entry read during the
+ * commit whose second stamp write then failed.
  */
 export class AccountProfiles {
   private readonly entries = new Map<string, Entry>()
@@ -55,12 +56,12 @@ export class AccountProfiles {
     return profile
   }
 
-  /** After a committed change to one account. */
+  /** Before and after a change to one account commits (AccountAdmin.change says why both). */
   async changed(accountId: string): Promise<void> {
     await this.kv.set(AccountProfiles.accountStamp(accountId), crypto.randomUUID(), this.stampTtlMs)
   }
 
-  /** After a committed change that can touch any account (a role's permissions). */
+  /** Before and after a change that can touch any account (a role's permissions) commits. */
   async changedAll(): Promise<void> {
     await this.kv.set(AccountProfiles.everyAccount, crypto.randomUUID(), this.stampTtlMs)
   }
