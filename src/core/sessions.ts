@@ -74,8 +74,8 @@ export interface RotationCommit {
 class LostRotationRace extends Error {}
 
 const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000))
-/** Timestamps go to raw SQL as ISO strings, read as UTC like Prisma's own writes. */
-const utc = (date: Date) => date.toISOString()
+/** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
+const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
 
 /**
  * Sessions and their refresh-token families. A refresh token is rotated on every use by one
@@ -124,22 +124,21 @@ export class Sessions {
       WITH session AS (
         INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
         VALUES (${s.sessionId}::uuid, ${s.accountId}::uuid, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
-          ${now}::timestamptz AT TIME ZONE 'UTC', ${now}::timestamptz AT TIME ZONE 'UTC',
-          ${utc(s.idleExpiresAt)}::timestamptz AT TIME ZONE 'UTC', ${utc(s.absoluteExpiresAt)}::timestamptz AT TIME ZONE 'UTC')
+          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)})
         RETURNING id
       ), token AS (
         -- Foreign keys are checked at the end of the statement, when the session row exists.
         INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-        SELECT ${crypto.randomUUID()}::uuid, id, ${s.tokenHash}, ${now}::timestamptz AT TIME ZONE 'UTC', ${utc(s.idleExpiresAt)}::timestamptz AT TIME ZONE 'UTC'
+        SELECT ${crypto.randomUUID()}::uuid, id, ${s.tokenHash}, ${now}, ${utc(s.idleExpiresAt)}
         FROM session
       ), known_ip AS (
         INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)
-        SELECT ${s.accountId}::uuid, ${ip}::text, ${now}::timestamptz AT TIME ZONE 'UTC', ${now}::timestamptz AT TIME ZONE 'UTC'
+        SELECT ${s.accountId}::uuid, ${ip}::text, ${now}, ${now}
         WHERE ${ip}::text IS NOT NULL
         ON CONFLICT (account_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
       )
       INSERT INTO audit_events (type, account_id, ip, data, created_at)
-      VALUES ('login.success', ${s.accountId}::uuid, ${ip}::text, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC')`)
+      VALUES ('login.success', ${s.accountId}::uuid, ${ip}::text, ${audit}::jsonb, ${now})`)
   }
 
   /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
@@ -224,21 +223,21 @@ export class Sessions {
     // parent row, then finds it consumed: its later steps see no row and write nothing.
     const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
       WITH consumed AS (
-        UPDATE refresh_tokens SET consumed_at = ${now}::timestamptz AT TIME ZONE 'UTC'
+        UPDATE refresh_tokens SET consumed_at = ${now}
         WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
       ), touched AS (
         -- The session must still be live at commit time, or a concurrent logout would be undone.
-        UPDATE sessions SET last_used_at = ${now}::timestamptz AT TIME ZONE 'UTC',
-          idle_expires_at = ${idleExpiresAt}::timestamptz AT TIME ZONE 'UTC', role = ${rotation.role}
+        UPDATE sessions SET last_used_at = ${now},
+          idle_expires_at = ${idleExpiresAt}, role = ${rotation.role}
         WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
       ), child AS (
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
         SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
-          ${now}::timestamptz AT TIME ZONE 'UTC', ${idleExpiresAt}::timestamptz AT TIME ZONE 'UTC', ${rotation.replaySeal}
+          ${now}, ${idleExpiresAt}, ${rotation.replaySeal}
         WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
       ), audit AS (
         INSERT INTO audit_events (type, account_id, data, created_at)
-        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}::timestamptz AT TIME ZONE 'UTC'
+        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}
         WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
       )
       SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
