@@ -83,8 +83,8 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     // A copy per request: fast-jwt's cache hands every request with this token the same object, and
     // the stamps below are this request's.
     const claims = { ...(await accessTokens.verify(token, options)) }
-    const [tokenRevoked, sessionRevoked, ...stamps] = await kv.getMany([...revocations.keysFor(claims.jti, claims.sid), ...profiles.stampKeys(claims.sub)])
-    if (tokenRevoked !== null || sessionRevoked !== null) throw new InvalidAccessToken('revoked')
+    const { revoked, values: stamps } = await revocations.check(claims.jti, claims.sid, profiles.stampKeys(claims.sub))
+    if (revoked) throw new InvalidAccessToken('revoked')
     stampsReadWith.set(claims, stamps)
     return claims
   }

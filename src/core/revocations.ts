@@ -29,11 +29,15 @@ export class Revocations {
   }
 
   async isRevoked(jti: string, sid: string): Promise<boolean> {
-    return (await this.kv.countExisting(this.keysFor(jti, sid))) > 0
+    return (await this.check(jti, sid)).revoked
   }
 
-  /** The keys whose existence revokes an access token: its own and its session's. */
-  keysFor(jti: string, sid: string): [string, string] {
-    return [Revocations.tokenKey(jti), Revocations.sessionKey(sid)]
+  /**
+   * Whether an access token is revoked (its own entry or its session's), with the values of
+   * `alsoRead` fetched in the same round trip.
+   */
+  async check(jti: string, sid: string, alsoRead: string[] = []): Promise<{ revoked: boolean; values: (string | null)[] }> {
+    const [token, session, ...values] = await this.kv.getMany([Revocations.tokenKey(jti), Revocations.sessionKey(sid), ...alsoRead])
+    return { revoked: token !== null || session !== null, values }
   }
 }
