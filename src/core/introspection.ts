@@ -1,5 +1,5 @@
 import type { Database } from '../stores/database.js'
-import type { AccessTokens } from './access-tokens.js'
+import { scopeForRole, type AccessTokens } from './access-tokens.js'
 import { nullIfInvalidToken } from './errors.js'
 import type { Revocations } from './revocations.js'
 import { hashToken } from './secrets.js'
@@ -62,6 +62,6 @@ async function introspectRefreshToken(
   return {
     active: true, token_type: 'refresh_token', sub: session.accountId, sid: session.id,
     exp: Math.floor(row.expiresAt.getTime() / 1000), iat: Math.floor(row.createdAt.getTime() / 1000),
-    iss: issuer, aud: audience, client_id: session.clientId, scope: `profile email role:${session.role}`, role: session.role,
+    iss: issuer, aud: audience, client_id: session.clientId, scope: scopeForRole(session.role), role: session.role,
   }
 }
