@@ -79,13 +79,15 @@ function article(type: string): string {
 
 const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
 
+// Prisma's "cannot reach" codes, Postgres's shutdown and connection SQLSTATEs, and the socket and
+// name-resolution failures Node raises under pg and ioredis.
+const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|57P01|57P02|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/
+
 /** Postgres or Redis is away: the request cannot be answered safely, so it fails closed with 503. */
 export function isStoreUnavailable(error: unknown): boolean {
   for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true
-    if (typeof e.code === 'string' && /^(P1001|P1002|P1017|P2024|57P01|57P02|57P03|08\d{3})$/.test(e.code)) return true
-    // Socket and name-resolution failures, as Node raises them under pg and ioredis.
-    if (typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/.test(e.code)) return true
+    if (typeof e.code === 'string' && UNAVAILABLE_CODES.test(e.code)) return true
     if (typeof e.message === 'string' && UNAVAILABLE.test(e.message)) return true
   }
   return false
