@@ -25,6 +25,23 @@ export function sharedResponse<T extends TSchema>(schema: T & { $id?: string }, 
   return Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#`, description, ...withHeaders(headers) })
 }
 
+/** The usual wording of each error status on one surface, with the headers it sends. */
+export type StatusDocs = Record<number, [string, HeaderDocs?]>
+
+/**
+ * One surface's error responses: `one(status)` in the usual wording of `statuses` (a route may say
+ * it more precisely), `many(...statuses)` for several at once. Every one has the surface's body.
+ */
+export function errorResponses<T extends TSchema>(body: T & { $id?: string }, statuses: StatusDocs) {
+  const one = (status: number, description?: string, headers?: HeaderDocs) => {
+    const [usual, usualHeaders] = statuses[status] ?? ['Error']
+    return sharedResponse(body, description ?? usual, headers ?? usualHeaders)
+  }
+  const many = <S extends number>(...codes: S[]) =>
+    Object.fromEntries(codes.map((status) => [status, one(status)])) as Record<S, ReturnType<typeof one>>
+  return { one, many }
+}
+
 /** A response with no body (304, RFC 7009's empty 200): documented, with nothing to serialize. */
 export const noBody = (description: string, headers?: HeaderDocs) => Type.Null({ description, ...withHeaders(headers) })
 

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AccountLocked, InvalidInput } from '../../core/errors.js'
 import { classifyFailure } from '../../http/errors.js'
-import { RETRY_AFTER, sharedResponse, type HeaderDocs } from '../../http/openapi.js'
+import { RETRY_AFTER, errorResponses, type HeaderDocs, type StatusDocs } from '../../http/openapi.js'
 
 // The native dialect (seed 004): {success, message, data} and {success:false, message, code, errors?}.
 
@@ -16,7 +16,7 @@ export const ErrorEnvelope = Type.Object({
 const BEARER_CHALLENGE: HeaderDocs = { 'www-authenticate': { type: 'string', description: '`Bearer error="invalid_token"` when the token is refused' } }
 
 /** What each status means on the native surfaces, unless a route says it more precisely. */
-const NATIVE_STATUSES: Record<number, [string, HeaderDocs?]> = {
+const NATIVE_STATUSES: StatusDocs = {
   400: ['The body is not valid JSON (`BAD_REQUEST`)'],
   401: ['The Bearer token is missing, invalid, expired or revoked (`INVALID_TOKEN`)', BEARER_CHALLENGE],
   403: ['Not allowed (`FORBIDDEN`)'],
@@ -30,16 +30,8 @@ const NATIVE_STATUSES: Record<number, [string, HeaderDocs?]> = {
   503: ['Postgres or Redis is unavailable, so the request failed closed, or too many password checks are waiting (`SERVICE_UNAVAILABLE`)', RETRY_AFTER],
 }
 
-/** One native error response; `description` replaces the status's usual wording. */
-export function nativeError(status: number, description?: string, headers?: HeaderDocs) {
-  const [usual, usualHeaders] = NATIVE_STATUSES[status] ?? ['Error']
-  return sharedResponse(ErrorEnvelope, description ?? usual, headers ?? usualHeaders)
-}
-
-/** Native error responses for these statuses, in their usual wording. */
-export function nativeErrors<S extends number>(...statuses: S[]): Record<S, ReturnType<typeof nativeError>> {
-  return Object.fromEntries(statuses.map((status) => [status, nativeError(status)])) as Record<S, ReturnType<typeof nativeError>>
-}
+/** Native error responses: one (a route may reword it) or several in their usual wording. */
+export const { one: nativeError, many: nativeErrors } = errorResponses(ErrorEnvelope, NATIVE_STATUSES)
 
 const STATUS_BY_CORE_CODE: Record<string, number> = {
   INVALID_CREDENTIALS: 401,

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { classifyFailure } from '../../http/errors.js'
-import { RETRY_AFTER, sharedResponse, type HeaderDocs } from '../../http/openapi.js'
+import { RETRY_AFTER, errorResponses, type StatusDocs } from '../../http/openapi.js'
 
 // RFC 6749 §5.2 (and RFC 6750 §3.1 for bearer errors): {error, error_description}.
 
@@ -11,7 +11,7 @@ export const OAuthErrorBody = Type.Object({
 }, { $id: 'OAuthError', description: 'An OAuth 2.0 error (RFC 6749 §5.2)' })
 
 /** What each status means on the OAuth endpoints, unless a route says it more precisely. */
-const OAUTH_STATUSES: Record<number, [string, HeaderDocs?]> = {
+const OAUTH_STATUSES: StatusDocs = {
   400: ['`invalid_request` (a parameter is missing, repeated or invalid, or the body is neither a form nor JSON), `invalid_grant`, `unsupported_grant_type` or `invalid_scope`'],
   401: ['`invalid_client`: the client\'s Basic credentials are wrong', { 'www-authenticate': { type: 'string', description: '`Basic realm="latchkey"`' } }],
   413: ['`invalid_request`: the body is too large'],
@@ -20,16 +20,8 @@ const OAUTH_STATUSES: Record<number, [string, HeaderDocs?]> = {
   503: ['`temporarily_unavailable`: Postgres or Redis is unavailable, so the request failed closed', RETRY_AFTER],
 }
 
-/** One OAuth error response; `description` replaces the status's usual wording. */
-export function oauthError(status: number, description?: string, headers?: HeaderDocs) {
-  const [usual, usualHeaders] = OAUTH_STATUSES[status] ?? ['Error']
-  return sharedResponse(OAuthErrorBody, description ?? usual, headers ?? usualHeaders)
-}
-
-/** OAuth error responses for these statuses, in their usual wording. */
-export function oauthErrors<S extends number>(...statuses: S[]): Record<S, ReturnType<typeof oauthError>> {
-  return Object.fromEntries(statuses.map((status) => [status, oauthError(status)])) as Record<S, ReturnType<typeof oauthError>>
-}
+/** OAuth error responses: one (a route may reword it) or several in their usual wording. */
+export const { one: oauthError, many: oauthErrors } = errorResponses(OAuthErrorBody, OAUTH_STATUSES)
 
 export type OAuthErrorCode =
   | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope'
