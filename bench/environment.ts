@@ -132,7 +132,6 @@ export function serviceEnv(port: number, secret: string): NodeJS.ProcessEnv {
     NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ISSUER: `http://127.0.0.1:${port}`,
     DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, REDIS_KEY_PREFIX: REDIS_PREFIX, RATE_LIMIT_ENABLED: 'false',
     KEY_ENCRYPTION_SECRET: secret,
-    ...(process.env.BENCH_MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX } : {}),
   }
 }
 
