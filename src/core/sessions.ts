@@ -154,7 +154,7 @@ export class Sessions {
     this.assertLive(session, now)
     if (token.expiresAt <= now) throw new SessionExpired()
     // Asking Redis too makes refresh fail closed (503) while revocations cannot be written or read.
-    if (await this.revocations.isSessionRevoked(session.id)) throw new InvalidRefreshToken('session revoked')
+    if (await this.revocations.isSessionRevoked(session.id)) return this.refuseInRevokedSession(refreshToken)
     if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
     const role = selectRole(account, options.role ?? session.role)
 
@@ -270,6 +270,19 @@ export class Sessions {
     }
     if (!session.revokedAt) await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
     this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
+    throw new RefreshTokenReused()
+  }
+
+  /**
+   * The session was revoked after the token was read. If a racing request consumed the token in the
+   * meantime (and its reuse is why the session died), the answer is reuse, as it would be a moment
+   * later; otherwise the token is simply dead.
+   */
+  private async refuseInRevokedSession(refreshToken: string): Promise<never> {
+    const fresh = await this.findByRefreshToken(hashToken(refreshToken))
+    if (!fresh?.token.consumedAt) throw new InvalidRefreshToken('session revoked')
+    // No grace replay here: the session is already revoked (in Redis first, its row a moment later).
+    this.events?.emit('refresh.reuse_detected', { sessionId: fresh.session.id })
     throw new RefreshTokenReused()
   }
 

@@ -191,6 +191,36 @@ t.test('20 concurrent refreshes with grace 0 never leave two live children', asy
   t.equal((await me(strictApp, won[0]!.json().data.token)).statusCode, 401, 'its access token is refused')
 })
 
+t.test('a refresh that read its token before a racing reuse revoked the session is told reuse too', async (t) => {
+  const strictApp = await buildTestApp(t, { ...NO_RATE_LIMIT, REFRESH_REUSE_GRACE: '0' })
+  const account = await createAccount(strictApp)
+  const login = await nativeLogin(strictApp, account)
+
+  // Hold the first request between its read of the token and its Redis check (the real one, called
+  // afterwards), and run the race there: a second request rotates the token, a third replays it.
+  const revocations = strictApp.core.revocations
+  const realCheck = revocations.isSessionRevoked.bind(revocations)
+  let reachedCheck!: () => void
+  let release!: () => void
+  const atCheck = new Promise<void>((resolve) => { reachedCheck = resolve })
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let holdNext = true
+  revocations.isSessionRevoked = async (sid) => {
+    if (holdNext) { holdNext = false; reachedCheck(); await held }
+    return realCheck(sid)
+  }
+
+  const late = refresh(strictApp, login.refresh_token)
+  await atCheck
+  t.equal((await refresh(strictApp, login.refresh_token)).statusCode, 200, 'a racing request rotates the token')
+  const replay = await refresh(strictApp, login.refresh_token)
+  t.match(replay.json(), { code: 'REFRESH_TOKEN_REUSED' }, 'a third use is reuse and revokes the session')
+  release()
+  const response = await late
+  t.equal(response.statusCode, 401)
+  t.equal(response.json().code, 'REFRESH_TOKEN_REUSED', 'the held request, which read the token unused, is reuse as well')
+})
+
 t.test('idle expiry: a session unused for longer than the idle TTL cannot be refreshed', async (t) => {
   const idleApp = await buildTestApp(t, { ...NO_RATE_LIMIT, SESSION_IDLE_TTL: '1', SESSION_ABSOLUTE_TTL: '30' })
   const account = await createAccount(idleApp)
