@@ -13,23 +13,28 @@ export function keyValueStoreContract(t: Test, makeStore: () => Promise<KeyValue
   })
   t.teardown(() => store.close())
 
+  // Values read back are set with long TTLs and expiry is checked on separate short-lived keys, so a
+  // stalled machine can only make an expiry check wait longer, never read a key that already expired.
   t.test('set, get and expiry', async (t) => {
-    await store.set('a', '1', 150)
+    await store.set('a', '1', 5000)
     t.equal(await store.get('a'), '1')
     const ttl = await store.ttlMs('a')
-    t.ok(ttl > 0 && ttl <= 150, `ttl ${ttl} is within the set one`)
+    t.ok(ttl > 0 && ttl <= 5000, `ttl ${ttl} is within the set one`)
+    await store.set('short', '1', 150)
     await sleep(250)
-    t.equal(await store.get('a'), null, 'gone after its TTL')
-    t.equal(await store.ttlMs('a'), -2)
+    t.equal(await store.get('short'), null, 'gone after its TTL')
+    t.equal(await store.ttlMs('short'), -2)
+    t.equal(await store.get('a'), '1', 'a longer-lived key stays')
   })
 
   t.test('getMany reads several keys in order, null where missing or expired', async (t) => {
     await store.set('m1', 'one', 5000)
-    await store.set('m2', 'two', 100)
+    await store.set('m2', 'two', 5000)
     t.same(await store.getMany(['m1', 'missing', 'm2']), ['one', null, 'two'])
     t.same(await store.getMany([]), [])
+    await store.set('m3', 'three', 100)
     await sleep(200)
-    t.same(await store.getMany(['m2', 'm1']), [null, 'one'], 'an expired key reads as null')
+    t.same(await store.getMany(['m3', 'm1']), [null, 'one'], 'an expired key reads as null')
   })
 
   t.test('setIfAbsent sets once', async (t) => {
@@ -56,21 +61,26 @@ export function keyValueStoreContract(t: Test, makeStore: () => Promise<KeyValue
   })
 
   t.test('incrementWithExpiry is atomic and keeps the first expiry', async (t) => {
-    const values = await Promise.all(Array.from({ length: 25 }, () => store.incrementWithExpiry('counter', 200)))
+    const values = await Promise.all(Array.from({ length: 25 }, () => store.incrementWithExpiry('counter', 5000)))
     t.same([...values].sort((a, b) => a - b), Array.from({ length: 25 }, (_, i) => i + 1))
-    await sleep(300)
-    t.equal(await store.incrementWithExpiry('counter', 200), 1, 'starts again after expiry')
+    // A second increment 400 ms into a 1 s window must not extend it: 1.1 s after the first, it has ended.
+    t.equal(await store.incrementWithExpiry('window', 1000), 1)
+    await sleep(400)
+    t.equal(await store.incrementWithExpiry('window', 1000), 2)
+    await sleep(700)
+    t.equal(await store.incrementWithExpiry('window', 1000), 1, 'starts again after the first expiry')
   })
 
   t.test('lockout: parallel attempts never pass the threshold', async (t) => {
     const k = keys('parallel')
     const begun = await Promise.all(Array.from({ length: 10 }, () => store.lockoutBegin(k, 3, 10_000)))
     t.equal(begun.filter((r) => r.allowed).length, 3, 'exactly the threshold is evaluated')
-    const failed = await Promise.all(Array.from({ length: 3 }, () => store.lockoutFail(k, durations)))
+    const longLock = { ...durations, baseMs: 5000, maxMs: 20_000 }
+    const failed = await Promise.all(Array.from({ length: 3 }, () => store.lockoutFail(k, longLock)))
     t.equal(failed.filter((r) => r.locked).length, 1, 'one lockout for the burst')
     const after = await store.lockoutBegin(k, 3, 10_000)
     t.equal(after.allowed, false)
-    if (!after.allowed) t.ok(after.retryAfterMs > 0 && after.retryAfterMs <= 300)
+    if (!after.allowed) t.ok(after.retryAfterMs > 0 && after.retryAfterMs <= 5000)
   })
 
   t.test('lockout: window doubles on repeated lockouts, up to the cap', async (t) => {
