@@ -22,7 +22,8 @@ export async function startServerProcess(t: Teardown, env: Record<string, string
   let output = ''
   child.stdout!.on('data', (chunk) => (output += chunk))
   child.stderr!.on('data', (chunk) => (output += chunk))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  // 'close', not 'exit': it comes after stdout and stderr are drained, so `output` holds the last words.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   t.teardown(async () => {
     if (child.exitCode === null) {
       child.kill('SIGKILL')

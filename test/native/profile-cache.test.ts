@@ -76,13 +76,13 @@ t.test('a disabled account\'s token is refused at once by the instance that had 
 })
 
 t.test('entries expire after PROFILE_CACHE_TTL even with no stamp; 0 turns the cache off', async (t) => {
-  const short = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', PROFILE_CACHE_TTL: '1' })
+  const short = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', PROFILE_CACHE_TTL: '3' })
   const account = await createAccount(short, { name: 'One' })
   const { token } = await nativeLogin(short, account)
   t.equal((await me(short, token)).name, 'One')
   await short.stores.database.prisma.account.update({ where: { id: account.id }, data: { name: 'Two' } })
   t.equal((await me(short, token)).name, 'One', 'cached within the TTL')
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  await new Promise((resolve) => setTimeout(resolve, 3100))
   t.equal((await me(short, token)).name, 'Two', 'read again after the TTL')
 
   const off = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', PROFILE_CACHE_TTL: '0' })

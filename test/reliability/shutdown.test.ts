@@ -24,9 +24,11 @@ t.test('SIGTERM lets in-flight logins finish, refuses new requests and exits wit
   // Under the lockout's parallel budget (5), so every one of them is evaluated.
   const inFlight = Array.from({ length: 4 }, login)
   // In flight means the server has them: wait until it has logged all four as received.
-  for (let i = 0; i < 200 && (server.output().match(/incoming request/g) ?? []).length < 4; i++) {
+  const received = () => (server.output().match(/incoming request/g) ?? []).length
+  for (const deadline = Date.now() + 30_000; received() < 4 && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+  t.equal(received(), 4, 'the server has all four requests before it is signalled')
   const signalledAt = Date.now()
   server.child.kill('SIGTERM')
   const responses = await Promise.all(inFlight)
