@@ -5,7 +5,7 @@ import type { KeyValueStore } from '../stores/key-value-store.js'
  * a token they cover could still be presented.
  */
 export class Revocations {
-  constructor(private readonly kv: KeyValueStore, private readonly maxTokenLifetimeMs: number) {}
+  constructor(private readonly kv: KeyValueStore, readonly maxTokenLifetimeMs: number) {}
 
   private static sessionKey = (sid: string) => `revoked:sid:${sid}`
   private static tokenKey = (jti: string) => `revoked:jti:${jti}`

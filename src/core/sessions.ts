@@ -268,7 +268,8 @@ export class Sessions {
         }
       }
     }
-    if (!session.revokedAt) await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
+    // Also when the session has already ended: a repeat after a failed Redis write completes it.
+    await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
     this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
     throw new RefreshTokenReused()
   }
@@ -326,24 +327,30 @@ export class Sessions {
   }
 
   /**
-   * Ends one session: its access tokens are refused at once (Redis), its refresh tokens too
-   * (Postgres). `actorId` names the admin who ended it. False when it had already ended.
+   * Ends one session: its refresh tokens are refused from the commit on (Postgres), its access
+   * tokens from the Redis write right after. `actorId` names the admin who ended it. False when it
+   * had already ended.
+   *
+   * Postgres first: if the commit fails, nothing has changed and a retry starts clean. (Redis first
+   * would leave a revocation that lapses with its TTL while the session row stays live, bringing the
+   * session back.) A rotation racing the commit cannot slip through: it commits only while the row
+   * is unrevoked, and any access token it minted carries the session id that Redis then refuses.
    */
   async revoke(sessionId: string, accountId: string, reason: string, actorId?: string): Promise<boolean> {
-    await this.revocations.revokeSessions([sessionId])
-    return this.db.$transaction(async (tx) => {
+    const ended = await this.db.$transaction(async (tx) => {
       const { count } = await tx.session.updateMany({ where: { id: sessionId, accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } })
       if (count === 0) return false
       const type: AuditEventType = reason === 'refresh_token_reuse' ? 'refresh.reuse_detected' : actorId ? 'admin.session_revoked' : 'session.logout'
       await recordAudit(tx, { type, accountId, actorId, data: { sessionId, reason } })
       return true
     })
+    // Even when it had already ended: a retry after a failed Redis write completes the revocation.
+    await this.revocations.revokeSessions([sessionId])
+    return ended
   }
 
   /** Ends every live session of an account; `actorId` names the admin who ended them. */
   async revokeAll(accountId: string, reason: string, actorId?: string): Promise<number> {
-    const live = await this.db.session.findMany({ where: { accountId, revokedAt: null }, select: { id: true } })
-    await this.revocations.revokeSessions(live.map((s) => s.id))
     const revoked = await this.db.$transaction(async (tx) => {
       const rows = await tx.session.updateManyAndReturn({
         where: { accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason }, select: { id: true },
@@ -351,9 +358,11 @@ export class Sessions {
       await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: rows.length, reason } })
       return rows
     })
-    // A session started between the read and the update is revoked in Postgres: revoke its tokens too.
-    const known = new Set(live.map((s) => s.id))
-    await this.revocations.revokeSessions(revoked.map((s) => s.id).filter((id) => !known.has(id)))
+    // Every session of the account ended recently enough for its access tokens to live, not only
+    // these: a retry after a failed Redis write then completes the earlier revocation too.
+    const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
+    const recent = await this.db.session.findMany({ where: { accountId, revokedAt: { gte: since } }, select: { id: true } })
+    await this.revocations.revokeSessions([...new Set([...revoked, ...recent].map((s) => s.id))])
     return revoked.length
   }
 

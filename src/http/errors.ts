@@ -79,9 +79,10 @@ function article(type: string): string {
 
 const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
 
-// Prisma's "cannot reach" codes, Postgres's shutdown and connection SQLSTATEs, and the socket and
+// Prisma's "cannot reach" codes, and its "no connection or transaction in time" ones (P2024, P2028:
+// the pool is exhausted), Postgres's shutdown and connection SQLSTATEs, and the socket and
 // name-resolution failures Node raises under pg and ioredis.
-const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|57P01|57P02|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/
+const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|P2028|57P01|57P02|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/
 
 /** Postgres or Redis is away: the request cannot be answered safely, so it fails closed with 503. */
 export function isStoreUnavailable(error: unknown): boolean {

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildTestApp } from '../helpers/harness.js'
-import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
+import { bearer, createAccount, nativeLogin, claimsOf } from '../helpers/accounts.js'
 import { replayBadBodies } from '../helpers/bad-input.js'
 import { DEMO_ACCOUNTS, seedDemo } from '../../src/demo/demo-accounts.js'
 
@@ -28,7 +28,6 @@ const roles = (email: string, password: string, target = app) => target.inject({
 const token = (payload: Record<string, unknown>, headers: Record<string, string> = {}, target = app) =>
   target.inject({ method: 'POST', url: '/api/account/token', headers: { 'Content-Type': 'application/json', ...headers }, payload })
 
-const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString())
 
 interface Listing {
   accountId: string

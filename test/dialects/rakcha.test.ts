@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
-import { bearer, createAccount } from '../helpers/accounts.js'
+import { bearer, createAccount, claimsOf } from '../helpers/accounts.js'
 import { replayBadBodies } from '../helpers/bad-input.js'
 import { DEMO_ACCOUNTS, seedDemo } from '../../src/demo/demo-accounts.js'
 
@@ -20,7 +20,6 @@ const authenticate = (email: string, password: string) => app.inject({
   body: `{\n    "email": ${JSON.stringify(email)},\n    "password": ${JSON.stringify(password)}\n  }`,
 })
 
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
 
 function assertSuccess(t: Test, body: Record<string, unknown>, email: string, role: string) {
   t.same(Object.keys(body).sort(), ['token', 'user'], 'exactly token and user')

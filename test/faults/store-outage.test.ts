@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { testEnvironment } from '../helpers/harness.js'
-import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
+import { bearer, claimsOf, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { startPrivatePostgres, startPrivateRedis } from '../helpers/private-servers.js'
 import { countUnhandledRejections } from '../helpers/unhandled-rejections.js'
 
@@ -13,7 +13,10 @@ const unhandledRejections = countUnhandledRejections(t)
 // Servers first, so that their teardown (last in, first out) runs after the app is closed.
 const redis = await startPrivateRedis(t)
 const postgres = await startPrivatePostgres(t)
-const env = await testEnvironment(t, { DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'x:' })
+// The key set is cached for the whole file: a reload that fell inside an outage would answer 503 and
+// turn the cached-profile check below into a race against the default 10 s key cache.
+const outageEnv = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'x:', KEY_CACHE_TTL: '3600' }
+const env = await testEnvironment(t, outageEnv)
 const app = await buildApp(env.config)
 t.teardown(() => app.close())
 
@@ -81,6 +84,30 @@ t.test('Redis stopped: an operator change is refused before it commits, so no ca
   await redis.start()
   await untilReady(t)
   t.equal((await app.core.admin.accounts.disable(target.id, { id: null, via: 'cli' })).status, 'disabled', 'it goes through once Redis is back')
+  t.equal(unhandledRejections(), 0, 'no unhandled rejection')
+})
+
+t.test('Redis stopped: a reuse detected meanwhile ends the session in Postgres; a repeat once Redis is back refuses its access tokens', async (t) => {
+  // A second instance without rate limits (whose Redis store would refuse the request first), so the
+  // request reaches the reuse check.
+  const direct = await buildApp((await testEnvironment(t, { ...outageEnv, RATE_LIMIT_ENABLED: 'false' })).config)
+  t.teardown(() => direct.close())
+  const refreshOn = (token: string) => direct.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
+  const first = await nativeLogin(direct, account)
+  const second = (await refreshOn(first.refresh_token)).json().data
+  const third = (await refreshOn(second.refresh_token)).json().data
+  await redis.stop()
+  // The first token's child is used too, so this is reuse, not a grace replay: the session is revoked
+  // in Postgres, and the Redis entry for its access tokens cannot be written.
+  assertUnavailable(t, await refreshOn(first.refresh_token), 'reuse detected without Redis')
+  await redis.start()
+  await untilReady(t)
+
+  const session = await app.stores.database.prisma.session.findUniqueOrThrow({ where: { id: claimsOf(third.token).sid } })
+  t.equal(session.revokedReason, 'refresh_token_reuse', 'the revocation committed in Postgres')
+  t.equal((await refreshOn(third.refresh_token)).statusCode, 401, 'so the newest refresh token is dead')
+  t.match((await refreshOn(first.refresh_token)).json(), { code: 'REFRESH_TOKEN_REUSED' }, 'the reuse, presented again')
+  t.equal((await me(third.token)).statusCode, 401, 'has now refused the session\'s access tokens too')
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
-import { createAccount, nativeLogin, bearer } from '../helpers/accounts.js'
+import { createAccount, nativeLogin, bearer, claimsOf } from '../helpers/accounts.js'
 
 // Logout (one session or all of them) and role selection: at login and by switching in a session.
 
@@ -13,7 +13,6 @@ const logout = (token: string, payload?: Record<string, unknown>) =>
   app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(token), ...(payload ? { payload } : {}) })
 const switchRole = (token: string | undefined, role: string) =>
   app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: token ? bearer(token) : {}, payload: { role } })
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
 
 t.test('logout ends the session: its access token and refresh token stop working at once', async (t) => {
   const account = await createAccount(app)

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { App } from '../../src/app.js'
 import { hashToken } from '../../src/core/secrets.js'
 import { buildTestApp } from '../helpers/harness.js'
-import { createAccount, nativeLogin, bearer } from '../helpers/accounts.js'
+import { createAccount, nativeLogin, bearer, claimsOf } from '../helpers/accounts.js'
 
 // Refresh-token rotation, grace-window replay, reuse detection, races, session lifetimes and the
 // seed's bearer-only refresh, through the native API on real Postgres and Redis.
@@ -16,7 +16,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const refresh = (on: App, refreshToken: string) =>
   on.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: refreshToken } })
 const me = (on: App, token: string) => on.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
 const tokenRow = (on: App, token: string) =>
   on.stores.database.prisma.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashToken(token) } })
 

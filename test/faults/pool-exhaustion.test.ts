@@ -1,0 +1,34 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/harness.js'
+import { bearer, claimsOf, createAccount, nativeLogin } from '../helpers/accounts.js'
+
+// Every Postgres connection busy for longer than a request may wait: the request fails cleanly with
+// 503 (Prisma's P2028, "unable to start a transaction in the given time"), not 500, and the same
+// request succeeds once the connections are free again.
+const POOL_SIZE = 10
+const app = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
+const db = app.stores.database.prisma
+
+t.test('logout while every pooled connection is held answers 503, then works', async (t) => {
+  const account = await createAccount(app)
+  const { token } = await nativeLogin(app, account)
+  let holding = 0
+  const holders = Array.from({ length: POOL_SIZE }, () => db.$transaction(async (tx) => {
+    holding++
+    await tx.$queryRaw`SELECT pg_sleep(4)::text`
+  }, { maxWait: 20_000, timeout: 20_000 }))
+  while (holding < POOL_SIZE) await new Promise((resolve) => setTimeout(resolve, 10))
+
+  const logout = () => app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(token) })
+  const starved = await logout()
+  t.equal(starved.statusCode, 503, 'no connection in time is an outage, not a server fault')
+  t.match(starved.json(), { success: false, code: 'SERVICE_UNAVAILABLE' })
+
+  await Promise.all(holders)
+  // Failed cleanly: nothing half-done. (Had Redis taken the revocation before Postgres failed, the
+  // token would be refused now, and the session would come back when that entry expired.)
+  t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).statusCode, 200, 'the failed logout changed nothing')
+  t.notOk((await db.session.findUniqueOrThrow({ where: { id: claimsOf(token).sid } })).revokedAt)
+  t.equal((await logout()).statusCode, 200, 'the same logout succeeds once connections are free')
+  t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).statusCode, 401, 'and took effect')
+})
