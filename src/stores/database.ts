@@ -5,6 +5,7 @@ import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, listMigrations, type SqlRunner } from './migrations.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
+import { connectionWatch, type ConnectionLog } from './connection-log.js'
 
 export type Database = PrismaClient
 
@@ -18,7 +19,7 @@ export interface DatabaseHandle {
 }
 
 /** Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`); start checks them. */
-export async function openPostgres(connectionString: string): Promise<DatabaseHandle> {
+export async function openPostgres(connectionString: string, log?: ConnectionLog): Promise<DatabaseHandle> {
   const pool = new pg.Pool({
     connectionString,
     max: 10,
@@ -27,7 +28,9 @@ export async function openPostgres(connectionString: string): Promise<DatabaseHa
     idleTimeoutMillis: 30_000,
   })
   // An idle client whose server went away emits 'error' on the pool; without a listener Node would crash.
-  pool.on('error', () => {})
+  const watch = connectionWatch('postgres', log)
+  pool.on('error', (error) => watch.lost(error))
+  pool.on('connect', () => watch.restored())
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   return {
     kind: 'postgres',

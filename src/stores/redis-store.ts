@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import type { KeyValueStore, LockoutBeginResult, LockoutDurations, LockoutFailResult, LockoutKeys } from './key-value-store.js'
+import { connectionWatch, type ConnectionLog } from './connection-log.js'
 
 // Each lockout step is one script, so parallel attempts cannot slip past the threshold.
 const LOCKOUT_BEGIN = `
@@ -29,7 +30,7 @@ export class RedisStore implements KeyValueStore {
   readonly kind = 'redis'
   readonly client: Redis & LockoutCommands
 
-  constructor(url: string, keyPrefix: string) {
+  constructor(url: string, keyPrefix: string, log?: ConnectionLog) {
     const client = new Redis(url, {
       keyPrefix,
       lazyConnect: true,
@@ -43,7 +44,11 @@ export class RedisStore implements KeyValueStore {
     client.defineCommand('lockoutBegin', { numberOfKeys: 2, lua: LOCKOUT_BEGIN })
     client.defineCommand('lockoutFail', { numberOfKeys: 3, lua: LOCKOUT_FAIL })
     // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
-    client.on('error', () => {})
+    const watch = connectionWatch('redis', log)
+    client.on('error', (error: Error) => watch.lost(error))
+    // A closed connection that ioredis will reopen: lost, even if it is back before a reconnect fails.
+    client.on('reconnecting', () => watch.lost())
+    client.on('ready', () => watch.restored())
     this.client = client as Redis & LockoutCommands
   }
 

@@ -17,7 +17,12 @@ const postgres = await startPrivatePostgres(t)
 // turn the cached-profile check below into a race against the default 10 s key cache.
 const outageEnv = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'x:', KEY_CACHE_TTL: '3600' }
 const env = await testEnvironment(t, outageEnv)
-const app = await buildApp(env.config)
+// The service's log, kept to check that each outage is reported once, when it starts and ends.
+const logLines: { level: number; msg: string; store?: string; code?: string }[] = []
+const app = await buildApp(env.config, {
+  logger: { level: 'info', stream: { write: (line: string) => void logLines.push(JSON.parse(line)) } },
+})
+const connectionLines = (store: string) => logLines.filter((line) => line.store === store).map((line) => line.msg)
 t.teardown(() => app.close())
 
 const account = await createAccount(app)
@@ -71,6 +76,8 @@ t.test('Redis stopped: fail closed with 503, then recover without a restart', as
   await redis.start()
   await untilReady(t)
   await assertServing(t, pair)
+  // However many reconnects failed meanwhile: one line when it went, one when it came back.
+  t.same(connectionLines('redis'), ['redis connection lost', 'redis connection restored'], 'the outage is logged once each way')
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
@@ -132,5 +139,7 @@ t.test('Postgres stopped: fail closed with 503, then recover without a restart',
   await postgres.start()
   await untilReady(t)
   await assertServing(t, pair)
+  t.same(connectionLines('postgres'), ['postgres connection lost', 'postgres connection restored'], 'the outage is logged once each way')
+  t.notOk(logLines.some((line) => JSON.stringify(line).includes('postgres@') || JSON.stringify(line).includes('redis://')), 'no store URL in the log')
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
