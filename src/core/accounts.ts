@@ -84,8 +84,10 @@ export class Accounts {
     return account
   }
 
-  async updatePasswordHash(accountId: string, passwordHash: string): Promise<void> {
-    await this.db.account.update({ where: { id: accountId }, data: { passwordHash } })
+  /** Swaps the hash only if it is still `current`; false when the password changed meanwhile. */
+  async replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
+    const { count } = await this.db.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
+    return count === 1
   }
 }
 

@@ -66,8 +66,14 @@ export class PasswordLogin {
     }
     this.events?.emit('login.attempted', { outcome: 'success' })
     if (this.passwords.needsRehash(account.passwordHash)) {
-      await this.accounts.updatePasswordHash(account.id, await this.passwords.hash(password))
-      await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
+      const upgraded = await this.passwords.hash(password)
+      // Only over the hash just checked, so a password reset that lands meanwhile wins. A second
+      // login of the account that checked the old hash at the same moment then starts no session
+      // (401): the price of never resurrecting a replaced password, paid once per parameter change.
+      if (await this.accounts.replacePasswordHash(account.id, account.passwordHash, upgraded)) {
+        await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
+        return { ...account, passwordHash: upgraded }
+      }
     }
     return account
   }

@@ -27,14 +27,16 @@ export class RoleSelection {
   /** The shared password check (lockout, dummy verify, status), then a ticket for the second step. */
   async listRoles(credentials: Credentials, ip?: string): Promise<RoleListing> {
     const account = await this.login.authenticate(credentials, ip)
-    return { account, ticket: await this.tickets.issue(account.id) }
+    return { account, ticket: await this.tickets.issue(account.id, account.passwordHash) }
   }
 
   /** Spends the ticket, then starts a session for the role. */
   async selectWithTicket(ticket: string | undefined, accountId: string, roleName: string, origin: SessionOrigin): Promise<TokenPair> {
-    await this.tickets.redeem(ticket, accountId)
+    const redeemed = await this.tickets.redeem(ticket, accountId)
     const account = await this.accounts.getById(accountId)
-    // The account may have been disabled since its password was checked.
+    // The account may have been disabled, or given a new password, since its password was checked;
+    // start() holds it to this state until the session exists.
+    redeemed.assertSamePassword(account.passwordHash)
     if (account.status !== 'active') throw new AccountDisabled()
     return this.sessions.start(account, selectRole(account, roleName), origin)
   }

@@ -5,7 +5,7 @@ import type { PreparedQueries } from '../stores/prepared-queries.js'
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, selectRole, toAccountView, type AccountRoleView, type AccountRow, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
-import { InvalidAccessToken, InvalidRefreshToken, RefreshTokenReused, SessionExpired } from './errors.js'
+import { AccountDisabled, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, SessionExpired } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { Revocations } from './revocations.js'
 import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
@@ -93,38 +93,58 @@ export class Sessions {
     private readonly events?: CoreEvents,
   ) {}
 
-  /** Starts a session after a successful password check and records the login. */
+  /**
+   * Starts a session after a successful password check and records the login. `account` is as it
+   * was checked: if it was disabled, deleted or given a new password since, no session starts.
+   */
   async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin): Promise<TokenPair> {
     const now = new Date()
     const sessionId = crypto.randomUUID()
     const refreshToken = randomToken()
     const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
-    const [accessToken] = await Promise.all([
+    const [accessToken, started] = await Promise.all([
       this.issueFor(account, role, sessionId, origin.clientId),
       this.insertSession({
-        sessionId, accountId: account.id, role: role.name, origin, tokenHash: hashToken(refreshToken), now, idleExpiresAt,
-        absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
+        sessionId, accountId: account.id, checkedPasswordHash: account.passwordHash, role: role.name, origin,
+        tokenHash: hashToken(refreshToken), now, idleExpiresAt, absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
       }),
     ])
+    if (!started) throw await this.changedSinceCheck(account.id)
     return { sessionId, account, role, accessToken, refreshToken, refreshExpiresIn: seconds(this.policy.idleTtlMs) }
+  }
+
+  /** Why a session could not start for an account whose password had just been checked. */
+  private async changedSinceCheck(accountId: string): Promise<Error> {
+    const current = await this.db.account.findUnique({ where: { id: accountId }, select: { status: true } })
+    return current && current.status !== 'active' ? new AccountDisabled() : new InvalidCredentials()
   }
 
   /**
    * The session, its first refresh token, the login IP (now a known one) and the audit event, in one
-   * statement: one round trip and one implicit transaction, where Prisma's batch took six.
+   * statement: one round trip and one implicit transaction, where Prisma's batch took six. False when
+   * the account is no longer as checked.
+   *
+   * The account row is read FOR SHARE: a disable, password reset or delete racing this login either
+   * waits for it, and then ends the new session with the others, or commits first, and then this
+   * statement sees the changed row and starts nothing.
    */
   private async insertSession(s: {
-    sessionId: string; accountId: string; role: string; origin: SessionOrigin; tokenHash: string
+    sessionId: string; accountId: string; checkedPasswordHash: string; role: string; origin: SessionOrigin; tokenHash: string
     now: Date; idleExpiresAt: Date; absoluteExpiresAt: Date
-  }): Promise<void> {
+  }): Promise<boolean> {
     const now = utc(s.now)
     const ip = s.origin.ip ?? null
     const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId })
-    await this.prepared.query(Prisma.sql`
-      WITH session AS (
+    const [result] = await this.prepared.query<{ started: number }>(Prisma.sql`
+      WITH account AS (
+        SELECT id FROM accounts
+        WHERE id = ${s.accountId}::uuid AND status = 'active' AND password_hash = ${s.checkedPasswordHash}::text
+        FOR SHARE
+      ), session AS (
         INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-        VALUES (${s.sessionId}::uuid, ${s.accountId}::uuid, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
-          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)})
+        SELECT ${s.sessionId}::uuid, id, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
+          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}
+        FROM account
         RETURNING id
       ), token AS (
         -- Foreign keys are checked at the end of the statement, when the session row exists.
@@ -133,12 +153,15 @@ export class Sessions {
         FROM session
       ), known_ip AS (
         INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)
-        SELECT ${s.accountId}::uuid, ${ip}::text, ${now}, ${now}
+        SELECT id, ${ip}::text, ${now}, ${now} FROM account
         WHERE ${ip}::text IS NOT NULL
         ON CONFLICT (account_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+      ), audit AS (
+        INSERT INTO audit_events (type, account_id, ip, data, created_at)
+        SELECT 'login.success', id, ${ip}::text, ${audit}::jsonb, ${now} FROM account
       )
-      INSERT INTO audit_events (type, account_id, ip, data, created_at)
-      VALUES ('login.success', ${s.accountId}::uuid, ${ip}::text, ${audit}::jsonb, ${now})`)
+      SELECT count(*)::int AS started FROM session`)
+    return result?.started === 1
   }
 
   /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
@@ -268,8 +291,11 @@ export class Sessions {
         }
       }
     }
-    // Also when the session has already ended: a repeat after a failed Redis write completes it.
-    await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
+    // Also when the session ended recently: a repeat after a failed Redis write completes it. One
+    // that ended before any of its access tokens could still live needs nothing more.
+    if (!session.revokedAt || now - session.revokedAt.getTime() < this.revocations.maxTokenLifetimeMs) {
+      await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
+    }
     this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
     throw new RefreshTokenReused()
   }
@@ -282,7 +308,7 @@ export class Sessions {
   private async refuseInRevokedSession(refreshToken: string): Promise<never> {
     const fresh = await this.findByRefreshToken(hashToken(refreshToken))
     if (!fresh?.token.consumedAt) throw new InvalidRefreshToken('session revoked')
-    // No grace replay here: the session is already revoked (in Redis first, its row a moment later).
+    // No grace replay here: Redis already says the session is revoked, whatever its row says yet.
     this.events?.emit('refresh.reuse_detected', { sessionId: fresh.session.id })
     throw new RefreshTokenReused()
   }
@@ -300,8 +326,8 @@ export class Sessions {
       throw new InvalidAccessToken('already refreshed')
     }
     const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
-    await this.db.session.update({ where: { id: session.id }, data: { lastUsedAt: now, idleExpiresAt } })
     const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    await this.touchLiveSession(this.db, session.id, { lastUsedAt: now, idleExpiresAt })
     return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()) }
   }
 
@@ -311,11 +337,21 @@ export class Sessions {
     const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, roleName)
     const accessToken = await this.issueFor(account, role, session.id, session.clientId)
-    await this.db.$transaction([
-      this.db.session.update({ where: { id: session.id }, data: { role: role.name, lastUsedAt: now } }),
-      this.db.auditEvent.create({ data: { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } } }),
-    ])
+    await this.db.$transaction(async (tx) => {
+      await this.touchLiveSession(tx, session.id, { role: role.name, lastUsedAt: now })
+      await recordAudit(tx, { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } })
+    })
     return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(session.idleExpiresAt.getTime() - now.getTime()) }
+  }
+
+  /**
+   * Records a use of the session, only while it is live; a token minted before this write is then
+   * covered by a revocation that commits after it. Like commitRotation, this closes the window
+   * between reading the session as live and a logout that commits meanwhile.
+   */
+  private async touchLiveSession(db: Pick<Database, 'session'>, sessionId: string, data: { lastUsedAt: Date; idleExpiresAt?: Date; role?: string }) {
+    const { count } = await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data })
+    if (count === 0) throw new InvalidAccessToken('session revoked')
   }
 
   /** RFC 7009 for a refresh token: ends its session. False when the token is unknown. */

@@ -143,7 +143,12 @@ export class AccountAdmin {
       await assignRoles(tx, id, roleIds)
       return { type: 'admin.roles_set', data: { roles: names } }
     }, async () => {
-      const orphaned = await this.db.session.findMany({ where: { accountId: id, revokedAt: null, role: { notIn: names } }, select: { id: true } })
+      // Also those ended a moment ago for the same reason, so a retry after a failed Redis write
+      // completes their revocation.
+      const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
+      const orphaned = await this.db.session.findMany({
+        where: { accountId: id, role: { notIn: names }, OR: [{ revokedAt: null }, { revokedAt: { gte: since } }] }, select: { id: true },
+      })
       for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
     })
   }
@@ -166,23 +171,25 @@ export class AccountAdmin {
   }
 
   /**
-   * Deletes the account, its sessions and roles; its audit events stay. Sessions are revoked first,
-   * and any that started meanwhile are revoked right after the delete commits.
+   * Deletes the account, its sessions and roles; its audit events stay. Sessions are revoked first;
+   * then, with the account row locked (a login in progress finishes first, a later one finds no
+   * account), every session whose access tokens may still live is revoked in Redis before the
+   * delete commits: once the rows are gone, nothing could repeat that.
    */
   async delete(id: string, actor: Actor): Promise<void> {
     await this.get(id)
     await this.profiles.changed(id)
     await this.sessions.revokeAll(id, 'account_deleted', actor.id ?? undefined)
-    const stragglers = await this.db.$transaction(async (tx) => {
-      const account = await tx.account.findUnique({ where: { id }, select: { email: true } })
-      if (!account) throw new AccountNotFound()
-      const live = await tx.session.findMany({ where: { accountId: id, revokedAt: null }, select: { id: true } })
-      await tx.account.delete({ where: { id } })
-      await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email } }))
-      return live.map((s) => s.id)
-    })
     try {
-      await this.revocations.revokeSessions(stragglers)
+      await this.db.$transaction(async (tx) => {
+        const [account] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
+        if (!account) throw new AccountNotFound()
+        const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
+        const sessions = await tx.session.findMany({ where: { accountId: id, OR: [{ revokedAt: null }, { revokedAt: { gte: since } }] }, select: { id: true } })
+        await this.revocations.revokeSessions(sessions.map((s) => s.id))
+        await tx.account.delete({ where: { id } })
+        await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email } }))
+      })
     } finally {
       await this.profiles.changed(id)
     }
