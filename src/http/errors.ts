@@ -77,12 +77,13 @@ function article(type: string): string {
   return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`
 }
 
-const UNAVAILABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
+// Prisma's P2028 only where the pool is exhausted or the database too slow; its other P2028s are bugs.
+const UNAVAILABLE = /Unable to start a transaction in the given time|A query cannot be executed on an expired transaction|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
 
-// Prisma's "cannot reach" codes, and its "no connection or transaction in time" ones (P2024, P2028:
-// the pool is exhausted), Postgres's shutdown and connection SQLSTATEs, and the socket and
-// name-resolution failures Node raises under pg and ioredis.
-const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|P2028|57P01|57P02|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/
+// Prisma's "cannot reach" and "no connection in time" codes, Postgres's shutdown and connection
+// SQLSTATEs, its transient conflicts (deadlock, serialization failure: a retry succeeds), and the
+// socket and name-resolution failures Node raises under pg and ioredis.
+const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|P2034|40P01|40001|57P01|57P02|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/
 
 /** Postgres or Redis is away: the request cannot be answered safely, so it fails closed with 503. */
 export function isStoreUnavailable(error: unknown): boolean {
