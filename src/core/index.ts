@@ -47,7 +47,10 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     issuer: config.ISSUER, audience: config.AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE,
   })
   // A revocation must outlive every token it covers, clock tolerance included.
-  const revocations = new Revocations(kv, accessTtlMs + config.CLOCK_TOLERANCE * 1000)
+  const revocations = new Revocations(kv, accessTtlMs + config.CLOCK_TOLERANCE * 1000, async (sinceMs) => {
+    const ended = await db.session.findMany({ where: { revokedAt: { gte: new Date(Date.now() - sinceMs) } }, select: { id: true } })
+    return ended.map((s) => s.id)
+  })
   const lockout = new LockoutPolicy(kv, {
     threshold: config.LOCKOUT_THRESHOLD,
     windowMs: config.LOCKOUT_WINDOW * 1000,

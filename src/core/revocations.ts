@@ -3,10 +3,24 @@ import type { KeyValueStore } from '../stores/key-value-store.js'
 /**
  * Revoked access tokens (by jti) and sessions (by sid), kept in the key-value store only as long as
  * a token they cover could still be presented.
+ *
+ * Redis may lose its data (a restart without persistence, a failover to an empty replica). A marker
+ * key, read in the same round trip as every check, tells: when it is gone, the session revocations
+ * are written again from Postgres (`recentlyRevokedSessions`) before any check answers, so a token
+ * of a logged-out session is not let back in. Revocations of single access tokens by jti exist only
+ * in the key-value store and cannot be restored.
  */
 export class Revocations {
-  constructor(private readonly kv: KeyValueStore, readonly maxTokenLifetimeMs: number) {}
+  private restoring: Promise<void> | undefined
 
+  constructor(
+    private readonly kv: KeyValueStore,
+    readonly maxTokenLifetimeMs: number,
+    /** The sessions ended within `sinceMs` milliseconds, from the database. */
+    private readonly recentlyRevokedSessions: (sinceMs: number) => Promise<string[]>,
+  ) {}
+
+  private static readonly intactMarker = 'revocations:intact'
   private static sessionKey = (sid: string) => `revoked:sid:${sid}`
   private static tokenKey = (jti: string) => `revoked:jti:${jti}`
 
@@ -25,7 +39,8 @@ export class Revocations {
   }
 
   async isSessionRevoked(sid: string): Promise<boolean> {
-    return (await this.kv.countExisting([Revocations.sessionKey(sid)])) > 0
+    const [session] = await this.read([Revocations.sessionKey(sid)])
+    return session !== null
   }
 
   async isRevoked(jti: string, sid: string): Promise<boolean> {
@@ -37,7 +52,29 @@ export class Revocations {
    * `alsoRead` fetched in the same round trip.
    */
   async check(jti: string, sid: string, alsoRead: string[] = []): Promise<{ revoked: boolean; values: (string | null)[] }> {
-    const [token, session, ...values] = await this.kv.getMany([Revocations.tokenKey(jti), Revocations.sessionKey(sid), ...alsoRead])
+    const [token, session, ...values] = await this.read([Revocations.tokenKey(jti), Revocations.sessionKey(sid), ...alsoRead])
     return { revoked: token !== null || session !== null, values }
+  }
+
+  /** The values of `keys`, read with the marker; restored first if the store lost its data. */
+  private async read(keys: string[]): Promise<(string | null)[]> {
+    const [intact, ...values] = await this.kv.getMany([Revocations.intactMarker, ...keys])
+    if (intact !== null) return values
+    await this.restore()
+    return this.kv.getMany(keys)
+  }
+
+  /** Writes the session revocations again, then the marker; one restore at a time per instance. */
+  private restore(): Promise<void> {
+    this.restoring ??= (async () => {
+      try {
+        await this.revokeSessions(await this.recentlyRevokedSessions(this.maxTokenLifetimeMs))
+        // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
+        await this.kv.set(Revocations.intactMarker, new Date().toISOString(), 7 * 86_400_000)
+      } finally {
+        this.restoring = undefined
+      }
+    })()
+    return this.restoring
   }
 }

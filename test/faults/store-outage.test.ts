@@ -118,6 +118,21 @@ t.test('Redis stopped: a reuse detected meanwhile ends the session in Postgres; 
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
+t.test('Redis restarted empty: logged-out sessions stay logged out', async (t) => {
+  const loggedOut = await nativeLogin(app, account)
+  const live = await nativeLogin(app, account)
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(loggedOut.token) })).statusCode, 200)
+  t.equal((await me(loggedOut.token)).statusCode, 401, 'refused after logout')
+  // This Redis keeps nothing on disk: a restart loses every revocation entry.
+  await redis.stop()
+  await redis.start()
+  await untilReady(t)
+  t.equal((await me(loggedOut.token)).statusCode, 401, 'still refused: the revocation was written again from Postgres')
+  t.equal((await me(live.token)).statusCode, 200, 'a live session is unaffected')
+  t.equal((await refresh(loggedOut.refresh_token)).statusCode, 401, 'and its refresh token stays dead')
+  t.equal(unhandledRejections(), 0, 'no unhandled rejection')
+})
+
 t.test('Postgres stopped: fail closed with 503, then recover without a restart', async (t) => {
   const pair = await nativeLogin(app, account)
   const uncachedPair = await nativeLogin(app, await createAccount(app))
