@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { App } from '../../src/app.js'
 import { hashToken } from '../../src/core/secrets.js'
+import { holdNext } from '../helpers/hold.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { createAccount, nativeLogin, bearer, claimsOf } from '../helpers/accounts.js'
 
@@ -197,24 +198,13 @@ t.test('a refresh that read its token before a racing reuse revoked the session 
 
   // Hold the first request between its read of the token and its Redis check (the real one, called
   // afterwards), and run the race there: a second request rotates the token, a third replays it.
-  const revocations = strictApp.core.revocations
-  const realCheck = revocations.isSessionRevoked.bind(revocations)
-  let reachedCheck!: () => void
-  let release!: () => void
-  const atCheck = new Promise<void>((resolve) => { reachedCheck = resolve })
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let holdNext = true
-  revocations.isSessionRevoked = async (sid) => {
-    if (holdNext) { holdNext = false; reachedCheck(); await held }
-    return realCheck(sid)
-  }
-
+  const hold = holdNext(t, strictApp.core.revocations, 'isSessionRevoked')
   const late = refresh(strictApp, login.refresh_token)
-  await atCheck
+  await hold.reached
   t.equal((await refresh(strictApp, login.refresh_token)).statusCode, 200, 'a racing request rotates the token')
   const replay = await refresh(strictApp, login.refresh_token)
   t.match(replay.json(), { code: 'REFRESH_TOKEN_REUSED' }, 'a third use is reuse and revokes the session')
-  release()
+  hold.release()
   const response = await late
   t.equal(response.statusCode, 401)
   t.equal(response.json().code, 'REFRESH_TOKEN_REUSED', 'the held request, which read the token unused, is reuse as well')

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { hash } from '@node-rs/argon2'
 import { buildTestApp } from '../helpers/harness.js'
 import { bearer, claimsOf, createAccount, nativeLogin } from '../helpers/accounts.js'
+import { racing } from '../helpers/hold.js'
 
 // An operator's change lands while a login of the account is between its password check and its
 // new session: no session may start on a password that was replaced, or for an account that was
@@ -13,21 +14,9 @@ const cli = { id: null, via: 'cli' as const }
 const login = (account: { email: string; password: string }) =>
   app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
 
-/** Holds the next call of `object[method]` until released; resolves `reached` when it arrives. */
-function holdNext<T extends object, K extends keyof T>(t: Test, object: T, method: K) {
-  const real = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object)
-  let reachedHold!: () => void
-  let release!: () => void
-  const reached = new Promise<void>((resolve) => { reachedHold = resolve })
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let armed = true
-  object[method] = (async (...args: unknown[]) => {
-    if (armed) { armed = false; reachedHold(); await held }
-    return real(...args)
-  }) as T[K]
-  t.teardown(() => { object[method] = real as T[K] })
-  return { reached, release }
-}
+/** A login held right after its password verified (lockout.succeed), before its session starts. */
+const loginRacing = (t: Test, account: { email: string; password: string }, change: () => Promise<unknown>) =>
+  racing(t, app.core.lockout, 'succeed', () => login(account), change)
 
 async function liveSessions(accountId: string) {
   return db.session.count({ where: { accountId, revokedAt: null } })
@@ -35,13 +24,7 @@ async function liveSessions(accountId: string) {
 
 t.test('a password reset while a login is past its password check: no session starts', async (t) => {
   const account = await createAccount(app)
-  // lockout.succeed runs right after the password verified, before the session starts.
-  const hold = holdNext(t, app.core.lockout, 'succeed')
-  const pending = login(account)
-  await hold.reached
-  await app.core.admin.accounts.resetPassword(account.id, 'a-brand-new-password-123', cli)
-  hold.release()
-  const response = await pending
+  const response = await loginRacing(t, account, () => app.core.admin.accounts.resetPassword(account.id, 'a-brand-new-password-123', cli))
   t.equal(response.statusCode, 401, 'the replaced password gets nothing')
   t.match(response.json(), { success: false, code: 'INVALID_CREDENTIALS' })
   t.equal(await liveSessions(account.id), 0, 'no live session for the old password')
@@ -49,12 +32,7 @@ t.test('a password reset while a login is past its password check: no session st
 
 t.test('a disable while a login is past its password check: 403, no session', async (t) => {
   const account = await createAccount(app)
-  const hold = holdNext(t, app.core.lockout, 'succeed')
-  const pending = login(account)
-  await hold.reached
-  await app.core.admin.accounts.disable(account.id, cli)
-  hold.release()
-  const response = await pending
+  const response = await loginRacing(t, account, () => app.core.admin.accounts.disable(account.id, cli))
   t.equal(response.statusCode, 403)
   t.match(response.json(), { success: false, code: 'ACCOUNT_DISABLED' })
   t.equal(await liveSessions(account.id), 0)
@@ -62,12 +40,7 @@ t.test('a disable while a login is past its password check: 403, no session', as
 
 t.test('a delete while a login is past its password check: 401, not a 500', async (t) => {
   const account = await createAccount(app)
-  const hold = holdNext(t, app.core.lockout, 'succeed')
-  const pending = login(account)
-  await hold.reached
-  await app.core.admin.accounts.delete(account.id, cli)
-  hold.release()
-  const response = await pending
+  const response = await loginRacing(t, account, () => app.core.admin.accounts.delete(account.id, cli))
   t.equal(response.statusCode, 401)
   t.match(response.json(), { success: false, code: 'INVALID_CREDENTIALS' })
   t.equal(await db.session.count({ where: { accountId: account.id } }), 0)
@@ -77,14 +50,13 @@ t.test('the parameter upgrade of a login never overwrites a password reset that 
   const account = await createAccount(app)
   const oldHash = await hash(account.password, { algorithm: 2, memoryCost: 2048, timeCost: 1, parallelism: 1 })
   await db.account.update({ where: { id: account.id }, data: { passwordHash: oldHash } })
-  const hold = holdNext(t, app.core.lockout, 'succeed')
-  const pending = login(account)
-  await hold.reached
   const newPassword = 'a-brand-new-password-456'
-  await app.core.admin.accounts.resetPassword(account.id, newPassword, cli)
-  const { passwordHash: resetHash } = await db.account.findUniqueOrThrow({ where: { id: account.id } })
-  hold.release()
-  t.equal((await pending).statusCode, 401)
+  let resetHash = ''
+  const response = await loginRacing(t, account, async () => {
+    await app.core.admin.accounts.resetPassword(account.id, newPassword, cli)
+    resetHash = (await db.account.findUniqueOrThrow({ where: { id: account.id } })).passwordHash
+  })
+  t.equal(response.statusCode, 401)
   t.equal((await db.account.findUniqueOrThrow({ where: { id: account.id } })).passwordHash, resetHash, 'the reset hash stays')
   t.equal(await db.auditEvent.count({ where: { type: 'password.rehashed', accountId: account.id } }), 0)
   t.equal((await login({ email: account.email, password: newPassword })).statusCode, 200, 'the new password works')
@@ -106,13 +78,10 @@ t.test('a selection ticket issued before a password reset is void after it', asy
 t.test('a role switch whose session is ended while the token is minted is refused', async (t) => {
   const account = await createAccount(app, { roles: { admin: [], staff: [] } })
   const { token } = await nativeLogin(app, account)
-  const hold = holdNext(t, app.core.accessTokens, 'issue')
-  const pending = app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: bearer(token), payload: { role: 'staff' } })
-  await hold.reached
   // The whole logout, Redis entry included, completes before the new token exists.
-  await app.core.sessions.revoke(claimsOf(token).sid, account.id, 'logout')
-  hold.release()
-  const response = await pending
+  const response = await racing(t, app.core.accessTokens, 'issue',
+    () => app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: bearer(token), payload: { role: 'staff' } }),
+    () => app.core.sessions.revoke(claimsOf(token).sid, account.id, 'logout'))
   t.equal(response.statusCode, 401, 'no token for an ended session')
   t.notOk(response.json().data, 'and nothing minted is handed out')
   t.equal(await db.auditEvent.count({ where: { type: 'session.role_switched', accountId: account.id } }), 0, 'no switch recorded')
@@ -121,12 +90,9 @@ t.test('a role switch whose session is ended while the token is minted is refuse
 t.test('a bearer-only refresh whose session is ended while the token is minted is refused', async (t) => {
   const account = await createAccount(app)
   const { token } = await nativeLogin(app, account)
-  const hold = holdNext(t, app.core.accessTokens, 'issue')
-  const pending = app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(token) })
-  await hold.reached
-  await app.core.sessions.revoke(claimsOf(token).sid, account.id, 'logout')
-  hold.release()
-  const response = await pending
+  const response = await racing(t, app.core.accessTokens, 'issue',
+    () => app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(token) }),
+    () => app.core.sessions.revoke(claimsOf(token).sid, account.id, 'logout'))
   t.equal(response.statusCode, 401)
   t.notOk(response.json().data)
 })

@@ -1,0 +1,34 @@
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/**
+ * Holds the next call of `object[method]` until released, then makes the real call: a race made
+ * deterministic by stopping a request at a chosen point inside it. `reached` settles when it stops.
+ */
+export function holdNext<T extends object, K extends keyof T>(t: Teardown, object: T, method: K) {
+  const real = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object)
+  let reachedHold!: () => void
+  let release!: () => void
+  const reached = new Promise<void>((resolve) => { reachedHold = resolve })
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let armed = true
+  object[method] = (async (...args: unknown[]) => {
+    if (armed) { armed = false; reachedHold(); await held }
+    return real(...args)
+  }) as T[K]
+  t.teardown(() => { object[method] = real as T[K] })
+  return { reached, release }
+}
+
+/** Sends the request, holds it at `object[method]`, makes the change, then lets the request finish. */
+export async function racing<T extends object, K extends keyof T, R>(
+  t: Teardown, object: T, method: K, request: () => Promise<R>, change: () => Promise<unknown>,
+): Promise<R> {
+  const hold = holdNext(t, object, method)
+  const pending = request()
+  await hold.reached
+  await change()
+  hold.release()
+  return pending
+}
