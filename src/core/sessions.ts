@@ -5,7 +5,7 @@ import type { PreparedQueries } from '../stores/prepared-queries.js'
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, selectRole, toAccountView, type AccountRoleView, type AccountRow, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
-import { AccountDisabled, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, SessionExpired } from './errors.js'
+import { AccountDisabled, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, SessionExpired } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { Revocations } from './revocations.js'
 import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
@@ -110,6 +110,7 @@ export class Sessions {
       }),
     ])
     if (!started) throw await this.changedSinceCheck(account.id)
+    if (await this.endIfRoleRemoved(sessionId, account.id, role.name)) throw new RoleNotHeld()
     return { sessionId, account, role, accessToken, refreshToken, refreshExpiresIn: seconds(this.policy.idleTtlMs) }
   }
 
@@ -198,6 +199,7 @@ export class Sessions {
       if (!winner) throw new InvalidRefreshToken('unknown')
       return this.replayOrRevoke(winner.token.id, winner.token.consumedAt ?? now, winner.session, winner.account, refreshToken)
     }
+    if (role.name !== session.role && await this.endIfRoleRemoved(session.id, account.id, role.name)) throw new RoleNotHeld()
     this.events?.emit('refresh.rotated', { sessionId: session.id })
     return {
       sessionId: session.id, account, role, accessToken, refreshToken: childToken,
@@ -341,7 +343,23 @@ export class Sessions {
       await this.touchLiveSession(tx, session.id, { role: role.name, lastUsedAt: now })
       await recordAudit(tx, { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } })
     })
+    if (await this.endIfRoleRemoved(session.id, account.id, role.name)) throw new RoleNotHeld()
     return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(session.idleExpiresAt.getTime() - now.getTime()) }
+  }
+
+  /**
+   * Called once a session's role is written (login, switch): if an operator took that role away
+   * meanwhile, the session ends. Reading after the write closes the race with setRoles, whose sweep
+   * of sessions runs after its commit: either this read sees the removal, or that sweep sees the
+   * session's new role. True when the session was ended.
+   */
+  private async endIfRoleRemoved(sessionId: string, accountId: string, role: string): Promise<boolean> {
+    const [held] = await this.prepared.query<{ held: number }>(Prisma.sql`
+      SELECT 1 AS held FROM account_roles ar JOIN roles r ON r.id = ar.role_id
+      WHERE ar.account_id = ${accountId}::uuid AND r.name = ${role}::text`)
+    if (held) return false
+    await this.revoke(sessionId, accountId, 'role_removed')
+    return true
   }
 
   /**
@@ -376,7 +394,8 @@ export class Sessions {
     const ended = await this.db.$transaction(async (tx) => {
       const { count } = await tx.session.updateMany({ where: { id: sessionId, accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } })
       if (count === 0) return false
-      const type: AuditEventType = reason === 'refresh_token_reuse' ? 'refresh.reuse_detected' : actorId ? 'admin.session_revoked' : 'session.logout'
+      const type: AuditEventType = reason === 'refresh_token_reuse' ? 'refresh.reuse_detected'
+        : actorId || reason === 'role_removed' ? 'admin.session_revoked' : 'session.logout'
       await recordAudit(tx, { type, accountId, actorId, data: { sessionId, reason } })
       return true
     })

@@ -96,3 +96,37 @@ t.test('a bearer-only refresh whose session is ended while the token is minted i
   t.equal(response.statusCode, 401)
   t.notOk(response.json().data)
 })
+
+t.test('a login for a role that an operator takes away meanwhile: 403, and no session keeps the role', async (t) => {
+  const account = await createAccount(app, { roles: { admin: [], staff: [] } })
+  const response = await racing(t, app.core.lockout, 'succeed',
+    () => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password, role: 'admin' } }),
+    () => app.core.admin.accounts.setRoles(account.id, ['staff'], cli))
+  t.equal(response.statusCode, 403)
+  t.match(response.json(), { success: false, code: 'ROLE_NOT_HELD' })
+  t.equal(await db.session.count({ where: { accountId: account.id, revokedAt: null, role: 'admin' } }), 0, 'no live session with the removed role')
+})
+
+t.test('a role switch to a role that an operator takes away meanwhile: 403, and the session ends', async (t) => {
+  const account = await createAccount(app, { roles: { staff: [], admin: [] } })
+  const { token } = await nativeLogin(app, account)
+  const response = await racing(t, app.core.accessTokens, 'issue',
+    () => app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: bearer(token), payload: { role: 'admin' } }),
+    () => app.core.admin.accounts.setRoles(account.id, ['staff'], cli))
+  t.equal(response.statusCode, 403)
+  t.notOk(response.json().data, 'no token')
+  t.equal(await db.session.count({ where: { accountId: account.id, revokedAt: null, role: 'admin' } }), 0, 'no live session with the removed role')
+  t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })).statusCode, 401, 'the session is over')
+})
+
+t.test('a refresh that switches to a role taken away meanwhile (OAuth scope): refused, and the session ends', async (t) => {
+  const account = await createAccount(app, { roles: { staff: [], admin: [] } })
+  const pair = await nativeLogin(app, account)
+  const response = await racing(t, app.core.accessTokens, 'issue',
+    () => app.inject({ method: 'POST', url: '/oauth/token', payload: { grant_type: 'refresh_token', refresh_token: pair.refresh_token, scope: 'role:admin' } }),
+    () => app.core.admin.accounts.setRoles(account.id, ['staff'], cli))
+  t.equal(response.statusCode, 400)
+  t.match(response.json(), { error: 'invalid_scope' })
+  t.notOk(response.json().access_token)
+  t.equal(await db.session.count({ where: { accountId: account.id, revokedAt: null, role: 'admin' } }), 0, 'no live session with the removed role')
+})
