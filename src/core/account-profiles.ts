@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import type { AccountView, Accounts } from './accounts.js'
+import { Revocations } from './revocations.js'
 
 /** An account as a profile shows it: never its password hash, which stays out of the cache. */
 export type AccountProfile = Omit<AccountView, 'passwordHash'>
@@ -35,7 +36,8 @@ export class AccountProfiles {
 
   /** The keys of an account's change stamps, for a caller that reads them with other keys in one round trip. */
   stampKeys(accountId: string): string[] {
-    return [AccountProfiles.accountStamp(accountId), AccountProfiles.everyAccount]
+    // With the store's generation: stamps lost with the store's data must not make an old entry current.
+    return [AccountProfiles.accountStamp(accountId), AccountProfiles.everyAccount, Revocations.intactMarker]
   }
 
   /** The profile; `stamps` are the values of stampKeys(accountId) if the caller has just read them. */

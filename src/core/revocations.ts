@@ -20,7 +20,12 @@ export class Revocations {
     private readonly recentlyRevokedSessions: (sinceMs: number) => Promise<string[]>,
   ) {}
 
-  private static readonly intactMarker = 'revocations:intact'
+  /**
+   * The marker's value changes with every restore, so it doubles as the store's generation: a cache
+   * that keys its entries on values read from the store (profile change stamps) includes it, and no
+   * entry read before the data was lost can match again.
+   */
+  static readonly intactMarker = 'revocations:intact'
   private static sessionKey = (sid: string) => `revoked:sid:${sid}`
   private static tokenKey = (jti: string) => `revoked:jti:${jti}`
 

@@ -133,6 +133,18 @@ t.test('Redis restarted empty: logged-out sessions stay logged out', async (t) =
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
+t.test('Redis restarted empty: a profile cached before a change whose stamp was lost is not served', async (t) => {
+  const target = await createAccount(app, { name: 'Before' })
+  const { token } = await nativeLogin(app, target)
+  t.equal((await me(token)).json().data.name, 'Before', 'cached now')
+  // The change stamps Redis, so the entry is stale; nothing reads it before the stamp is lost.
+  await app.core.admin.accounts.update(target.id, { name: 'After' }, { id: null, via: 'cli' })
+  await redis.stop()
+  await redis.start()
+  await untilReady(t)
+  t.equal((await me(token)).json().data.name, 'After', 'the store\'s new generation makes the old entry stale')
+})
+
 t.test('Postgres stopped: fail closed with 503, then recover without a restart', async (t) => {
   const pair = await nativeLogin(app, account)
   const uncachedPair = await nativeLogin(app, await createAccount(app))
