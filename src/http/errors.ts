@@ -78,7 +78,7 @@ function article(type: string): string {
 }
 
 // Prisma's P2028 only where the pool is exhausted or the database too slow; its other P2028s are bugs.
-const UNAVAILABLE = /Unable to start a transaction in the given time|A query cannot be executed on an expired transaction|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
+const UNAVAILABLE = /Unable to start a transaction in the given time|A (query|commit|rollback) cannot be executed on an expired transaction|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
 
 // Prisma's "cannot reach" and "no connection in time" codes, Postgres's shutdown and connection
 // SQLSTATEs, its transient conflicts (deadlock, serialization failure: a retry succeeds), and the

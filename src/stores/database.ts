@@ -15,6 +15,11 @@ export interface DatabaseHandle {
   /** The hot paths' statements, prepared; on the same connections as `prisma`. */
   readonly prepared: PreparedQueries
   ping(): Promise<void>
+  /**
+   * A request failed because Postgres could not be reached. pg reports a lost idle connection on its
+   * own, but not a failed connect; this lets the outage be logged when no idle connection was open.
+   */
+  reportUnavailable(error: Error): void
   close(): Promise<void>
 }
 
@@ -36,6 +41,7 @@ export async function openPostgres(connectionString: string, log?: ConnectionLog
     kind: 'postgres',
     prisma,
     prepared: postgresPreparedQueries(pool),
+    reportUnavailable: (error) => watch.lost(error),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`
     },
@@ -93,6 +99,8 @@ export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
     kind: 'embedded',
     prisma,
     prepared: pglitePreparedQueries(pglite),
+    // In-process: there is no connection to lose.
+    reportUnavailable: () => {},
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`
     },
