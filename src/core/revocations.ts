@@ -1,3 +1,4 @@
+import type { Database } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 
 /**
@@ -72,6 +73,8 @@ export class Revocations {
   /** Writes the session revocations again, then the marker; one restore at a time per instance. */
   private restore(): Promise<void> {
     this.restoring ??= (async () => {
+      // Yield first, so `restoring` is assigned before `finally` can clear it, even on a synchronous throw.
+      await null
       try {
         await this.revokeSessions(await this.recentlyRevokedSessions(this.maxTokenLifetimeMs))
         // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
@@ -82,4 +85,18 @@ export class Revocations {
     })()
     return this.restoring
   }
+}
+
+/**
+ * The sessions ended within the last `sinceMs`: those still in the table, and those of accounts
+ * deleted meanwhile, which their deletion's audit event names (the rows went with the account).
+ */
+export async function recentlyEndedSessions(db: Database, sinceMs: number): Promise<string[]> {
+  const since = new Date(Date.now() - sinceMs)
+  const [ended, deletions] = await Promise.all([
+    db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
+    db.auditEvent.findMany({ where: { type: 'admin.account_deleted', createdAt: { gte: since } }, select: { data: true } }),
+  ])
+  const ofDeleted = deletions.flatMap((event) => (event.data as { endedSessions?: string[] } | null)?.endedSessions ?? [])
+  return [...ended.map((s) => s.id), ...ofDeleted]
 }

@@ -133,6 +133,18 @@ t.test('Redis restarted empty: logged-out sessions stay logged out', async (t) =
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
+t.test('Redis restarted empty: the sessions of an account deleted just before stay ended', async (t) => {
+  const doomed = await createAccount(app)
+  const { token } = await nativeLogin(app, doomed)
+  await app.core.admin.accounts.delete(doomed.id, { id: null, via: 'cli' })
+  t.match(await app.core.introspect(token), { active: false }, 'inactive after the delete')
+  await redis.stop()
+  await redis.start()
+  await untilReady(t)
+  // The session rows went with the account; the deletion's audit event still names them.
+  t.match(await app.core.introspect(token), { active: false }, 'still inactive after Redis lost its data')
+})
+
 t.test('Redis restarted empty: a profile cached before a change whose stamp was lost is not served', async (t) => {
   const target = await createAccount(app, { name: 'Before' })
   const { token } = await nativeLogin(app, target)

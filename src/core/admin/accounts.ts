@@ -171,24 +171,25 @@ export class AccountAdmin {
   }
 
   /**
-   * Deletes the account, its sessions and roles; its audit events stay. Sessions are revoked first;
-   * then, with the account row locked (a login in progress finishes first, a later one finds no
-   * account), every session whose access tokens may still live is revoked in Redis before the
-   * delete commits: once the rows are gone, nothing could repeat that.
+   * Deletes the account, its sessions and roles; its audit events stay.
+   *
+   * Disabled first, which ends its sessions: from that commit on no session can start (a session
+   * starts only for an active account), so the delete finds none live. The delete then rewrites
+   * the Redis entries of the sessions ended within a token's lifetime and names them in its audit
+   * event: once the rows are gone, that event is where a restore of Redis finds them.
    */
   async delete(id: string, actor: Actor): Promise<void> {
-    await this.get(id)
-    await this.profiles.changed(id)
-    await this.sessions.revokeAll(id, 'account_deleted', actor.id ?? undefined)
+    await this.disable(id, actor)
     try {
       await this.db.$transaction(async (tx) => {
         const [account] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
         if (!account) throw new AccountNotFound()
         const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
-        const sessions = await tx.session.findMany({ where: { accountId: id, OR: [{ revokedAt: null }, { revokedAt: { gte: since } }] }, select: { id: true } })
-        await this.revocations.revokeSessions(sessions.map((s) => s.id))
+        const ended = (await tx.session.findMany({ where: { accountId: id, revokedAt: { gte: since } }, select: { id: true } })).map((s) => s.id)
+        // All already revoked in Postgres, so writing them before the commit cannot revive anything.
+        await this.revocations.revokeSessions(ended)
         await tx.account.delete({ where: { id } })
-        await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email } }))
+        await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email, endedSessions: ended } }))
       })
     } finally {
       await this.profiles.changed(id)
