@@ -67,15 +67,32 @@ export class PasswordLogin {
     this.events?.emit('login.attempted', { outcome: 'success' })
     if (this.passwords.needsRehash(account.passwordHash)) {
       const upgraded = await this.passwords.hash(password)
-      // Only over the hash just checked, so a password reset that lands meanwhile wins. A second
-      // login of the account that checked the old hash at the same moment then starts no session
-      // (401): the price of never resurrecting a replaced password, paid once per parameter change.
+      // Only over the hash just checked, so a password reset that lands meanwhile wins.
       if (await this.accounts.replacePasswordHash(account.id, account.passwordHash, upgraded)) {
         await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
         return { ...account, passwordHash: upgraded }
       }
+      return this.recheck(account.id, password)
     }
     return account
+  }
+
+  /**
+   * The hash changed while this login upgraded it: another login's upgrade (the same password, so
+   * this one must still succeed) or a reset (a new password, so it must not). One more verify
+   * against the hash as it is now tells which; a session then starts only on that hash.
+   */
+  private async recheck(accountId: string, password: string): Promise<AccountView> {
+    const current = await this.accounts.findById(accountId)
+    if (!current) throw new InvalidCredentials()
+    const check = this.passwords.enter()
+    try {
+      if (!(await check.verify(current.passwordHash, password))) throw new InvalidCredentials()
+    } finally {
+      check.release()
+    }
+    if (current.status !== 'active') throw new AccountDisabled()
+    return current
   }
 
   /** Checks the credentials and starts a session for the requested role, or the account's first. */

@@ -110,14 +110,18 @@ export class Sessions {
       }),
     ])
     if (!started) throw await this.changedSinceCheck(account.id)
-    if (await this.endIfRoleRemoved(sessionId, account.id, role.name)) throw new RoleNotHeld()
+    if (await this.endIfRoleRemoved(sessionId, account.id, role.name)) throw await this.changedSinceCheck(account.id, new RoleNotHeld())
     return { sessionId, account, role, accessToken, refreshToken, refreshExpiresIn: seconds(this.policy.idleTtlMs) }
   }
 
-  /** Why a session could not start for an account whose password had just been checked. */
-  private async changedSinceCheck(accountId: string): Promise<Error> {
+  /**
+   * Why a session could not start, or had to end, for an account whose password had just been
+   * checked: it is gone, disabled, or else `otherwise` (its password changed; its role was taken).
+   */
+  private async changedSinceCheck(accountId: string, otherwise: Error = new InvalidCredentials()): Promise<Error> {
     const current = await this.db.account.findUnique({ where: { id: accountId }, select: { status: true } })
-    return current && current.status !== 'active' ? new AccountDisabled() : new InvalidCredentials()
+    if (!current) return new InvalidCredentials()
+    return current.status !== 'active' ? new AccountDisabled() : otherwise
   }
 
   /**

@@ -130,3 +130,29 @@ t.test('a refresh that switches to a role taken away meanwhile (OAuth scope): re
   t.notOk(response.json().access_token)
   t.equal(await db.session.count({ where: { accountId: account.id, revokedAt: null, role: 'admin' } }), 0, 'no live session with the removed role')
 })
+
+t.test('two logins upgrading the same old hash at once: both succeed, one upgrade is kept', async (t) => {
+  const account = await createAccount(app)
+  const oldHash = await hash(account.password, { algorithm: 2, memoryCost: 2048, timeCost: 1, parallelism: 1 })
+  await db.account.update({ where: { id: account.id }, data: { passwordHash: oldHash } })
+  // The held login checked the old hash; the other one upgrades it first.
+  let other: Awaited<ReturnType<typeof login>> | undefined
+  const held = await loginRacing(t, account, async () => {
+    other = await login(account)
+  })
+  t.equal(other?.statusCode, 200, 'the login that upgraded')
+  t.equal(held.statusCode, 200, 'the login that checked the old hash, which another login replaced')
+  t.equal(await db.auditEvent.count({ where: { type: 'password.rehashed', accountId: account.id } }), 1, 'one upgrade')
+  t.equal(await liveSessions(account.id), 2)
+})
+
+t.test('an account deleted after a login\'s session was written: 401, as for any deleted account', async (t) => {
+  const account = await createAccount(app)
+  // Minting runs beside the session insert; holding it lets the insert commit first.
+  const response = await racing(t, app.core.accessTokens, 'issue', () => login(account), async () => {
+    while (await db.session.count({ where: { accountId: account.id } }) === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    await app.core.admin.accounts.delete(account.id, cli)
+  })
+  t.equal(response.statusCode, 401)
+  t.match(response.json(), { success: false, code: 'INVALID_CREDENTIALS' })
+})
