@@ -125,7 +125,7 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/accounts/:id', {
     schema: {
       summary: 'Delete an account', ...documented(), params: AccountParams,
-      description: 'Deletes the account with its roles and sessions; its sessions end at once. Its audit events are kept.',
+      description: 'Disables the account, which ends its sessions at once, then deletes it with its roles and sessions. Its audit events are kept.',
       response: { 200: Done, ...commonErrors, ...bodyErrors, ...notFound },
     },
   }, async (request) => {
