@@ -15,9 +15,10 @@ t.test('logout while every pooled connection is held answers 503, then works', a
   let holding = 0
   const holders = Array.from({ length: POOL_SIZE }, () => db.$transaction(async (tx) => {
     holding++
-    await tx.$queryRaw`SELECT pg_sleep(4)::text`
+    await tx.$queryRaw`SELECT pg_sleep(8)::text`
   }, { maxWait: 20_000, timeout: 20_000 }))
   while (holding < POOL_SIZE) await new Promise((resolve) => setTimeout(resolve, 10))
+  // The holders keep their connections 8 s; a request gives up after Prisma's 2 s maxWait.
 
   const logout = () => app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(token) })
   const starved = await logout()
