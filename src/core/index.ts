@@ -18,7 +18,7 @@ import { CoreEvents } from './events.js'
 import { LockoutPolicy } from './lockout.js'
 import { PasswordLogin } from './login.js'
 import { PasswordHasher } from './passwords.js'
-import { Revocations, recentlyEndedSessions } from './revocations.js'
+import { Revocations, sessionsEndedSince } from './revocations.js'
 import { RoleSelection } from './role-selection.js'
 import { SelectionTickets } from './selection-tickets.js'
 import { Sessions } from './sessions.js'
@@ -47,7 +47,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     issuer: config.ISSUER, audience: config.AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE,
   })
   // A revocation must outlive every token it covers, clock tolerance included.
-  const revocations = new Revocations(kv, accessTtlMs + config.CLOCK_TOLERANCE * 1000, (sinceMs) => recentlyEndedSessions(db, sinceMs))
+  const revocations = new Revocations(kv, accessTtlMs + config.CLOCK_TOLERANCE * 1000, (since) => sessionsEndedSince(db, since))
   const lockout = new LockoutPolicy(kv, {
     threshold: config.LOCKOUT_THRESHOLD,
     windowMs: config.LOCKOUT_WINDOW * 1000,

@@ -84,13 +84,7 @@ export class PasswordLogin {
    */
   private async recheck(accountId: string, password: string): Promise<AccountView> {
     const current = await this.accounts.findById(accountId)
-    if (!current) throw new InvalidCredentials()
-    const check = this.passwords.enter()
-    try {
-      if (!(await check.verify(current.passwordHash, password))) throw new InvalidCredentials()
-    } finally {
-      check.release()
-    }
+    if (!current || !(await this.passwords.verify(current.passwordHash, password))) throw new InvalidCredentials()
     if (current.status !== 'active') throw new AccountDisabled()
     return current
   }

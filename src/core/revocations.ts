@@ -7,7 +7,7 @@ import type { KeyValueStore } from '../stores/key-value-store.js'
  *
  * Redis may lose its data (a restart without persistence, a failover to an empty replica). A marker
  * key, read in the same round trip as every check, tells: when it is gone, the session revocations
- * are written again from Postgres (`recentlyRevokedSessions`) before any check answers, so a token
+ * are written again from Postgres (`sessionsEndedSince`) before any check answers, so a token
  * of a logged-out session is not let back in. Revocations of single access tokens by jti exist only
  * in the key-value store and cannot be restored.
  */
@@ -16,10 +16,18 @@ export class Revocations {
 
   constructor(
     private readonly kv: KeyValueStore,
-    readonly maxTokenLifetimeMs: number,
-    /** The sessions ended within `sinceMs` milliseconds, from the database. */
-    private readonly recentlyRevokedSessions: (sinceMs: number) => Promise<string[]>,
+    private readonly maxTokenLifetimeMs: number,
+    /** The sessions ended at or after `since`, from the database. */
+    private readonly sessionsEndedSince: (since: Date) => Promise<string[]>,
   ) {}
+
+  /**
+   * Sessions ended at or after this may still have live access tokens, so their entries matter:
+   * the window a restore, or a retry completing an earlier revocation, must cover.
+   */
+  coveringSince(now = Date.now()): Date {
+    return new Date(now - this.maxTokenLifetimeMs)
+  }
 
   /**
    * The marker's value changes with every restore, so it doubles as the store's generation: a cache
@@ -76,7 +84,7 @@ export class Revocations {
       // Yield first, so `restoring` is assigned before `finally` can clear it, even on a synchronous throw.
       await null
       try {
-        await this.revokeSessions(await this.recentlyRevokedSessions(this.maxTokenLifetimeMs))
+        await this.revokeSessions(await this.sessionsEndedSince(this.coveringSince()))
         // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
         await this.kv.set(Revocations.intactMarker, new Date().toISOString(), 7 * 86_400_000)
       } finally {
@@ -88,11 +96,10 @@ export class Revocations {
 }
 
 /**
- * The sessions ended within the last `sinceMs`: those still in the table, and those of accounts
- * deleted meanwhile, which their deletion's audit event names (the rows went with the account).
+ * The sessions ended at or after `since`: those still in the table, and those of accounts deleted
+ * meanwhile, which their deletion's audit event names (the rows went with the account).
  */
-export async function recentlyEndedSessions(db: Database, sinceMs: number): Promise<string[]> {
-  const since = new Date(Date.now() - sinceMs)
+export async function sessionsEndedSince(db: Database, since: Date): Promise<string[]> {
   const [ended, deletions] = await Promise.all([
     db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
     db.auditEvent.findMany({ where: { type: 'admin.account_deleted', createdAt: { gte: since } }, select: { data: true } }),

@@ -299,7 +299,7 @@ export class Sessions {
     }
     // Also when the session ended recently: a repeat after a failed Redis write completes it. One
     // that ended before any of its access tokens could still live needs nothing more.
-    if (!session.revokedAt || now - session.revokedAt.getTime() < this.revocations.maxTokenLifetimeMs) {
+    if (!session.revokedAt || session.revokedAt >= this.revocations.coveringSince(now)) {
       await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
     }
     this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
@@ -417,11 +417,11 @@ export class Sessions {
       await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: rows.length, reason } })
       return rows
     })
-    // Every session of the account ended recently enough for its access tokens to live, not only
-    // these: a retry after a failed Redis write then completes the earlier revocation too.
-    const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
-    const recent = await this.db.session.findMany({ where: { accountId, revokedAt: { gte: since } }, select: { id: true } })
-    await this.revocations.revokeSessions([...new Set([...revoked, ...recent].map((s) => s.id))])
+    // Read after the commit, so these just revoked are among them; with them, every session of the
+    // account ended recently enough for its access tokens to live: a retry after a failed Redis
+    // write then completes the earlier revocation too.
+    const covering = await this.db.session.findMany({ where: { accountId, revokedAt: { gte: this.revocations.coveringSince() } }, select: { id: true } })
+    await this.revocations.revokeSessions(covering.map((s) => s.id))
     return revoked.length
   }
 

@@ -145,9 +145,8 @@ export class AccountAdmin {
     }, async () => {
       // Also those ended a moment ago for the same reason, so a retry after a failed Redis write
       // completes their revocation.
-      const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
       const orphaned = await this.db.session.findMany({
-        where: { accountId: id, role: { notIn: names }, OR: [{ revokedAt: null }, { revokedAt: { gte: since } }] }, select: { id: true },
+        where: { accountId: id, role: { notIn: names }, OR: [{ revokedAt: null }, { revokedAt: { gte: this.revocations.coveringSince() } }] }, select: { id: true },
       })
       for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
     })
@@ -184,8 +183,7 @@ export class AccountAdmin {
       await this.db.$transaction(async (tx) => {
         const [account] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
         if (!account) throw new AccountNotFound()
-        const since = new Date(Date.now() - this.revocations.maxTokenLifetimeMs)
-        const ended = (await tx.session.findMany({ where: { accountId: id, revokedAt: { gte: since } }, select: { id: true } })).map((s) => s.id)
+        const ended = (await tx.session.findMany({ where: { accountId: id, revokedAt: { gte: this.revocations.coveringSince() } }, select: { id: true } })).map((s) => s.id)
         // All already revoked in Postgres, so writing them before the commit cannot revive anything.
         await this.revocations.revokeSessions(ended)
         await tx.account.delete({ where: { id } })
