@@ -23,6 +23,10 @@ export const ConfigSchema = Type.Object({
   SESSION_IDLE_TTL: Seconds(14 * 86400, 1),
   SESSION_ABSOLUTE_TTL: Seconds(30 * 86400, 1),
   REFRESH_REUSE_GRACE: Seconds(10),
+  // How long after its expiry an access token may still be exchanged by the bearer-only refresh
+  // (seed 004's form); at most SESSION_IDLE_TTL; default 3600 (or SESSION_IDLE_TTL if shorter).
+  // 0: only unexpired tokens.
+  BEARER_REFRESH_WINDOW: Type.Optional(Type.Integer({ minimum: 0 })),
   CLOCK_TOLERANCE: Seconds(5),
   JWKS_MAX_AGE: Seconds(300),
   // How long the account-roles dialect's selection ticket (password checked, role not yet chosen) lives.
@@ -67,8 +71,9 @@ export const ConfigSchema = Type.Object({
 })
 
 type RawConfig = Static<typeof ConfigSchema>
-export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD'> & {
+export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD' | 'BEARER_REFRESH_WINDOW'> & {
   ISSUER: string
+  BEARER_REFRESH_WINDOW: number
   KEY_PROPAGATION_DELAY: number
   KEY_ENCRYPTION_SECRETS_OLD: string[]
 }
@@ -96,6 +101,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.SESSION_IDLE_TTL > config.SESSION_ABSOLUTE_TTL) {
     throw new ConfigError('Invalid configuration: SESSION_IDLE_TTL must not exceed SESSION_ABSOLUTE_TTL')
   }
+  if (config.BEARER_REFRESH_WINDOW !== undefined && config.BEARER_REFRESH_WINDOW > config.SESSION_IDLE_TTL) {
+    throw new ConfigError('Invalid configuration: BEARER_REFRESH_WINDOW must not exceed SESSION_IDLE_TTL')
+  }
   if (config.LOCKOUT_BASE_DURATION > config.LOCKOUT_MAX_DURATION) {
     throw new ConfigError('Invalid configuration: LOCKOUT_BASE_DURATION must not exceed LOCKOUT_MAX_DURATION')
   }
@@ -110,6 +118,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...config,
     ISSUER: (config.ISSUER ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
     KEY_PROPAGATION_DELAY: propagationDelay(config),
+    // One hour by default, never past the session's idle lifetime.
+    BEARER_REFRESH_WINDOW: config.BEARER_REFRESH_WINDOW ?? Math.min(3600, config.SESSION_IDLE_TTL),
     KEY_ENCRYPTION_SECRETS_OLD: oldSecrets,
   }
 }

@@ -1,7 +1,7 @@
 import './threadpool.js'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo } from './demo/demo-accounts.js'
+import { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo, seedDemoOperator } from './demo/demo-accounts.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -23,6 +23,8 @@ async function main() {
   if (app.stores.database.kind === 'embedded' && (await app.stores.database.prisma.account.count()) === 0) {
     await seedDemo(app.stores.database.prisma, app.core.passwords)
     console.log(describeDemoAccounts(DEMO_ACCOUNTS))
+    const operator = await seedDemoOperator(app.stores.database.prisma, app.core.passwords)
+    console.log(`Operator for the admin API (shown this once; log in with "role":"latchkey:operator"):\n  ${operator.email}  ${operator.password}`)
   }
 
   let closing = false

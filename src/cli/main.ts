@@ -1,7 +1,8 @@
 // `npm run cli -- <command>`: operations for the first minutes of a deployment and for emergencies.
 import { normalizeEmail } from '../core/emails.js'
 import { recordAudit } from '../core/audit.js'
-import { ADMIN_ROLE, CLI_ACTOR } from '../core/admin/common.js'
+import { CLI_ACTOR } from '../core/admin/common.js'
+import { OPERATOR_ROLE } from '../core/operators.js'
 import { runCli, withCore } from './context.js'
 import { readSecret } from './read-secret.js'
 
@@ -11,9 +12,12 @@ Commands:
   unlock <email>           Clear the login lockout of an email (both known-IP and other attempts)
   register-client <name>   Register a confidential OAuth client (for introspection); prints its secret once
   create-admin <email> [name]
-                           Create an account with the admin role (the role is created if missing).
+                           Create an operator: an account with Latchkey's operator role
+                           (latchkey:operator), which the admin API and introspection require.
                            The password is read from standard input (piped, or typed without echo),
                            never from the command line
+  grant-operator <email>   Give an existing account the operator role too (its other roles stay;
+                           it logs in with role "latchkey:operator" to operate)
   rotate-keys              Start a signing-key rotation: the next key is published now and signs later`
 
 runCli(async () => {
@@ -45,10 +49,22 @@ runCli(async () => {
       const password = await readSecret(`Password for ${email}: `)
       if (password.length < 8) throw new Error('The password must have at least 8 characters')
       const account = await withCore(async (core) => {
-        await core.admin.roles.ensureRole(ADMIN_ROLE, CLI_ACTOR)
-        return core.admin.accounts.create({ email, password, name: name.join(' ').trim() || null, roles: [ADMIN_ROLE] }, CLI_ACTOR)
+        return core.admin.accounts.create({ email, password, name: name.join(' ').trim() || null, roles: [OPERATOR_ROLE] }, CLI_ACTOR)
       })
-      console.log(`Created admin ${account.email} (${account.id})`)
+      console.log(`Created operator ${account.email} (${account.id}); log in with role "${OPERATOR_ROLE}"`)
+      return
+    }
+    case 'grant-operator': {
+      const email = args[0]
+      if (!email) throw new Error('grant-operator needs an email')
+      const account = await withCore(async (core, database) => {
+        const found = await database.prisma.account.findUnique({ where: { email: normalizeEmail(email) }, select: { id: true } })
+        if (!found) throw new Error(`No account has the email ${normalizeEmail(email)}`)
+        const current = await core.admin.accounts.get(found.id)
+        if (current.roles.includes(OPERATOR_ROLE)) return current
+        return core.admin.accounts.setRoles(found.id, [...current.roles, OPERATOR_ROLE], CLI_ACTOR)
+      })
+      console.log(`${account.email} (${account.id}) is an operator; log in with role "${OPERATOR_ROLE}"`)
       return
     }
     case 'rotate-keys': {

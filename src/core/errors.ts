@@ -72,8 +72,8 @@ export class InvalidRefreshToken extends CoreError {
 /** A refresh token used twice: its session has been revoked. */
 export class RefreshTokenReused extends CoreError {
   readonly code = 'REFRESH_TOKEN_REUSED'
-  constructor() {
-    super('The refresh token was already used; the session has been revoked')
+  constructor(message = 'The refresh token was already used; the session has been revoked') {
+    super(message)
   }
 }
 
@@ -132,5 +132,11 @@ export class InvalidInput extends CoreError {
 /** For `.catch`: an invalid token reads as null; anything else (a store failure) still fails the request. */
 export function nullIfInvalidToken(error: unknown): null {
   if (error instanceof InvalidAccessToken) return null
+  throw error
+}
+
+/** For `.catch` on an operator check: refused or invalid reads as null; a store failure still fails. */
+export function nullIfNotOperator(error: unknown): null {
+  if (error instanceof Forbidden || error instanceof InvalidAccessToken) return null
   throw error
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
+import { RevocationRecords } from '../stores/revocation-records.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
 import { AccountProfiles } from './account-profiles.js'
 import { Accounts } from './accounts.js'
@@ -13,12 +14,13 @@ import { SessionAdmin } from './admin/sessions.js'
 import { KeyAdmin } from './admin/signing-keys.js'
 import { OAuthClients } from './clients.js'
 import { introspect, type TokenTypeHint } from './introspection.js'
-import { InvalidAccessToken } from './errors.js'
+import { InvalidAccessToken, SessionExpired } from './errors.js'
 import { CoreEvents } from './events.js'
 import { LockoutPolicy } from './lockout.js'
 import { PasswordLogin } from './login.js'
+import { requireOperator } from './operators.js'
 import { PasswordHasher } from './passwords.js'
-import { Revocations, sessionsEndedSince } from './revocations.js'
+import { Revocations } from './revocations.js'
 import { RoleSelection } from './role-selection.js'
 import { SelectionTickets } from './selection-tickets.js'
 import { Sessions } from './sessions.js'
@@ -41,13 +43,18 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     algorithm: config.SIGNING_ALGORITHM,
     cacheMs: config.KEY_CACHE_TTL * 1000,
     propagationDelayMs: config.KEY_PROPAGATION_DELAY * 1000,
-    tokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000,
+    // Published while a token it signed can be presented, or exchanged after its expiry.
+    tokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000 + config.BEARER_REFRESH_WINDOW * 1000,
   })
   const accessTokens = new AccessTokens(signingKeys, {
     issuer: config.ISSUER, audience: config.AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE,
   })
-  // A revocation must outlive every token it covers, clock tolerance included.
-  const revocations = new Revocations(kv, accessTtlMs + config.CLOCK_TOLERANCE * 1000, (since) => sessionsEndedSince(db, since))
+  // A revocation must outlive every token it covers, clock tolerance included, and the window in
+  // which an expired token may still be exchanged.
+  const exchangeWindowMs = config.BEARER_REFRESH_WINDOW * 1000
+  const revocations = new Revocations(kv, new RevocationRecords(db), {
+    maxTokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000, exchangeWindowMs, clockToleranceMs: config.CLOCK_TOLERANCE * 1000,
+  })
   const lockout = new LockoutPolicy(kv, {
     threshold: config.LOCKOUT_THRESHOLD,
     windowMs: config.LOCKOUT_WINDOW * 1000,
@@ -79,14 +86,26 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
    * Verifies a bearer access token and checks it has not been revoked. The same Redis round trip
    * reads the account's profile change stamps, so a /me answered from the cache needs no other.
    */
-  async function authenticate(token: string, options: { allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
+  async function authenticate(token: string): Promise<AccessTokenClaims> {
     // A copy per request: fast-jwt's cache hands every request with this token the same object, and
     // the stamps below are this request's.
-    const claims = { ...(await accessTokens.verify(token, options)) }
-    const { revoked, values: stamps } = await revocations.check(claims.jti, claims.sid, profiles.stampKeys(claims.sub))
+    const claims = { ...(await accessTokens.verify(token)) }
+    const { revoked, values: stamps } = await revocations.check(claims, profiles.stampKeys(claims.sub))
     if (revoked) throw new InvalidAccessToken('revoked')
     stampsReadWith.set(claims, stamps)
     return claims
+  }
+
+  /**
+   * The seed's bearer-only refresh: the presented access token, even expired (within
+   * BEARER_REFRESH_WINDOW), for a new one. Whether it was already exchanged or revoked is decided in
+   * Postgres by the exchange itself; its session's and role's revocations are checked here.
+   */
+  async function exchangeAccessToken(token: string) {
+    const claims = await accessTokens.verify(token, { allowExpired: true })
+    if (revocations.tokenCoveredUntil(claims).getTime() < Date.now()) throw new SessionExpired()
+    if ((await revocations.check(claims, [], { ignoreOwnEntry: true })).revoked) throw new InvalidAccessToken('revoked')
+    return sessions.reissue(claims, token)
   }
 
   /** The bearer's account as it is now, with the token's role and that role's current permissions. */
@@ -98,7 +117,10 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
 
   return {
     config, db, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    exchangeAccessToken,
     roleSelection, profile,
+    /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
+    requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
     introspect: (token: string, hint?: TokenTypeHint) => introspect({ db, accessTokens, revocations }, token, hint),
   }
 }

@@ -40,7 +40,7 @@ export async function introspect(
 async function introspectAccessToken({ accessTokens, revocations }: { accessTokens: AccessTokens; revocations: Revocations }, token: string): Promise<Introspection> {
   if (token.split('.').length !== 3) return { active: false }
   const claims = await accessTokens.verify(token).catch(nullIfInvalidToken)
-  if (!claims || (await revocations.isRevoked(claims.jti, claims.sid))) return { active: false }
+  if (!claims || (await revocations.isRevoked(claims))) return { active: false }
   return {
     active: true, token_type: 'access_token', sub: claims.sub, sid: claims.sid, exp: claims.exp, iat: claims.iat, iss: claims.iss,
     aud: claims.aud, client_id: claims.client_id, scope: claims.scope, role: claims.role, jti: claims.jti, email: claims.email,

@@ -1,25 +1,44 @@
-import type { Database } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
+import type { RevocationRecords } from '../stores/revocation-records.js'
+
+/** What a revocation check needs of an access token's claims. */
+export interface RevocableToken {
+  jti: string
+  sid: string
+  sub: string
+  role: string
+  iat: number
+  exp: number
+}
 
 /**
- * Revoked access tokens (by jti) and sessions (by sid), kept in the key-value store only as long as
- * a token they cover could still be presented.
+ * Revoked access tokens (by jti), sessions (by sid) and roles taken from an account (every token of
+ * that role issued up to then), served from the key-value store as long as a token they cover could
+ * still be presented, and written to Postgres first: sessions in their rows, tokens and roles in
+ * RevocationRecords.
  *
  * Redis may lose its data (a restart without persistence, a failover to an empty replica). A marker
- * key, read in the same round trip as every check, tells: when it is gone, the session revocations
- * are written again from Postgres (`sessionsEndedSince`) before any check answers, so a token
- * of a logged-out session is not let back in. Revocations of single access tokens by jti exist only
- * in the key-value store and cannot be restored.
+ * key, read in the same round trip as every check, tells: when it is gone, every revocation is
+ * written again from Postgres before any check answers, so a revoked token is not let back in.
  */
 export class Revocations {
   private restoring: Promise<void> | undefined
 
   constructor(
     private readonly kv: KeyValueStore,
-    private readonly maxTokenLifetimeMs: number,
-    /** The sessions ended at or after `since`, from the database. */
-    private readonly sessionsEndedSince: (since: Date) => Promise<string[]>,
+    private readonly records: RevocationRecords,
+    private readonly lifetimes: {
+      /** The longest an access token can be accepted, clock tolerance included. */
+      maxTokenLifetimeMs: number
+      /** How long after its expiry an access token may still be exchanged (the bearer-only refresh). */
+      exchangeWindowMs: number
+      clockToleranceMs: number
+    },
   ) {}
+
+  private get maxTokenLifetimeMs() {
+    return this.lifetimes.maxTokenLifetimeMs
+  }
 
   /**
    * Sessions ended at or after this may still have live access tokens, so their entries matter:
@@ -37,19 +56,63 @@ export class Revocations {
   static readonly intactMarker = 'revocations:intact'
   private static sessionKey = (sid: string) => `revoked:sid:${sid}`
   private static tokenKey = (jti: string) => `revoked:jti:${jti}`
+  private static roleKey = (accountId: string, role: string) => `revoked:role:${accountId}:${role}`
+
+  /** Until when a revocation of this token must hold: while it can be presented, or exchanged. */
+  tokenCoveredUntil(token: Pick<RevocableToken, 'exp'>): Date {
+    return new Date(token.exp * 1000 + this.lifetimes.clockToleranceMs + this.lifetimes.exchangeWindowMs)
+  }
 
   async revokeSessions(sids: string[]): Promise<void> {
     await Promise.all(sids.map((sid) => this.kv.set(Revocations.sessionKey(sid), '1', this.maxTokenLifetimeMs)))
   }
 
-  /** Revokes one access token until it expires. */
-  async revokeToken(jti: string, ttlMs: number): Promise<void> {
-    await this.kv.set(Revocations.tokenKey(jti), '1', Math.max(ttlMs, 1000))
+  /** Revokes one access token for as long as it could be presented or exchanged: Postgres, then Redis. */
+  async revokeToken(token: Pick<RevocableToken, 'jti' | 'exp'>): Promise<void> {
+    const until = this.tokenCoveredUntil(token)
+    await this.records.revokeToken(token.jti, new Date(), until)
+    await this.kv.set(Revocations.tokenKey(token.jti), 'revoked', Math.max(until.getTime() - Date.now(), 1000))
   }
 
-  /** Revokes one token; false when it was already revoked (so a use-once action can rely on it). */
-  async revokeTokenOnce(jti: string, ttlMs: number): Promise<boolean> {
-    return this.kv.setIfAbsent(Revocations.tokenKey(jti), '1', Math.max(ttlMs, 1000))
+  /**
+   * Marks a token exchanged by the bearer-only refresh, once: false when it was already exchanged or
+   * revoked (then `exchangeRecord` tells which). Postgres decides, so the answer survives Redis.
+   */
+  async claimExchange(token: Pick<RevocableToken, 'jti' | 'exp'>, replaySeal: string): Promise<boolean> {
+    const until = this.tokenCoveredUntil(token)
+    if (!(await this.records.claimExchange(token.jti, new Date(), until, replaySeal))) return false
+    await this.kv.set(Revocations.tokenKey(token.jti), 'exchanged', Math.max(until.getTime() - Date.now(), 1000))
+    return true
+  }
+
+  exchangeRecord(jti: string) {
+    return this.records.findToken(jti)
+  }
+
+  /**
+   * Refuses, from `revokedAt` on, every token of these roles of the account issued up to then. Call
+   * inside the transaction that takes the roles away, then `publishRoleRevocations` after it commits.
+   */
+  recordRoleRevocations(tx: Parameters<RevocationRecords['revokeRoles']>[0], accountId: string, roles: string[], revokedAt: Date): Promise<void> {
+    return this.records.revokeRoles(tx, accountId, roles, revokedAt, this.roleRevocationExpiry(revokedAt))
+  }
+
+  /**
+   * Writes the account's role revocations that still matter to Redis: those just committed, and any
+   * earlier one a failed Redis write left behind, so a retry completes it.
+   */
+  async publishRoleRevocations(accountId: string): Promise<void> {
+    const now = new Date()
+    const revoked = await this.records.rolesRevokedFor(accountId, now)
+    await Promise.all(revoked.map((r) => this.writeRoleRevocation(accountId, r.role, r.revokedAt, r.expiresAt, now)))
+  }
+
+  private roleRevocationExpiry(revokedAt: Date): Date {
+    return new Date(revokedAt.getTime() + this.maxTokenLifetimeMs + this.lifetimes.exchangeWindowMs)
+  }
+
+  private writeRoleRevocation(accountId: string, role: string, revokedAt: Date, expiresAt: Date, now: Date) {
+    return this.kv.set(Revocations.roleKey(accountId, role), String(revokedAt.getTime()), Math.max(expiresAt.getTime() - now.getTime(), 1000))
   }
 
   async isSessionRevoked(sid: string): Promise<boolean> {
@@ -57,17 +120,22 @@ export class Revocations {
     return session !== null
   }
 
-  async isRevoked(jti: string, sid: string): Promise<boolean> {
-    return (await this.check(jti, sid)).revoked
+  async isRevoked(token: RevocableToken): Promise<boolean> {
+    return (await this.check(token)).revoked
   }
 
   /**
-   * Whether an access token is revoked (its own entry or its session's), with the values of
-   * `alsoRead` fetched in the same round trip.
+   * Whether an access token is revoked (its own entry, its session's, or its role's), with the
+   * values of `alsoRead` fetched in the same round trip. `ignoreOwnEntry` leaves the token's own
+   * entry to the caller (the exchange, which asks Postgres whether it was exchanged or revoked).
    */
-  async check(jti: string, sid: string, alsoRead: string[] = []): Promise<{ revoked: boolean; values: (string | null)[] }> {
-    const [token, session, ...values] = await this.read([Revocations.tokenKey(jti), Revocations.sessionKey(sid), ...alsoRead])
-    return { revoked: token !== null || session !== null, values }
+  async check(token: RevocableToken, alsoRead: string[] = [], { ignoreOwnEntry = false } = {}): Promise<{ revoked: boolean; values: (string | null)[] }> {
+    const [own, session, role, ...values] = await this.read([
+      Revocations.tokenKey(token.jti), Revocations.sessionKey(token.sid), Revocations.roleKey(token.sub, token.role), ...alsoRead,
+    ])
+    // iat has whole seconds: a token issued in the second of a removal is refused with it.
+    const roleRevoked = role !== null && token.iat * 1000 <= Number(role)
+    return { revoked: (!ignoreOwnEntry && own !== null) || session !== null || roleRevoked, values }
   }
 
   /** The values of `keys`, read with the marker; restored first if the store lost its data. */
@@ -78,13 +146,21 @@ export class Revocations {
     return this.kv.getMany(keys)
   }
 
-  /** Writes the session revocations again, then the marker; one restore at a time per instance. */
+  /** Writes every revocation again, then the marker; one restore at a time per instance. */
   private restore(): Promise<void> {
     this.restoring ??= (async () => {
       // Yield first, so `restoring` is assigned before `finally` can clear it, even on a synchronous throw.
       await null
       try {
-        await this.revokeSessions(await this.sessionsEndedSince(this.coveringSince()))
+        const now = new Date()
+        const [sessions, { tokens, roles }] = await Promise.all([
+          this.records.sessionsEndedSince(this.coveringSince(now.getTime())), this.records.live(now),
+        ])
+        await Promise.all([
+          this.revokeSessions(sessions),
+          ...tokens.map((t) => this.kv.set(Revocations.tokenKey(t.jti), t.reason, Math.max(t.expiresAt.getTime() - now.getTime(), 1000))),
+          ...roles.map((r) => this.writeRoleRevocation(r.accountId, r.role, r.revokedAt, r.expiresAt, now)),
+        ])
         // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
         await this.kv.set(Revocations.intactMarker, new Date().toISOString(), 7 * 86_400_000)
       } finally {
@@ -93,17 +169,4 @@ export class Revocations {
     })()
     return this.restoring
   }
-}
-
-/**
- * The sessions ended at or after `since`: those still in the table, and those of accounts deleted
- * meanwhile, which their deletion's audit event names (the rows went with the account).
- */
-export async function sessionsEndedSince(db: Database, since: Date): Promise<string[]> {
-  const [ended, deletions] = await Promise.all([
-    db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
-    db.auditEvent.findMany({ where: { type: 'admin.account_deleted', createdAt: { gte: since } }, select: { data: true } }),
-  ])
-  const ofDeleted = deletions.flatMap((event) => (event.data as { endedSessions?: string[] } | null)?.endedSessions ?? [])
-  return [...ended.map((s) => s.id), ...ofDeleted]
 }

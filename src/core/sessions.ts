@@ -320,21 +320,44 @@ export class Sessions {
   }
 
   /**
-   * The seed's bearer-only refresh: a new access token for the presented one, which is revoked.
-   * Works once per token, and only while its session lives (an expired token is accepted for that).
+   * The seed's bearer-only refresh: a new access token for the presented one (verified, possibly
+   * expired within the exchange window), in a live session. Each token is exchanged once, decided in
+   * Postgres; presenting it again is reuse and ends the session as a reused refresh token does,
+   * except for a replay within the grace window, which gets the same new token again.
    */
-  async reissue(claims: AccessTokenClaims): Promise<TokenPair> {
+  async reissue(claims: AccessTokenClaims, presented: string): Promise<TokenPair> {
     const now = new Date()
     const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, session.role)
-    // Marked used until the session itself can no longer be refreshed.
-    if (!(await this.revocations.revokeTokenOnce(claims.jti, session.absoluteExpiresAt.getTime() - now.getTime()))) {
-      throw new InvalidAccessToken('already refreshed')
-    }
     const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
     const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    const sealed = this.sealPair(presented, claims.jti, { accessToken: accessToken.token, refreshToken: '' })
+    if (!(await this.revocations.claimExchange(claims, sealed))) return this.replayOrRevokeExchange(claims, presented, session, account)
     await this.touchLiveSession(this.db, session.id, { lastUsedAt: now, idleExpiresAt })
+    this.events?.emit('refresh.rotated', { sessionId: session.id })
     return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()) }
+  }
+
+  /** An access token presented for exchange a second time: a replay within the grace window, or reuse. */
+  private async replayOrRevokeExchange(claims: AccessTokenClaims, presented: string, session: SessionRow, account: AccountView): Promise<TokenPair> {
+    const record = await this.revocations.exchangeRecord(claims.jti)
+    if (record?.reason !== 'exchanged') throw new InvalidAccessToken('revoked')
+    const now = Date.now()
+    if (this.policy.reuseGraceMs > 0 && now - record.revokedAt.getTime() <= this.policy.reuseGraceMs && record.replaySeal) {
+      const { accessToken: token } = this.unsealPair(presented, claims.jti, record.replaySeal)
+      const child = await this.tokens.verify(token)
+      // Only while the new token has not itself been exchanged: past that, the family has moved on.
+      if (!(await this.revocations.exchangeRecord(child.jti))) {
+        return {
+          sessionId: session.id, account, role: selectRole(account, child.role),
+          accessToken: { token, claims: child, expiresIn: Math.max(0, child.exp - Math.floor(now / 1000)) },
+          refreshToken: '', refreshExpiresIn: seconds(session.idleExpiresAt.getTime() - now),
+        }
+      }
+    }
+    await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
+    this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
+    throw new RefreshTokenReused('The access token was already exchanged; the session has been revoked')
   }
 
   /** A new access token for another role the account holds, in the same session. */

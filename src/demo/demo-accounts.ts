@@ -1,6 +1,8 @@
 import type { Database } from '../stores/database.js'
 import type { PasswordHasher } from '../core/passwords.js'
+import crypto from 'node:crypto'
 import { normalizeEmail } from '../core/emails.js'
+import { OPERATOR_ROLE } from '../core/operators.js'
 
 export interface DemoAccount {
   seed: string
@@ -68,4 +70,18 @@ export async function seedDemo(db: Database, passwords: PasswordHasher): Promise
 export function describeDemoAccounts(accounts: DemoAccount[]): string {
   const rows = accounts.map((a) => `  ${a.email.padEnd(30)} ${a.password.padEnd(16)} ${a.roles.join(', ')}`)
   return ['Demo accounts (email, password, roles):', ...rows].join('\n')
+}
+
+/**
+ * The embedded start's operator, so the admin API can be tried at once. Not a demo application
+ * account: its password is random, printed once at the first boot, and never stored in clear.
+ */
+export async function seedDemoOperator(db: Database, passwords: PasswordHasher): Promise<{ email: string; password: string }> {
+  const email = 'operator@latchkey.localhost'
+  const password = crypto.randomBytes(12).toString('base64url')
+  const role = await db.role.findUniqueOrThrow({ where: { name: OPERATOR_ROLE } })
+  await db.account.create({
+    data: { email, name: 'Latchkey Operator', passwordHash: await passwords.hash(password), roles: { create: { roleId: role.id } } },
+  })
+  return { email, password }
 }

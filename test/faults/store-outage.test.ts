@@ -145,6 +145,24 @@ t.test('Redis restarted empty: the sessions of an account deleted just before st
   t.match(await app.core.introspect(token), { active: false }, 'still inactive after Redis lost its data')
 })
 
+t.test('Redis restarted empty: a revoked access token and a removed role stay refused', async (t) => {
+  const target = await createAccount(app, { roles: { staff: [], member: [] } })
+  const revoked = await nativeLogin(app, target)
+  const ofRemovedRole = await nativeLogin(app, target, { role: 'staff' })
+  const kept = await nativeLogin(app, target, { role: 'member' })
+  await app.core.revocations.revokeToken(claimsOf(revoked.token))
+  await app.core.admin.accounts.setRoles(target.id, ['member'], { id: null, via: 'cli' })
+  t.equal((await me(revoked.token)).statusCode, 401, 'the revoked token is refused')
+  t.equal((await me(ofRemovedRole.token)).statusCode, 401, 'the token of the removed role is refused')
+  await redis.stop()
+  await redis.start()
+  await untilReady(t)
+  t.equal((await me(revoked.token)).statusCode, 401, 'still refused: the token revocation was written again from Postgres')
+  t.equal((await me(ofRemovedRole.token)).statusCode, 401, 'still refused: so was the role revocation')
+  t.match(await app.core.introspect(ofRemovedRole.token), { active: false })
+  t.equal((await me(kept.token)).statusCode, 200, 'a token of a role still held is unaffected')
+})
+
 t.test('Redis restarted empty: a profile cached before a change whose stamp was lost is not served', async (t) => {
   const target = await createAccount(app, { name: 'Before' })
   const { token } = await nativeLogin(app, target)

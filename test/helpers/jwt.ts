@@ -34,3 +34,13 @@ export function foreignKeyPair(alg: 'RS256' | 'ES256' | 'EdDSA'): crypto.KeyPair
     case 'EdDSA': return crypto.generateKeyPairSync('ed25519')
   }
 }
+
+/**
+ * The token's header and claims with `changes` (a fresh jti unless one is given), signed again with
+ * the service's own active key: a token the service could have issued, at another time.
+ */
+export async function resign(app: { core: { signingKeys: { activeKey(): Promise<{ alg: 'RS256' | 'ES256' | 'EdDSA'; privateKey: KeyObject }> } } }, token: string, changes: Json): Promise<string> {
+  const [header, payload] = token.split('.').slice(0, 2).map(decode) as [Json, Json]
+  const key = await app.core.signingKeys.activeKey()
+  return signJwt(header, { ...payload, jti: crypto.randomUUID(), ...changes }, signerFor(key.alg, key.privateKey))
+}

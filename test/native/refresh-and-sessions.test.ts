@@ -4,6 +4,8 @@ import { hashToken } from '../../src/core/secrets.js'
 import { holdNext } from '../helpers/hold.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { createAccount, nativeLogin, bearer, claimsOf } from '../helpers/accounts.js'
+import { resign } from '../helpers/jwt.js'
+import { loadConfig } from '../../src/config.js'
 
 // Refresh-token rotation, grace-window replay, reuse detection, races, session lifetimes and the
 // seed's bearer-only refresh, through the native API on real Postgres and Redis.
@@ -285,7 +287,7 @@ t.test('a disabled account gets nothing from a grace-window replay either', asyn
   t.notOk(replay.json().data, 'and carries no tokens')
 })
 
-t.test('bearer-only refresh (the seed form) exchanges the access token once', async (t) => {
+t.test('bearer-only refresh (the seed form) exchanges the access token once; a replay within the grace window gets the same token', async (t) => {
   const account = await createAccount(app, { roles: { admin: ['a.view'], staff: ['s.view'] } })
   const login = await nativeLogin(app, account)
   const response = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })
@@ -300,9 +302,52 @@ t.test('bearer-only refresh (the seed form) exchanges the access token once', as
   t.equal((await me(app, login.token)).statusCode, 401, 'the exchanged token is refused by /me')
   t.equal((await me(app, body.data.token)).statusCode, 200, 'the new token works')
   const again = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })
-  t.equal(again.statusCode, 401, 'the same old token cannot be exchanged twice')
-  t.match(again.json(), { success: false })
+  t.equal(again.statusCode, 200, 'a replay within the grace window (a lost response, a second tab) is answered')
+  t.equal(again.json().data.token, body.data.token, 'with the same new token, not a second one')
   t.equal((await refresh(app, login.refresh_token)).statusCode, 200, 'the session refresh token is unaffected')
+})
+
+t.test('a second exchange of one access token, past the grace window, is reuse: the session ends, audited and counted', async (t) => {
+  const strictApp = await buildTestApp(t, { ...NO_RATE_LIMIT, REFRESH_REUSE_GRACE: '0' })
+  const reused: string[] = []
+  strictApp.core.events.on('refresh.reuse_detected', ({ sessionId }) => reused.push(sessionId))
+  const account = await createAccount(strictApp)
+  const login = await nativeLogin(strictApp, account)
+  const sid = claimsOf(login.token).sid
+  const first = await strictApp.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })
+  t.equal(first.statusCode, 200)
+  const second = await strictApp.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })
+  t.equal(second.statusCode, 401)
+  t.match(second.json(), { success: false, code: 'REFRESH_TOKEN_REUSED' })
+  t.equal((await me(strictApp, first.json().data.token)).statusCode, 401, 'the token from the first exchange dies with the session')
+  t.equal((await refresh(strictApp, login.refresh_token)).statusCode, 401, 'and so does the session\'s refresh token')
+  t.same(reused, [sid], 'the reuse event (and with it the metric) fired once')
+  const event = await strictApp.stores.database.prisma.auditEvent.findFirst({ where: { type: 'refresh.reuse_detected', accountId: account.id } })
+  t.match(event, { data: { sessionId: sid, reason: 'refresh_token_reuse' } })
+})
+
+t.test('an expired access token is exchangeable only within BEARER_REFRESH_WINDOW after its expiry', async (t) => {
+  const windowApp = await buildTestApp(t, { ...NO_RATE_LIMIT, BEARER_REFRESH_WINDOW: '600', CLOCK_TOLERANCE: '0' })
+  const account = await createAccount(windowApp)
+  const login = await nativeLogin(windowApp, account)
+  const now = Math.floor(Date.now() / 1000)
+  // The same session's claims, signed by the service's own key, as if issued long ago.
+  const aged = async (expiredSecondsAgo: number) => resign(windowApp, login.token, { iat: now - 900 - expiredSecondsAgo, nbf: now - 900 - expiredSecondsAgo, exp: now - expiredSecondsAgo })
+  t.equal((await me(windowApp, await aged(60))).statusCode, 401, 'an expired token is refused as a bearer')
+
+  const within = await windowApp.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(await aged(60)) })
+  t.equal(within.statusCode, 200, 'expired a minute ago, within the 10-minute window: exchanged')
+  const beyond = await windowApp.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(await aged(601)) })
+  t.equal(beyond.statusCode, 401, 'expired past the window: refused, though the session lives')
+  t.same(beyond.json(), { success: false, message: 'Token has expired and cannot be refreshed', code: 'SESSION_EXPIRED' })
+  t.equal((await refresh(windowApp, login.refresh_token)).statusCode, 200, 'the session itself is untouched')
+})
+
+t.test('the exchange window defaults to an hour, never past the idle lifetime, and cannot be set past it', async (t) => {
+  const base = { DATABASE_URL: 'postgresql://x@127.0.0.1/x', KEY_ENCRYPTION_SECRET: 'x'.repeat(32) }
+  t.equal(loadConfig(base).BEARER_REFRESH_WINDOW, 3600)
+  t.equal(loadConfig({ ...base, SESSION_IDLE_TTL: '600', SESSION_ABSOLUTE_TTL: '900' }).BEARER_REFRESH_WINDOW, 600)
+  t.throws(() => loadConfig({ ...base, SESSION_IDLE_TTL: '600', SESSION_ABSOLUTE_TTL: '900', BEARER_REFRESH_WINDOW: '601' }), /BEARER_REFRESH_WINDOW must not exceed SESSION_IDLE_TTL/)
 })
 
 t.test('bearer-only refresh works with Content-Type: application/json and an empty body', async (t) => {
@@ -320,16 +365,29 @@ t.test('bearer-only refresh works with Content-Type: application/json and an emp
   t.equal(emptyObject.statusCode, 200, 'and with an empty JSON object')
 })
 
-t.test('concurrent bearer-only refreshes of one access token: exactly one succeeds', async (t) => {
+t.test('concurrent bearer-only refreshes of one access token never yield two different tokens', async (t) => {
   const account = await createAccount(app)
   const login = await nativeLogin(app, account)
   const responses = await Promise.all(Array.from({ length: 10 }, () =>
     app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })))
-  const statuses = responses.map((r) => r.statusCode).sort()
-  t.same(statuses, [200, ...Array(9).fill(401)], 'one exchange, nine refusals')
-  const token = responses.find((r) => r.statusCode === 200)!.json().data.token
-  t.equal((await me(app, token)).statusCode, 200)
+  t.same(responses.map((r) => r.statusCode), Array(10).fill(200), 'within the grace window every racer is answered')
+  const tokens = new Set(responses.map((r) => r.json().data.token as string))
+  t.equal(tokens.size, 1, 'with one and the same new token')
+  t.equal((await me(app, [...tokens][0]!)).statusCode, 200)
   t.equal((await me(app, login.token)).statusCode, 401)
+})
+
+t.test('concurrent bearer-only refreshes without a grace window: one wins, the rest is reuse and ends the session', async (t) => {
+  const strictApp = await buildTestApp(t, { ...NO_RATE_LIMIT, REFRESH_REUSE_GRACE: '0' })
+  const account = await createAccount(strictApp)
+  const login = await nativeLogin(strictApp, account)
+  const responses = await Promise.all(Array.from({ length: 10 }, () =>
+    strictApp.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })))
+  const statuses = responses.map((r) => r.statusCode).sort()
+  t.same(statuses, [200, ...Array(9).fill(401)], 'one exchange')
+  t.ok(responses.filter((r) => r.statusCode === 401).every((r) => r.json().code === 'REFRESH_TOKEN_REUSED'), 'nine reuses')
+  const token = responses.find((r) => r.statusCode === 200)!.json().data.token
+  t.equal((await me(strictApp, token)).statusCode, 401, 'the session is over')
 })
 
 t.test('bearer-only refresh after logout is refused', async (t) => {

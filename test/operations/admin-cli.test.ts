@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
-import { bearer, nativeLogin } from '../helpers/accounts.js'
+import { OPERATOR_ROLE } from '../../src/core/operators.js'
+import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 
 // `npm run cli -- create-admin | rotate-keys | register-client`, against this file's own database.
 
@@ -28,25 +29,42 @@ function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout:
   })
 }
 
-t.test('create-admin reads the password from stdin; the admin can use the admin API', async (t) => {
+t.test('create-admin reads the password from stdin; the operator can use the admin API', async (t) => {
   const email = 'First.Admin@Example.com'
   const password = 'first-admin-password'
   const created = await cli(['create-admin', email, 'First', 'Admin'], `${password}\n`)
   t.equal(created.code, 0, created.stderr)
-  t.match(created.stdout, /Created admin first\.admin@example\.com \([0-9a-f-]{36}\)/)
+  t.match(created.stdout, /Created operator first\.admin@example\.com \([0-9a-f-]{36}\)/)
   t.notOk(created.stdout.includes(password) || created.stderr.includes(password), 'the password is never printed')
 
   const session = await nativeLogin(app, { email, password })
-  t.equal(session.user.role, 'admin')
+  t.equal(session.user.role, OPERATOR_ROLE)
   const accounts = await app.inject({ url: '/api/v1/admin/accounts', headers: bearer(session.token) })
   t.equal(accounts.statusCode, 200)
-  t.match(accounts.json().data.find((a: { email: string }) => a.email === 'first.admin@example.com'), { name: 'First Admin', roles: ['admin'] })
+  t.match(accounts.json().data.find((a: { email: string }) => a.email === 'first.admin@example.com'), { name: 'First Admin', roles: [OPERATOR_ROLE] })
   const event = await db.auditEvent.findFirst({ where: { type: 'admin.account_created', accountId: session.user.id } })
-  t.match(event, { actorId: null, data: { via: 'cli', roles: ['admin'] } })
+  t.match(event, { actorId: null, data: { via: 'cli', roles: [OPERATOR_ROLE] } })
 
   const again = await cli(['create-admin', email], `${password}\n`)
   t.equal(again.code, 1, 'a second admin with the same email is refused')
   t.match(again.stderr, /already exists/)
+})
+
+t.test('grant-operator makes an existing application account an operator, for the operator role only', async (t) => {
+  const account = await createAccount(app, { roles: { admin: ['users.manage'] } })
+  const before = await nativeLogin(app, account)
+  t.equal((await app.inject({ url: '/api/v1/admin/accounts', headers: bearer(before.token) })).statusCode, 403, 'an application admin is no operator')
+  const granted = await cli(['grant-operator', account.email.toUpperCase()])
+  t.equal(granted.code, 0, granted.stderr)
+  t.match(granted.stdout, /is an operator/)
+  const appRole = await nativeLogin(app, account)
+  t.equal(appRole.user.role, 'admin', 'the application role stays the default')
+  t.equal((await app.inject({ url: '/api/v1/admin/accounts', headers: bearer(appRole.token) })).statusCode, 403, 'still none through the application role')
+  const operator = await nativeLogin(app, account, { role: OPERATOR_ROLE })
+  t.equal((await app.inject({ url: '/api/v1/admin/accounts', headers: bearer(operator.token) })).statusCode, 200)
+  const missing = await cli(['grant-operator', 'nobody@example.com'])
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /No account/)
 })
 
 // The commands below run in parallel: each CLI start costs seconds on a busy machine.

@@ -5,6 +5,7 @@ import jwksRsa from 'jwks-rsa'
 import jsonwebtoken from 'jsonwebtoken'
 import { listeningTestApp } from '../helpers/listening.js'
 import { createAccount, nativeLogin } from '../helpers/accounts.js'
+import { loginAdmin } from '../helpers/admin.js'
 
 // Real third-party clients, as a downstream service would use them, with no glue of ours.
 const { app, issuer } = await listeningTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
@@ -82,8 +83,10 @@ t.test('openid-client: tokenIntrospection of a live and of a revoked token, as a
   t.equal(refused.status, 401)
 })
 
-t.test('introspection: an admin bearer may call it; anyone else gets 401', async (t) => {
-  const admin = await nativeLogin(app, account)
+t.test('introspection: an operator bearer may call it; anyone else gets 401, an application admin included', async (t) => {
+  const admin = (await loginAdmin(app))
+  const appAdmin = await nativeLogin(app, account)
+  t.equal(appAdmin.user.role, 'admin')
   const staffLogin = await nativeLogin(app, account, { role: 'staff' })
   const call = (headers: Record<string, string>) => fetch(`${issuer}/oauth/introspect`, {
     method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token: staffLogin.token }),
@@ -91,7 +94,7 @@ t.test('introspection: an admin bearer may call it; anyone else gets 401', async
   const asAdmin = await call({ authorization: `Bearer ${admin.token}` })
   t.equal(asAdmin.status, 200)
   t.match(await asAdmin.json(), { active: true, role: 'staff' })
-  for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${staffLogin.token}` }, { authorization: 'Basic ' + Buffer.from('nobody:nothing').toString('base64') }]) {
+  for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${staffLogin.token}` }, { authorization: `Bearer ${appAdmin.token}` }, { authorization: 'Basic ' + Buffer.from('nobody:nothing').toString('base64') }]) {
     const response = await call(headers)
     t.equal(response.status, 401)
     t.equal(((await response.json()) as { error: string }).error, 'invalid_client')

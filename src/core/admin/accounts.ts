@@ -139,10 +139,16 @@ export class AccountAdmin {
     const names = distinct(roles)
     return this.change(id, actor, async (tx) => {
       const roleIds = await resolveRoles(tx, names)
+      const before = await tx.accountRole.findMany({ where: { accountId: id }, select: { role: { select: { name: true } } } })
+      const removed = before.map((r) => r.role.name).filter((name) => !names.includes(name))
       await tx.accountRole.deleteMany({ where: { accountId: id } })
       await assignRoles(tx, id, roleIds)
-      return { type: 'admin.roles_set', data: { roles: names } }
+      // Every token of a removed role is refused from this commit on, in any session (a session may
+      // have switched away from the role and still hold older tokens of it).
+      if (removed.length > 0) await this.revocations.recordRoleRevocations(tx, id, removed, new Date())
+      return { type: 'admin.roles_set', data: { roles: names, removed } }
     }, async () => {
+      await this.revocations.publishRoleRevocations(id)
       // Also those ended a moment ago for the same reason, so a retry after a failed Redis write
       // completes their revocation.
       const orphaned = await this.db.session.findMany({

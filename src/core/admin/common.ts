@@ -8,9 +8,6 @@ export interface Actor {
   via: 'admin-api' | 'cli'
 }
 
-/** The role whose access tokens may use the admin API, and that the CLI gives the first admin. */
-export const ADMIN_ROLE = 'admin'
-
 export const CLI_ACTOR: Actor = { id: null, via: 'cli' }
 
 /** An audit event that says who made the change, and through what. */

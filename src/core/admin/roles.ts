@@ -3,6 +3,7 @@ import type { Database } from '../../stores/database.js'
 import type { AccountProfiles } from '../account-profiles.js'
 import { recordAudit } from '../audit.js'
 import { Conflict, InvalidInput, NotFound } from '../errors.js'
+import { assertNotReserved } from '../operators.js'
 import { byActor, distinct, isUniqueViolation, pageWindow, type Actor, type Page, type PageRequest } from './common.js'
 
 export interface RoleView {
@@ -39,6 +40,8 @@ export class RoleAdmin {
   constructor(private readonly db: Database, private readonly profiles: AccountProfiles) {}
 
   async createRole(input: { name: string; description?: string | null; permissions?: string[] }, actor: Actor): Promise<RoleView> {
+    assertNotReserved('name', [input.name])
+    assertNotReserved('permissions', input.permissions ?? [])
     try {
       return await this.db.$transaction(async (tx) => {
         const role = await tx.role.create({ data: { name: input.name, description: input.description ?? null }, select: { id: true } })
@@ -50,14 +53,6 @@ export class RoleAdmin {
       if (isUniqueViolation(error)) throw new Conflict(`A role named "${input.name}" already exists`)
       throw error
     }
-  }
-
-  /** The role, created with no permissions when missing (for bootstrapping the first admin). */
-  async ensureRole(name: string, actor: Actor): Promise<void> {
-    if (await this.db.role.findUnique({ where: { name }, select: { id: true } })) return
-    await this.createRole({ name }, actor).catch((error: unknown) => {
-      if (!(error instanceof Conflict)) throw error // created by someone else meanwhile: fine
-    })
   }
 
   async getRole(name: string): Promise<RoleView> {
@@ -76,6 +71,8 @@ export class RoleAdmin {
 
   /** Attaches existing permissions to a role; those already attached are left as they are. */
   async attachPermissions(roleName: string, permissions: string[], actor: Actor): Promise<RoleView> {
+    assertNotReserved('role', [roleName])
+    assertNotReserved('permissions', permissions)
     return this.changeRole(roleName, async (tx, roleId) => {
       const added = await attach(tx, roleId, permissions)
       await recordAudit(tx, byActor(actor, { type: 'admin.role_permissions_changed', data: { role: roleName, attached: added } }))
@@ -83,6 +80,8 @@ export class RoleAdmin {
   }
 
   async detachPermission(roleName: string, permission: string, actor: Actor): Promise<RoleView> {
+    assertNotReserved('role', [roleName])
+    assertNotReserved('permission', [permission])
     return this.changeRole(roleName, async (tx, roleId) => {
       const { count } = await tx.rolePermission.deleteMany({ where: { roleId, permission: { name: permission } } })
       if (count === 0) throw new NotFound('Permission on this role')
@@ -91,6 +90,7 @@ export class RoleAdmin {
   }
 
   async createPermission(input: { name: string; description?: string | null }, actor: Actor): Promise<PermissionView> {
+    assertNotReserved('name', [input.name])
     try {
       return await this.db.$transaction(async (tx) => {
         const permission = await tx.permission.create({ data: { name: input.name, description: input.description ?? null }, select: permissionSelect })

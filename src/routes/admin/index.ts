@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { ADMIN_ROLE } from '../../core/admin/common.js'
-import { Forbidden, InvalidAccessToken } from '../../core/errors.js'
 import { nativeErrorHandler } from '../native/envelope.js'
 import accountRoutes from './accounts.js'
 import auditRoutes from './audit.js'
@@ -11,8 +9,9 @@ import roleRoutes from './roles.js'
 import sessionRoutes from './sessions.js'
 
 /**
- * The admin API, in the native envelope. Every route needs a Bearer token issued for the admin
- * role, of an account that still holds that role and is still active (read now, not from the token).
+ * The admin API, in the native envelope. Every route needs an operator's Bearer token: issued for a
+ * role that carries Latchkey's operator permission, of an account that still holds that role and is
+ * still active (read now, not from the token; src/core/operators.ts).
  */
 const adminApi: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(nativeErrorHandler)
@@ -21,10 +20,7 @@ const adminApi: FastifyPluginAsyncTypebox = async (app) => {
   // about what a route accepts.
   app.addHook('onRequest', async (request: FastifyRequest) => {
     await app.requireBearer(request)
-    const { sub, role } = request.principal!
-    const account = await app.core.accounts.findById(sub)
-    if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
-    if (role !== ADMIN_ROLE || !account.roles.some((r) => r.name === ADMIN_ROLE)) throw new Forbidden('The admin role is required')
+    await app.core.requireOperator(request.principal!)
   })
 
   await app.register(accountRoutes)

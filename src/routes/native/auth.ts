@@ -128,8 +128,7 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
     // The seed's form: only the current access token, which is exchanged (once) for a new one.
     const bearer = bearerTokenOf(request)
     if (!bearer) throw new InvalidAccessToken('missing')
-    const claims = await app.core.authenticate(bearer, { allowExpired: true })
-    const pair = await app.core.sessions.reissue(claims)
+    const pair = await app.core.exchangeAccessToken(bearer)
     return { success: true as const, message: 'Token refreshed', data: tokenData(pair) }
   })
 

@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { bearerTokenOf } from '../../plugins/bearer.js'
-import { nullIfInvalidToken } from '../../core/errors.js'
+import { nullIfInvalidToken, nullIfNotOperator } from '../../core/errors.js'
 import { noBody, security } from '../../http/openapi.js'
 import { standards as examples } from '../seed-examples.js'
 import { basicCredentialsOf } from './client-auth.js'
@@ -139,7 +139,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
     const revokedRefresh = hint !== 'access_token' && (await app.core.sessions.revokeByRefreshToken(token))
     if (!revokedRefresh) {
       const claims = await app.core.accessTokens.verify(token).catch(nullIfInvalidToken)
-      if (claims) await app.core.revocations.revokeToken(claims.jti, (claims.exp + app.config.CLOCK_TOLERANCE) * 1000 - Date.now())
+      if (claims) await app.core.revocations.revokeToken(claims)
     }
     // An empty 200, which RFC 7009 asks for and the typed reply cannot express.
     return (reply as FastifyReply).status(200).header('cache-control', 'no-store').send()
@@ -168,7 +168,8 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
     if (!(await authenticateClientIfPresent(request))) {
       const bearer = bearerTokenOf(request)
       const caller = bearer ? await app.core.authenticate(bearer).catch(nullIfInvalidToken) : null
-      if (!caller || caller.role !== 'admin') throw new OAuthError('invalid_client', 'Introspection requires client authentication', 401)
+      const operator = caller && await app.core.requireOperator(caller).catch(nullIfNotOperator)
+      if (!operator) throw new OAuthError('invalid_client', 'Introspection requires client authentication', 401)
     }
     const { token, token_type_hint: hint } = request.body
     if (!token) throw new OAuthError('invalid_request', 'The token parameter is required')
