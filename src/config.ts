@@ -60,7 +60,11 @@ export const ConfigSchema = Type.Object({
   LOCKOUT_MAX_DURATION: Seconds(86400, 1),
 
   RATE_LIMIT_ENABLED: Type.Boolean({ default: true }),
+  // Per client address and window, across every instance: password checks (every login route
+  // together), token exchanges (refresh, role switch, ticket), and client-authenticated calls.
   RATE_LIMIT_AUTH_MAX: Type.Integer({ minimum: 1, default: 60 }),
+  RATE_LIMIT_TOKEN_MAX: Type.Integer({ minimum: 1, default: 300 }),
+  RATE_LIMIT_CLIENT_MAX: Type.Integer({ minimum: 1, default: 6000 }),
   RATE_LIMIT_AUTH_WINDOW: Seconds(60, 1),
   AUTH_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 16384 }),
 

@@ -1,15 +1,17 @@
 import crypto from 'node:crypto'
+import { verify as argon2Verify } from '@node-rs/argon2'
 import type { Database } from '../stores/database.js'
 import { byActor, pageWindow, type Actor, type Page, type PageRequest } from './admin/common.js'
 import { recordAudit } from './audit.js'
+import { ConcurrencyLimit } from './concurrency-limit.js'
 import { NotFound } from './errors.js'
-import type { PasswordHasher } from './passwords.js'
+import { hashToken } from './secrets.js'
 
 export interface RegisteredClient {
   id: string
   name: string
   createdAt: Date
-  /** Shown once, at registration; only its argon2id hash is stored. */
+  /** Shown once, at registration; only its SHA-256 is stored. */
   secret: string
 }
 
@@ -20,15 +22,30 @@ export interface ClientView {
   createdAt: Date
 }
 
-/** Confidential OAuth clients, which authenticate to introspection with HTTP Basic. */
+/** The form of every client id the service issues; anything else is refused before a lookup. */
+const CLIENT_ID = /^client_[A-Za-z0-9_-]{16}$/
+
+/**
+ * Confidential OAuth clients, which authenticate with HTTP Basic or client_secret_post.
+ *
+ * A client secret is 256 random bits made by the service, not a password a person chose: nobody can
+ * guess it, so a slow hash would buy nothing against a stolen table and would hand anyone who can
+ * send a Basic header the argon2 capacity that password logins need. Like the providers that hash
+ * generated credentials (GitHub's tokens, Stripe's keys), it is stored as SHA-256 and compared in
+ * constant time: a lookup costs microseconds, and an unknown or malformed id costs no hash at all.
+ */
 export class OAuthClients {
-  constructor(private readonly db: Database, private readonly passwords: PasswordHasher) {}
+  // Secrets hashed with argon2id before this scheme: each is checked once more that way, one at a
+  // time and never in the password line, then replaced by its SHA-256 on success.
+  private readonly legacyLane = new ConcurrencyLimit(1, 4)
+
+  constructor(private readonly db: Database) {}
 
   /** Registers a client; with an actor, the registration and its audit event commit together. */
   async register(name: string, actor?: Actor): Promise<RegisteredClient> {
     const id = `client_${crypto.randomBytes(12).toString('base64url')}`
     const secret = crypto.randomBytes(32).toString('base64url')
-    const secretHash = await this.passwords.hash(secret)
+    const secretHash = hashToken(secret)
     const client = await this.db.$transaction(async (tx) => {
       const created = await tx.oAuthClient.create({ data: { id, name, secretHash }, select: { id: true, name: true, createdAt: true } })
       if (actor) await recordAudit(tx, byActor(actor, { type: 'admin.client_registered', data: { clientId: id, name } }))
@@ -54,10 +71,23 @@ export class OAuthClients {
     })
   }
 
-  /** True only for a registered client with that secret; an unknown id costs the same verify. */
+  /**
+   * True only for a registered client with that secret. An id the service could not have issued is
+   * refused without touching the database; a wrong secret costs one SHA-256.
+   */
   async authenticate(id: string, secret: string): Promise<boolean> {
-    const client = id.length <= 200 ? await this.db.oAuthClient.findUnique({ where: { id } }) : null
-    if (!client) return this.passwords.verifyDummy(secret)
-    return this.passwords.verify(client.secretHash, secret)
+    if (!CLIENT_ID.test(id) || secret.length === 0 || secret.length > 200) return false
+    const client = await this.db.oAuthClient.findUnique({ where: { id }, select: { secretHash: true } })
+    if (!client) return false
+    if (client.secretHash.startsWith('$argon2')) return this.authenticateLegacy(id, client.secretHash, secret)
+    const presented = Buffer.from(hashToken(secret))
+    const stored = Buffer.from(client.secretHash)
+    return presented.length === stored.length && crypto.timingSafeEqual(presented, stored)
+  }
+
+  private async authenticateLegacy(id: string, secretHash: string, secret: string): Promise<boolean> {
+    const valid = await this.legacyLane.run(() => argon2Verify(secretHash, secret).catch(() => false))
+    if (valid) await this.db.oAuthClient.updateMany({ where: { id, secretHash }, data: { secretHash: hashToken(secret) } })
+    return valid
   }
 }

@@ -67,7 +67,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
   }, events)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
-  const clients = new OAuthClients(db, passwords)
+  const clients = new OAuthClients(db)
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {

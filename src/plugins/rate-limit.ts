@@ -1,11 +1,24 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { RedisStore } from '../stores/redis-store.js'
+
+/**
+ * The budgets a client address draws on. Each is one counter per address across every route that
+ * uses it, on every instance (through Redis): four password routes give no more guesses than one.
+ * - password: every route that checks a password (or, later, a second factor);
+ * - token: routes that mint tokens from a refresh token, a bearer token or a selection ticket;
+ * - client: routes where a client authenticates (introspection, revocation), so that they never
+ *   draw on what password checks need.
+ */
+export type RateLimitBudget = 'password' | 'token' | 'client'
+
+type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Route-level rate limit for the credential endpoints (login, refresh, token). */
-    authRateLimit: { max: number; timeWindow: number } | false
+    /** Route options that put a route on a budget (nothing when rate limits are off). */
+    rateLimited(budget: RateLimitBudget): { onRequest?: Hook }
   }
 }
 
@@ -18,7 +31,17 @@ export default fp(async (app) => {
     errorResponseBuilder: (_request, context) =>
       Object.assign(new Error(`Rate limit exceeded, retry in ${context.after}`), { statusCode: 429, code: 'FST_ERR_RATE_LIMITED' }),
   })
-  app.decorate('authRateLimit', config.RATE_LIMIT_ENABLED
-    ? { max: config.RATE_LIMIT_AUTH_MAX, timeWindow: config.RATE_LIMIT_AUTH_WINDOW * 1000 }
-    : false)
+  const windowMs = (seconds: number) => seconds * 1000
+  const limits: Record<RateLimitBudget, { max: number; timeWindow: number }> = {
+    password: { max: config.RATE_LIMIT_AUTH_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
+    token: { max: config.RATE_LIMIT_TOKEN_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
+    client: { max: config.RATE_LIMIT_CLIENT_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
+  }
+  // One limiter per budget, made once: its key names the budget, not the route, so every route on it
+  // counts against the same number.
+  const hooks = Object.fromEntries(Object.entries(limits).map(([budget, limit]) => [budget, app.rateLimit({
+    ...limit,
+    keyGenerator: (request) => `${budget}:${request.ip}`,
+  }) as Hook])) as Record<RateLimitBudget, Hook>
+  app.decorate('rateLimited', (budget: RateLimitBudget) => (config.RATE_LIMIT_ENABLED ? { onRequest: hooks[budget] } : {}))
 }, { name: 'rate-limit', dependencies: ['stores'] })

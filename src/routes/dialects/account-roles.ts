@@ -6,7 +6,7 @@ import { RETRY_AFTER, security, sharedResponse, type HeaderDocs } from '../../ht
 import { accountRoles as examples } from '../seed-examples.js'
 import { bearerTokenOf } from '../../plugins/bearer.js'
 import {
-  credentialRouteConfig, dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, sessionOrigin, validationSummary, type DialectFailure,
+  dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, sessionOrigin, validationSummary, type DialectFailure,
 } from './shared.js'
 
 // The account-roles dialect (seed 003): log in and list the roles, then get a token for one role.
@@ -67,7 +67,7 @@ const accountRoles: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.post('/roles', {
-    config: credentialRouteConfig(app),
+    ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['account-roles'],
@@ -110,7 +110,7 @@ const accountRoles: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/token', {
-    config: credentialRouteConfig(app),
+    ...app.rateLimited('token'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['account-roles'],

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { RequestFailure } from '../../http/errors.js'
 import { RETRY_AFTER, security, sharedResponse, type HeaderDocs } from '../../http/openapi.js'
 import { bookify as examples } from '../seed-examples.js'
-import { credentialRouteConfig, dialectErrorHandler, sessionOrigin, validationSummary, type DialectFailure } from './shared.js'
+import { dialectErrorHandler, sessionOrigin, validationSummary, type DialectFailure } from './shared.js'
 
 // The Bookify dialect (seed 002): POST /api/users/login → {accessToken}, GET /api/users/me; errors
 // {code, message} with the seed's codes. Server.Error (500) is for real faults only: bad input is a 4xx.
@@ -59,7 +59,7 @@ const bookify: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(dialectErrorHandler(bookifyFailure))
 
   app.post('/login', {
-    config: credentialRouteConfig(app),
+    ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['bookify'],

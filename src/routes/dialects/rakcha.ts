@@ -4,7 +4,7 @@ import type { RequestFailure } from '../../http/errors.js'
 import { RETRY_AFTER, security, sharedResponse } from '../../http/openapi.js'
 import { rakcha as examples } from '../seed-examples.js'
 import {
-  credentialRouteConfig, dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, sessionOrigin, validationSummary, type DialectFailure,
+  dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, sessionOrigin, validationSummary, type DialectFailure,
 } from './shared.js'
 
 // The Rakcha dialect (seeds 000 and 001): POST /api/users/auth → {token, user:{id, email, role}};
@@ -43,7 +43,7 @@ const rakcha: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(dialectErrorHandler(rakchaFailure))
 
   app.post('/auth', {
-    config: credentialRouteConfig(app),
+    ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['rakcha'],

@@ -45,11 +45,6 @@ export function sessionOrigin(app: FastifyInstance, request: FastifyRequest): Se
   return { clientId: app.config.CLIENT_ID, ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined }
 }
 
-/** Route config of the credential endpoints: the shared auth rate limit, when it is on. */
-export function credentialRouteConfig(app: FastifyInstance): { rateLimit?: { max: number; timeWindow: number } } {
-  return app.authRateLimit ? { rateLimit: app.authRateLimit } : {}
-}
-
 /** Failures about the request itself, not about identity: the dialects word them alike. */
 type RequestLevelFailure = Extract<RequestFailure, { kind: 'too-large' | 'unsupported-media-type' | 'rate-limited' | 'unavailable' | 'client' | 'internal' }>
 

@@ -41,13 +41,12 @@ function tokenData(pair: TokenPair) {
 /** The native API, seed 004 extended: login, refresh, role switch, logout and me. */
 const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(nativeErrorHandler)
-  const rateLimit: { rateLimit?: { max: number; timeWindow: number } } = app.authRateLimit ? { rateLimit: app.authRateLimit } : {}
   const origin = (request: { ip: string; headers: Record<string, unknown> }) => ({
     clientId: app.config.CLIENT_ID, ip: request.ip, userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined,
   })
 
   app.post('/login', {
-    config: rateLimit,
+    ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['native'],
@@ -86,7 +85,7 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/refresh', {
-    config: rateLimit,
+    ...app.rateLimited('token'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['native'],
@@ -133,7 +132,7 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/token', {
-    config: rateLimit,
+    ...app.rateLimited('token'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     preHandler: app.requireBearer,
     schema: {

@@ -18,9 +18,9 @@ function metadataFor(issuer: string) {
     response_types_supported: [],
     scopes_supported: ['profile', 'email'],
     subject_types_supported: ['public'],
-    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic'],
-    revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
+    token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'email', 'name', 'phone_number', 'role', 'roles', 'permissions'],
   }
 }

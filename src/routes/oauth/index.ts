@@ -1,17 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import formbody from '@fastify/formbody'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { bearerTokenOf } from '../../plugins/bearer.js'
 import { nullIfInvalidToken, nullIfNotOperator } from '../../core/errors.js'
 import { noBody, security } from '../../http/openapi.js'
 import { standards as examples } from '../seed-examples.js'
-import { basicCredentialsOf } from './client-auth.js'
+import { clientCredentialsOf } from './client-auth.js'
 import { OAuthError, oauthError, oauthErrorHandler, oauthErrors } from './errors.js'
 
 const Param = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, description }))
 const TokenTypeHint = Type.Optional(Type.Union([Type.Literal('access_token'), Type.Literal('refresh_token')], { description: 'Which kind of token it is, to look there first' }))
-const ClientId = Param(200, 'A public client\'s id; confidential clients authenticate with Basic instead')
+const ClientId = Param(200, 'The client\'s id: a public client names itself; a confidential one sends it with `client_secret` (client_secret_post) or authenticates with Basic')
+const ClientSecret = Param(200, 'The client secret, for client_secret_post; or send the credentials with Basic (never both)')
 
 // Both encodings of RFC 6749 parameters: the form it specifies, and JSON for convenience.
 const consumes = ['application/x-www-form-urlencoded', 'application/json']
@@ -50,20 +51,19 @@ function roleFromScope(scope: string | undefined): string | undefined {
 const oauth: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(formbody, { bodyLimit: app.config.AUTH_BODY_LIMIT })
   app.setErrorHandler(oauthErrorHandler)
-  const rateLimit: { rateLimit?: { max: number; timeWindow: number } } = app.authRateLimit ? { rateLimit: app.authRateLimit } : {}
 
-  /** When Basic credentials are sent they must be right; public clients send none. */
-  async function authenticateClientIfPresent(request: Parameters<typeof basicCredentialsOf>[0]): Promise<string | undefined> {
-    const credentials = basicCredentialsOf(request)
+  /** When client credentials are sent (Basic or in the body) they must be right; public clients send none. */
+  async function authenticateClientIfPresent(request: FastifyRequest, body: { client_id?: string; client_secret?: string }): Promise<string | undefined> {
+    const credentials = clientCredentialsOf(request, body)
     if (credentials === undefined) return undefined
-    if (credentials === 'malformed' || !(await app.core.clients.authenticate(credentials.clientId, credentials.clientSecret))) {
+    if (!(await app.core.clients.authenticate(credentials.clientId, credentials.clientSecret))) {
       throw new OAuthError('invalid_client', 'Client authentication failed', 401)
     }
     return credentials.clientId
   }
 
   app.post('/oauth/token', {
-    config: rateLimit,
+    ...app.rateLimited('token'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['standards'],
@@ -71,7 +71,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
       description: 'RFC 6749 §6: rotates a refresh token and returns a new access token and refresh token. '
         + 'Only `grant_type=refresh_token`: the password grant is not offered (RFC 9700); log in through the first-party API. '
         + 'A `scope` containing `role:<name>` switches the token\'s role. A refresh token is bound to its client: '
-        + 'a confidential client authenticates with Basic, a public one may name itself in `client_id`.',
+        + 'a confidential client authenticates with Basic or `client_secret_post`, a public one may name itself in `client_id`.',
       security: security.optionalBasic,
       consumes,
       body: Type.Object({
@@ -79,7 +79,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
         refresh_token: Param(512, 'The refresh token to rotate'),
         scope: Param(1000, 'Space-separated scopes; `role:<name>` asks for another role of the account'),
         client_id: ClientId,
-        client_secret: Param(200, 'Not read: send client credentials with Basic authentication'),
+        client_secret: ClientSecret,
       }, { examples: [examples.tokenRequest] }),
       response: {
         200: TokenResponse,
@@ -91,7 +91,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply) => {
     const { grant_type: grantType, refresh_token: refreshToken, scope, client_id: clientId } = request.body
-    const authenticatedClient = await authenticateClientIfPresent(request)
+    const authenticatedClient = await authenticateClientIfPresent(request, request.body)
     if (!grantType) throw new OAuthError('invalid_request', 'The grant_type parameter is required')
     if (grantType !== 'refresh_token') {
       throw new OAuthError('unsupported_grant_type', grantType === 'password'
@@ -111,7 +111,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/oauth/revoke', {
-    config: rateLimit,
+    ...app.rateLimited('client'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['standards'],
@@ -124,6 +124,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
         token: Param(8192, 'The token to revoke'),
         token_type_hint: Type.Optional(Type.String({ maxLength: 100, description: '`refresh_token` or `access_token`; any other hint is ignored' })),
         client_id: ClientId,
+        client_secret: ClientSecret,
       }, { examples: [examples.revokeRequest] }),
       response: {
         200: noBody('Revoked, or the token was unknown; no body', NO_STORE),
@@ -132,7 +133,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
   }, async (request, reply) => {
-    await authenticateClientIfPresent(request)
+    await authenticateClientIfPresent(request, request.body)
     const { token, token_type_hint: hint } = request.body
     if (!token) throw new OAuthError('invalid_request', 'The token parameter is required')
     // RFC 7009 §2.2: an invalid or unknown token still answers 200.
@@ -146,26 +147,29 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/oauth/introspect', {
+    ...app.rateLimited('client'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: {
       tags: ['standards'],
       summary: 'Introspect a token',
       description: 'RFC 7662: whether an access or refresh token is active right now, revocation included, and what it carries. '
-        + 'Callers authenticate: a registered client with Basic (POST /api/v1/admin/clients), or an access token issued for the admin role.',
+        + 'Callers authenticate: a registered client (POST /api/v1/admin/clients) with Basic or `client_secret_post`, or an operator\'s access token.',
       security: security.basicOrBearer,
       consumes,
-      body: Type.Object({ token: Param(8192, 'The token to look at'), token_type_hint: TokenTypeHint }, { examples: [examples.introspectRequest] }),
+      body: Type.Object({
+        token: Param(8192, 'The token to look at'), token_type_hint: TokenTypeHint, client_id: ClientId, client_secret: ClientSecret,
+      }, { examples: [examples.introspectRequest] }),
       response: {
         200: IntrospectionResponse,
         400: oauthError(400, '`invalid_request`: the token parameter is missing or invalid, or the body is neither a form nor JSON'),
-        401: oauthError(401, '`invalid_client`: no client authentication or admin Bearer token, or wrong client credentials',
+        401: oauthError(401, '`invalid_client`: no client authentication or operator Bearer token, or wrong client credentials',
           { 'www-authenticate': { type: 'string', description: '`Basic realm="latchkey"`' } }),
         ...oauthErrors(413, 500, 503),
       },
     },
   }, async (request, reply) => {
     // RFC 7662 §2.1: callers authenticate, as a registered client or as an administrator.
-    if (!(await authenticateClientIfPresent(request))) {
+    if (!(await authenticateClientIfPresent(request, request.body))) {
       const bearer = bearerTokenOf(request)
       const caller = bearer ? await app.core.authenticate(bearer).catch(nullIfInvalidToken) : null
       const operator = caller && await app.core.requireOperator(caller).catch(nullIfNotOperator)
