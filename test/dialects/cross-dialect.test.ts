@@ -1,6 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { bearer } from '../helpers/accounts.js'
+import { loginAdmin } from '../helpers/admin.js'
 import { StoreUnavailable } from '../../src/core/errors.js'
 import { DEMO_ACCOUNTS, seedDemo } from '../../src/demo/demo-accounts.js'
 
@@ -35,9 +36,10 @@ const LOGINS: Record<string, () => Promise<{ token: string; email: string }>> = 
 }
 
 const decode = (token: string) => token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()))
-const adminToken = async () => (await LOGINS.native!()).token
+// Introspection as an operator: the ISP demo's `admin` is an application's role and no operator.
+const operator = await loginAdmin(app)
 const introspect = async (token: string) =>
-  app.inject({ method: 'POST', url: '/oauth/introspect', headers: { 'content-type': 'application/x-www-form-urlencoded', ...bearer(await adminToken()) }, payload: new URLSearchParams({ token }).toString() })
+  app.inject({ method: 'POST', url: '/oauth/introspect', headers: { 'content-type': 'application/x-www-form-urlencoded', ...operator.headers }, payload: new URLSearchParams({ token }).toString() })
 
 for (const [dialect, login] of Object.entries(LOGINS)) {
   t.test(`a ${dialect} token works on every Bearer endpoint and at introspection`, async (t) => {
@@ -115,7 +117,7 @@ const CREDENTIAL_ROUTES = [
 
 t.test('the dialects\' credential routes are rate limited: 429 with Retry-After, in each dialect\'s shape', async (t) => {
   const limited = await buildTestApp(t, {
-    RATE_LIMIT_AUTH_MAX: '2', DATABASE_URL: app.testEnv.databaseUrl, REDIS_KEY_PREFIX: `${app.testEnv.redisPrefix}limits:`,
+    RATE_LIMIT_AUTH_MAX: '2', RATE_LIMIT_TOKEN_MAX: '2', DATABASE_URL: app.testEnv.databaseUrl, REDIS_KEY_PREFIX: `${app.testEnv.redisPrefix}limits:`,
   })
   for (const [index, route] of CREDENTIAL_ROUTES.entries()) {
     // An unknown email, so that no demo account collects failed attempts.

@@ -6,8 +6,10 @@ import * as jose from 'jose'
 import { listeningTestApp } from '../helpers/listening.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 
+// No bearer-exchange window: a retired key otherwise stays published for it too (the test below).
 const { app, issuer } = await listeningTestApp(t, {
   JWKS_MAX_AGE: '1', KEY_CACHE_TTL: '1', KEY_PROPAGATION_DELAY: '3', ACCESS_TOKEN_TTL: '15', CLOCK_TOLERANCE: '1', RATE_LIMIT_ENABLED: 'false',
+  BEARER_REFRESH_WINDOW: '0',
 })
 const db = app.stores.database.prisma
 const account = await createAccount(app)
@@ -141,4 +143,23 @@ t.test('a second rotation before the first activates: the newer due key wins, th
   const states = Object.fromEntries((await db.signingKey.findMany()).map((k) => [k.kid, k.state]))
   t.same(states, { [newKid]: 'retired', [second.kid]: 'active' }, 'the overtaken key, which never signed, is pruned at once')
   t.equal(kidOf(await loginToken()), second.kid)
+})
+
+t.test('with a bearer-exchange window, a retired key stays published for it: an expired token stays exchangeable', async (t) => {
+  const { app: windowed } = await listeningTestApp(t, {
+    JWKS_MAX_AGE: '1', KEY_CACHE_TTL: '1', KEY_PROPAGATION_DELAY: '3', ACCESS_TOKEN_TTL: '15', CLOCK_TOLERANCE: '1', RATE_LIMIT_ENABLED: 'false',
+    BEARER_REFRESH_WINDOW: '60',
+  })
+  await windowed.core.signingKeys.ensureActiveKey()
+  await windowed.core.admin.keys.rotate({ id: null, via: 'cli' })
+  // Promotion happens when keys are read, once the propagation delay has passed.
+  let retired = null
+  for (let waited = 0; !retired && waited < 20_000; waited += 250) {
+    await sleep(250)
+    await windowed.core.signingKeys.activeKey()
+    retired = await windowed.stores.database.prisma.signingKey.findFirst({ where: { state: 'retired' } })
+  }
+  if (!retired) return t.fail('the rotated key never retired the old one')
+  // Token lifetime (15) + clock tolerance (1) + exchange window (60) + key cache (1).
+  t.equal(retired.prunableAt!.getTime() - retired.retiredAt!.getTime(), 77_000)
 })

@@ -254,11 +254,11 @@ t.test('admin API', async (t) => {
 })
 
 t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
-  const limited = await buildTestApp(t, { RATE_LIMIT_AUTH_MAX: '1' })
+  const limited = await buildTestApp(t, { RATE_LIMIT_AUTH_MAX: '1', RATE_LIMIT_TOKEN_MAX: '1', RATE_LIMIT_CLIENT_MAX: '1' })
   const checker = contract.on(limited)
   const routes = [
     'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/users/auth', 'POST /api/users/login',
-    'POST /api/account/roles', 'POST /api/account/token', 'POST /oauth/token', 'POST /oauth/revoke',
+    'POST /api/account/roles', 'POST /api/account/token', 'POST /oauth/token', 'POST /oauth/revoke', 'POST /oauth/introspect',
   ]
   for (const route of routes) {
     const url = route.split(' ')[1]!

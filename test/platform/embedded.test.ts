@@ -28,6 +28,20 @@ t.test('npm start with no DATABASE_URL or REDIS_URL runs on embedded defaults an
   t.equal(data.user.role, 'admin')
   const me = await fetch(`${server.baseUrl}/api/v1/auth/me`, { headers: { authorization: `Bearer ${data.token}` } })
   t.equal(me.status, 200)
+  const asAppAdmin = await fetch(`${server.baseUrl}/api/v1/admin/accounts`, { headers: { authorization: `Bearer ${data.token}` } })
+  t.equal(asAppAdmin.status, 403, 'the ISP app\'s admin is no operator of Latchkey')
+
+  // The operator printed once at the first boot, with a random password.
+  const printed = /(operator@latchkey\.localhost)\s+(\S+)/.exec(server.output())
+  if (!printed) return t.fail(`no operator printed:\n${server.output()}`)
+  const operatorLogin = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: printed[1], password: printed[2] }),
+  })
+  t.equal(operatorLogin.status, 200)
+  const operator = await operatorLogin.json() as { data: { token: string; user: { role: string } } }
+  t.equal(operator.data.user.role, 'latchkey:operator')
+  const asOperator = await fetch(`${server.baseUrl}/api/v1/admin/accounts`, { headers: { authorization: `Bearer ${operator.data.token}` } })
+  t.equal(asOperator.status, 200, 'the printed operator can use the admin API')
 
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0, 'SIGTERM shuts down cleanly')
@@ -48,7 +62,7 @@ t.test('the embedded database and signing key persist across restarts', async (t
   t.teardown(() => second.close())
   t.same((await second.core.signingKeys.jwks()).keys.map((k) => k.kid), kidBefore, 'same key, no new one generated')
   t.equal(await second.stores.database.prisma.account.count(), accounts)
-  t.equal(accounts, DEMO_ACCOUNTS.length)
+  t.equal(accounts, DEMO_ACCOUNTS.length + 1, 'the demo accounts and the operator')
 })
 
 t.test('a bad configuration value stops the start with the variable name and a non-zero exit', async (t) => {

@@ -164,7 +164,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
         400: oauthError(400, '`invalid_request`: the token parameter is missing or invalid, or the body is neither a form nor JSON'),
         401: oauthError(401, '`invalid_client`: no client authentication or operator Bearer token, or wrong client credentials',
           { 'www-authenticate': { type: 'string', description: '`Basic realm="latchkey"`' } }),
-        ...oauthErrors(413, 500, 503),
+        ...oauthErrors(413, 429, 500, 503),
       },
     },
   }, async (request, reply) => {
