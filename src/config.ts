@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
@@ -9,7 +10,9 @@ export const ConfigSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  // Which proxies in front of the service to believe about the client address: a hop count or
+  // addresses and CIDRs (see parseTrustProxy). Unset, false or 0: none.
+  TRUST_PROXY: Type.Optional(Type.String()),
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
@@ -67,7 +70,10 @@ export const ConfigSchema = Type.Object({
 })
 
 type RawConfig = Static<typeof ConfigSchema>
-export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD'> & {
+/** What Fastify's `trustProxy` gets: off, the number of proxy hops, or the proxies' addresses and CIDRs. */
+export type TrustProxy = false | number | string[]
+export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD' | 'TRUST_PROXY'> & {
+  TRUST_PROXY: TrustProxy
   ISSUER: string
   KEY_PROPAGATION_DELAY: number
   KEY_ENCRYPTION_SECRETS_OLD: string[]
@@ -111,7 +117,42 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ISSUER: (config.ISSUER ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
     KEY_PROPAGATION_DELAY: propagationDelay(config),
     KEY_ENCRYPTION_SECRETS_OLD: oldSecrets,
+    TRUST_PROXY: parseTrustProxy(config.TRUST_PROXY),
   }
+}
+
+// proxy-addr's names for the private ranges, which Fastify accepts in a list too.
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const TRUST_PROXY_HINT = 'set the number of proxies in front of the service (e.g. TRUST_PROXY=1) or their addresses and CIDRs (e.g. TRUST_PROXY=10.0.0.0/8,192.0.2.7)'
+
+/**
+ * Only the forms where the client address is the right-most hop no trusted proxy wrote. `true`
+ * (and a /0 range) would believe the left-most X-Forwarded-For entry, which the client writes.
+ */
+export function parseTrustProxy(value: string | undefined): TrustProxy {
+  const text = (value ?? '').trim()
+  const lower = text.toLowerCase()
+  if (text === '' || lower === 'false' || /^0+$/.test(text)) return false
+  if (/^\d+$/.test(text)) return Number(text)
+  if (lower === 'true') {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY=true would trust any X-Forwarded-For a client writes; ${TRUST_PROXY_HINT}`)
+  }
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean)
+  const bad = entries.find((entry) => !isProxyAddress(entry))
+  if (bad !== undefined || entries.length === 0) {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY ${JSON.stringify(bad ?? text)} is neither a hop count nor an address or CIDR; ${TRUST_PROXY_HINT}`)
+  }
+  return entries
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = net.isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  // A zero-length prefix trusts every address, which is TRUST_PROXY=true again.
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128)
 }
 
 /**
