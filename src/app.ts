@@ -9,6 +9,7 @@ import keyRotationPlugin from './plugins/key-rotation.js'
 import bearerPlugin from './plugins/bearer.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
+import noStorePlugin from './plugins/no-store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import sharedSchemasPlugin from './plugins/shared-schemas.js'
 import healthRoutes from './routes/health.js'
@@ -57,6 +58,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     reply.status(404).send({ success: false, message: `Route ${request.method} ${request.url.split('?')[0]} not found`, code: 'NOT_FOUND' })
   })
 
+  // Before everything else that answers, so every reply gets the default.
+  await app.register(noStorePlugin)
   await app.register(storesPlugin, { config })
   // Before the routes, so its hooks see every request.
   await app.register(metricsPlugin)

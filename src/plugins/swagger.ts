@@ -16,7 +16,8 @@ export default fp(async (app) => {
       info: {
         title: 'Latchkey',
         version,
-        description: 'First-party login with RS256 JWTs: the native API, the seed dialects, OAuth 2.0 standard endpoints, administration and operations.',
+        description: 'First-party login with RS256 JWTs: the native API, the seed dialects, OAuth 2.0 standard endpoints, administration and operations. '
+          + 'Every response carries `Cache-Control: no-store` unless its route documents other caching (the JWKS and discovery documents).',
       },
       tags: [
         { name: 'native', description: 'The native API (seed 004, extended)' },
