@@ -13,7 +13,6 @@ import noStorePlugin from './plugins/no-store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import sharedSchemasPlugin from './plugins/shared-schemas.js'
 import healthRoutes from './routes/health.js'
-import metricsRoutes from './routes/metrics.js'
 import jwksRoutes from './routes/jwks.js'
 import nativeAuthRoutes from './routes/native/auth.js'
 import adminRoutes from './routes/admin/index.js'
@@ -71,7 +70,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(swaggerPlugin)
 
   await app.register(healthRoutes)
-  await app.register(metricsRoutes)
   await app.register(jwksRoutes)
   await app.register(nativeAuthRoutes, { prefix: '/api/v1/auth' })
   await app.register(adminRoutes, { prefix: '/api/v1/admin' })

@@ -64,9 +64,10 @@ export const ConfigSchema = Type.Object({
   AUTH_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 16384 }),
 
   METRICS_ENABLED: Type.Boolean({ default: true }),
-  // Unset: /metrics is served on the main port. Set: only on a listener of its own on this port.
-  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  // /metrics is served only here, on a listener of its own, never on the main port; 0 picks a free port.
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  // Loopback unless the operator opens it (a container needs 0.0.0.0 and an unpublished port).
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -104,6 +105,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (config.LOCKOUT_BASE_DURATION > config.LOCKOUT_MAX_DURATION) {
     throw new ConfigError('Invalid configuration: LOCKOUT_BASE_DURATION must not exceed LOCKOUT_MAX_DURATION')
+  }
+  if (config.METRICS_ENABLED && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
+    throw new ConfigError(`Invalid configuration: METRICS_PORT must differ from PORT (${config.PORT}): metrics are served on a listener of their own`)
   }
   if (config.DATABASE_URL && !config.KEY_ENCRYPTION_SECRET) {
     throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set')
