@@ -10,6 +10,7 @@ import bearerPlugin from './plugins/bearer.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
 import noStorePlugin from './plugins/no-store.js'
+import securityHeadersPlugin from './plugins/security-headers.js'
 import swaggerPlugin from './plugins/swagger.js'
 import sharedSchemasPlugin from './plugins/shared-schemas.js'
 import healthRoutes from './routes/health.js'
@@ -59,6 +60,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
 
   // Before everything else that answers, so every reply gets the default.
   await app.register(noStorePlugin)
+  await app.register(securityHeadersPlugin)
   await app.register(storesPlugin, { config })
   // Before the routes, so its hooks see every request.
   await app.register(metricsPlugin)

@@ -3,6 +3,21 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { createRequire } from 'node:module'
 
+/** Replaces the API's nothing-allowed policy (src/plugins/security-headers.ts) on the /docs routes only. */
+const DOCS_CSP = {
+  'default-src': ["'none'"],
+  'script-src': ["'self'"],
+  // The one inline style: the <style> inside Swagger UI's top-bar logo (an SVG React renders).
+  // After an upgrade of @fastify/swagger-ui, test/platform/docs-browser.test.ts names a new hash.
+  'style-src': ["'self'", "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"],
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'"],
+  'connect-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+}
+
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
 /**
@@ -40,5 +55,11 @@ export default fp(async (app) => {
     // schema used by two routes) would otherwise come out of the YAML as anchors and aliases.
     transformObject: (document) => JSON.parse(JSON.stringify('openapiObject' in document ? document.openapiObject : document.swaggerObject)),
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The UI's own pages need scripts, styles and images from this origin, and the document from
+  // /docs/json; nothing else inline, nothing from elsewhere (the online validator badge is off).
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { validatorUrl: null },
+    staticCSP: DOCS_CSP,
+  })
 }, { name: 'swagger' })
