@@ -132,6 +132,8 @@ export function serviceEnv(port: number, secret: string): NodeJS.ProcessEnv {
     NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), ISSUER: `http://127.0.0.1:${port}`,
     DATABASE_URL: databaseUrl(DATABASE), REDIS_URL, REDIS_KEY_PREFIX: REDIS_PREFIX, RATE_LIMIT_ENABLED: 'false',
     KEY_ENCRYPTION_SECRET: secret,
+    // Several instances run on this machine: each metrics listener takes a free port.
+    METRICS_PORT: '0',
   }
 }
 

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.js'
 
 export async function generateOpenApi(): Promise<string> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-openapi-'))
-  const app = await buildApp(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' }))
+  const app = await buildApp(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', METRICS_ENABLED: 'false' }))
   try {
     await app.ready()
     return app.swagger({ yaml: true })

@@ -2,16 +2,18 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { acceptEmptyJsonBodies } from './http/json-body.js'
+import { fastifyTrustProxy } from './http/trust-proxy.js'
 import { nativeErrorHandler } from './routes/native/envelope.js'
 import storesPlugin from './plugins/stores.js'
 import keyRotationPlugin from './plugins/key-rotation.js'
 import bearerPlugin from './plugins/bearer.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
+import noStorePlugin from './plugins/no-store.js'
+import securityHeadersPlugin from './plugins/security-headers.js'
 import swaggerPlugin from './plugins/swagger.js'
 import sharedSchemasPlugin from './plugins/shared-schemas.js'
 import healthRoutes from './routes/health.js'
-import metricsRoutes from './routes/metrics.js'
 import jwksRoutes from './routes/jwks.js'
 import nativeAuthRoutes from './routes/native/auth.js'
 import adminRoutes from './routes/admin/index.js'
@@ -38,7 +40,7 @@ export interface BuildOptions {
 export async function buildApp(config: Config, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
-    trustProxy: config.TRUST_PROXY,
+    trustProxy: fastifyTrustProxy(config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
     forceCloseConnections: 'idle',
@@ -56,6 +58,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     reply.status(404).send({ success: false, message: `Route ${request.method} ${request.url.split('?')[0]} not found`, code: 'NOT_FOUND' })
   })
 
+  // Before everything else that answers, so every reply gets the default.
+  await app.register(noStorePlugin)
+  await app.register(securityHeadersPlugin)
   await app.register(storesPlugin, { config })
   // Before the routes, so its hooks see every request.
   await app.register(metricsPlugin)
@@ -67,7 +72,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(swaggerPlugin)
 
   await app.register(healthRoutes)
-  await app.register(metricsRoutes)
   await app.register(jwksRoutes)
   await app.register(nativeAuthRoutes, { prefix: '/api/v1/auth' })
   await app.register(adminRoutes, { prefix: '/api/v1/admin' })

@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 
@@ -9,7 +10,9 @@ export const ConfigSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  // Which proxies in front of the service to believe about the client address: a hop count or
+  // addresses and CIDRs (see parseTrustProxy). Unset, false or 0: none.
+  TRUST_PROXY: Type.Optional(Type.String()),
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
@@ -69,13 +72,17 @@ export const ConfigSchema = Type.Object({
   AUTH_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 16384 }),
 
   METRICS_ENABLED: Type.Boolean({ default: true }),
-  // Unset: /metrics is served on the main port. Set: only on a listener of its own on this port.
-  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  // /metrics is served only here, on a listener of its own, never on the main port; 0 picks a free port.
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  // Loopback unless the operator opens it (a container needs 0.0.0.0 and an unpublished port).
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
 })
 
 type RawConfig = Static<typeof ConfigSchema>
-export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD' | 'BEARER_REFRESH_WINDOW'> & {
+/** What Fastify's `trustProxy` gets: off, the number of proxy hops, or the proxies' addresses and CIDRs. */
+export type TrustProxy = false | number | string[]
+export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD' | 'TRUST_PROXY' | 'BEARER_REFRESH_WINDOW'> & {
+  TRUST_PROXY: TrustProxy
   ISSUER: string
   BEARER_REFRESH_WINDOW: number
   KEY_PROPAGATION_DELAY: number
@@ -111,6 +118,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.LOCKOUT_BASE_DURATION > config.LOCKOUT_MAX_DURATION) {
     throw new ConfigError('Invalid configuration: LOCKOUT_BASE_DURATION must not exceed LOCKOUT_MAX_DURATION')
   }
+  if (config.METRICS_ENABLED && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
+    throw new ConfigError(`Invalid configuration: METRICS_PORT must differ from PORT (${config.PORT}): metrics are served on a listener of their own`)
+  }
   if (config.DATABASE_URL && !config.KEY_ENCRYPTION_SECRET) {
     throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set')
   }
@@ -125,7 +135,42 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // One hour by default, never past the session's idle lifetime.
     BEARER_REFRESH_WINDOW: config.BEARER_REFRESH_WINDOW ?? Math.min(3600, config.SESSION_IDLE_TTL),
     KEY_ENCRYPTION_SECRETS_OLD: oldSecrets,
+    TRUST_PROXY: parseTrustProxy(config.TRUST_PROXY),
   }
+}
+
+// proxy-addr's names for the private ranges, which Fastify accepts in a list too.
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const TRUST_PROXY_HINT = 'set the number of proxies in front of the service (e.g. TRUST_PROXY=1) or their addresses and CIDRs (e.g. TRUST_PROXY=10.0.0.0/8,192.0.2.7)'
+
+/**
+ * Only the forms where the client address is the right-most hop no trusted proxy wrote. `true`
+ * (and a /0 range) would believe the left-most X-Forwarded-For entry, which the client writes.
+ */
+export function parseTrustProxy(value: string | undefined): TrustProxy {
+  const text = (value ?? '').trim()
+  const lower = text.toLowerCase()
+  if (text === '' || lower === 'false' || /^0+$/.test(text)) return false
+  if (/^\d+$/.test(text)) return Number(text)
+  if (lower === 'true') {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY=true would trust any X-Forwarded-For a client writes; ${TRUST_PROXY_HINT}`)
+  }
+  const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean)
+  const bad = entries.find((entry) => !isProxyAddress(entry))
+  if (bad !== undefined || entries.length === 0) {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY ${JSON.stringify(bad ?? text)} is neither a hop count nor an address or CIDR; ${TRUST_PROXY_HINT}`)
+  }
+  return entries
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = net.isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  // A zero-length prefix trusts every address, which is TRUST_PROXY=true again.
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128)
 }
 
 /**

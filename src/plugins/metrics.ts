@@ -14,10 +14,8 @@ declare module 'fastify' {
 
 export interface Metrics {
   registry: Registry
-  /** False when METRICS_PORT moves them to a listener of their own. */
-  onMainPort: boolean
-  /** Where the separate metrics listener is bound (METRICS_PORT), once the app is ready. */
-  separateAddress(): AddressInfo | null
+  /** Where the metrics listener is bound (METRICS_HOST:METRICS_PORT), while the app is ready. */
+  address(): AddressInfo | null
 }
 
 const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled']
@@ -25,8 +23,9 @@ const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locke
 /**
  * Prometheus metrics through prom-client: HTTP requests by route pattern, and the core's events
  * (logins, lockouts, rotations, reuse) without prom-client in the core. A registry of its own per
- * app, so several apps in one process never share counters. Served at /metrics on the main port,
- * or on METRICS_PORT by a small listener of its own, opened and closed with the app.
+ * app, so several apps in one process never share counters. Served at /metrics only by a small
+ * listener of its own (METRICS_HOST:METRICS_PORT, loopback by default), opened and closed with the
+ * app: never on the main port, where anyone could read the service's traffic and failure rates.
  */
 export default fp(async (app) => {
   const { config } = app
@@ -66,22 +65,22 @@ export default fp(async (app) => {
     if (store) storeErrors.inc({ store })
   })
 
-  // On the main port, src/routes/metrics.ts serves them (a route, so the OpenAPI document has it).
-  let separate: http.Server | undefined
-  if (config.METRICS_PORT !== undefined) {
-    separate = metricsServer(registry)
-    const server = separate
-    app.addHook('onReady', () => listen(server, config.METRICS_PORT!, config.METRICS_HOST ?? config.HOST))
-    app.addHook('onClose', () => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }))
-  }
+  const server = metricsServer(registry)
+  const host = config.METRICS_HOST
+  app.addHook('onReady', async () => {
+    await listen(server, config.METRICS_PORT, host)
+    const { port } = server.address() as AddressInfo
+    app.log.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` }, 'metrics listening')
+  })
+  app.addHook('onClose', () => new Promise<void>((resolve) => {
+    if (!server.listening) return resolve()
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
 
   app.decorate('metrics', {
     registry,
-    onMainPort: config.METRICS_PORT === undefined,
-    separateAddress: () => (separate?.listening ? (separate.address() as AddressInfo) : null),
+    address: () => (server.listening ? (server.address() as AddressInfo) : null),
   })
 }, { name: 'metrics', dependencies: ['stores'] })
 
@@ -99,11 +98,14 @@ function metricsServer(registry: Registry): http.Server {
   })
 }
 
+/** Binds the listener; a port in use (a second instance on this machine) fails the start, naming the setting. */
 function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
+      ? new Error(`METRICS_PORT ${port} on ${host} is already in use (another instance on this machine?): give each instance its own METRICS_PORT, or set METRICS_ENABLED=false`)
+      : error))
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.removeAllListeners('error')
       resolve()
     })
   })

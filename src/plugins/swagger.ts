@@ -3,6 +3,21 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { createRequire } from 'node:module'
 
+/** Replaces the API's nothing-allowed policy (src/plugins/security-headers.ts) on the /docs routes only. */
+const DOCS_CSP = {
+  'default-src': ["'none'"],
+  'script-src': ["'self'"],
+  // The one inline style: the <style> inside Swagger UI's top-bar logo (an SVG React renders).
+  // After an upgrade of @fastify/swagger-ui, test/platform/docs-browser.test.ts names a new hash.
+  'style-src': ["'self'", "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"],
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'"],
+  'connect-src': ["'self'"],
+  'base-uri': ["'none'"],
+  'form-action': ["'none'"],
+  'frame-ancestors': ["'none'"],
+}
+
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
 /**
@@ -16,7 +31,8 @@ export default fp(async (app) => {
       info: {
         title: 'Latchkey',
         version,
-        description: 'First-party login with RS256 JWTs: the native API, the seed dialects, OAuth 2.0 standard endpoints, administration and operations.',
+        description: 'First-party login with RS256 JWTs: the native API, the seed dialects, OAuth 2.0 standard endpoints, administration and operations. '
+          + 'Every response carries `Cache-Control: no-store` unless its route documents other caching (the JWKS and discovery documents).',
       },
       tags: [
         { name: 'native', description: 'The native API (seed 004, extended)' },
@@ -25,7 +41,7 @@ export default fp(async (app) => {
         { name: 'account-roles', description: 'Account-roles dialect (seed 003), with the selection-ticket fix' },
         { name: 'standards', description: 'JWKS, discovery, OAuth 2.0 token, revocation, introspection, userinfo' },
         { name: 'admin', description: 'Administration, for bearers whose role is admin' },
-        { name: 'operations', description: 'Health and metrics' },
+        { name: 'operations', description: 'Health (Prometheus metrics are on a listener of their own: METRICS_PORT)' },
       ],
       components: {
         securitySchemes: {
@@ -39,5 +55,11 @@ export default fp(async (app) => {
     // schema used by two routes) would otherwise come out of the YAML as anchors and aliases.
     transformObject: (document) => JSON.parse(JSON.stringify('openapiObject' in document ? document.openapiObject : document.swaggerObject)),
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // The UI's own pages need scripts, styles and images from this origin, and the document from
+  // /docs/json; nothing else inline, nothing from elsewhere (the online validator badge is off).
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { validatorUrl: null },
+    staticCSP: DOCS_CSP,
+  })
 }, { name: 'swagger' })

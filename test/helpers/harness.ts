@@ -78,6 +78,8 @@ export async function testEnvironment(t: Teardown, overrides: Record<string, str
     REDIS_KEY_PREFIX: redisPrefix,
     KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
     ISSUER: 'http://latchkey.test',
+    // A free port for each app's metrics listener: files run in parallel, next to other services.
+    METRICS_PORT: '0',
     ...FAST_ARGON2,
     ...overrides,
   })

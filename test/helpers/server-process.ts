@@ -16,7 +16,7 @@ export async function startServerProcess(t: Teardown, env: Record<string, string
   const cleanEnv = { ...process.env }
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_SECRET', 'PORT', 'HOST', 'ISSUER']) delete cleanEnv[name]
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...cleanEnv, PORT: '0', ...env },
+    env: { ...cleanEnv, PORT: '0', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -38,7 +38,6 @@ async function refuseBadBodies(t: Test, route: string, headers: Record<string, s
 t.test('operations and discovery', async (t) => {
   await contract.call(t, 'GET /health/live', 200)
   await contract.call(t, 'GET /health/ready', 200)
-  await contract.call(t, 'GET /metrics', 200)
   const keys = await contract.call(t, 'GET /.well-known/jwks.json', 200)
   await contract.call(t, 'GET /.well-known/jwks.json', 304, { headers: { 'if-none-match': String(keys.headers.etag) } })
   await contract.call(t, 'GET /.well-known/openid-configuration', 200)

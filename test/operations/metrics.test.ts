@@ -1,12 +1,15 @@
 import t from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp, type App } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
 import { buildTestApp, testEnvironment } from '../helpers/harness.js'
+import { listeningTestApp } from '../helpers/listening.js'
+import { freePort } from '../helpers/private-servers.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { loginAdmin } from '../helpers/admin.js'
 import { RedisStore } from '../../src/stores/redis-store.js'
 
-// GET /metrics: Prometheus text that parses, counters that move with what happens, and the
-// separate-port and disabled modes.
+// GET /metrics: Prometheus text that parses, counters that move with what happens, served only on
+// a listener of its own (never on the main port), and the disabled mode.
 
 interface Sample {
   name: string
@@ -59,23 +62,46 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 
 const app = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', LOCKOUT_THRESHOLD: '2', REFRESH_REUSE_GRACE: '0' })
 
-async function scrape(target = app) {
-  const response = await target.inject({ url: '/metrics' })
-  t.equal(response.statusCode, 200)
-  return parsePrometheus(response.body)
+/** The app's metrics listener (the harness gives each app a free METRICS_PORT). */
+async function metricsUrl(target: App = app) {
+  await target.ready()
+  const address = target.metrics!.address()
+  if (!address) throw new Error('the metrics listener is not up')
+  return `http://127.0.0.1:${address.port}/metrics`
 }
 
+async function scrape(target: App = app) {
+  const response = await fetch(await metricsUrl(target))
+  t.equal(response.status, 200)
+  return parsePrometheus(await response.text())
+}
+
+t.test('by default, metrics are on a loopback listener of their own, port 9464, never on the main port', async (t) => {
+  const defaults = loadConfig({ LOG_LEVEL: 'silent' })
+  t.equal(defaults.METRICS_PORT, 9464)
+  t.equal(defaults.METRICS_HOST, '127.0.0.1')
+  t.throws(() => loadConfig({ LOG_LEVEL: 'silent', PORT: '9464' }), /^Invalid configuration: METRICS_PORT must differ from PORT \(9464\)/)
+  t.equal(loadConfig({ LOG_LEVEL: 'silent', PORT: '9464', METRICS_ENABLED: 'false' }).PORT, 9464, 'no clash when metrics are off')
+
+  const onMain = await app.inject({ url: '/metrics' })
+  t.equal(onMain.statusCode, 404, 'not on the main port')
+  t.match(onMain.json(), { success: false, code: 'NOT_FOUND' })
+  const main = await listeningTestApp(t)
+  t.equal((await fetch(`${main.issuer}/metrics`)).status, 404, 'not on the main port of a listening service either')
+})
+
 t.test('/metrics is Prometheus text that parses', async (t) => {
-  const response = await app.inject({ url: '/metrics' })
-  t.equal(response.statusCode, 200)
-  t.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/)
-  const samples = parsePrometheus(response.body)
+  const response = await fetch(await metricsUrl())
+  t.equal(response.status, 200)
+  t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const text = await response.text()
+  const samples = parsePrometheus(text)
   t.ok(samples.length > 0)
   for (const name of ['latchkey_logins_total', 'latchkey_lockouts_total', 'latchkey_refresh_rotations_total', 'latchkey_refresh_reuse_detected_total', 'latchkey_store_errors_total']) {
     t.ok(samples.some((s) => s.name === name), `${name} is exposed from the start`)
   }
-  t.match(response.body, /# TYPE latchkey_http_request_duration_seconds histogram/)
-  t.match(response.body, /# TYPE process_cpu_user_seconds_total counter/, 'with the process metrics')
+  t.match(text, /# TYPE latchkey_http_request_duration_seconds histogram/)
+  t.match(text, /# TYPE process_cpu_user_seconds_total counter/, 'with the process metrics')
   t.throws(() => parsePrometheus('not prometheus at all'), 'the parser does refuse garbage')
 })
 
@@ -141,26 +167,30 @@ t.test('store errors are counted by store', async (t) => {
   t.equal(value(await scrape(broken), 'latchkey_store_errors_total', { store: 'redis' }), before + 1)
 })
 
-t.test('with METRICS_PORT, metrics are served on their own port only, opened and closed with the app', async (t) => {
-  const env = await testEnvironment(t, { METRICS_PORT: '0' })
+t.test('the metrics listener answers GET /metrics only, and opens and closes with the app', async (t) => {
+  const env = await testEnvironment(t, { METRICS_PORT: String(await freePort()) })
   const separate = await buildApp(env.config)
+  t.teardown(() => separate.close())
+  t.equal(separate.metrics!.address(), null, 'not bound before the app is ready')
   await separate.ready()
-  t.equal((await separate.inject({ url: '/metrics' })).statusCode, 404, 'not on the main port')
-  const address = separate.metrics!.separateAddress()
-  t.ok(address && address.port > 0, 'the metrics listener is up')
+  const address = separate.metrics!.address()
+  t.equal(address?.port, env.config.METRICS_PORT, 'bound to METRICS_PORT')
+  t.equal(address?.address, '127.0.0.1', 'on loopback')
   const base = `http://127.0.0.1:${address!.port}`
 
   const account = await createAccount(separate)
   await nativeLogin(separate, account)
-  const response = await fetch(`${base}/metrics`)
-  t.equal(response.status, 200)
-  t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
-  t.equal(value(parsePrometheus(await response.text()), 'latchkey_logins_total', { outcome: 'success' }), 1)
+  t.equal(value(await scrape(separate), 'latchkey_logins_total', { outcome: 'success' }), 1)
   t.equal((await fetch(`${base}/api/v1/auth/login`)).status, 404, 'nothing else on that port')
   t.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 404)
 
+  // A second instance on this machine with the same port does not start, and says what to change.
+  const clash = await buildApp(env.config)
+  await t.rejects(async () => { await clash.ready() }, /^METRICS_PORT \d+ on 127\.0\.0\.1 is already in use \(another instance on this machine\?\): give each instance its own METRICS_PORT/)
+  await clash.close()
+
   await separate.close()
-  t.equal(separate.metrics!.separateAddress(), null)
+  t.equal(separate.metrics!.address(), null)
   await t.rejects(fetch(`${base}/metrics`), 'the listener closed with the app')
 })
 

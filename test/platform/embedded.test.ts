@@ -50,7 +50,7 @@ t.test('npm start with no DATABASE_URL or REDIS_URL runs on embedded defaults an
 })
 
 t.test('the embedded database and signing key persist across restarts', async (t) => {
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...FAST_ARGON2 })
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', METRICS_PORT: '0', ...FAST_ARGON2 })
   const first = await buildApp(config)
   const kidBefore = (await first.core.signingKeys.jwks()).keys.map((k) => k.kid)
   const accounts = await first.stores.database.prisma.account.count()

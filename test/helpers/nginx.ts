@@ -1,0 +1,80 @@
+// A real nginx reverse proxy of one test's own: config, pid, logs and temp files in a temp folder,
+// in the foreground, stopped at teardown. Debian's `nginx` package; CI installs it (.ci/run).
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { freePort } from './private-servers.js'
+
+const NGINX = '/usr/sbin/nginx'
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+export interface ReverseProxy {
+  port: number
+  /** nginx's error log so far, for failure messages. */
+  log(): string
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** nginx on a free 127.0.0.1 port, proxying everything to 127.0.0.1:`upstreamPort`, appending the peer to X-Forwarded-For. */
+export async function startNginx(t: Teardown, upstreamPort: number): Promise<ReverseProxy> {
+  if (!fs.existsSync(NGINX)) throw new Error(`${NGINX} is missing: install Debian's nginx package (apt-get install -y nginx; .ci/run does)`)
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-nginx-'))
+  const errorLog = path.join(dir, 'error.log')
+  const temp = (name: string) => `${name}_temp_path ${path.join(dir, name)};`
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `
+daemon off;
+# One process, so nothing switches user (tests run as root, and the temp folder is root's).
+master_process off;
+pid ${path.join(dir, 'nginx.pid')};
+error_log ${errorLog} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://127.0.0.1:${upstreamPort};
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`)
+  const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', errorLog], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const exited = once(child, 'exit')
+  // A backstop for a crashed test process; teardown is the normal way out.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.on('exit', killOnExit)
+  const log = () => stderr + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : '')
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      await exited
+    }
+    process.off('exit', killOnExit)
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error(`nginx exited at start:\n${log()}`)
+    if (await accepts(port)) return { port, log }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`nginx did not listen on ${port}:\n${log()}`)
+}
