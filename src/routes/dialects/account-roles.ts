@@ -4,9 +4,9 @@ import { Type } from 'typebox'
 import type { RequestFailure } from '../../http/errors.js'
 import { RETRY_AFTER, security, sharedResponse, type HeaderDocs } from '../../http/openapi.js'
 import { accountRoles as examples } from '../seed-examples.js'
-import { bearerTokenOf } from '../../plugins/bearer.js'
+import { bearerTokenOf, sessionOrigin } from '../../http/request-credentials.js'
 import {
-  dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, sessionOrigin, validationSummary, type DialectFailure,
+  dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, validationSummary, type DialectFailure,
 } from './shared.js'
 
 // The account-roles dialect (seed 003): log in and list the roles, then get a token for one role.

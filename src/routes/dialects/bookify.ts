@@ -3,7 +3,8 @@ import { Type } from 'typebox'
 import type { RequestFailure } from '../../http/errors.js'
 import { RETRY_AFTER, security, sharedResponse, type HeaderDocs } from '../../http/openapi.js'
 import { bookify as examples } from '../seed-examples.js'
-import { dialectErrorHandler, sessionOrigin, validationSummary, type DialectFailure } from './shared.js'
+import { dialectErrorHandler, validationSummary, type DialectFailure } from './shared.js'
+import { sessionOrigin } from '../../http/request-credentials.js'
 
 // The Bookify dialect (seed 002): POST /api/users/login → {accessToken}, GET /api/users/me; errors
 // {code, message} with the seed's codes. Server.Error (500) is for real faults only: bad input is a 4xx.

@@ -4,8 +4,9 @@ import type { RequestFailure } from '../../http/errors.js'
 import { RETRY_AFTER, security, sharedResponse } from '../../http/openapi.js'
 import { rakcha as examples } from '../seed-examples.js'
 import {
-  dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, sessionOrigin, validationSummary, type DialectFailure,
+  dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, validationSummary, type DialectFailure,
 } from './shared.js'
+import { sessionOrigin } from '../../http/request-credentials.js'
 
 // The Rakcha dialect (seeds 000 and 001): POST /api/users/auth → {token, user:{id, email, role}};
 // every error is {message}. Its token is an ordinary Latchkey access token, so it works on every

@@ -1,6 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AccountLocked } from '../../core/errors.js'
-import type { SessionOrigin } from '../../core/sessions.js'
 import { classifyFailure, type RequestFailure } from '../../http/errors.js'
 
 // What the seed dialects share. Each dialect words its own errors; the classification, the logging
@@ -37,12 +36,6 @@ export function dialectErrorHandler(render: (failure: RequestFailure) => Dialect
 /** Every field message of a validation failure, in one sentence list. */
 export function validationSummary(fields: Record<string, string[]>): string {
   return Object.values(fields).flat().join(' ')
-}
-
-/** Who starts a session through a dialect: our first-party client, from this IP and user agent. */
-export function sessionOrigin(app: FastifyInstance, request: FastifyRequest): SessionOrigin {
-  const userAgent = request.headers['user-agent']
-  return { clientId: app.config.CLIENT_ID, ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined }
 }
 
 /** Failures about the request itself, not about identity: the dialects word them alike. */

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { TokenPair } from '../../core/sessions.js'
 import { InvalidAccessToken } from '../../core/errors.js'
 import { RETRY_AFTER, security } from '../../http/openapi.js'
-import { bearerTokenOf } from '../../plugins/bearer.js'
+import { bearerTokenOf, sessionOrigin } from '../../http/request-credentials.js'
 import { native as examples } from '../seed-examples.js'
 import { nativeError, nativeErrorHandler, nativeErrors } from './envelope.js'
 
@@ -41,9 +41,6 @@ function tokenData(pair: TokenPair) {
 /** The native API, seed 004 extended: login, refresh, role switch, logout and me. */
 const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(nativeErrorHandler)
-  const origin = (request: { ip: string; headers: Record<string, unknown> }) => ({
-    clientId: app.config.CLIENT_ID, ip: request.ip, userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : undefined,
-  })
 
   app.post('/login', {
     ...app.rateLimited('password'),
@@ -71,7 +68,7 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
   }, async (request) => {
-    const pair = await app.core.login.login(request.body, origin(request))
+    const pair = await app.core.login.login(request.body, sessionOrigin(app, request))
     return {
       success: true as const,
       message: 'Login successful',
