@@ -1,7 +1,8 @@
 import { defineConfig } from 'prisma/config'
 
 // No native schema-engine download (it fails behind firewalls and air gaps): the CLI talks to a
-// Node stand-in that runs @prisma/schema-engine-wasm over @prisma/adapter-pg. See README.
+// Node stand-in that runs @prisma/schema-engine-wasm over @prisma/adapter-pg. See
+// docs/operations.md, "Offline migrations".
 process.env.PRISMA_SCHEMA_ENGINE_BINARY ??= './scripts/schema-engine-shim.mjs'
 
 export default defineConfig({

@@ -1,5 +1,6 @@
-// Rotating the key-encryption secret (SPEC "Keys": private keys encrypted at rest) with no outage:
-// start with the new secret plus the old one, keys are re-encrypted, then the old one can go.
+// Rotating the key-encryption secret (docs/contract.md, "Signing keys": private keys encrypted at
+// rest) with no outage: start with the new secret plus the old one, keys are re-encrypted, then the
+// old one can go.
 import t from 'tap'
 import { buildApp, type App } from '../../src/app.js'
 import { keyEncryptionSecretId } from '../../src/core/key-encryption.js'

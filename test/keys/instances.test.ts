@@ -1,6 +1,6 @@
-// Two instances on one Postgres and Redis (SPEC "Keys": shared by every instance). A rotation on
-// one reaches the other with no restart, neither ever signs with a key that a downstream cache
-// could still be missing, and racing instances promote exactly one key.
+// Two instances on one Postgres and Redis (docs/contract.md, "Signing keys": shared by every
+// instance). A rotation on one reaches the other with no restart, neither ever signs with a key
+// that a downstream cache could still be missing, and racing instances promote exactly one key.
 import t from 'tap'
 import * as jose from 'jose'
 import { buildApp, type App } from '../../src/app.js'

@@ -1,6 +1,7 @@
-// Key rotation on one instance (SPEC "Tokens", Keys): the next key is published at once and signs
-// only after the propagation delay; the old key stays published, retired, until every token it
-// signed has expired, and then leaves the JWKS. Short, configured delays keep this to seconds.
+// Key rotation on one instance (docs/contract.md, "Signing keys"): the next key is published at
+// once and signs only after the propagation delay; the old key stays published, retired, until
+// every token it signed has expired, and then leaves the JWKS. Short, configured delays keep this
+// to seconds.
 import t from 'tap'
 import * as jose from 'jose'
 import { listeningTestApp } from '../helpers/listening.js'

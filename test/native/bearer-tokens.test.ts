@@ -1,7 +1,7 @@
-// Attacks on the bearer-token rules (SPEC "Tokens"; ENGINEERING "Verify tokens with a pinned
-// algorithm"). Each forged token changes exactly one thing from a valid one, and a positive control
-// shows that a token forged the same way with nothing wrong is accepted, so every refusal below is
-// for the reason its name says.
+// Attacks on the bearer-token rules (docs/contract.md, "Tokens"; ENGINEERING "Verify tokens with a
+// pinned algorithm"). Each forged token changes exactly one thing from a valid one, and a positive
+// control shows that a token forged the same way with nothing wrong is accepted, so every refusal
+// below is for the reason its name says.
 import crypto from 'node:crypto'
 import t, { type Test } from 'tap'
 import { buildTestApp } from '../helpers/harness.js'

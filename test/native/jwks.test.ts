@@ -1,5 +1,6 @@
-// The published keys (SPEC "Tokens" and "Standards surface"): cacheable, revalidated by ETag,
-// public members only, and enough for a standard JOSE library to verify our tokens offline.
+// The published keys (docs/contract.md, "Tokens" and "Standards surface"): cacheable, revalidated
+// by ETag, public members only, and enough for a standard JOSE library to verify our tokens
+// offline.
 import t from 'tap'
 import * as jose from 'jose'
 import { buildTestApp } from '../helpers/harness.js'
