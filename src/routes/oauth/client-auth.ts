@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { isClientIdForm } from '../../core/client-ids.js'
 
 export interface BasicCredentials {
   clientId: string
@@ -13,10 +14,10 @@ export function basicCredentialsOf(request: FastifyRequest): BasicCredentials | 
   const colon = decoded.indexOf(':')
   if (colon < 0) return 'malformed'
   try {
-    return {
-      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
-      clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
-    }
+    const clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '))
+    // An id of a form we never issue is wrong whatever its secret: refused before any lookup.
+    if (!isClientIdForm(clientId)) return 'malformed'
+    return { clientId, clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) }
   } catch {
     return 'malformed'
   }
