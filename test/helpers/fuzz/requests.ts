@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import type { Operation } from '../openapi.js'
 import { RawJson, formEncode, headerSafe, jsonEncode, percentEncode } from './encoding.js'
 import { hostileString, tainted } from './hostile-values.js'
-import { arbitraryFor, type Schema, type SchemaContext } from './schema-arbitraries.js'
+import { arbitraryFor, faultyArbitrary, type Schema, type SchemaContext } from './schema-arbitraries.js'
 
 // One operation of the OpenAPI document → arbitrary requests for it: path, query and header
 // parameters, a body in each documented media type, and credentials of every kind.
@@ -68,11 +68,12 @@ function credentialArbitrary(operation: Operation, knownClientIds: string[]): fc
   const schemes = new Set((operation.security ?? []).flatMap((requirement) => Object.keys(requirement)))
   const options: fc.WeightedArbitrary<Credential>[] = [
     { weight: 1, arbitrary: fc.constant({ kind: 'none' }) },
-    { weight: 4, arbitrary: junkAuthorization(knownClientIds).map((value) => ({ kind: 'header', value })) },
+    { weight: 3, arbitrary: junkAuthorization(knownClientIds).map((value) => ({ kind: 'header', value })) },
     { weight: 1, arbitrary: fc.constant({ kind: 'tampered-user' }) },
   ]
+  // Valid credentials most often: the handlers and Postgres behind them are what the fuzz is for.
   for (const scheme of schemes) {
-    if (scheme === 'bearerAuth') options.push({ weight: 4, arbitrary: fc.constant({ kind: 'operator' }) }, { weight: 2, arbitrary: fc.constant({ kind: 'user' }) })
+    if (scheme === 'bearerAuth') options.push({ weight: 6, arbitrary: fc.constant({ kind: 'operator' }) }, { weight: 2, arbitrary: fc.constant({ kind: 'user' }) })
     else if (scheme === 'basicAuth') options.push({ weight: 4, arbitrary: fc.constant({ kind: 'client' }) })
     else throw new Error(`no credentials for the security scheme "${scheme}"`)
   }
@@ -82,58 +83,132 @@ function credentialArbitrary(operation: Operation, knownClientIds: string[]): fc
 const asText = (value: unknown) => (typeof value === 'string' ? value : value instanceof RawJson ? value.text : JSON.stringify(value) ?? '')
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value)
 
-/** Optional parameters sometimes absent, required ones always there (their value may still be wrong). */
+/**
+ * One place a request can be wrong: a parameter, a field of the body, or the body or query string as a
+ * whole. A request has one fault at most, so that a second cannot hide the first behind a 4xx.
+ */
+interface Slot {
+  where: 'path' | 'query' | 'header' | 'body' | 'whole-body' | 'whole-query'
+  name: string
+  fault: fc.Arbitrary<unknown>
+}
+
+interface Parts {
+  path: Record<string, unknown>
+  query: Record<string, unknown>
+  headers: Record<string, unknown>
+  /** The media type and the fields (or, for a body that is no object, the value). */
+  body?: { contentType: string; value: unknown }
+  /** A body sent as is, instead of `body`. */
+  rawBody?: RawBody
+}
+
+/** A parameter's value; for one named like a fixture (`id`, `name`, `clientId`), most often that fixture's. */
+function parameterArbitrary(parameter: Parameter, context: SchemaContext, fault: boolean): fc.Arbitrary<unknown> {
+  const schema = parameter.schema ?? { type: 'string' }
+  const known = context.known.byName[parameter.name] ?? []
+  if (known.length === 0) return fault ? faultyArbitrary(schema, context) : arbitraryFor(schema, context)
+  if (fault) return fc.oneof(faultyArbitrary(schema, context), tainted(fc.constantFrom(...known)))
+  return fc.oneof({ arbitrary: fc.constantFrom(...known), weight: 3 }, { arbitrary: arbitraryFor(schema, context), weight: 1 })
+}
+
+/** Optional parameters sometimes absent, required ones always there. */
 function parametersArbitrary(parameters: Parameter[], context: SchemaContext): fc.Arbitrary<Record<string, unknown>> {
-  return fc.record(Object.fromEntries(parameters.map((p) => [p.name, arbitraryFor(p.schema ?? { type: 'string' }, context)])), {
+  return fc.record(Object.fromEntries(parameters.map((p) => [p.name, parameterArbitrary(p, context, false)])), {
     requiredKeys: parameters.filter((p) => p.required).map((p) => p.name),
   })
 }
 
 const GARBAGE_JSON = ['{', '', 'null', '[]', '"\\ud800"', '{"a":"\\u0000"}', '{"__proto__":{"admin":true}}', '['.repeat(2000) + ']'.repeat(2000), '{"a":1,"a":2}']
 
-function bodyArbitrary(method: string, operation: DocumentedOperation['operation'], context: SchemaContext): fc.Arbitrary<{ contentType?: string; payload?: string }> {
-  const garbage = fc.constantFrom(...GARBAGE_JSON).map((payload) => ({ contentType: 'application/json', payload }))
-  const wrongType = fc.tuple(fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data; boundary=x'), printable)
-    .map(([contentType, payload]) => ({ contentType, payload }))
-  if (!operation.requestBody) {
-    if (method === 'GET' || method === 'HEAD') return fc.constant({})
-    const anyJson = arbitraryFor({}, context).map((value) => ({ contentType: 'application/json', payload: jsonEncode(value) }))
-    return fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: anyJson }, { weight: 1, arbitrary: garbage })
-  }
-  const documented = Object.entries(operation.requestBody.content).map(([contentType, { schema }]) => {
-    const value = arbitraryFor(schema as Schema, context)
-    if (contentType === 'application/json') return value.map((v) => ({ contentType, payload: jsonEncode(v) }))
-    if (contentType === 'application/x-www-form-urlencoded') return value.map((v) => ({ contentType, payload: isRecord(v) ? formEncode(v) : percentEncode(asText(v)) }))
-    throw new Error(`no body generator for the media type "${contentType}"`)
-  })
-  return fc.oneof({ weight: 8, arbitrary: fc.oneof(...documented) }, { weight: 1, arbitrary: garbage }, { weight: 1, arbitrary: wrongType })
+/** A body sent as is, whatever the operation's media types. */
+class RawBody {
+  constructor(readonly contentType: string, readonly payload: string) {}
 }
+
+/** Bodies that are wrong as a whole: not JSON, another media type, or JSON of no use. */
+function wrongBody(context: SchemaContext): fc.Arbitrary<RawBody> {
+  return fc.oneof(
+    fc.constantFrom(...GARBAGE_JSON).map((payload) => new RawBody('application/json', payload)),
+    fc.tuple(fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data; boundary=x'), printable).map(([contentType, payload]) => new RawBody(contentType, payload)),
+    arbitraryFor({}, { ...context, hostile: true }).map((value) => new RawBody('application/json', jsonEncode(value))),
+  )
+}
+
+function encodeBody(contentType: string, value: unknown): string {
+  if (contentType === 'application/json') return jsonEncode(value)
+  return isRecord(value) ? formEncode(value) : percentEncode(asText(value))
+}
+
+const MEDIA_TYPES = new Set(['application/json', 'application/x-www-form-urlencoded'])
 
 /** Arbitrary requests for one documented operation; throws when some part of it has no generator. */
 export function requestArbitrary(route: DocumentedOperation, context: SchemaContext, knownClientIds: string[]): fc.Arbitrary<RequestPlan> {
   const parameters = (route.operation.parameters ?? []) as Parameter[]
   for (const p of parameters) if (!['path', 'query', 'header'].includes(p.in)) throw new Error(`no generator for ${p.in} parameters (${p.name})`)
-  const inPath = parameters.filter((p) => p.in === 'path')
-  const extraQuery = fc.dictionary(fc.oneof(hostileString, fc.constantFrom('page', 'id', '__proto__')), hostileString, { maxKeys: 2 })
+  const clean = { ...context, hostile: false }
+  const inPlace = (where: string) => parameters.filter((p) => p.in === where)
+
+  const content = route.operation.requestBody?.content ?? {}
+  for (const contentType of Object.keys(content)) if (!MEDIA_TYPES.has(contentType)) throw new Error(`no body generator for the media type "${contentType}"`)
+  const mediaTypes = Object.keys(content)
+  // The body's fields, when it is an object (the schema is the same in every media type documented here).
+  const bodySchema = mediaTypes.length ? (content[mediaTypes[0]!]!.schema as Schema) : undefined
+  const fields = (bodySchema?.type === 'object' ? bodySchema.properties ?? {} : {}) as Record<string, Schema>
+
+  const slots: Slot[] = [
+    ...parameters.map((p) => ({ where: p.in as Slot['where'], name: p.name, fault: parameterArbitrary(p, context, true) })),
+    ...Object.entries(fields).map(([name, schema]) => ({ where: 'body' as const, name, fault: faultyArbitrary(schema, context) })),
+    { where: 'whole-query', name: '', fault: fc.dictionary(fc.oneof(hostileString, fc.constantFrom('page', 'id', '__proto__')), hostileString, { minKeys: 1, maxKeys: 3 }) },
+    ...(route.method !== 'GET' ? [{ where: 'whole-body' as const, name: '', fault: bodySchema ? fc.oneof(wrongBody(context), faultyArbitrary(bodySchema, context)) : wrongBody(context) }] : []),
+  ]
+  const faulted = fc.integer({ min: 0, max: slots.length - 1 }).chain((at) => slots[at]!.fault.map((value) => ({ slot: slots[at]!, value })))
+
+  const parts: fc.Arbitrary<Parts> = fc.record({
+    path: parametersArbitrary(inPlace('path'), clean),
+    query: parametersArbitrary(inPlace('query'), clean),
+    headers: parametersArbitrary(inPlace('header'), clean),
+    body: bodySchema
+      ? fc.tuple(fc.constantFrom(...mediaTypes), arbitraryFor(bodySchema, clean)).map(([contentType, value]) => ({ contentType, value }))
+      : fc.constant(undefined),
+  }).map((p) => (p.body ? p : { path: p.path, query: p.query, headers: p.headers }))
+
   return fc.record({
-    path: fc.record(Object.fromEntries(inPath.map((p) => [p.name, arbitraryFor(p.schema ?? { type: 'string' }, context)]))),
-    query: parametersArbitrary(parameters.filter((p) => p.in === 'query'), context),
-    extraQuery: fc.option(extraQuery, { freq: 5 }),
-    headers: parametersArbitrary(parameters.filter((p) => p.in === 'header'), context),
-    body: bodyArbitrary(route.method, route.operation, context),
+    parts,
+    // Most requests carry one fault; a fifth carry none, to reach the handlers with good input.
+    fault: fc.option(faulted, { freq: 5 }),
     credential: credentialArbitrary(route.operation, knownClientIds),
-  }).map(({ path, query, extraQuery, headers, body, credential }) => {
-    const url = route.url.replace(/\{(\w+)\}/g, (_match, name: string) => percentEncode(asText(path[name])))
-    const search = formEncode({ ...extraQuery, ...query })
-    return {
-      method: route.method,
-      url: search ? `${url}?${search}` : url,
-      headers: {
-        ...Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, headerSafe(asText(value))])),
-        ...(body.contentType ? { 'content-type': body.contentType } : {}),
-      },
-      credential,
-      ...(body.payload !== undefined ? { payload: body.payload } : {}),
+  }).map(({ parts, fault, credential }) => planOf(route, fault ? withFault(parts, fault.slot, fault.value) : parts, credential))
+}
+
+function withFault(parts: Parts, slot: Slot, value: unknown): Parts {
+  switch (slot.where) {
+    case 'path': return { ...parts, path: { ...parts.path, [slot.name]: value } }
+    case 'query': return { ...parts, query: { ...parts.query, [slot.name]: value } }
+    case 'header': return { ...parts, headers: { ...parts.headers, [slot.name]: value } }
+    case 'whole-query': return { ...parts, query: { ...(value as Record<string, unknown>), ...parts.query } }
+    case 'body': {
+      const fields = isRecord(parts.body?.value) ? parts.body.value : {}
+      return { ...parts, body: { contentType: parts.body?.contentType ?? 'application/json', value: { ...fields, [slot.name]: value } } }
     }
-  })
+    case 'whole-body':
+      if (value instanceof RawBody) return { ...parts, body: undefined, rawBody: value }
+      return { ...parts, body: { contentType: parts.body?.contentType ?? 'application/json', value } }
+  }
+}
+
+function planOf(route: DocumentedOperation, parts: Parts, credential: Credential): RequestPlan {
+  const url = route.url.replace(/\{(\w+)\}/g, (_match, name: string) => percentEncode(asText(parts.path[name])))
+  const search = formEncode(parts.query)
+  const body = parts.rawBody ?? (parts.body ? { contentType: parts.body.contentType, payload: encodeBody(parts.body.contentType, parts.body.value) } : undefined)
+  return {
+    method: route.method,
+    url: search ? `${url}?${search}` : url,
+    headers: {
+      ...Object.fromEntries(Object.entries(parts.headers).map(([name, value]) => [name, headerSafe(asText(value))])),
+      ...(body ? { 'content-type': body.contentType } : {}),
+    },
+    credential,
+    ...(body ? { payload: body.payload } : {}),
+  }
 }

@@ -1,15 +1,15 @@
 import fc from 'fast-check'
 import { hostileString, hostileValue, tainted } from './hostile-values.js'
 
-// Values for an OpenAPI (JSON Schema 2020-12) schema: of the documented shape, and, with `hostile`,
-// with any node now and then replaced by a value of the wrong shape or a string with an odd byte in it.
+// Values for an OpenAPI (JSON Schema 2020-12) schema: of the documented shape, or wrong somewhere
+// (a value of the wrong shape, or a string with an odd byte in it).
 
 export type Schema = Record<string, unknown>
 
 export interface SchemaContext {
   components: Record<string, unknown>
   /** Values the running service really holds (ids, emails, names), so requests also reach existing rows. */
-  known: { uuid: string[]; email: string[]; text: string[] }
+  known: { uuid: string[]; email: string[]; text: string[]; byName: Record<string, string[]> }
   hostile: boolean
 }
 
@@ -23,29 +23,47 @@ const FORMATS = new Set(['email', 'uuid', 'date-time'])
 const MAX_STRING = 40
 const MAX_ITEMS = 5
 
+/** Values of the schema's shape; with `context.hostile`, any node may be wrong (several may be). */
 export function arbitraryFor(schema: Schema, context: SchemaContext): fc.Arbitrary<unknown> {
   const shaped = shapedArbitrary(schema, context)
   if (!context.hostile) return shaped
-  // A string of the right shape with one odd byte in it passes validation and reaches Postgres, which
-  // is where the 500s were: it comes often. A value of the wrong shape only tests validation: now and then.
-  // Rare enough per value that most requests have one fault at most: a second would hide the first
-  // behind a validation error.
   if (schema.type === 'string') {
-    return fc.oneof({ arbitrary: shaped, weight: 10 }, { arbitrary: tainted(shaped as fc.Arbitrary<string>), weight: 3 }, { arbitrary: hostileValue, weight: 1 })
+    return fc.oneof({ arbitrary: shaped, weight: 3 }, { arbitrary: tainted(shaped as fc.Arbitrary<string>), weight: 2 }, { arbitrary: hostileValue, weight: 1 })
   }
-  return fc.oneof({ arbitrary: shaped, weight: 12 }, { arbitrary: hostileValue, weight: 1 })
+  return fc.oneof({ arbitrary: shaped, weight: 6 }, { arbitrary: hostileValue, weight: 1 })
+}
+
+/**
+ * A value that is wrong for the schema somewhere. Most often a string of the right shape with one odd
+ * byte in it: it passes validation and reaches Postgres, which is where the 500s were. Else a value
+ * of the wrong type, or one of the right type that is wrong inside.
+ */
+export function faultyArbitrary(schema: Schema, context: SchemaContext): fc.Arbitrary<unknown> {
+  const resolved = resolve(schema, context)
+  const hostile = { ...context, hostile: true }
+  if (resolved.type === 'string' && !resolved.enum && !('const' in resolved)) {
+    return fc.oneof({ arbitrary: tainted(shapedArbitrary(resolved, context) as fc.Arbitrary<string>), weight: 3 }, { arbitrary: hostileValue, weight: 1 })
+  }
+  const alternatives = (resolved.anyOf ?? resolved.oneOf) as Schema[] | undefined
+  if (alternatives) return fc.oneof(...alternatives.map((alternative) => faultyArbitrary(alternative, context)))
+  if (resolved.type === 'object' || resolved.type === 'array') {
+    return fc.oneof({ arbitrary: arbitraryFor(resolved, hostile), weight: 2 }, { arbitrary: hostileValue, weight: 1 })
+  }
+  return hostileValue
+}
+
+function resolve(schema: Schema, context: SchemaContext): Schema {
+  if (typeof schema.$ref !== 'string') return schema
+  const target = context.components[schema.$ref.replace('#/components/schemas/', '')]
+  if (!target) throw new Error(`no component ${schema.$ref}`)
+  return resolve(target as Schema, context)
 }
 
 function shapedArbitrary(schema: Schema, context: SchemaContext): fc.Arbitrary<unknown> {
   for (const keyword of Object.keys(schema)) {
     if (!SHAPING.has(keyword) && !DOCUMENTING.has(keyword)) throw new Error(`no generator for the keyword "${keyword}" in ${JSON.stringify(schema)}`)
   }
-  if (typeof schema.$ref === 'string') {
-    const name = schema.$ref.replace('#/components/schemas/', '')
-    const target = context.components[name]
-    if (!target) throw new Error(`no component ${schema.$ref}`)
-    return arbitraryFor(target as Schema, context)
-  }
+  if (typeof schema.$ref === 'string') return arbitraryFor(resolve(schema, context), context)
   const alternatives = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined
   if (alternatives) return fc.oneof(...alternatives.map((alternative) => arbitraryFor(alternative, context)))
   if ('const' in schema) return fc.constant(schema.const)
