@@ -2,6 +2,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { acceptEmptyJsonBodies } from './http/json-body.js'
+import { refuseUnstorableText } from './http/storable-text.js'
 import { nativeErrorHandler } from './routes/native/envelope.js'
 import storesPlugin from './plugins/stores.js'
 import keyRotationPlugin from './plugins/key-rotation.js'
@@ -50,6 +51,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   acceptEmptyJsonBodies(app)
+  refuseUnstorableText(app)
   // Outside any surface (unknown routes, parser failures before routing) answer in the native shape.
   app.setErrorHandler(nativeErrorHandler)
   app.setNotFoundHandler((request, reply) => {

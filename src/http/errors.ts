@@ -57,7 +57,8 @@ function malformedMessage(e: Partial<FastifyError>): string {
 
 /** Field-by-field messages in the style of the native seed ("The email field is required."). */
 export function describeValidation(issues: ValidationIssue[]): Record<string, string[]> {
-  const fields: Record<string, string[]> = {}
+  // A Map, not an object: a field may be named `constructor` or `__proto__`.
+  const fields = new Map<string, string[]>()
   for (const issue of issues) {
     const path = issue.instancePath.split('/').filter(Boolean)
     const field = issue.keyword === 'required' ? String(issue.params.missingProperty)
@@ -70,11 +71,13 @@ export function describeValidation(issues: ValidationIssue[]): Record<string, st
           : issue.keyword === 'minLength' ? (issue.params.limit === 1 ? `${label} is required.` : `${label} must be at least ${String(issue.params.limit)} characters.`)
             : issue.keyword === 'maxLength' ? `${label} must not be greater than ${String(issue.params.limit)} characters.`
               : issue.keyword === 'additionalProperties' ? `${label} is not allowed.`
-                : `${label} is invalid.`
-    const messages = (fields[field] ??= [])
+                : issue.keyword === 'storableText' ? `${label} must not contain a NUL character or an unpaired surrogate.`
+                  : `${label} is invalid.`
+    const messages = fields.get(field) ?? []
     if (!messages.includes(message)) messages.push(message)
+    fields.set(field, messages)
   }
-  return fields
+  return Object.fromEntries(fields)
 }
 
 function article(type: string): string {
