@@ -32,8 +32,8 @@ const validate = schemaValidator(document)
 // What the requests can aim at: a victim account with a role, a permission and a live session, and a
 // registered client. The operator's own account is never among them, so the fuzz cannot lock itself out.
 const mintOperatorToken = await operatorTokens(app)
-const user = await createAccount(app, { roles: { member: ['things.view'], staff: [] } })
-const victim = await createAccount(app, { roles: { 'fuzz-role': ['fuzz.view'] } })
+const user = await createAccount(app, { email: 'fuzz-user@example.com', roles: { member: ['things.view'], staff: [] } })
+const victim = await createAccount(app, { email: 'fuzz-victim@example.com', roles: { 'fuzz-role': ['fuzz.view'] } })
 const victimSession = claimsOf((await nativeLogin(app, victim)).token).sid as string
 const client = await app.core.clients.register('fuzz-client')
 const context: SchemaContext = {
@@ -45,7 +45,8 @@ const context: SchemaContext = {
     // Path parameters by name, so that requests reach existing rows.
     byName: { id: [victim.id], sessionId: [victimSession], name: ['fuzz-role'], permission: ['fuzz.view'], clientId: [client.id] },
   },
-  hostile: true,
+  // Clean values by default: the request generator puts in one fault itself.
+  hostile: false,
 }
 
 // Valid tokens are reused until one is refused (a fuzzed logout or refresh may have spent it).

@@ -7,7 +7,7 @@ import { arbitraryFor, faultyArbitrary, type Schema, type SchemaContext } from '
 // One operation of the OpenAPI document → arbitrary requests for it: path, query and header
 // parameters, a body in each documented media type, and credentials of every kind.
 
-/** Who the request claims to be. Valid tokens are minted when the request is sent, never reused. */
+/** Who the request claims to be. Valid tokens are resolved when the request is sent (see the fuzz test). */
 export type Credential =
   | { kind: 'none' }
   | { kind: 'operator' }
