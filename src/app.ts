@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { acceptEmptyJsonBodies } from './http/json-body.js'
 import { fastifyTrustProxy } from './http/trust-proxy.js'
+import { refuseUnstorableText } from './http/storable-text.js'
 import { nativeErrorHandler } from './routes/native/envelope.js'
 import storesPlugin from './plugins/stores.js'
 import keyRotationPlugin from './plugins/key-rotation.js'
@@ -52,6 +53,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   acceptEmptyJsonBodies(app)
+  refuseUnstorableText(app)
   // Outside any surface (unknown routes, parser failures before routing) answer in the native shape.
   app.setErrorHandler(nativeErrorHandler)
   app.setNotFoundHandler((request, reply) => {

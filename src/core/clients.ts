@@ -3,6 +3,7 @@ import { verify as argon2Verify } from '@node-rs/argon2'
 import type { Database } from '../stores/database.js'
 import { byActor, pageWindow, type Actor, type Page, type PageRequest } from './admin/common.js'
 import { recordAudit } from './audit.js'
+import { isClientIdForm } from './client-ids.js'
 import { ConcurrencyLimit } from './concurrency-limit.js'
 import { NotFound } from './errors.js'
 import { hashToken } from './secrets.js'
@@ -21,9 +22,6 @@ export interface ClientView {
   name: string
   createdAt: Date
 }
-
-/** The form of every client id the service issues; anything else is refused before a lookup. */
-const CLIENT_ID = /^client_[A-Za-z0-9_-]{16}$/
 
 /**
  * Confidential OAuth clients, which authenticate with HTTP Basic or client_secret_post.
@@ -76,7 +74,7 @@ export class OAuthClients {
    * refused without touching the database; a wrong secret costs one SHA-256.
    */
   async authenticate(id: string, secret: string): Promise<boolean> {
-    if (!CLIENT_ID.test(id) || secret.length === 0 || secret.length > 200) return false
+    if (!isClientIdForm(id) || secret.length === 0 || secret.length > 200) return false
     const client = await this.db.oAuthClient.findUnique({ where: { id }, select: { secretHash: true } })
     if (!client) return false
     if (client.secretHash.startsWith('$argon2')) return this.authenticateLegacy(id, client.secretHash, secret)

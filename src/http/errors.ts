@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify'
 import { CoreError, Overloaded, StoreUnavailable } from '../core/errors.js'
+import { dataExceptionCode } from '../stores/data-exceptions.js'
 
 /**
  * What went wrong with a request, independent of how a dialect words it. Each surface's error
@@ -16,6 +17,9 @@ export type RequestFailure =
   | { kind: 'client'; status: number; message: string }
   | { kind: 'internal' }
 
+/** Postgres does not say which parameter it refused, so the whole request is named. */
+const REFUSED_VALUE = 'The request holds a value that cannot be stored: a NUL character, an unpaired surrogate, or a date or number out of range.'
+
 interface ValidationIssue {
   instancePath: string
   keyword: string
@@ -26,6 +30,7 @@ interface ValidationIssue {
 export function classifyFailure(error: unknown): RequestFailure {
   if (error instanceof StoreUnavailable || error instanceof Overloaded) return { kind: 'unavailable' }
   if (error instanceof CoreError) return { kind: 'core', error }
+  if (dataExceptionCode(error)) return { kind: 'validation', fields: { request: [REFUSED_VALUE] } }
   if (isStoreUnavailable(error)) return { kind: 'unavailable' }
   const e = error as Partial<FastifyError> & { validation?: ValidationIssue[] }
   if (Array.isArray(e.validation)) return { kind: 'validation', fields: describeValidation(e.validation) }
@@ -52,7 +57,8 @@ function malformedMessage(e: Partial<FastifyError>): string {
 
 /** Field-by-field messages in the style of the native seed ("The email field is required."). */
 export function describeValidation(issues: ValidationIssue[]): Record<string, string[]> {
-  const fields: Record<string, string[]> = {}
+  // A Map, not an object: a field may be named `constructor` or `__proto__`.
+  const fields = new Map<string, string[]>()
   for (const issue of issues) {
     const path = issue.instancePath.split('/').filter(Boolean)
     const field = issue.keyword === 'required' ? String(issue.params.missingProperty)
@@ -65,11 +71,13 @@ export function describeValidation(issues: ValidationIssue[]): Record<string, st
           : issue.keyword === 'minLength' ? (issue.params.limit === 1 ? `${label} is required.` : `${label} must be at least ${String(issue.params.limit)} characters.`)
             : issue.keyword === 'maxLength' ? `${label} must not be greater than ${String(issue.params.limit)} characters.`
               : issue.keyword === 'additionalProperties' ? `${label} is not allowed.`
-                : `${label} is invalid.`
-    const messages = (fields[field] ??= [])
+                : issue.keyword === 'storableText' ? `${label} must not contain a NUL character or an unpaired surrogate.`
+                  : `${label} is invalid.`
+    const messages = fields.get(field) ?? []
     if (!messages.includes(message)) messages.push(message)
+    fields.set(field, messages)
   }
-  return fields
+  return Object.fromEntries(fields)
 }
 
 function article(type: string): string {
@@ -87,6 +95,8 @@ const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|P2034|40P01|40001|57P01|57P
 
 /** Postgres or Redis is away: the request cannot be answered safely, so it fails closed with 503. */
 export function isStoreUnavailable(error: unknown): boolean {
+  // A refused value is no outage, even when Postgres's message quotes it and the quote reads like one.
+  if (dataExceptionCode(error)) return false
   for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.test(e.code)) return true

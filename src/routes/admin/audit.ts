@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AuditEventView } from '../../core/admin/audit-query.js'
+import { instantParam } from './time-range.js'
 import { NullableString, PageQuery, Paged, Timestamp, commonErrors, iso, pageOf, paged, documented } from './schemas.js'
 
 const AuditEvent = Type.Object({
@@ -23,7 +24,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/audit-events', {
     schema: {
       summary: 'Query audit events', ...documented(),
-      description: 'In the order they were written. `type` is exact (`login.failure`) or a family ending in `*` (`admin.*`); `from` is inclusive, `to` exclusive.',
+      description: 'In the order they were written. `type` is exact (`login.failure`) or a family ending in `*` (`admin.*`); `from` is inclusive, `to` exclusive, both in the years 1 to 9999 (UTC).',
       querystring: Type.Object({
         account_id: Type.Optional(Type.String({ format: 'uuid' })),
         actor_id: Type.Optional(Type.String({ format: 'uuid' })),
@@ -38,7 +39,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
     const { account_id, actor_id, type, from, to } = request.query
     const page = await app.core.admin.auditEvents({
       accountId: account_id, actorId: actor_id, type,
-      from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined,
+      from: instantParam('from', from), to: instantParam('to', to),
     }, pageOf(request.query))
     return paged(page, eventJson, 'Audit events')
   })
