@@ -40,7 +40,7 @@ export default fp(async (app) => {
         { name: 'bookify', description: 'Bookify dialect (seed 002)' },
         { name: 'account-roles', description: 'Account-roles dialect (seed 003), with the selection-ticket fix' },
         { name: 'standards', description: 'JWKS, discovery, OAuth 2.0 token, revocation, introspection, userinfo' },
-        { name: 'admin', description: 'Administration, for bearers whose role is admin' },
+        { name: 'admin', description: 'Administration, for operators (a token of Latchkey\'s latchkey:operator role)' },
         { name: 'operations', description: 'Health (Prometheus metrics are on a listener of their own: METRICS_PORT)' },
       ],
       components: {
