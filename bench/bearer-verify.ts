@@ -4,6 +4,7 @@
 // trivial route through app.inject. Signature, typ, iss, aud and exp only: revocation (Latchkey's
 // second step, a Redis read) is the same for both and left out. Rounds alternate; medians printed.
 import { once } from 'node:events'
+import { rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -34,6 +35,8 @@ await once(jwksServer, 'listening')
 const ISSUER = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`
 
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-bearer-bench-'))
+// Removed on any exit, a failed run included.
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }))
 const database = await openEmbedded(dataDir)
 const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', ISSUER, KEY_ENCRYPTION_SECRET: 'bench-key-encryption-secret-0123456789abcdef' })
 const core = (late.core = createCore(config, database, new MemoryStore(), config.KEY_ENCRYPTION_SECRET!))
@@ -140,4 +143,3 @@ console.log(`ratio (c) own/jwt, inject:       ${ratio('(c) inject, route with Ac
 
 await Promise.all([example.close(), direct.close(), new Promise((resolve) => jwksServer.close(resolve))])
 await database.prisma.$disconnect()
-await fs.rm(dataDir, { recursive: true, force: true })
