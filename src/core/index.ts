@@ -2,7 +2,9 @@ import type { Config } from '../config.js'
 import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
+import { AccountRecords } from '../stores/account-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
+import { SessionRecords } from '../stores/session-records.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
 import { AccountProfiles } from './account-profiles.js'
 import { Accounts } from './accounts.js'
@@ -37,7 +39,12 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     maxWaiting: config.ARGON2_QUEUE_LIMIT,
   })
   const events = new CoreEvents()
-  const accounts = new Accounts(db, database.prepared)
+  // The repositories: only they hold SQL. The core reaches them by what it means to do.
+  const records = {
+    accounts: new AccountRecords(db, database.prepared),
+    sessions: new SessionRecords(db, database.prepared),
+  }
+  const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
   const signingKeys = new SigningKeys(db, new KeyEncryption(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD), {
     algorithm: config.SIGNING_ALGORITHM,
@@ -61,7 +68,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     baseMs: config.LOCKOUT_BASE_DURATION * 1000,
     maxMs: config.LOCKOUT_MAX_DURATION * 1000,
   })
-  const sessions = new Sessions(db, database.prepared, accounts, accessTokens, revocations, {
+  const sessions = new Sessions(db, records.sessions, accounts, accessTokens, revocations, {
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
@@ -116,7 +123,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }
 
   return {
-    config, db, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    config, db, records, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
     roleSelection, profile,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
