@@ -78,7 +78,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
-    accounts: new AccountAdmin(db, passwords, sessions, revocations, lockout, profiles),
+    accounts: new AccountAdmin(db, records, passwords, sessions, revocations, lockout, profiles),
     roles: new RoleAdmin(db, profiles),
     sessions: new SessionAdmin(db, sessions),
     keys: new KeyAdmin(db, signingKeys),

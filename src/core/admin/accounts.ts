@@ -1,5 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client.js'
+import type { AccountRecords } from '../../stores/account-records.js'
 import type { Database } from '../../stores/database.js'
+import type { SessionRecords } from '../../stores/session-records.js'
 import type { AccountProfiles } from '../account-profiles.js'
 import { isUuid } from '../accounts.js'
 import { recordAudit } from '../audit.js'
@@ -61,6 +63,7 @@ function toView(row: ViewRow): AdminAccountView {
 export class AccountAdmin {
   constructor(
     private readonly db: Database,
+    private readonly records: { accounts: AccountRecords; sessions: SessionRecords },
     private readonly passwords: PasswordHasher,
     private readonly sessions: Sessions,
     private readonly revocations: Revocations,
@@ -151,10 +154,8 @@ export class AccountAdmin {
       await this.revocations.publishRoleRevocations(id)
       // Also those ended a moment ago for the same reason, so a retry after a failed Redis write
       // completes their revocation.
-      const orphaned = await this.db.session.findMany({
-        where: { accountId: id, role: { notIn: names }, OR: [{ revokedAt: null }, { revokedAt: { gte: this.revocations.coveringSince() } }] }, select: { id: true },
-      })
-      for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
+      const orphaned = await this.records.sessions.inOtherRoles(id, names, this.revocations.coveringSince())
+      for (const sessionId of orphaned) await this.sessions.revoke(sessionId, id, 'role_removed', actor.id ?? undefined)
     })
   }
 
@@ -187,9 +188,9 @@ export class AccountAdmin {
     await this.disable(id, actor)
     try {
       await this.db.$transaction(async (tx) => {
-        const [account] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
+        const account = await this.records.accounts.lockForDelete(tx, id)
         if (!account) throw new AccountNotFound()
-        const ended = (await tx.session.findMany({ where: { accountId: id, revokedAt: { gte: this.revocations.coveringSince() } }, select: { id: true } })).map((s) => s.id)
+        const ended = await this.records.sessions.endedSince(id, this.revocations.coveringSince(), tx)
         // All already revoked in Postgres, so writing them before the commit cannot revive anything.
         await this.revocations.revokeSessions(ended)
         await tx.account.delete({ where: { id } })
@@ -216,9 +217,8 @@ export class AccountAdmin {
     if (!isUuid(id)) throw new AccountNotFound()
     await this.profiles.changed(id)
     const view = await this.db.$transaction(async (tx) => {
-      // Locks the row, so two admins changing one account apply one after the other.
-      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
-      if (locked.length === 0) throw new AccountNotFound()
+      // Two admins changing one account apply one after the other.
+      if (!(await this.records.accounts.lockForChange(tx, id))) throw new AccountNotFound()
       const event = await apply(tx)
       await recordAudit(tx, byActor(actor, { type: event.type, accountId: id, data: event.data ?? {} }))
       return toView(await tx.account.findUniqueOrThrow({ where: { id }, select: viewSelect }))
