@@ -5,6 +5,7 @@ import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccountRecords } from '../stores/account-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
 import { SessionRecords } from '../stores/session-records.js'
+import { SigningKeyRecords } from '../stores/signing-key-records.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
 import { AccountProfiles } from './account-profiles.js'
 import { Accounts } from './accounts.js'
@@ -43,6 +44,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const records = {
     accounts: new AccountRecords(db, database.prepared),
     sessions: new SessionRecords(db, database.prepared),
+    signingKeys: new SigningKeyRecords(db),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -52,7 +54,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     propagationDelayMs: config.KEY_PROPAGATION_DELAY * 1000,
     // Published while a token it signed can be presented, or exchanged after its expiry.
     tokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000 + config.BEARER_REFRESH_WINDOW * 1000,
-  })
+  }, records.signingKeys)
   const accessTokens = new AccessTokens(signingKeys, {
     issuer: config.ISSUER, audience: config.AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE,
   })
