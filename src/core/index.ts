@@ -130,7 +130,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     roleSelection, profile,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
-    introspect: (token: string, hint?: TokenTypeHint) => introspect({ db, accessTokens, revocations }, token, hint),
+    introspect: (token: string, hint?: TokenTypeHint) => introspect({ sessionRecords: records.sessions, accessTokens, revocations }, token, hint),
   }
 }
 

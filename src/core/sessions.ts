@@ -266,9 +266,9 @@ export class Sessions {
 
   /** RFC 7009 for a refresh token: ends its session. False when the token is unknown. */
   async revokeByRefreshToken(refreshToken: string): Promise<boolean> {
-    const owner = await this.records.findSessionOfToken(hashToken(refreshToken))
-    if (!owner) return false
-    await this.revoke(owner.sessionId, owner.accountId, 'token_revoked')
+    const found = await this.records.findTokenWithSession(hashToken(refreshToken))
+    if (!found) return false
+    await this.revoke(found.session.id, found.session.accountId, 'token_revoked')
     return true
   }
 

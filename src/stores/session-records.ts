@@ -182,10 +182,10 @@ export class SessionRecords {
     return this.db.refreshToken.findUnique({ where: { parentId } })
   }
 
-  /** The session a refresh token belongs to, whatever its state; null for an unknown token. */
-  async findSessionOfToken(tokenHash: string): Promise<{ sessionId: string; accountId: string } | null> {
+  /** A refresh token and its session, whatever their state; null for an unknown token. */
+  async findTokenWithSession(tokenHash: string): Promise<{ token: { consumedAt: Date | null; expiresAt: Date; createdAt: Date }; session: SessionRecord } | null> {
     const row = await this.db.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
-    return row ? { sessionId: row.sessionId, accountId: row.session.accountId } : null
+    return row ? { token: row, session: row.session } : null
   }
 
   findSession(id: string): Promise<SessionRecord | null> {
