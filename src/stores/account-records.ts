@@ -55,7 +55,37 @@ export function toAccountView(row: AccountRow): AccountView {
   }
 }
 
+/** An account as operators see it: never its password hash. */
+export interface AdminAccountView {
+  id: string
+  email: string
+  name: string | null
+  phone: string | null
+  status: 'active' | 'disabled'
+  /** First assigned first: the first is the default role at login. */
+  roles: string[]
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface AccountFilter {
+  /** Part of the email or name, case-insensitive. */
+  query?: string
+  status?: 'active' | 'disabled'
+  role?: string
+}
+
 type Tx = Prisma.TransactionClient
+
+const adminViewSelect = {
+  id: true, email: true, name: true, phone: true, status: true, createdAt: true, updatedAt: true,
+  roles: { orderBy: [{ assignedAt: 'asc' as const }, { role: { name: 'asc' as const } }], select: { role: { select: { name: true } } } },
+} satisfies Prisma.AccountSelect
+
+function toAdminView(row: Prisma.AccountGetPayload<{ select: typeof adminViewSelect }>): AdminAccountView {
+  const { roles, ...rest } = row
+  return { ...rest, roles: roles.map((r) => r.role.name) }
+}
 
 /** Accounts as the hot paths and the account rules read and change them. */
 export class AccountRecords {
@@ -98,6 +128,68 @@ export class AccountRecords {
   async replacePasswordHashIfUnchanged(accountId: string, current: string, replacement: string): Promise<boolean> {
     const { count } = await this.db.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
     return count === 1
+  }
+
+  /** `id` must be a UUID. */
+  async findAdminView(id: string): Promise<AdminAccountView | null> {
+    const row = await this.db.account.findUnique({ where: { id }, select: adminViewSelect })
+    return row ? toAdminView(row) : null
+  }
+
+  /** The view of an account `tx` has just created or locked: its absence is a bug, and throws. */
+  async readAdminView(tx: Tx, id: string): Promise<AdminAccountView> {
+    return toAdminView(await tx.account.findUniqueOrThrow({ where: { id }, select: adminViewSelect }))
+  }
+
+  /** One page of the accounts that match, oldest first, and how many match in all. */
+  async listAdminViews(filter: AccountFilter, window: { skip: number; take: number }): Promise<{ items: AdminAccountView[]; total: number }> {
+    const query = filter.query?.trim()
+    const where: Prisma.AccountWhereInput = {
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.role ? { roles: { some: { role: { name: filter.role } } } } : {}),
+      ...(query ? { OR: [{ email: { contains: query, mode: 'insensitive' } }, { name: { contains: query, mode: 'insensitive' } }] } : {}),
+    }
+    const [rows, total] = await this.db.$transaction([
+      this.db.account.findMany({ where, select: adminViewSelect, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], ...window }),
+      this.db.account.count({ where }),
+    ])
+    return { items: rows.map(toAdminView), total }
+  }
+
+  /** Creates the account (a taken email is Prisma's unique violation) and returns its id. */
+  async insert(tx: Tx, account: { email: string; passwordHash: string; name: string | null; phone: string | null }): Promise<string> {
+    return (await tx.account.create({ data: account, select: { id: true } })).id
+  }
+
+  async update(tx: Tx, id: string, changes: { name?: string | null; phone?: string | null; status?: AccountView['status']; passwordHash?: string }): Promise<void> {
+    await tx.account.update({ where: { id }, data: changes })
+  }
+
+  async delete(tx: Tx, id: string): Promise<void> {
+    await tx.account.delete({ where: { id } })
+  }
+
+  /** The ids of those of `names` that are roles; the others are missing from the map. */
+  async roleIdsByName(tx: Tx, names: string[]): Promise<Map<string, string>> {
+    const rows = await tx.role.findMany({ where: { name: { in: names } }, select: { id: true, name: true } })
+    return new Map(rows.map((r) => [r.name, r.id]))
+  }
+
+  async roleNamesOf(tx: Tx, accountId: string): Promise<string[]> {
+    const rows = await tx.accountRole.findMany({ where: { accountId }, select: { role: { select: { name: true } } } })
+    return rows.map((r) => r.role.name)
+  }
+
+  /** Replaces the account's roles with these, assigned at increasing times so the first given is the default at login. */
+  async replaceRoles(tx: Tx, accountId: string, roleIds: string[]): Promise<void> {
+    await tx.accountRole.deleteMany({ where: { accountId } })
+    await this.assignRoles(tx, accountId, roleIds)
+  }
+
+  /** Assigns roles with increasing times, so the first given is the default at login. */
+  async assignRoles(tx: Tx, accountId: string, roleIds: string[]): Promise<void> {
+    const start = Date.now()
+    await tx.accountRole.createMany({ data: roleIds.map((roleId, i) => ({ accountId, roleId, assignedAt: new Date(start + i) })) })
   }
 
   /**
