@@ -110,6 +110,11 @@ export class AccountRecords {
     return row ? toAccountView(row) : null
   }
 
+  /** `id` must be a UUID. */
+  async exists(id: string): Promise<boolean> {
+    return !!(await this.db.account.findUnique({ where: { id }, select: { id: true } }))
+  }
+
   /** The account's status now, or null when it is gone. */
   async findStatus(id: string): Promise<AccountView['status'] | null> {
     const current = await this.db.account.findUnique({ where: { id }, select: { status: true } })

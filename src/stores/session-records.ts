@@ -46,6 +46,14 @@ export interface RotationCommit {
   roleSwitch?: { accountId: string; from: string }
 }
 
+const sessionViewSelect = {
+  id: true, role: true, clientId: true, ip: true, userAgent: true, createdAt: true, lastUsedAt: true,
+  idleExpiresAt: true, absoluteExpiresAt: true, revokedAt: true, revokedReason: true,
+} satisfies Prisma.SessionSelect
+
+/** A session as operators see it: where and when it was used, and how it ended. */
+export type SessionView = Prisma.SessionGetPayload<{ select: typeof sessionViewSelect }>
+
 /** `rotated`, or why not: another request consumed the parent first, or the session was revoked. */
 export type RotationOutcome = 'rotated' | 'lost_race' | 'session_revoked'
 
@@ -220,6 +228,24 @@ export class SessionRecords {
   async endedSince(accountId: string, since: Date, tx: SessionWriter = this.db): Promise<string[]> {
     const rows = await tx.session.findMany({ where: { accountId, revokedAt: { gte: since } }, select: { id: true } })
     return rows.map((row) => row.id)
+  }
+
+  /** One page of the account's sessions, newest first: live at `now`, or with `includeEnded` all of them. */
+  async listForAccount(accountId: string, options: { includeEnded?: boolean; now: Date }, window: { skip: number; take: number }): Promise<{ items: SessionView[]; total: number }> {
+    const { now } = options
+    const where: Prisma.SessionWhereInput = options.includeEnded
+      ? { accountId }
+      : { accountId, revokedAt: null, idleExpiresAt: { gt: now }, absoluteExpiresAt: { gt: now } }
+    const [items, total] = await this.db.$transaction([
+      this.db.session.findMany({ where, select: sessionViewSelect, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], ...window }),
+      this.db.session.count({ where }),
+    ])
+    return { items, total }
+  }
+
+  /** Whether the session is one of the account's. `sessionId` must be a UUID. */
+  async belongsTo(sessionId: string, accountId: string): Promise<boolean> {
+    return !!(await this.db.session.findFirst({ where: { id: sessionId, accountId }, select: { id: true } }))
   }
 
   /** The account's sessions in a role other than `roles`, live or revoked at or after `endedSince`. */
