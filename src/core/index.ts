@@ -82,8 +82,8 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const admin = {
     accounts: new AccountAdmin(db, records, passwords, sessions, revocations, lockout, profiles),
     roles: new RoleAdmin(db, profiles),
-    sessions: new SessionAdmin(db, sessions),
-    keys: new KeyAdmin(db, signingKeys),
+    sessions: new SessionAdmin(records, sessions),
+    keys: new KeyAdmin(db, records.signingKeys, signingKeys),
     auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(db, filter, page),
   }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)

@@ -16,6 +16,18 @@ export interface NewSigningKey {
   activatedAt?: Date
 }
 
+/** A signing key as operators see it: its lifecycle, never its private key. */
+export interface SigningKeyView {
+  kid: string
+  algorithm: string
+  state: 'next' | 'active' | 'retired'
+  createdAt: Date
+  activatesAt: Date | null
+  activatedAt: Date | null
+  retiredAt: Date | null
+  prunableAt: Date | null
+}
+
 type Tx = Prisma.TransactionClient
 
 /**
@@ -38,6 +50,19 @@ export class SigningKeyRecords {
   /** Every key, oldest first. */
   findAll(): Promise<SigningKeyRecord[]> {
     return this.db.signingKey.findMany({ orderBy: [{ createdAt: 'asc' }, { kid: 'asc' }] })
+  }
+
+  /** One page of the keys, newest first, and how many there are. */
+  async listViews(window: { skip: number; take: number }): Promise<{ items: SigningKeyView[]; total: number }> {
+    const [items, total] = await this.db.$transaction([
+      this.db.signingKey.findMany({
+        select: { kid: true, algorithm: true, state: true, createdAt: true, activatesAt: true, activatedAt: true, retiredAt: true, prunableAt: true },
+        orderBy: [{ createdAt: 'desc' }, { kid: 'asc' }],
+        ...window,
+      }),
+      this.db.signingKey.count(),
+    ])
+    return { items, total }
   }
 
   async hasActiveKey(tx: Tx | Database = this.db): Promise<boolean> {
