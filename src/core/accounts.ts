@@ -1,81 +1,23 @@
-import type { Database } from '../stores/database.js'
-import type { PreparedQueries } from '../stores/prepared-queries.js'
-import { Prisma } from '../generated/prisma/client.js'
+import type { AccountRecords, AccountRoleView, AccountView } from '../stores/account-records.js'
 import { AccountNotFound, RoleNotHeld } from './errors.js'
 
-export interface AccountRoleView {
-  name: string
-  permissions: string[]
-}
-
-export interface AccountView {
-  id: string
-  email: string
-  name: string | null
-  phone: string | null
-  status: 'active' | 'disabled'
-  passwordHash: string
-  /** In a stable order: first assigned first, ties by name. The first is the default at login. */
-  roles: AccountRoleView[]
-}
-
-export interface AccountRow {
-  id: string
-  email: string
-  name: string | null
-  phone: string | null
-  status: 'active' | 'disabled'
-  password_hash: string
-  roles: AccountRoleView[]
-}
-
-/**
- * The columns of an AccountRow for a query over `accounts a` joined with ACCOUNT_ROLE_JOINS and
- * grouped by `a.id`: the account with its roles and their permissions in one round trip, where
- * Prisma's nested include would take one per level. Login, refresh and /me all read it.
- */
-export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.phone, a.status::text AS status, a.password_hash,
-  COALESCE(json_agg(json_build_object(
-    'name', r.name,
-    'permissions', COALESCE((SELECT json_agg(p.name ORDER BY p.name) FROM role_permissions rp
-      JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = r.id), '[]'::json)
-  ) ORDER BY ar.assigned_at, r.name) FILTER (WHERE r.id IS NOT NULL), '[]'::json) AS roles`
-
-export const ACCOUNT_ROLE_JOINS = Prisma.sql`LEFT JOIN account_roles ar ON ar.account_id = a.id LEFT JOIN roles r ON r.id = ar.role_id`
-
-
-export function toAccountView(row: AccountRow): AccountView {
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    phone: row.phone,
-    status: row.status,
-    passwordHash: row.password_hash,
-    roles: typeof row.roles === 'string' ? JSON.parse(row.roles) as AccountRoleView[] : row.roles,
-  }
-}
+export type { AccountRoleView, AccountView } from '../stores/account-records.js'
 
 export class Accounts {
-  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
+  constructor(private readonly records: AccountRecords) {}
 
   /**
    * The account a login names, and whether it has logged in from this IP before (which decides the
-   * lockout counter the attempt goes to), in one round trip.
+   * lockout counter the attempt goes to).
    */
-  async findForLogin(normalizedEmail: string, ip?: string): Promise<{ account: AccountView; knownIp: boolean } | null> {
-    const [row] = await this.prepared.query<AccountRow & { known_ip: boolean }>(Prisma.sql`
-      SELECT ${ACCOUNT_COLUMNS},
-        EXISTS (SELECT 1 FROM known_login_ips k WHERE k.account_id = a.id AND k.ip = ${ip ?? null}::text) AS known_ip
-      FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.email = ${normalizedEmail}::text GROUP BY a.id`)
-    return row ? { account: toAccountView(row), knownIp: row.known_ip } : null
+  findForLogin(normalizedEmail: string, ip?: string): Promise<{ account: AccountView; knownIp: boolean } | null> {
+    return this.records.findForLogin(normalizedEmail, ip)
   }
 
+  /** A string that is not a UUID names no account (and never reaches Postgres' uuid cast). */
   async findById(id: string): Promise<AccountView | null> {
     if (!isUuid(id)) return null
-    const [row] = await this.prepared.query<AccountRow>(Prisma.sql`
-      SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.id = ${id}::uuid GROUP BY a.id`)
-    return row ? toAccountView(row) : null
+    return this.records.findAccountById(id)
   }
 
   async getById(id: string): Promise<AccountView> {
@@ -84,10 +26,18 @@ export class Accounts {
     return account
   }
 
+  /** The account's status now, or null when it was deleted. */
+  statusOf(id: string): Promise<AccountView['status'] | null> {
+    return this.records.findStatus(id)
+  }
+
+  holdsRole(accountId: string, role: string): Promise<boolean> {
+    return this.records.holdsRole(accountId, role)
+  }
+
   /** Swaps the hash only if it is still `current`; false when the password changed meanwhile. */
-  async replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
-    const { count } = await this.db.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
-    return count === 1
+  replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
+    return this.records.replacePasswordHashIfUnchanged(accountId, current, replacement)
   }
 }
 

@@ -2,7 +2,10 @@ import type { Config } from '../config.js'
 import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
+import { AccountRecords } from '../stores/account-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
+import { SessionRecords } from '../stores/session-records.js'
+import { SigningKeyRecords } from '../stores/signing-key-records.js'
 import { AccessTokens, type AccessTokenClaims } from './access-tokens.js'
 import { AccountProfiles } from './account-profiles.js'
 import { Accounts } from './accounts.js'
@@ -37,7 +40,13 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     maxWaiting: config.ARGON2_QUEUE_LIMIT,
   })
   const events = new CoreEvents()
-  const accounts = new Accounts(db, database.prepared)
+  // The repositories: only they hold SQL. The core reaches them by what it means to do.
+  const records = {
+    accounts: new AccountRecords(db, database.prepared),
+    sessions: new SessionRecords(db, database.prepared),
+    signingKeys: new SigningKeyRecords(db),
+  }
+  const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
   const signingKeys = new SigningKeys(db, new KeyEncryption(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD), {
     algorithm: config.SIGNING_ALGORITHM,
@@ -45,7 +54,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     propagationDelayMs: config.KEY_PROPAGATION_DELAY * 1000,
     // Published while a token it signed can be presented, or exchanged after its expiry.
     tokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000 + config.BEARER_REFRESH_WINDOW * 1000,
-  })
+  }, records.signingKeys)
   const accessTokens = new AccessTokens(signingKeys, {
     issuer: config.ISSUER, audience: config.AUDIENCE, ttlSeconds: config.ACCESS_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE,
   })
@@ -61,7 +70,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     baseMs: config.LOCKOUT_BASE_DURATION * 1000,
     maxMs: config.LOCKOUT_MAX_DURATION * 1000,
   })
-  const sessions = new Sessions(db, database.prepared, accounts, accessTokens, revocations, {
+  const sessions = new Sessions(db, records.sessions, accounts, accessTokens, revocations, {
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
@@ -71,10 +80,10 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
-    accounts: new AccountAdmin(db, passwords, sessions, revocations, lockout, profiles),
+    accounts: new AccountAdmin(db, records, passwords, sessions, revocations, lockout, profiles),
     roles: new RoleAdmin(db, profiles),
-    sessions: new SessionAdmin(db, sessions),
-    keys: new KeyAdmin(db, signingKeys),
+    sessions: new SessionAdmin(records, sessions),
+    keys: new KeyAdmin(db, records.signingKeys, signingKeys),
     auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(db, filter, page),
   }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
@@ -116,12 +125,12 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }
 
   return {
-    config, db, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    config, db, records, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
     roleSelection, profile,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
-    introspect: (token: string, hint?: TokenTypeHint) => introspect({ db, accessTokens, revocations }, token, hint),
+    introspect: (token: string, hint?: TokenTypeHint) => introspect({ sessionRecords: records.sessions, accessTokens, revocations }, token, hint),
   }
 }
 

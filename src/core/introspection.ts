@@ -1,4 +1,4 @@
-import type { Database } from '../stores/database.js'
+import type { SessionRecords } from '../stores/session-records.js'
 import { scopeForRole, type AccessTokens } from './access-tokens.js'
 import { nullIfInvalidToken } from './errors.js'
 import type { Revocations } from './revocations.js'
@@ -26,7 +26,7 @@ export type TokenTypeHint = 'access_token' | 'refresh_token'
 
 /** RFC 7662: what a token is worth right now, revocation included. Unknown, expired or revoked: inactive. */
 export async function introspect(
-  deps: { db: Database; accessTokens: AccessTokens; revocations: Revocations },
+  deps: { sessionRecords: SessionRecords; accessTokens: AccessTokens; revocations: Revocations },
   token: string,
   hint?: TokenTypeHint,
 ): Promise<Introspection> {
@@ -48,14 +48,14 @@ async function introspectAccessToken({ accessTokens, revocations }: { accessToke
 }
 
 async function introspectRefreshToken(
-  { db, accessTokens, revocations }: { db: Database; accessTokens: AccessTokens; revocations: Revocations },
+  { sessionRecords, accessTokens, revocations }: { sessionRecords: SessionRecords; accessTokens: AccessTokens; revocations: Revocations },
   token: string,
 ): Promise<Introspection> {
   if (token.length > 512) return { active: false }
-  const row = await db.refreshToken.findUnique({ where: { tokenHash: hashToken(token) }, include: { session: true } })
+  const found = await sessionRecords.findTokenWithSession(hashToken(token))
   const now = new Date()
-  if (!row || row.consumedAt || row.expiresAt <= now) return { active: false }
-  const { session } = row
+  if (!found || found.token.consumedAt || found.token.expiresAt <= now) return { active: false }
+  const { token: row, session } = found
   if (session.revokedAt || session.idleExpiresAt <= now || session.absoluteExpiresAt <= now) return { active: false }
   if (await revocations.isSessionRevoked(session.id)) return { active: false }
   const { issuer, audience } = accessTokens.options

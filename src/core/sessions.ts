@@ -1,9 +1,8 @@
 import crypto from 'node:crypto'
-import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from '../stores/database.js'
-import type { PreparedQueries } from '../stores/prepared-queries.js'
+import type { RotationCommit, SessionRecord, SessionRecords, SessionWriter } from '../stores/session-records.js'
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
-import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, selectRole, toAccountView, type AccountRoleView, type AccountRow, type AccountView, type Accounts } from './accounts.js'
+import { selectRole, type AccountRoleView, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
 import { AccountDisabled, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, SessionExpired } from './errors.js'
 import type { CoreEvents } from './events.js'
@@ -37,45 +36,10 @@ interface SealedPair {
   refreshToken: string
 }
 
-type SessionRow = { id: string; accountId: string; role: string; revokedAt: Date | null; idleExpiresAt: Date; absoluteExpiresAt: Date }
-
-/** A refresh token with its session and the session's account, as one query reads them. */
-interface PresentedToken {
-  token: { id: string; consumedAt: Date | null; expiresAt: Date }
-  session: SessionRow & { clientId: string }
-  account: AccountView
-}
-
-type PresentedTokenRow = AccountRow & {
-  token_id: string
-  consumed_at: Date | null
-  token_expires_at: Date
-  session_id: string
-  session_role: string
-  client_id: string
-  revoked_at: Date | null
-  idle_expires_at: Date
-  absolute_expires_at: Date
-}
-
-export interface RotationCommit {
-  parentId: string
-  sessionId: string
-  childId: string
-  childTokenHash: string
-  idleExpiresAt: Date
-  role: string
-  replaySeal: string
-  now: Date
-  roleSwitch?: { accountId: string; from: string }
-}
-
 /** Thrown inside a rotation transaction that lost the race for its parent token. */
 class LostRotationRace extends Error {}
 
 const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000))
-/** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
-const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
 
 /**
  * Sessions and their refresh-token families. A refresh token is rotated on every use by one
@@ -85,7 +49,7 @@ const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIM
 export class Sessions {
   constructor(
     private readonly db: Database,
-    private readonly prepared: PreparedQueries,
+    private readonly records: SessionRecords,
     private readonly accounts: Accounts,
     private readonly tokens: AccessTokens,
     private readonly revocations: Revocations,
@@ -104,7 +68,9 @@ export class Sessions {
     const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
     const [accessToken, started] = await Promise.all([
       this.issueFor(account, role, sessionId, origin.clientId),
-      this.insertSession({
+      // Only while the account is still as checked: a disable, password reset or delete racing this
+      // login either ends the new session with the others or leaves nothing started.
+      this.records.insertSessionIfAccountUnchanged({
         sessionId, accountId: account.id, checkedPasswordHash: account.passwordHash, role: role.name, origin,
         tokenHash: hashToken(refreshToken), now, idleExpiresAt, absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
       }),
@@ -119,59 +85,14 @@ export class Sessions {
    * checked: it is gone, disabled, or else `otherwise` (its password changed; its role was taken).
    */
   private async changedSinceCheck(accountId: string, otherwise: Error = new InvalidCredentials()): Promise<Error> {
-    const current = await this.db.account.findUnique({ where: { id: accountId }, select: { status: true } })
-    if (!current) return new InvalidCredentials()
-    return current.status !== 'active' ? new AccountDisabled() : otherwise
-  }
-
-  /**
-   * The session, its first refresh token, the login IP (now a known one) and the audit event, in one
-   * statement: one round trip and one implicit transaction, where Prisma's batch took six. False when
-   * the account is no longer as checked.
-   *
-   * The account row is read FOR SHARE: a disable, password reset or delete racing this login either
-   * waits for it, and then ends the new session with the others, or commits first, and then this
-   * statement sees the changed row and starts nothing.
-   */
-  private async insertSession(s: {
-    sessionId: string; accountId: string; checkedPasswordHash: string; role: string; origin: SessionOrigin; tokenHash: string
-    now: Date; idleExpiresAt: Date; absoluteExpiresAt: Date
-  }): Promise<boolean> {
-    const now = utc(s.now)
-    const ip = s.origin.ip ?? null
-    const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId })
-    const [result] = await this.prepared.query<{ started: number }>(Prisma.sql`
-      WITH account AS (
-        SELECT id FROM accounts
-        WHERE id = ${s.accountId}::uuid AND status = 'active' AND password_hash = ${s.checkedPasswordHash}::text
-        FOR SHARE
-      ), session AS (
-        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-        SELECT ${s.sessionId}::uuid, id, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
-          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}
-        FROM account
-        RETURNING id
-      ), token AS (
-        -- Foreign keys are checked at the end of the statement, when the session row exists.
-        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-        SELECT ${crypto.randomUUID()}::uuid, id, ${s.tokenHash}, ${now}, ${utc(s.idleExpiresAt)}
-        FROM session
-      ), known_ip AS (
-        INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)
-        SELECT id, ${ip}::text, ${now}, ${now} FROM account
-        WHERE ${ip}::text IS NOT NULL
-        ON CONFLICT (account_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
-      ), audit AS (
-        INSERT INTO audit_events (type, account_id, ip, data, created_at)
-        SELECT 'login.success', id, ${ip}::text, ${audit}::jsonb, ${now} FROM account
-      )
-      SELECT count(*)::int AS started FROM session`)
-    return result?.started === 1
+    const status = await this.accounts.statusOf(accountId)
+    if (!status) return new InvalidCredentials()
+    return status !== 'active' ? new AccountDisabled() : otherwise
   }
 
   /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
   async rotate(refreshToken: string, options: { role?: string; clientId?: string } = {}): Promise<TokenPair> {
-    const presented = await this.findByRefreshToken(hashToken(refreshToken))
+    const presented = await this.records.findPresentedToken(hashToken(refreshToken))
     if (!presented) throw new InvalidRefreshToken('unknown')
     const { token, session, account } = presented
     // A refresh token is bound to the client it was issued to (RFC 6749 §6).
@@ -199,7 +120,7 @@ export class Sessions {
       })
     } catch (error) {
       if (!(error instanceof LostRotationRace)) throw error
-      const winner = await this.findByRefreshToken(hashToken(refreshToken))
+      const winner = await this.records.findPresentedToken(hashToken(refreshToken))
       if (!winner) throw new InvalidRefreshToken('unknown')
       return this.replayOrRevoke(winner.token.id, winner.token.consumedAt ?? now, winner.session, winner.account, refreshToken)
     }
@@ -212,77 +133,25 @@ export class Sessions {
   }
 
   /**
-   * The presented token, its session and the account with roles and permissions in one round trip:
-   * refresh is the hot path, and these were three queries.
-   */
-  private async findByRefreshToken(tokenHash: string): Promise<PresentedToken | null> {
-    const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
-      SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
-        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at,
-        ${ACCOUNT_COLUMNS}
-      FROM refresh_tokens rt
-      JOIN sessions s ON s.id = rt.session_id
-      JOIN accounts a ON a.id = s.account_id
-      ${ACCOUNT_ROLE_JOINS}
-      WHERE rt.token_hash = ${tokenHash}::text
-      GROUP BY rt.id, s.id, a.id`)
-    if (!row) return null
-    return {
-      token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
-      session: {
-        id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
-        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at,
-      },
-      account: toAccountView(row),
-    }
-  }
-
-  /**
    * The rotation's one transaction: consume the parent if nobody has, check the session is still
-   * live, insert the child. Either all of it commits or none. Public so the benchmark can measure it.
+   * live, insert the child. Either all of it commits or none. Losing the race for the parent is
+   * LostRotationRace; a session revoked meanwhile refuses the token, or a concurrent logout would be
+   * undone.
    */
-  async commitRotation(rotation: RotationCommit): Promise<void> {
-    const { parentId, sessionId } = rotation
-    const now = utc(rotation.now)
-    const idleExpiresAt = utc(rotation.idleExpiresAt)
-    const audit = rotation.roleSwitch
-      ? JSON.stringify({ sessionId, from: rotation.roleSwitch.from, to: rotation.role })
-      : null
-    // One statement, so one round trip and one implicit transaction. A racing rotation blocks on the
-    // parent row, then finds it consumed: its later steps see no row and write nothing.
-    const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
-      WITH consumed AS (
-        UPDATE refresh_tokens SET consumed_at = ${now}
-        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
-      ), touched AS (
-        -- The session must still be live at commit time, or a concurrent logout would be undone.
-        UPDATE sessions SET last_used_at = ${now},
-          idle_expires_at = ${idleExpiresAt}, role = ${rotation.role}
-        WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
-      ), child AS (
-        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
-        SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
-          ${now}, ${idleExpiresAt}, ${rotation.replaySeal}
-        WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
-      ), audit AS (
-        INSERT INTO audit_events (type, account_id, data, created_at)
-        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}
-        WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
-      )
-      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
-    if (result?.consumed !== 1) throw new LostRotationRace()
-    if (result.touched !== 1) throw new InvalidRefreshToken('session revoked')
+  private async commitRotation(rotation: RotationCommit): Promise<void> {
+    const outcome = await this.records.consumeAndInsertChild(rotation)
+    if (outcome === 'lost_race') throw new LostRotationRace()
+    if (outcome === 'session_revoked') throw new InvalidRefreshToken('session revoked')
   }
-
 
   /**
    * A consumed token was presented. Within the grace window, while its child is still unused, this
    * is a lost response or a second tab: answer with the same child pair. Otherwise it is reuse.
    */
-  private async replayOrRevoke(tokenId: string, consumedAt: Date, session: SessionRow, account: AccountView, presented: string): Promise<TokenPair> {
+  private async replayOrRevoke(tokenId: string, consumedAt: Date, session: SessionRecord, account: AccountView, presented: string): Promise<TokenPair> {
     const now = Date.now()
     if (this.policy.reuseGraceMs > 0 && now - consumedAt.getTime() <= this.policy.reuseGraceMs && !session.revokedAt) {
-      const child = await this.db.refreshToken.findUnique({ where: { parentId: tokenId } })
+      const child = await this.records.findChild(tokenId)
       if (child && !child.consumedAt && child.replaySeal) {
         // A replay is still a refresh: the same live-session and active-account rules apply.
         this.assertLive(session, new Date(now))
@@ -312,7 +181,7 @@ export class Sessions {
    * later; otherwise the token is simply dead.
    */
   private async refuseInRevokedSession(refreshToken: string): Promise<never> {
-    const fresh = await this.findByRefreshToken(hashToken(refreshToken))
+    const fresh = await this.records.findPresentedToken(hashToken(refreshToken))
     if (!fresh?.token.consumedAt) throw new InvalidRefreshToken('session revoked')
     // No grace replay here: Redis already says the session is revoked, whatever its row says yet.
     this.events?.emit('refresh.reuse_detected', { sessionId: fresh.session.id })
@@ -333,13 +202,13 @@ export class Sessions {
     const accessToken = await this.issueFor(account, role, session.id, session.clientId)
     const sealed = this.sealPair(presented, claims.jti, { accessToken: accessToken.token, refreshToken: '' })
     if (!(await this.revocations.claimExchange(claims, sealed))) return this.replayOrRevokeExchange(claims, presented, session, account)
-    await this.touchLiveSession(this.db, session.id, { lastUsedAt: now, idleExpiresAt })
+    await this.touchLiveSession(session.id, { lastUsedAt: now, idleExpiresAt })
     this.events?.emit('refresh.rotated', { sessionId: session.id })
     return { sessionId: session.id, account, role, accessToken, refreshToken: '', refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()) }
   }
 
   /** An access token presented for exchange a second time: a replay within the grace window, or reuse. */
-  private async replayOrRevokeExchange(claims: AccessTokenClaims, presented: string, session: SessionRow, account: AccountView): Promise<TokenPair> {
+  private async replayOrRevokeExchange(claims: AccessTokenClaims, presented: string, session: SessionRecord, account: AccountView): Promise<TokenPair> {
     const record = await this.revocations.exchangeRecord(claims.jti)
     if (record?.reason !== 'exchanged') throw new InvalidAccessToken('revoked')
     const now = Date.now()
@@ -367,7 +236,7 @@ export class Sessions {
     const role = selectRole(account, roleName)
     const accessToken = await this.issueFor(account, role, session.id, session.clientId)
     await this.db.$transaction(async (tx) => {
-      await this.touchLiveSession(tx, session.id, { role: role.name, lastUsedAt: now })
+      await this.touchLiveSession(session.id, { role: role.name, lastUsedAt: now }, tx)
       await recordAudit(tx, { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } })
     })
     if (await this.endIfRoleRemoved(session.id, account.id, role.name)) throw new RoleNotHeld()
@@ -381,10 +250,7 @@ export class Sessions {
    * session's new role. True when the session was ended.
    */
   private async endIfRoleRemoved(sessionId: string, accountId: string, role: string): Promise<boolean> {
-    const [held] = await this.prepared.query<{ held: number }>(Prisma.sql`
-      SELECT 1 AS held FROM account_roles ar JOIN roles r ON r.id = ar.role_id
-      WHERE ar.account_id = ${accountId}::uuid AND r.name = ${role}::text`)
-    if (held) return false
+    if (await this.accounts.holdsRole(accountId, role)) return false
     await this.revoke(sessionId, accountId, 'role_removed')
     return true
   }
@@ -394,16 +260,15 @@ export class Sessions {
    * covered by a revocation that commits after it. Like commitRotation, this closes the window
    * between reading the session as live and a logout that commits meanwhile.
    */
-  private async touchLiveSession(db: Pick<Database, 'session'>, sessionId: string, data: { lastUsedAt: Date; idleExpiresAt?: Date; role?: string }) {
-    const { count } = await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data })
-    if (count === 0) throw new InvalidAccessToken('session revoked')
+  private async touchLiveSession(sessionId: string, data: { lastUsedAt: Date; idleExpiresAt?: Date; role?: string }, tx?: SessionWriter) {
+    if (!(await this.records.touchIfLive(sessionId, data, tx))) throw new InvalidAccessToken('session revoked')
   }
 
   /** RFC 7009 for a refresh token: ends its session. False when the token is unknown. */
   async revokeByRefreshToken(refreshToken: string): Promise<boolean> {
-    const row = await this.db.refreshToken.findUnique({ where: { tokenHash: hashToken(refreshToken) }, include: { session: true } })
-    if (!row) return false
-    await this.revoke(row.sessionId, row.session.accountId, 'token_revoked')
+    const found = await this.records.findTokenWithSession(hashToken(refreshToken))
+    if (!found) return false
+    await this.revoke(found.session.id, found.session.accountId, 'token_revoked')
     return true
   }
 
@@ -419,8 +284,7 @@ export class Sessions {
    */
   async revoke(sessionId: string, accountId: string, reason: string, actorId?: string): Promise<boolean> {
     const ended = await this.db.$transaction(async (tx) => {
-      const { count } = await tx.session.updateMany({ where: { id: sessionId, accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason } })
-      if (count === 0) return false
+      if (!(await this.records.revokeSession(tx, sessionId, accountId, reason, new Date()))) return false
       const type: AuditEventType = reason === 'refresh_token_reuse' ? 'refresh.reuse_detected'
         : actorId || reason === 'role_removed' ? 'admin.session_revoked' : 'session.logout'
       await recordAudit(tx, { type, accountId, actorId, data: { sessionId, reason } })
@@ -434,23 +298,20 @@ export class Sessions {
   /** Ends every live session of an account; `actorId` names the admin who ended them. */
   async revokeAll(accountId: string, reason: string, actorId?: string): Promise<number> {
     const revoked = await this.db.$transaction(async (tx) => {
-      const rows = await tx.session.updateManyAndReturn({
-        where: { accountId, revokedAt: null }, data: { revokedAt: new Date(), revokedReason: reason }, select: { id: true },
-      })
-      await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: rows.length, reason } })
-      return rows
+      const ended = await this.records.revokeLiveSessions(tx, accountId, reason, new Date())
+      await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: ended.length, reason } })
+      return ended
     })
     // Read after the commit, so these just revoked are among them; with them, every session of the
     // account ended recently enough for its access tokens to live: a retry after a failed Redis
     // write then completes the earlier revocation too.
-    const covering = await this.db.session.findMany({ where: { accountId, revokedAt: { gte: this.revocations.coveringSince() } }, select: { id: true } })
-    await this.revocations.revokeSessions(covering.map((s) => s.id))
+    await this.revocations.revokeSessions(await this.records.endedSince(accountId, this.revocations.coveringSince()))
     return revoked.length
   }
 
   /** The live session an access token was issued in, and its active account; refused otherwise. */
   private async bearerSession(claims: AccessTokenClaims, now: Date) {
-    const session = await this.db.session.findUnique({ where: { id: claims.sid } })
+    const session = await this.records.findSession(claims.sid)
     if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
     this.assertLive(session, now)
     const account = await this.accounts.getById(session.accountId)
@@ -458,7 +319,7 @@ export class Sessions {
     return { session, account }
   }
 
-  private assertLive(session: SessionRow, now: Date) {
+  private assertLive(session: SessionRecord, now: Date) {
     if (session.revokedAt) throw new InvalidRefreshToken('session revoked')
     if (session.idleExpiresAt <= now || session.absoluteExpiresAt <= now) throw new SessionExpired()
   }

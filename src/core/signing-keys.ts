@@ -1,6 +1,6 @@
 import crypto, { type KeyObject } from 'node:crypto'
-import type { Prisma, SigningKey } from '../generated/prisma/client.js'
 import type { Database } from '../stores/database.js'
+import { SigningKeyRecords, type NewSigningKey, type SigningKeyRecord } from '../stores/signing-key-records.js'
 import { recordAudit } from './audit.js'
 import { UnknownKeyEncryptionSecret, type KeyEncryption } from './key-encryption.js'
 import { generateSigningKey, type PublicJwk, type SigningAlgorithm, type SigningKeyMaterial } from './signing-key-material.js'
@@ -45,20 +45,10 @@ interface KeyView {
   loadedAt: number
 }
 
-type Tx = Prisma.TransactionClient
-
-/**
- * Serializes every change to the key set across instances, and returns Postgres' clock: the one clock
- * every instance shares, so activation and pruning times do not depend on whose clock is right.
- */
-async function lockKeySet(tx: Tx): Promise<Date> {
-  await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7461726)) AS l`
-  const [row] = await tx.$queryRaw<{ ms: number }[]>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
-  return new Date(Math.floor(Number(row!.ms)))
-}
+type Tx = Parameters<SigningKeyRecords['lockKeySet']>[0]
 
 /** A `next` key whose time has come, or a retired key that no live token needs any more. */
-function isDue(row: SigningKey, now: number): boolean {
+function isDue(row: SigningKeyRecord, now: number): boolean {
   if (row.state === 'next') return !!row.activatesAt && row.activatesAt.getTime() <= now
   if (row.state === 'retired') return !!row.prunableAt && row.prunableAt.getTime() <= now
   return false
@@ -101,18 +91,19 @@ export class SigningKeys {
     private readonly db: Database,
     private readonly encryption: KeyEncryption,
     private readonly options: SigningKeyOptions,
+    private readonly records: SigningKeyRecords = new SigningKeyRecords(db),
   ) {}
 
   /** Creates the first active key when there is none. Safe when several instances start at once. */
   async ensureActiveKey(): Promise<void> {
-    if (await this.db.signingKey.count({ where: { state: 'active' } })) return
+    if (await this.records.hasActiveKey()) return
     const key = await generateSigningKey(this.options.algorithm)
     await this.db.$transaction(async (tx) => {
       // One instance creates the key; the others wait on the lock and then see it.
-      const now = await lockKeySet(tx)
-      if (await tx.signingKey.count({ where: { state: 'active' } })) return
+      const now = await this.records.lockKeySet(tx)
+      if (await this.records.hasActiveKey(tx)) return
       // With no active key nothing can sign, so there is no token to keep valid: this key signs at once.
-      await tx.signingKey.create({ data: this.newRow(key, { state: 'active', createdAt: now, activatedAt: now }) })
+      await this.records.insert(tx, this.newRow(key, { state: 'active', createdAt: now, activatedAt: now }))
       await recordAudit(tx, { type: 'signing_key.created', data: { kid: key.kid, algorithm: key.alg } })
     })
     this.invalidate()
@@ -133,8 +124,8 @@ export class SigningKeys {
    */
   async rotateIfOlderThan(ageMs: number): Promise<RotationResult | undefined> {
     // A cheap look first, so that instances do not generate keys only to throw them away.
-    const newest = await this.db.signingKey.findFirst({ orderBy: { createdAt: 'desc' }, select: { createdAt: true } })
-    if (newest && Date.now() - newest.createdAt.getTime() < ageMs) return undefined
+    const newest = await this.records.newestCreatedAt()
+    if (newest && Date.now() - newest.getTime() < ageMs) return undefined
     return this.createNextKey(ageMs)
   }
 
@@ -144,19 +135,16 @@ export class SigningKeys {
    */
   async reencryptKeys(): Promise<number> {
     const current = this.encryption.id
-    const stale = await this.db.signingKey.findMany({ where: { encryptionKeyId: { not: current } }, select: { kid: true, encryptionKeyId: true } })
+    const stale = await this.records.sealedUnderOtherSecrets(current)
     if (stale.length === 0) return 0
     this.assertCanOpen(stale)
     const count = await this.db.$transaction(async (tx) => {
-      await lockKeySet(tx)
-      const rows = await tx.signingKey.findMany({ where: { encryptionKeyId: { not: current } } })
+      await this.records.lockKeySet(tx)
+      const rows = await this.records.readSealedUnderOtherSecrets(tx, current)
       this.assertCanOpen(rows)
       for (const row of rows) {
         const pem = this.encryption.decrypt(row.privateKeyEncrypted, row.kid, row.encryptionKeyId)
-        await tx.signingKey.update({
-          where: { kid: row.kid },
-          data: { privateKeyEncrypted: this.encryption.encrypt(pem, row.kid), encryptionKeyId: current },
-        })
+        await this.records.reseal(tx, row.kid, this.encryption.encrypt(pem, row.kid), current)
       }
       if (rows.length > 0) {
         await recordAudit(tx, {
@@ -198,13 +186,13 @@ export class SigningKeys {
   private async createNextKey(unlessNewerThanMs?: number): Promise<RotationResult | undefined> {
     const key = await generateSigningKey(this.options.algorithm)
     const result = await this.db.$transaction(async (tx) => {
-      const now = await lockKeySet(tx)
+      const now = await this.records.lockKeySet(tx)
       if (unlessNewerThanMs !== undefined) {
-        const newest = await tx.signingKey.findFirst({ orderBy: { createdAt: 'desc' }, select: { createdAt: true } })
-        if (newest && now.getTime() - newest.createdAt.getTime() < unlessNewerThanMs) return undefined
+        const newest = await this.records.newestCreatedAt(tx)
+        if (newest && now.getTime() - newest.getTime() < unlessNewerThanMs) return undefined
       }
       const activatesAt = new Date(now.getTime() + this.options.propagationDelayMs)
-      await tx.signingKey.create({ data: this.newRow(key, { state: 'next', createdAt: now, activatesAt }) })
+      await this.records.insert(tx, this.newRow(key, { state: 'next', createdAt: now, activatesAt }))
       await recordAudit(tx, { type: 'signing_key.rotated', data: { kid: key.kid, algorithm: key.alg, activatesAt: activatesAt.toISOString() } })
       return { kid: key.kid, activatesAt }
     })
@@ -213,9 +201,9 @@ export class SigningKeys {
     return result
   }
 
-  private newRow(key: SigningKeyMaterial, fields: Pick<Prisma.SigningKeyCreateInput, 'state' | 'createdAt' | 'activatesAt' | 'activatedAt'>): Prisma.SigningKeyCreateInput {
+  private newRow(key: SigningKeyMaterial, fields: Pick<NewSigningKey, 'state' | 'createdAt' | 'activatesAt' | 'activatedAt'>): NewSigningKey {
     return {
-      kid: key.kid, algorithm: key.alg, publicJwk: key.jwk as Prisma.InputJsonObject, ...fields,
+      kid: key.kid, algorithm: key.alg, publicJwk: key.jwk as NewSigningKey['publicJwk'], ...fields,
       privateKeyEncrypted: this.encryption.encrypt(key.privatePem, key.kid), encryptionKeyId: this.encryption.id,
     }
   }
@@ -279,14 +267,14 @@ export class SigningKeys {
     return { active, published, jwks: { keys }, etag, loadedAt }
   }
 
-  private readRows(): Promise<SigningKey[]> {
-    return this.db.signingKey.findMany({ orderBy: [{ createdAt: 'asc' }, { kid: 'asc' }] })
+  private readRows(): Promise<SigningKeyRecord[]> {
+    return this.records.findAll()
   }
 
   /** Promotes the due `next` key and prunes expired retired keys, under the lock. */
   private async advance(): Promise<void> {
     await this.db.$transaction(async (tx) => {
-      const now = await lockKeySet(tx)
+      const now = await this.records.lockKeySet(tx)
       await this.promoteDueKey(tx, now)
       await this.pruneRetiredKeys(tx, now)
     })
@@ -294,30 +282,21 @@ export class SigningKeys {
 
   private async promoteDueKey(tx: Tx, now: Date): Promise<void> {
     // Re-read under the lock: an instance that got here first has already promoted it.
-    const [promoted, ...overtaken] = await tx.signingKey.findMany({
-      where: { state: 'next', activatesAt: { lte: now } },
-      orderBy: [{ activatesAt: 'desc' }, { kid: 'asc' }],
-      select: { kid: true },
-    })
+    const [promoted, ...overtaken] = await this.records.dueNextKids(tx, now)
     if (!promoted) return
-    const retiring = await tx.signingKey.findMany({ where: { state: 'active' }, select: { kid: true } })
+    const retiring = await this.records.activeKids(tx)
     const prunableAt = new Date(now.getTime() + this.options.tokenLifetimeMs + this.options.cacheMs)
-    await tx.signingKey.updateMany({ where: { state: 'active' }, data: { state: 'retired', retiredAt: now, prunableAt } })
+    await this.records.retireActive(tx, now, prunableAt)
     // A `next` key overtaken by a newer due one was never active, so it signed nothing: it may go at once.
-    if (overtaken.length > 0) {
-      await tx.signingKey.updateMany({ where: { kid: { in: overtaken.map((k) => k.kid) } }, data: { state: 'retired', retiredAt: now, prunableAt: now } })
-    }
-    await tx.signingKey.update({ where: { kid: promoted.kid }, data: { state: 'active', activatedAt: now } })
-    await recordAudit(tx, {
-      type: 'signing_key.activated',
-      data: { kid: promoted.kid, retired: retiring.map((k) => k.kid), overtaken: overtaken.map((k) => k.kid) },
-    })
+    if (overtaken.length > 0) await this.records.retire(tx, overtaken, now, now)
+    await this.records.activate(tx, promoted, now)
+    await recordAudit(tx, { type: 'signing_key.activated', data: { kid: promoted, retired: retiring, overtaken } })
   }
 
   private async pruneRetiredKeys(tx: Tx, now: Date): Promise<void> {
-    const prunable = await tx.signingKey.findMany({ where: { state: 'retired', prunableAt: { lte: now } }, select: { kid: true } })
+    const prunable = await this.records.prunableKids(tx, now)
     if (prunable.length === 0) return
-    await tx.signingKey.deleteMany({ where: { kid: { in: prunable.map((k) => k.kid) }, state: 'retired' } })
-    for (const { kid } of prunable) await recordAudit(tx, { type: 'signing_key.pruned', data: { kid } })
+    await this.records.deleteRetired(tx, prunable)
+    for (const kid of prunable) await recordAudit(tx, { type: 'signing_key.pruned', data: { kid } })
   }
 }

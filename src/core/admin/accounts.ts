@@ -1,5 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client.js'
+import type { AccountFilter, AccountRecords, AdminAccountView } from '../../stores/account-records.js'
 import type { Database } from '../../stores/database.js'
+import type { SessionRecords } from '../../stores/session-records.js'
 import type { AccountProfiles } from '../account-profiles.js'
 import { isUuid } from '../accounts.js'
 import { recordAudit } from '../audit.js'
@@ -11,18 +13,7 @@ import type { Revocations } from '../revocations.js'
 import type { Sessions } from '../sessions.js'
 import { byActor, distinct, isUniqueViolation, pageWindow, type Actor, type Page, type PageRequest } from './common.js'
 
-/** An account as operators see it: never its password hash. */
-export interface AdminAccountView {
-  id: string
-  email: string
-  name: string | null
-  phone: string | null
-  status: 'active' | 'disabled'
-  /** First assigned first: the first is the default role at login. */
-  roles: string[]
-  createdAt: Date
-  updatedAt: Date
-}
+export type { AccountFilter, AdminAccountView } from '../../stores/account-records.js'
 
 export interface NewAccount {
   email: string
@@ -32,26 +23,7 @@ export interface NewAccount {
   roles: string[]
 }
 
-export interface AccountFilter {
-  /** Part of the email or name, case-insensitive. */
-  query?: string
-  status?: 'active' | 'disabled'
-  role?: string
-}
-
 type Tx = Prisma.TransactionClient
-
-const viewSelect = {
-  id: true, email: true, name: true, phone: true, status: true, createdAt: true, updatedAt: true,
-  roles: { orderBy: [{ assignedAt: 'asc' as const }, { role: { name: 'asc' as const } }], select: { role: { select: { name: true } } } },
-} satisfies Prisma.AccountSelect
-
-type ViewRow = Prisma.AccountGetPayload<{ select: typeof viewSelect }>
-
-function toView(row: ViewRow): AdminAccountView {
-  const { roles, ...rest } = row
-  return { ...rest, roles: roles.map((r) => r.role.name) }
-}
 
 /**
  * Account changes made by operators. Each change commits in one transaction with its audit event;
@@ -61,6 +33,7 @@ function toView(row: ViewRow): AdminAccountView {
 export class AccountAdmin {
   constructor(
     private readonly db: Database,
+    private readonly records: { accounts: AccountRecords; sessions: SessionRecords },
     private readonly passwords: PasswordHasher,
     private readonly sessions: Sessions,
     private readonly revocations: Revocations,
@@ -73,14 +46,11 @@ export class AccountAdmin {
     const passwordHash = await this.passwords.hash(input.password)
     try {
       return await this.db.$transaction(async (tx) => {
-        const roleIds = await resolveRoles(tx, input.roles)
-        const account = await tx.account.create({
-          data: { email, passwordHash, name: input.name ?? null, phone: input.phone ?? null },
-          select: { id: true },
-        })
-        await assignRoles(tx, account.id, roleIds)
-        await recordAudit(tx, byActor(actor, { type: 'admin.account_created', accountId: account.id, data: { email, roles: distinct(input.roles) } }))
-        return toView(await tx.account.findUniqueOrThrow({ where: { id: account.id }, select: viewSelect }))
+        const roleIds = await this.resolveRoles(tx, input.roles)
+        const accountId = await this.records.accounts.insert(tx, { email, passwordHash, name: input.name ?? null, phone: input.phone ?? null })
+        await this.records.accounts.assignRoles(tx, accountId, roleIds)
+        await recordAudit(tx, byActor(actor, { type: 'admin.account_created', accountId, data: { email, roles: distinct(input.roles) } }))
+        return this.records.accounts.readAdminView(tx, accountId)
       })
     } catch (error) {
       if (isUniqueViolation(error)) throw new Conflict('An account with this email already exists')
@@ -89,29 +59,19 @@ export class AccountAdmin {
   }
 
   async get(id: string): Promise<AdminAccountView> {
-    const row = isUuid(id) ? await this.db.account.findUnique({ where: { id }, select: viewSelect }) : null
-    if (!row) throw new AccountNotFound()
-    return toView(row)
+    const view = isUuid(id) ? await this.records.accounts.findAdminView(id) : null
+    if (!view) throw new AccountNotFound()
+    return view
   }
 
   async list(filter: AccountFilter, page: PageRequest): Promise<Page<AdminAccountView>> {
-    const query = filter.query?.trim()
-    const where: Prisma.AccountWhereInput = {
-      ...(filter.status ? { status: filter.status } : {}),
-      ...(filter.role ? { roles: { some: { role: { name: filter.role } } } } : {}),
-      ...(query ? { OR: [{ email: { contains: query, mode: 'insensitive' } }, { name: { contains: query, mode: 'insensitive' } }] } : {}),
-    }
-    const [rows, total] = await this.db.$transaction([
-      this.db.account.findMany({ where, select: viewSelect, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], ...pageWindow(page) }),
-      this.db.account.count({ where }),
-    ])
-    return { items: rows.map(toView), total, ...page }
+    return { ...await this.records.accounts.listAdminViews(filter, pageWindow(page)), ...page }
   }
 
   /** Changes the profile fields given; the audit event names the fields, not their values. */
   async update(id: string, changes: { name?: string | null; phone?: string | null }, actor: Actor): Promise<AdminAccountView> {
     return this.change(id, actor, async (tx) => {
-      await tx.account.update({ where: { id }, data: changes })
+      await this.records.accounts.update(tx, id, changes)
       return { type: 'admin.account_updated', data: { fields: Object.keys(changes).sort() } }
     })
   }
@@ -119,14 +79,14 @@ export class AccountAdmin {
   /** Disables the account and ends its sessions. Repeating it is harmless (and ends any session left). */
   async disable(id: string, actor: Actor): Promise<AdminAccountView> {
     return this.change(id, actor, async (tx) => {
-      await tx.account.update({ where: { id }, data: { status: 'disabled' } })
+      await this.records.accounts.update(tx, id, { status: 'disabled' })
       return { type: 'admin.account_disabled' }
     }, () => this.sessions.revokeAll(id, 'account_disabled', actor.id ?? undefined))
   }
 
   async enable(id: string, actor: Actor): Promise<AdminAccountView> {
     return this.change(id, actor, async (tx) => {
-      await tx.account.update({ where: { id }, data: { status: 'active' } })
+      await this.records.accounts.update(tx, id, { status: 'active' })
       return { type: 'admin.account_enabled' }
     })
   }
@@ -138,11 +98,9 @@ export class AccountAdmin {
   async setRoles(id: string, roles: string[], actor: Actor): Promise<AdminAccountView> {
     const names = distinct(roles)
     return this.change(id, actor, async (tx) => {
-      const roleIds = await resolveRoles(tx, names)
-      const before = await tx.accountRole.findMany({ where: { accountId: id }, select: { role: { select: { name: true } } } })
-      const removed = before.map((r) => r.role.name).filter((name) => !names.includes(name))
-      await tx.accountRole.deleteMany({ where: { accountId: id } })
-      await assignRoles(tx, id, roleIds)
+      const roleIds = await this.resolveRoles(tx, names)
+      const removed = (await this.records.accounts.roleNamesOf(tx, id)).filter((name) => !names.includes(name))
+      await this.records.accounts.replaceRoles(tx, id, roleIds)
       // Every token of a removed role is refused from this commit on, in any session (a session may
       // have switched away from the role and still hold older tokens of it).
       if (removed.length > 0) await this.revocations.recordRoleRevocations(tx, id, removed, new Date())
@@ -151,10 +109,8 @@ export class AccountAdmin {
       await this.revocations.publishRoleRevocations(id)
       // Also those ended a moment ago for the same reason, so a retry after a failed Redis write
       // completes their revocation.
-      const orphaned = await this.db.session.findMany({
-        where: { accountId: id, role: { notIn: names }, OR: [{ revokedAt: null }, { revokedAt: { gte: this.revocations.coveringSince() } }] }, select: { id: true },
-      })
-      for (const session of orphaned) await this.sessions.revoke(session.id, id, 'role_removed', actor.id ?? undefined)
+      const orphaned = await this.records.sessions.inOtherRoles(id, names, this.revocations.coveringSince())
+      for (const sessionId of orphaned) await this.sessions.revoke(sessionId, id, 'role_removed', actor.id ?? undefined)
     })
   }
 
@@ -162,7 +118,7 @@ export class AccountAdmin {
   async resetPassword(id: string, password: string, actor: Actor): Promise<AdminAccountView> {
     const passwordHash = await this.passwords.hash(password)
     return this.change(id, actor, async (tx) => {
-      await tx.account.update({ where: { id }, data: { passwordHash } })
+      await this.records.accounts.update(tx, id, { passwordHash })
       return { type: 'admin.password_reset' }
     }, () => this.sessions.revokeAll(id, 'password_reset', actor.id ?? undefined))
   }
@@ -187,12 +143,12 @@ export class AccountAdmin {
     await this.disable(id, actor)
     try {
       await this.db.$transaction(async (tx) => {
-        const [account] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
+        const account = await this.records.accounts.lockForDelete(tx, id)
         if (!account) throw new AccountNotFound()
-        const ended = (await tx.session.findMany({ where: { accountId: id, revokedAt: { gte: this.revocations.coveringSince() } }, select: { id: true } })).map((s) => s.id)
+        const ended = await this.records.sessions.endedSince(id, this.revocations.coveringSince(), tx)
         // All already revoked in Postgres, so writing them before the commit cannot revive anything.
         await this.revocations.revokeSessions(ended)
-        await tx.account.delete({ where: { id } })
+        await this.records.accounts.delete(tx, id)
         await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email, endedSessions: ended } }))
       })
     } finally {
@@ -216,12 +172,11 @@ export class AccountAdmin {
     if (!isUuid(id)) throw new AccountNotFound()
     await this.profiles.changed(id)
     const view = await this.db.$transaction(async (tx) => {
-      // Locks the row, so two admins changing one account apply one after the other.
-      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM accounts WHERE id = ${id}::uuid FOR UPDATE`
-      if (locked.length === 0) throw new AccountNotFound()
+      // Two admins changing one account apply one after the other.
+      if (!(await this.records.accounts.lockForChange(tx, id))) throw new AccountNotFound()
       const event = await apply(tx)
       await recordAudit(tx, byActor(actor, { type: event.type, accountId: id, data: event.data ?? {} }))
-      return toView(await tx.account.findUniqueOrThrow({ where: { id }, select: viewSelect }))
+      return this.records.accounts.readAdminView(tx, id)
     })
     try {
       await afterCommit?.()
@@ -230,21 +185,14 @@ export class AccountAdmin {
     }
     return view
   }
-}
 
-/** The ids of the named roles, in the order given; every name must exist and there must be one. */
-async function resolveRoles(tx: Tx, names: string[]): Promise<string[]> {
-  const wanted = distinct(names)
-  if (wanted.length === 0) throw new InvalidInput({ roles: ['The roles field must name at least one role.'] })
-  const rows = await tx.role.findMany({ where: { name: { in: wanted } }, select: { id: true, name: true } })
-  const byName = new Map(rows.map((r) => [r.name, r.id]))
-  const unknown = wanted.filter((name) => !byName.has(name))
-  if (unknown.length > 0) throw new InvalidInput({ roles: unknown.map((name) => `The role "${name}" does not exist.`) })
-  return wanted.map((name) => byName.get(name)!)
-}
-
-/** Assigns roles with increasing times, so the first given is the default at login. */
-async function assignRoles(tx: Tx, accountId: string, roleIds: string[]): Promise<void> {
-  const start = Date.now()
-  await tx.accountRole.createMany({ data: roleIds.map((roleId, i) => ({ accountId, roleId, assignedAt: new Date(start + i) })) })
+  /** The ids of the named roles, in the order given; every name must exist and there must be one. */
+  private async resolveRoles(tx: Tx, names: string[]): Promise<string[]> {
+    const wanted = distinct(names)
+    if (wanted.length === 0) throw new InvalidInput({ roles: ['The roles field must name at least one role.'] })
+    const byName = await this.records.accounts.roleIdsByName(tx, wanted)
+    const unknown = wanted.filter((name) => !byName.has(name))
+    if (unknown.length > 0) throw new InvalidInput({ roles: unknown.map((name) => `The role "${name}" does not exist.`) })
+    return wanted.map((name) => byName.get(name)!)
+  }
 }

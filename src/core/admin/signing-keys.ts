@@ -1,4 +1,5 @@
 import type { Database } from '../../stores/database.js'
+import type { SigningKeyRecords, SigningKeyView } from '../../stores/signing-key-records.js'
 import { recordAudit } from '../audit.js'
 import { byActor, pageWindow, type Actor, type Page, type PageRequest } from './common.js'
 
@@ -10,33 +11,16 @@ export interface KeyRotator {
   refresh(): Promise<void>
 }
 
-export interface SigningKeyView {
-  kid: string
-  algorithm: string
-  state: 'next' | 'active' | 'retired'
-  createdAt: Date
-  activatesAt: Date | null
-  activatedAt: Date | null
-  retiredAt: Date | null
-  prunableAt: Date | null
-}
+export type { SigningKeyView } from '../../stores/signing-key-records.js'
 
 /** The signing keys as operators see them (never the private key), and rotation on demand. */
 export class KeyAdmin {
-  constructor(private readonly db: Database, private readonly keys: KeyRotator) {}
+  constructor(private readonly db: Database, private readonly records: SigningKeyRecords, private readonly keys: KeyRotator) {}
 
   async list(page: PageRequest): Promise<Page<SigningKeyView>> {
     // States advance when keys are read: read them first, so a key past its activation shows active.
     await this.keys.refresh()
-    const [items, total] = await this.db.$transaction([
-      this.db.signingKey.findMany({
-        select: { kid: true, algorithm: true, state: true, createdAt: true, activatesAt: true, activatedAt: true, retiredAt: true, prunableAt: true },
-        orderBy: [{ createdAt: 'desc' }, { kid: 'asc' }],
-        ...pageWindow(page),
-      }),
-      this.db.signingKey.count(),
-    ])
-    return { items, total, ...page }
+    return { ...await this.records.listViews(pageWindow(page)), ...page }
   }
 
   /** Starts a rotation; the audit event says who asked for it, next to the lifecycle's own events. */

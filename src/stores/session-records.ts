@@ -1,0 +1,258 @@
+import crypto from 'node:crypto'
+import { Prisma } from '../generated/prisma/client.js'
+import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
+import type { Database } from './database.js'
+import type { PreparedQueries } from './prepared-queries.js'
+
+export interface SessionRecord {
+  id: string
+  accountId: string
+  role: string
+  clientId: string
+  revokedAt: Date | null
+  idleExpiresAt: Date
+  absoluteExpiresAt: Date
+}
+
+/** A refresh token with its session and the session's account, as one query reads them. */
+export interface PresentedToken {
+  token: { id: string; consumedAt: Date | null; expiresAt: Date }
+  session: SessionRecord
+  account: AccountView
+}
+
+export interface NewSession {
+  sessionId: string
+  accountId: string
+  /** The hash the login checked the password against: the session starts only if it is still the account's. */
+  checkedPasswordHash: string
+  role: string
+  origin: { clientId: string; ip?: string; userAgent?: string }
+  tokenHash: string
+  now: Date
+  idleExpiresAt: Date
+  absoluteExpiresAt: Date
+}
+
+export interface RotationCommit {
+  parentId: string
+  sessionId: string
+  childId: string
+  childTokenHash: string
+  idleExpiresAt: Date
+  role: string
+  replaySeal: string
+  now: Date
+  roleSwitch?: { accountId: string; from: string }
+}
+
+const sessionViewSelect = {
+  id: true, role: true, clientId: true, ip: true, userAgent: true, createdAt: true, lastUsedAt: true,
+  idleExpiresAt: true, absoluteExpiresAt: true, revokedAt: true, revokedReason: true,
+} satisfies Prisma.SessionSelect
+
+/** A session as operators see it: where and when it was used, and how it ended. */
+export type SessionView = Prisma.SessionGetPayload<{ select: typeof sessionViewSelect }>
+
+/** `rotated`, or why not: another request consumed the parent first, or the session was revoked. */
+export type RotationOutcome = 'rotated' | 'lost_race' | 'session_revoked'
+
+type PresentedTokenRow = AccountRow & {
+  token_id: string
+  consumed_at: Date | null
+  token_expires_at: Date
+  session_id: string
+  session_role: string
+  client_id: string
+  revoked_at: Date | null
+  idle_expires_at: Date
+  absolute_expires_at: Date
+}
+
+/** The client, or a transaction, that session writes go through. */
+export type SessionWriter = Pick<Database, 'session'>
+
+/** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
+const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
+
+/** Sessions and their refresh tokens. The hot paths' statements run as prepared statements. */
+export class SessionRecords {
+  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
+
+  /**
+   * The session, its first refresh token, the login IP (now a known one) and the audit event, in one
+   * statement: one round trip and one implicit transaction, where Prisma's batch took six. False when
+   * the account is no longer as checked.
+   *
+   * The account row is read FOR SHARE: a disable, password reset or delete racing this login either
+   * waits for it, and then ends the new session with the others, or commits first, and then this
+   * statement sees the changed row and starts nothing.
+   */
+  async insertSessionIfAccountUnchanged(s: NewSession): Promise<boolean> {
+    const now = utc(s.now)
+    const ip = s.origin.ip ?? null
+    const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId })
+    const [result] = await this.prepared.query<{ started: number }>(Prisma.sql`
+      WITH account AS (
+        SELECT id FROM accounts
+        WHERE id = ${s.accountId}::uuid AND status = 'active' AND password_hash = ${s.checkedPasswordHash}::text
+        FOR SHARE
+      ), session AS (
+        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+        SELECT ${s.sessionId}::uuid, id, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
+          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}
+        FROM account
+        RETURNING id
+      ), token AS (
+        -- Foreign keys are checked at the end of the statement, when the session row exists.
+        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
+        SELECT ${crypto.randomUUID()}::uuid, id, ${s.tokenHash}, ${now}, ${utc(s.idleExpiresAt)}
+        FROM session
+      ), known_ip AS (
+        INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)
+        SELECT id, ${ip}::text, ${now}, ${now} FROM account
+        WHERE ${ip}::text IS NOT NULL
+        ON CONFLICT (account_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+      ), audit AS (
+        INSERT INTO audit_events (type, account_id, ip, data, created_at)
+        SELECT 'login.success', id, ${ip}::text, ${audit}::jsonb, ${now} FROM account
+      )
+      SELECT count(*)::int AS started FROM session`)
+    return result?.started === 1
+  }
+
+  /**
+   * The presented token, its session and the account with roles and permissions in one round trip:
+   * refresh is the hot path, and these were three queries.
+   */
+  async findPresentedToken(tokenHash: string): Promise<PresentedToken | null> {
+    const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
+      SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
+        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at,
+        ${ACCOUNT_COLUMNS}
+      FROM refresh_tokens rt
+      JOIN sessions s ON s.id = rt.session_id
+      JOIN accounts a ON a.id = s.account_id
+      ${ACCOUNT_ROLE_JOINS}
+      WHERE rt.token_hash = ${tokenHash}::text
+      GROUP BY rt.id, s.id, a.id`)
+    if (!row) return null
+    return {
+      token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
+      session: {
+        id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
+        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at,
+      },
+      account: toAccountView(row),
+    }
+  }
+
+  /**
+   * The rotation's one transaction: consume the parent if nobody has, check the session is still
+   * live, insert the child (and audit a role switch). Either all of it commits or none.
+   */
+  async consumeAndInsertChild(rotation: RotationCommit): Promise<RotationOutcome> {
+    const { parentId, sessionId } = rotation
+    const now = utc(rotation.now)
+    const idleExpiresAt = utc(rotation.idleExpiresAt)
+    const audit = rotation.roleSwitch
+      ? JSON.stringify({ sessionId, from: rotation.roleSwitch.from, to: rotation.role })
+      : null
+    // One statement, so one round trip and one implicit transaction. A racing rotation blocks on the
+    // parent row, then finds it consumed: its later steps see no row and write nothing.
+    const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
+      WITH consumed AS (
+        UPDATE refresh_tokens SET consumed_at = ${now}
+        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
+      ), touched AS (
+        -- The session must still be live at commit time, or a concurrent logout would be undone.
+        UPDATE sessions SET last_used_at = ${now},
+          idle_expires_at = ${idleExpiresAt}, role = ${rotation.role}
+        WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
+      ), child AS (
+        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
+        SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
+          ${now}, ${idleExpiresAt}, ${rotation.replaySeal}
+        WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
+      ), audit AS (
+        INSERT INTO audit_events (type, account_id, data, created_at)
+        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}
+        WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
+      )
+      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
+    if (result?.consumed !== 1) return 'lost_race'
+    if (result.touched !== 1) return 'session_revoked'
+    return 'rotated'
+  }
+
+  /** The token rotated from `parentId`, if any, with what a grace-window replay needs. */
+  findChild(parentId: string): Promise<{ id: string; consumedAt: Date | null; expiresAt: Date; replaySeal: string | null } | null> {
+    return this.db.refreshToken.findUnique({ where: { parentId } })
+  }
+
+  /** A refresh token and its session, whatever their state; null for an unknown token. */
+  async findTokenWithSession(tokenHash: string): Promise<{ token: { consumedAt: Date | null; expiresAt: Date; createdAt: Date }; session: SessionRecord } | null> {
+    const row = await this.db.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
+    return row ? { token: row, session: row.session } : null
+  }
+
+  findSession(id: string): Promise<SessionRecord | null> {
+    return this.db.session.findUnique({ where: { id } })
+  }
+
+  /**
+   * Records a use of the session, only while it is live: the conditional write that closes the
+   * window between reading the session as live and a logout that commits meanwhile. False when it
+   * was revoked. Pass `tx` to write in a transaction.
+   */
+  async touchIfLive(sessionId: string, data: { lastUsedAt: Date; idleExpiresAt?: Date; role?: string }, tx: SessionWriter = this.db): Promise<boolean> {
+    const { count } = await tx.session.updateMany({ where: { id: sessionId, revokedAt: null }, data })
+    return count > 0
+  }
+
+  /** Revokes the session in `tx` unless it has already ended; false when it had. */
+  async revokeSession(tx: SessionWriter, sessionId: string, accountId: string, reason: string, at: Date): Promise<boolean> {
+    const { count } = await tx.session.updateMany({ where: { id: sessionId, accountId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason } })
+    return count > 0
+  }
+
+  /** Revokes every live session of the account in `tx`, and returns their ids. */
+  async revokeLiveSessions(tx: SessionWriter, accountId: string, reason: string, at: Date): Promise<string[]> {
+    const rows = await tx.session.updateManyAndReturn({
+      where: { accountId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason }, select: { id: true },
+    })
+    return rows.map((row) => row.id)
+  }
+
+  /** The account's sessions revoked at or after `since`. Pass `tx` to read in a transaction. */
+  async endedSince(accountId: string, since: Date, tx: SessionWriter = this.db): Promise<string[]> {
+    const rows = await tx.session.findMany({ where: { accountId, revokedAt: { gte: since } }, select: { id: true } })
+    return rows.map((row) => row.id)
+  }
+
+  /** One page of the account's sessions, newest first: live at `now`, or with `includeEnded` all of them. */
+  async listForAccount(accountId: string, options: { includeEnded?: boolean; now: Date }, window: { skip: number; take: number }): Promise<{ items: SessionView[]; total: number }> {
+    const { now } = options
+    const where: Prisma.SessionWhereInput = options.includeEnded
+      ? { accountId }
+      : { accountId, revokedAt: null, idleExpiresAt: { gt: now }, absoluteExpiresAt: { gt: now } }
+    const [items, total] = await this.db.$transaction([
+      this.db.session.findMany({ where, select: sessionViewSelect, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], ...window }),
+      this.db.session.count({ where }),
+    ])
+    return { items, total }
+  }
+
+  /** Whether the session is one of the account's. `sessionId` must be a UUID. */
+  async belongsTo(sessionId: string, accountId: string): Promise<boolean> {
+    return !!(await this.db.session.findFirst({ where: { id: sessionId, accountId }, select: { id: true } }))
+  }
+
+  /** The account's sessions in a role other than `roles`, live or revoked at or after `endedSince`. */
+  async inOtherRoles(accountId: string, roles: string[], endedSince: Date): Promise<string[]> {
+    const rows = await this.db.session.findMany({
+      where: { accountId, role: { notIn: roles }, OR: [{ revokedAt: null }, { revokedAt: { gte: endedSince } }] }, select: { id: true },
+    })
+    return rows.map((row) => row.id)
+  }
+}
