@@ -43,7 +43,8 @@ export function helmetHeaders(options: HelmetOptions = OPTIONS): Record<string, 
 
 export default fp(async (app) => {
   const headers = helmetHeaders()
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers)
+    done()
   })
 }, { name: 'security-headers' })
