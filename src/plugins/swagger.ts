@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { createRequire } from 'node:module'
+import { pageSecurityHeaders } from './security-headers.js'
 
 /** Replaces the API's nothing-allowed policy (src/plugins/security-headers.ts) on the /docs routes only. */
 const DOCS_CSP = {
@@ -57,9 +58,16 @@ export default fp(async (app) => {
   })
   // The UI's own pages need scripts, styles and images from this origin, and the document from
   // /docs/json; nothing else inline, nothing from elsewhere (the online validator badge is off).
+  const pageHeaders = pageSecurityHeaders()
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { validatorUrl: null },
     staticCSP: DOCS_CSP,
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        reply.headers(pageHeaders)
+        done()
+      },
+    },
   })
 }, { name: 'swagger' })
