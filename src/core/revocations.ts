@@ -71,7 +71,7 @@ export class Revocations {
   async revokeToken(token: Pick<RevocableToken, 'jti' | 'exp'>): Promise<void> {
     const until = this.tokenCoveredUntil(token)
     await this.records.revokeToken(token.jti, new Date(), until)
-    await this.kv.set(Revocations.tokenKey(token.jti), 'revoked', Math.max(until.getTime() - Date.now(), 1000))
+    await this.writeTokenRevocation(token.jti, 'revoked', until)
   }
 
   /**
@@ -81,7 +81,7 @@ export class Revocations {
   async claimExchange(token: Pick<RevocableToken, 'jti' | 'exp'>, replaySeal: string): Promise<boolean> {
     const until = this.tokenCoveredUntil(token)
     if (!(await this.records.claimExchange(token.jti, new Date(), until, replaySeal))) return false
-    await this.kv.set(Revocations.tokenKey(token.jti), 'exchanged', Math.max(until.getTime() - Date.now(), 1000))
+    await this.writeTokenRevocation(token.jti, 'exchanged', until)
     return true
   }
 
@@ -109,6 +109,11 @@ export class Revocations {
 
   private roleRevocationExpiry(revokedAt: Date): Date {
     return new Date(revokedAt.getTime() + this.maxTokenLifetimeMs + this.lifetimes.exchangeWindowMs)
+  }
+
+  // The Redis side of a durable record, living as long as the record (and at least a second).
+  private writeTokenRevocation(jti: string, reason: string, expiresAt: Date, now = new Date()) {
+    return this.kv.set(Revocations.tokenKey(jti), reason, Math.max(expiresAt.getTime() - now.getTime(), 1000))
   }
 
   private writeRoleRevocation(accountId: string, role: string, revokedAt: Date, expiresAt: Date, now: Date) {
@@ -158,7 +163,7 @@ export class Revocations {
         ])
         await Promise.all([
           this.revokeSessions(sessions),
-          ...tokens.map((t) => this.kv.set(Revocations.tokenKey(t.jti), t.reason, Math.max(t.expiresAt.getTime() - now.getTime(), 1000))),
+          ...tokens.map((t) => this.writeTokenRevocation(t.jti, t.reason, t.expiresAt, now)),
           ...roles.map((r) => this.writeRoleRevocation(r.accountId, r.role, r.revokedAt, r.expiresAt, now)),
         ])
         // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
