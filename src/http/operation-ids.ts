@@ -1,8 +1,9 @@
 // The OpenAPI operationId of every documented route: the names generated clients call and links
 // point to, so they never change once published. One table rather than a line in each route's
-// schema: the names follow one scheme across the surfaces (the surface, then a verb, then a noun),
-// which is only kept consistent, and unique, where they are read together. test/openapi/lint.test.ts
-// fails on a documented route without a name here and on a name whose route is gone.
+// schema: the names follow one scheme across the surfaces (a surface's own routes start with its
+// name, then a verb and a noun; standard endpoints are named for what they do), which is only kept
+// consistent, and unique, where they are read together. test/openapi/lint.test.ts fails on a
+// documented route without a name here and on a name whose route is gone.
 
 /** operationId by `METHOD /path`, the path as the document writes it (`{id}`, not `:id`). */
 export const OPERATION_IDS: Readonly<Record<string, string>> = {
