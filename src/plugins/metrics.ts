@@ -1,9 +1,10 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { LoginOutcome } from '../core/events.js'
 import { unavailableStore } from '../http/errors.js'
+import { STORE_PING_TIMEOUT_MS, checkStores } from '../stores/store-health.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +22,13 @@ export interface Metrics {
 const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled']
 
 /**
+ * prom-client's gauges that end in `_total`, a suffix Prometheus keeps for counters (`promtool check
+ * metrics` refuses them). Each is the sum of a gauge it also exports by `type`:
+ * `sum without (type) (nodejs_active_handles)` gives the same number.
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
+
+/**
  * Prometheus metrics through prom-client: HTTP requests by route pattern, and the core's events
  * (logins, lockouts, rotations, reuse) without prom-client in the core. A registry of its own per
  * app, so several apps in one process never share counters. Served at /metrics only by a small
@@ -35,6 +43,7 @@ export default fp(async (app) => {
   }
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name)
 
   const labelNames = ['method', 'route', 'status_code'] as const
   const requests = new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests answered, by route pattern', labelNames, registers: [registry] })
@@ -44,6 +53,18 @@ export default fp(async (app) => {
   const rotations = new Counter({ name: 'latchkey_refresh_rotations_total', help: 'Refresh tokens rotated', registers: [registry] })
   const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh tokens presented again after use (their session is revoked)', registers: [registry] })
   const storeErrors = new Counter({ name: 'latchkey_store_errors_total', help: 'Requests failed because a store was unavailable', labelNames: ['store'], registers: [registry] })
+  // Asked at each scrape, as readiness does: an outage shows even when no request fails.
+  new Gauge({
+    name: 'latchkey_store_up',
+    help: `Whether the store answered a ping within ${STORE_PING_TIMEOUT_MS / 1000} s at this scrape (1) or not (0), as /health/ready checks`,
+    labelNames: ['store'],
+    registers: [registry],
+    async collect() {
+      const { database, keyValue } = await checkStores(app.stores)
+      this.set({ store: 'postgres' }, database === 'up' ? 1 : 0)
+      this.set({ store: 'redis' }, keyValue === 'up' ? 1 : 0)
+    },
+  })
   // Every series exists from the start, so a rate over the first event is right.
   for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
   for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)

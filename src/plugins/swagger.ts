@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { createRequire } from 'node:module'
 import { pageSecurityHeaders } from './security-headers.js'
+import { operationIdOf } from '../http/operation-ids.js'
 
 /** Replaces the API's nothing-allowed policy (src/plugins/security-headers.ts) on the /docs routes only. */
 const DOCS_CSP = {
@@ -19,7 +20,7 @@ const DOCS_CSP = {
   'frame-ancestors': ["'none'"],
 }
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+const { version, license } = createRequire(import.meta.url)('../../package.json') as { version: string; license: string }
 
 /**
  * The OpenAPI document, generated from the routes' own schemas so it cannot drift from them;
@@ -34,7 +35,10 @@ export default fp(async (app) => {
         version,
         description: 'First-party login with RS256 JWTs: the native API, the seed dialects, OAuth 2.0 standard endpoints, administration and operations. '
           + 'Every response carries `Cache-Control: no-store` unless its route documents other caching (the JWKS and discovery documents).',
+        license: { name: license, identifier: license },
       },
+      // Relative: the instance that serves this document (its ISSUER), wherever it is deployed.
+      servers: [{ url: '/', description: 'The Latchkey instance serving this document' }],
       tags: [
         { name: 'native', description: 'The native API (seed 004, extended)' },
         { name: 'rakcha', description: 'Rakcha dialect (seeds 000, 001)' },
@@ -50,6 +54,10 @@ export default fp(async (app) => {
           basicAuth: { type: 'http', scheme: 'basic', description: 'A registered OAuth client: client_id and client_secret' },
         },
       },
+    },
+    transform: ({ schema, url, route }) => {
+      const operationId = typeof route.method === 'string' ? operationIdOf(route.method, url) : undefined
+      return { schema: operationId ? { ...schema, operationId } : schema, url }
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // A plain-data copy: parts shared in memory (one media object for form and JSON bodies, a

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { security } from '../http/openapi.js'
+import { checkStores } from '../stores/store-health.js'
 
 const Check = (description: string) => Type.Union([Type.Literal('up'), Type.Literal('down')], { description })
 const Readiness = (description: string, example: unknown) => Type.Object({
@@ -12,21 +13,6 @@ const Readiness = (description: string, example: unknown) => Type.Object({
 }, { description, examples: [example] })
 
 const UP = { database: 'up', keyValueStore: 'up' }
-
-async function probe(check: () => Promise<void>, timeoutMs = 1500): Promise<'up' | 'down'> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timeout')), timeoutMs)
-  })
-  try {
-    await Promise.race([check(), timeout])
-    return 'up'
-  } catch {
-    return 'down'
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /** Liveness says the process runs; readiness says it can serve, which needs both stores. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
@@ -52,10 +38,9 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
   }, async (_request, reply) => {
-    const { database, keyValue } = app.stores
-    const [db, kv] = await Promise.all([probe(() => database.ping()), probe(() => keyValue.ping())])
-    const ok = db === 'up' && kv === 'up'
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { database: db, keyValueStore: kv } })
+    const { database, keyValue } = await checkStores(app.stores)
+    const ok = database === 'up' && keyValue === 'up'
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { database, keyValueStore: keyValue } })
   })
 }
 

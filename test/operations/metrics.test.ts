@@ -102,6 +102,12 @@ t.test('/metrics is Prometheus text that parses', async (t) => {
   }
   t.match(text, /# TYPE latchkey_http_request_duration_seconds histogram/)
   t.match(text, /# TYPE process_cpu_user_seconds_total counter/, 'with the process metrics')
+  t.match(text, /# TYPE nodejs_active_handles gauge/, 'and the Node.js ones')
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    t.notOk(samples.some((s) => s.name === name), `no gauge named like a counter: ${name} (a sum of ${name.replace(/_total$/, '')})`)
+  }
+  t.equal(value(samples, 'latchkey_store_up', { store: 'postgres' }), 1, 'Postgres is up')
+  t.equal(value(samples, 'latchkey_store_up', { store: 'redis' }), 1, 'Redis is up')
   t.throws(() => parsePrometheus('not prometheus at all'), 'the parser does refuse garbage')
 })
 
@@ -154,7 +160,7 @@ t.test('requests are counted and timed by route pattern, never by raw URL', asyn
   t.equal(value(samples, 'latchkey_http_request_duration_seconds_bucket', { route: '/api/v1/auth/login', le: '+Inf' }), count)
 })
 
-t.test('store errors are counted by store', async (t) => {
+t.test('store errors are counted by store, and the store gauge says which is down', async (t) => {
   const broken = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
   const account = await createAccount(broken)
   const { token } = await nativeLogin(broken, account)
@@ -164,7 +170,10 @@ t.test('store errors are counted by store', async (t) => {
   ;(broken.stores.keyValue as RedisStore).client.disconnect()
   const refused = await broken.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
   t.equal(refused.statusCode, 503)
-  t.equal(value(await scrape(broken), 'latchkey_store_errors_total', { store: 'redis' }), before + 1)
+  const after = await scrape(broken)
+  t.equal(value(after, 'latchkey_store_errors_total', { store: 'redis' }), before + 1)
+  t.equal(value(after, 'latchkey_store_up', { store: 'redis' }), 0, 'the scrape finds Redis down, as readiness does')
+  t.equal(value(after, 'latchkey_store_up', { store: 'postgres' }), 1)
 })
 
 t.test('the metrics listener answers GET /metrics only, and opens and closes with the app', async (t) => {
