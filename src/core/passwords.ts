@@ -20,7 +20,7 @@ export interface PasswordCheck {
 
 // @node-rs/argon2's Algorithm is a const enum, which isolatedModules cannot inline.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- 2 is Algorithm.Argon2id, unreachable as a value
-const ARGON2ID = 2 as Algorithm.Argon2id
+export const ARGON2ID = 2 as Algorithm.Argon2id
 
 /**
  * argon2id hashing with the configured parameters, on the libuv pool. At most `concurrency` run at
