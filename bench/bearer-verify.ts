@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import Fastify, { type FastifyRequest } from 'fastify'
-import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
+import fastifyJwt, { type JwtHeader, type TokenOrHeader } from '@fastify/jwt'
 import { buildDownstream } from '../examples/downstream-fastify/server.js'
 import { loadConfig } from '../src/config.js'
 import { createCore } from '../src/core/index.js'
@@ -26,9 +26,15 @@ const ROUNDS = 3
 
 // Latchkey's JWKS on a local port, for get-jwks (the example); its address is the issuer, as in production.
 const late: { core?: ReturnType<typeof createCore> } = {}
-const jwksServer = http.createServer(async (_request, response) => {
-  response.setHeader('content-type', 'application/json')
-  response.end(JSON.stringify({ keys: (await late.core!.signingKeys.jwks()).keys }))
+const jwksServer = http.createServer((_request, response) => {
+  late.core!.signingKeys.jwks().then(({ keys }) => {
+    response.setHeader('content-type', 'application/json')
+    response.end(JSON.stringify({ keys }))
+  }, (error: unknown) => {
+    // Answered, so get-jwks reports it instead of waiting on a request that never ends.
+    response.statusCode = 500
+    response.end(String(error))
+  })
 })
 jwksServer.listen(0, '127.0.0.1')
 await once(jwksServer, 'listening')
@@ -54,7 +60,7 @@ const direct = Fastify()
 await direct.register(fastifyJwt, {
   decode: { complete: true },
   secret: async (_request: FastifyRequest, decoded: TokenOrHeader) => {
-    const kid = ('header' in decoded ? decoded.header : decoded).kid as string
+    const kid = (('header' in decoded ? decoded.header : decoded) as JwtHeader).kid!
     let pem = pemByKid.get(kid)
     if (!pem) {
       const key = await core.signingKeys.publishedKey(kid)
@@ -128,7 +134,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!
 const rate = (name: string) => median(results.get(name)!)
 
-console.log(`Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+console.log(`Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 console.log(`median of ${ROUNDS} rounds; same token N=${N}, inject N=${INJECT_N}, distinct tokens N=${COLD_N}`)
 const format = (value: number) => Math.round(value).toLocaleString('en')
 for (const [name] of cases) {

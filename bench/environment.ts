@@ -56,14 +56,14 @@ export async function start(
   const child = spawn(process.execPath, [...nodeFlags, ...loader, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   let output = ''
-  child.stdout!.on('data', (chunk) => (output += chunk))
-  child.stderr!.on('data', (chunk) => (output += chunk))
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`${args[0]} exited:\n${output}`)
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited:\n${output}`)
     if (await ready(output)) return { child, output: () => output }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`${args[0]} did not become ready:\n${output}`)
+  throw new Error(`${args.join(' ')} did not become ready:\n${output}`)
 }
 
 export async function load(scenario: Scenario): Promise<LoadResult> {
@@ -72,7 +72,7 @@ export async function load(scenario: Scenario): Promise<LoadResult> {
   try {
     const { child } = await start(['bench/load-worker.ts', file], process.env, () => true)
     let stdout = ''
-    child.stdout!.on('data', (chunk) => (stdout += chunk))
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
     if (code !== 0) throw new Error(`load worker for ${scenario.name} failed`)
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult

@@ -11,4 +11,6 @@ app.get('/static', async (_request, reply) => {
 })
 await app.listen({ port, host: '127.0.0.1' })
 console.log(JSON.stringify({ ready: true }))
-process.on('SIGTERM', () => app.close().then(() => process.exit(0)))
+process.on('SIGTERM', () => {
+  void app.close().then(() => process.exit(0))
+})

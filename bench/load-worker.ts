@@ -49,7 +49,7 @@ const request: autocannon.Request = {
   headers: scenario.headers,
   setupRequest: (req) => {
     if (scenario.bodies) req.body = scenario.bodies[next++ % scenario.bodies.length]
-    if (scenario.bearers) req.headers = { ...req.headers, authorization: `Bearer ${scenario.bearers[next++ % scenario.bearers.length]}` }
+    if (scenario.bearers) req.headers = { ...req.headers, authorization: `Bearer ${scenario.bearers[next++ % scenario.bearers.length]!}` }
     if (scenario.chain) {
       const token = available.shift()
       if (!token) throw new Error('refresh chains exhausted')

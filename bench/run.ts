@@ -24,7 +24,7 @@ const SECONDS = quick ? 2 : 10
 const LIMIT_SECONDS = quick ? 1.5 : 5
 const ACCOUNTS = quick ? 40 : 200
 async function main() {
-  log(`${quick ? 'quick' : 'full'} run: ${SECONDS}s per scenario on ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`)
+  log(`${quick ? 'quick' : 'full'} run: ${SECONDS}s per scenario on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
   await freshDatabase()
   const port = await freePort()
   const env = serviceEnv(port, randomSecret())
@@ -93,7 +93,7 @@ async function main() {
       chain: { tokens: refreshTokens, format: 'oauth-form', params: { client_id: 'bench', scope: 'offline_access api' } },
     })
   } catch (error) {
-    log(`peer failed: ${(error as Error).message.split('\n')[0]}`)
+    log(`peer failed: ${(error as Error).message.split('\n')[0]!}`)
   }
 
   // The refresh limit: one RS256 sign plus one rotation transaction per request, on the same cores.
@@ -106,7 +106,7 @@ async function main() {
     ['jwks 304', results['jwks 304'], results['fastify static']?.requestsPerSecond ?? NaN, 'fastify static', 0.9],
   ]
   const f = (n: number, digits = 0) => n.toFixed(digits)
-  console.log(`\nLatchkey benchmark (${quick ? 'quick' : 'full'}): ${os.cpus().length} × ${os.cpus()[0]?.model}, Node ${process.version}, ${SECONDS}s per scenario`)
+  console.log(`\nLatchkey benchmark (${quick ? 'quick' : 'full'}): ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${SECONDS}s per scenario`)
   console.log(`\nLimits measured in this run:`)
   console.log(`  argon2id verify (m=${config.ARGON2_MEMORY_KIB} KiB, t=${config.ARGON2_TIME_COST}, p=${config.ARGON2_PARALLELISM}, ${argon2Concurrency(config.ARGON2_CONCURRENCY)} at once): ${f(argon2.perSecond, 1)}/s; one verify alone (median of 15) ${f(argon2.singleMs, 1)} ms`)
   console.log(`  RS256 sign (service path): ${f(sign)}/s; rotation transaction: ${f(rotationTx)}/s; together: ${f(refreshLimit)}/s`)

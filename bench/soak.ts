@@ -27,12 +27,12 @@ function visit(accounts: { email: string; password: string }[]): autocannon.Requ
   const json = { 'content-type': 'application/json' }
   return [
     { method: 'POST', path: '/api/v1/auth/login', headers: json, setupRequest: (req) => ({ ...req, body: JSON.stringify(accounts[next++ % accounts.length]) }),
-      onResponse: (status, body, context) => { if (status === 200) Object.assign(context, JSON.parse(body).data) } },
-    { method: 'GET', path: '/api/v1/auth/me', setupRequest: (req, context) => ({ ...req, headers: { authorization: `Bearer ${session(context).token}` } }) },
+      onResponse: (status, body, context) => { if (status === 200) Object.assign(context, (JSON.parse(body) as { data: object }).data) } },
+    { method: 'GET', path: '/api/v1/auth/me', setupRequest: (req, context) => ({ ...req, headers: { authorization: `Bearer ${session(context).token ?? ''}` } }) },
     { method: 'POST', path: '/api/v1/auth/refresh', headers: json, setupRequest: (req, context) => ({ ...req, body: JSON.stringify({ refresh_token: session(context).refresh_token }) }),
-      onResponse: (status, body, context) => { if (status === 200) Object.assign(context, JSON.parse(body).data) } },
+      onResponse: (status, body, context) => { if (status === 200) Object.assign(context, (JSON.parse(body) as { data: object }).data) } },
     { method: 'GET', path: '/.well-known/jwks.json' },
-    { method: 'POST', path: '/api/v1/auth/logout', setupRequest: (req, context) => ({ ...req, headers: { authorization: `Bearer ${session(context).token}` } }) },
+    { method: 'POST', path: '/api/v1/auth/logout', setupRequest: (req, context) => ({ ...req, headers: { authorization: `Bearer ${session(context).token ?? ''}` } }) },
   ]
 }
 
@@ -41,8 +41,8 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/pr
 async function main() {
   await freshDatabase()
   const secret = randomSecret()
-  const ports = [await freePort(), await freePort()]
-  const config = loadConfig(serviceEnv(ports[0]!, secret))
+  const ports: [number, number] = [await freePort(), await freePort()]
+  const config = loadConfig(serviceEnv(ports[0], secret))
   const database = await openPostgres(config.DATABASE_URL!)
   const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
   await redis.connect()
@@ -79,7 +79,7 @@ async function main() {
     const p99 = Math.max(...results.map((r) => r.latency.p99))
     const throughput = results.reduce((sum, r) => sum + r.requests.average, 0)
     const rss = servers.map((s) => rssMb(s.child.pid!).toFixed(0))
-    console.log(`| ${(((w + 1) * WINDOW_SECONDS) / 60).toFixed(1)} | ${throughput.toFixed(0)} | ${p99} | ${windowErrors} | ${rss[0]} | ${rss[1]} |`)
+    console.log(`| ${(((w + 1) * WINDOW_SECONDS) / 60).toFixed(1)} | ${throughput.toFixed(0)} | ${p99} | ${windowErrors} | ${rss.join(' | ')} |`)
   }
   console.log(`\nErrors: ${errors}`)
   return errors

@@ -18,7 +18,7 @@ export async function generateOpenApi(): Promise<string> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   await fs.writeFile('openapi.yaml', await generateOpenApi())
   console.log('wrote openapi.yaml')
 }

@@ -49,7 +49,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     pluginTimeout: 120_000,
     // A URL the router cannot read (bad escapes, a path parameter over 100 characters) fails before
     // any route: answered like other failures outside a surface, not in Fastify's own shape.
-    frameworkErrors: nativeErrorHandler,
+    frameworkErrors: (error, request, reply) => {
+      nativeErrorHandler(error, request, reply)
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   acceptEmptyJsonBodies(app)
@@ -57,7 +59,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   // Outside any surface (unknown routes, parser failures before routing) answer in the native shape.
   app.setErrorHandler(nativeErrorHandler)
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ success: false, message: `Route ${request.method} ${request.url.split('?')[0]} not found`, code: 'NOT_FOUND' })
+    reply.status(404).send({ success: false, message: `Route ${request.method} ${request.url.split('?')[0]!} not found`, code: 'NOT_FOUND' })
   })
 
   // Before everything else that answers, so every reply gets the default.

@@ -39,7 +39,7 @@ async function main() {
     force.unref()
     // Keep-alive connections that finish their request after close() began would hold it open.
     setInterval(() => app.server.closeIdleConnections(), 100).unref()
-    app.close().then(() => process.exit(0), (error) => {
+    app.close().then(() => process.exit(0), (error: unknown) => {
       app.log.error({ err: error }, 'error while closing')
       process.exit(1)
     })

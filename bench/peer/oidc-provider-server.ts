@@ -191,7 +191,8 @@ const options = readOptions()
 const issuer = `http://127.0.0.1:${options.port}`
 const keyPrefix = `${options.redisPrefix}${randomBytes(6).toString('base64url')}:`
 // Set once shutdown (or a failed start) begins; start-up checks it to stop writing to Redis.
-let stopping = false
+// Set by the signal handler too: `as boolean` keeps TypeScript from narrowing it to false across awaits.
+let stopping = false as boolean
 
 // Same key shape as Latchkey's signing keys: RSA 2048, RS256.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -258,7 +259,7 @@ provider.on('server_error', (_ctx: unknown, error: unknown) => console.error('oi
 // the client only sees as a generic invalid_grant).
 provider.on('grant.error', (_ctx: unknown, error: unknown) => {
   const { error: code, error_detail: detail } = error as { error?: string, error_detail?: string }
-  console.error(`token request failed: ${code}${detail ? ` (${detail})` : ''}`)
+  console.error(`token request failed: ${code ?? '(no code)'}${detail ? ` (${detail})` : ''}`)
 })
 
 // Mint the refresh tokens the load will use, exactly as the authorization_code grant would store
@@ -339,7 +340,9 @@ try {
   if (!stopping) {
     stopping = true
     console.error('oidc-provider peer failed to start:', error)
-    await stop().catch(() => {})
+    await stop().catch(() => {
+      // Exiting with the start-up failure above; a failed clean-up adds nothing to it.
+    })
     process.exit(1)
   }
 }

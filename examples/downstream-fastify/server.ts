@@ -4,7 +4,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
+import fastifyJwt, { type JwtHeader, type TokenOrHeader } from '@fastify/jwt'
 import buildGetJwks from 'get-jwks'
 
 /** The claims of a Latchkey access token that this service relies on (RFC 9068, plus role and permissions). */
@@ -79,7 +79,8 @@ export async function buildDownstream(options: DownstreamOptions): Promise<Fasti
   }
 
   async function publicKeyFor(_request: FastifyRequest, token: TokenOrHeader): Promise<string> {
-    const header = 'header' in token ? token.header : token
+    // JwtHeader is typed as a record of `any`, so `in` cannot tell the two shapes apart for TypeScript.
+    const header = ('header' in token ? token.header : token) as JwtHeader
     // Refuse before any fetch what Latchkey cannot have signed; the verifier pins the algorithm too.
     if (header.alg !== TOKEN_ALGORITHM || typeof header.kid !== 'string') throw new Refusal(401, 'not a Latchkey access token')
     try {

@@ -6,10 +6,11 @@ import { Writable } from 'node:stream'
  * echo it. Never from the command line, where it would stay in the shell history and `ps`.
  */
 export async function readSecret(prompt: string): Promise<string> {
-  const interactive = process.stdin.isTTY === true
+  // isTTY is undefined, not false, when standard input is a pipe or a file.
+  const interactive = (process.stdin as { isTTY?: boolean }).isTTY === true
   let muted = false
   const output = new Writable({
-    write(chunk, _encoding, done) {
+    write(chunk: Buffer, _encoding, done) {
       if (!muted) process.stderr.write(chunk)
       done()
     },

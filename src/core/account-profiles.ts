@@ -47,7 +47,7 @@ export class AccountProfiles {
     const readAt = Date.now()
     const stamp = (stamps ?? await this.kv.getMany(this.stampKeys(accountId))).map((s) => s ?? '').join('/')
     const cached = this.entries.get(accountId)
-    if (cached && cached.stamp === stamp && readAt - cached.cachedAt < this.ttlMs) return cached.profile
+    if (cached?.stamp === stamp && readAt - cached.cachedAt < this.ttlMs) return cached.profile
     const profile = await this.read(accountId)
     this.entries.delete(accountId)
     if (profile) {

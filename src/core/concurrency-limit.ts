@@ -4,7 +4,7 @@ import { Overloaded } from './errors.js'
 export interface Place {
   readonly ready: Promise<void>
   /** Gives the slot back, or leaves the line if it never got one. Call exactly once; more are no-ops. */
-  release(): void
+  readonly release: () => void
 }
 
 /**

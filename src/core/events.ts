@@ -23,8 +23,8 @@ export class CoreEvents {
   on<K extends keyof CoreEventMap>(type: K, listener: Listener<K>): () => void {
     let set = this.listeners.get(type)
     if (!set) this.listeners.set(type, (set = new Set()))
-    set.add(listener as Listener<never>)
-    return () => set.delete(listener as Listener<never>)
+    set.add(listener)
+    return () => set.delete(listener)
   }
 
   emit<K extends keyof CoreEventMap>(type: K, event: CoreEventMap[K]): void {

@@ -120,7 +120,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   /** The bearer's account as it is now, with the token's role and that role's current permissions. */
   async function profile(claims: AccessTokenClaims) {
     const account = await profiles.get(claims.sub, stampsReadWith.get(claims))
-    if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
+    if (account?.status !== 'active') throw new InvalidAccessToken('account gone')
     return { account, role: claims.role, permissions: account.roles.find((r) => r.name === claims.role)?.permissions ?? [] }
   }
 

@@ -57,7 +57,10 @@ export class LockoutPolicy {
 
   /** Clears counters, locks and lockout history for both origins. */
   async unlock(email: string): Promise<void> {
-    const all = (['known-ip', 'other'] as const).flatMap((origin) => Object.values(this.keys(email, origin)))
+    const all = (['known-ip', 'other'] as const).flatMap((origin) => {
+      const { attempts, lock, level } = this.keys(email, origin)
+      return [attempts, lock, level]
+    })
     await this.kv.del(all)
   }
 }

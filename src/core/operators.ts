@@ -21,7 +21,7 @@ const RESERVED_PREFIX = 'latchkey:'
  */
 export async function requireOperator(accounts: Pick<Accounts, 'findById'>, claims: { sub: string; role: string }): Promise<AccountView> {
   const account = await accounts.findById(claims.sub)
-  if (!account || account.status !== 'active') throw new InvalidAccessToken('account gone')
+  if (account?.status !== 'active') throw new InvalidAccessToken('account gone')
   const role = account.roles.find((r) => r.name === claims.role)
   if (!role?.permissions.includes(OPERATOR_PERMISSION)) throw new Forbidden('Operator rights are required')
   return account

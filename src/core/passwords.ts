@@ -1,4 +1,4 @@
-import { hash, verify } from '@node-rs/argon2'
+import { hash, verify, type Algorithm } from '@node-rs/argon2'
 import { ConcurrencyLimit } from './concurrency-limit.js'
 
 export interface Argon2Params {
@@ -19,7 +19,8 @@ export interface PasswordCheck {
 }
 
 // @node-rs/argon2's Algorithm is a const enum, which isolatedModules cannot inline.
-const ARGON2ID = 2
+// eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- 2 is Algorithm.Argon2id, unreachable as a value
+export const ARGON2ID = 2 as Algorithm.Argon2id
 
 /**
  * argon2id hashing with the configured parameters, on the libuv pool. At most `concurrency` run at

@@ -155,7 +155,7 @@ export class Revocations {
   private restore(): Promise<void> {
     this.restoring ??= (async () => {
       // Yield first, so `restoring` is assigned before `finally` can clear it, even on a synchronous throw.
-      await null
+      await Promise.resolve()
       try {
         const now = new Date()
         const [sessions, { tokens, roles }] = await Promise.all([

@@ -312,7 +312,7 @@ export class Sessions {
   /** The live session an access token was issued in, and its active account; refused otherwise. */
   private async bearerSession(claims: AccessTokenClaims, now: Date) {
     const session = await this.records.findSession(claims.sid)
-    if (!session || session.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
+    if (session?.accountId !== claims.sub) throw new InvalidAccessToken('unknown session')
     this.assertLive(session, now)
     const account = await this.accounts.getById(session.accountId)
     if (account.status !== 'active') throw new InvalidAccessToken('account disabled')

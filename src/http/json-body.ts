@@ -13,7 +13,10 @@ export function acceptEmptyJsonBodies(app: FastifyInstance) {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = String(body)
-    if (text.trim() === '') return done(null, undefined)
+    if (text.trim() === '') {
+      done(null, undefined)
+      return
+    }
     try {
       done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }))
     } catch (error) {

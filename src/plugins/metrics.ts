@@ -94,7 +94,10 @@ export default fp(async (app) => {
     app.log.info({ url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` }, 'metrics listening')
   })
   app.addHook('onClose', () => new Promise<void>((resolve) => {
-    if (!server.listening) return resolve()
+    if (!server.listening) {
+      resolve()
+      return
+    }
     server.closeAllConnections()
     server.close(() => resolve())
   }))

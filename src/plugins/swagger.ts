@@ -22,6 +22,9 @@ const DOCS_CSP = {
 
 const { version, license } = createRequire(import.meta.url)('../../package.json') as { version: string; license: string }
 
+/** A deep copy as plain data, with no object shared between two places. */
+const plainCopy = <T>(value: T) => JSON.parse(JSON.stringify(value)) as T
+
 /**
  * The OpenAPI document, generated from the routes' own schemas so it cannot drift from them;
  * `npm run openapi` writes it to openapi.yaml and a test checks the two are equal.
@@ -62,7 +65,7 @@ export default fp(async (app) => {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // A plain-data copy: parts shared in memory (one media object for form and JSON bodies, a
     // schema used by two routes) would otherwise come out of the YAML as anchors and aliases.
-    transformObject: (document) => JSON.parse(JSON.stringify('openapiObject' in document ? document.openapiObject : document.swaggerObject)),
+    transformObject: (document) => plainCopy('openapiObject' in document ? document.openapiObject : document.swaggerObject),
   })
   // The UI's own pages need scripts, styles and images from this origin, and the document from
   // /docs/json; nothing else inline, nothing from elsewhere (the online validator badge is off).

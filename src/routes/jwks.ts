@@ -48,7 +48,7 @@ const jwks: FastifyPluginAsyncTypebox = async (app) => {
     const raw = reply as FastifyReply
     raw.header('cache-control', `public, max-age=${app.config.JWKS_MAX_AGE}`).header('etag', etag)
     const match = request.headers['if-none-match']
-    if (match && match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return raw.code(304).send()
+    if (match?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return raw.code(304).send()
     return raw.header('content-type', 'application/json; charset=utf-8').send(serialized.body)
   })
 }

@@ -99,8 +99,9 @@ export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
     kind: 'embedded',
     prisma,
     prepared: pglitePreparedQueries(pglite),
-    // In-process: there is no connection to lose.
-    reportUnavailable: () => {},
+    reportUnavailable: () => {
+      // In-process: there is no connection to lose.
+    },
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`
     },

@@ -12,8 +12,8 @@ export async function embeddedKeyEncryptionSecret(dataDir: string): Promise<stri
   }
   await fs.mkdir(path.dirname(file), { recursive: true })
   const secret = crypto.randomBytes(32).toString('base64url')
-  await fs.writeFile(file, secret + '\n', { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error
+  await fs.writeFile(file, secret + '\n', { mode: 0o600, flag: 'wx' }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
   })
   return (await fs.readFile(file, 'utf8')).trim()
 }

@@ -106,7 +106,9 @@ export class MemoryStore implements KeyValueStore {
     return { locked: true, durationMs, level }
   }
 
-  async ping() {}
+  async ping() {
+    // In-process: always reachable.
+  }
 
   async close() {
     clearInterval(this.sweeper)

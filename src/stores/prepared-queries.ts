@@ -28,7 +28,7 @@ export class PostgresQueryError extends Error {
   }
 }
 
-const TIMESTAMP = 1114
+const TIMESTAMP = pg.types.builtins.TIMESTAMP
 // Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
 const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
 
@@ -41,9 +41,10 @@ export function postgresPreparedQueries(pool: pg.Pool): PreparedQueries {
     if (!name) names.set(text, (name = `latchkey_${crypto.createHash('sha256').update(text).digest('hex').slice(0, 24)}`))
     return name
   }
-  const types = {
-    getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMP ? utcTimestamp : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser,
-  }
+  // pg-types declares its parsers' results as `any`; a parser's value is whatever the column holds.
+  const getTypeParser: typeof pg.types.getTypeParser = (oid, format) =>
+    oid === TIMESTAMP ? utcTimestamp : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)
+  const types = { getTypeParser }
   return {
     async query<T>(sql: Prisma.Sql) {
       try {

@@ -54,7 +54,9 @@ export class RedisStore implements KeyValueStore {
 
   /** Connects once; when Redis is down at start, ioredis keeps reconnecting in the background. */
   async connect(): Promise<void> {
-    await this.client.connect().catch(() => {})
+    await this.client.connect().catch(() => {
+      // Reported by the 'error' listener; ioredis keeps reconnecting.
+    })
   }
 
   async get(key: string) {
@@ -95,7 +97,8 @@ export class RedisStore implements KeyValueStore {
       .incr(key)
       .pexpire(key, Math.max(1, Math.ceil(ttlMs)), 'NX')
       .exec()) ?? []
-    if (incrError || expireError) throw incrError ?? expireError
+    const error = incrError ?? expireError
+    if (error) throw error
     return Number(value)
   }
 

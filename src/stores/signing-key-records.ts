@@ -44,7 +44,7 @@ export class SigningKeyRecords {
   async lockKeySet(tx: Tx): Promise<Date> {
     await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7461726)) AS l`
     const [row] = await tx.$queryRaw<{ ms: number }[]>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
-    return new Date(Math.floor(Number(row!.ms)))
+    return new Date(Math.floor(row!.ms))
   }
 
   /** Every key, oldest first. */

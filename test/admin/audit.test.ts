@@ -10,7 +10,7 @@ const app = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
 const admin = await loginAdmin(app)
 
 const query = (params: Record<string, string>) =>
-  app.inject({ url: `/api/v1/admin/audit-events?${new URLSearchParams(params)}`, headers: admin.headers })
+  app.inject({ url: `/api/v1/admin/audit-events?${new URLSearchParams(params).toString()}`, headers: admin.headers })
 const login = (email: string, password: string) => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } })
 
 t.test('the audit query is for admins only', async (t) => {

@@ -58,7 +58,7 @@ function assertJwtFor(t: Test, response: LightMyRequestResponse, accountId: stri
   const claims = claimsOf(response.json())
   t.equal(claims.sub, accountId, 'for the account named')
   t.equal(claims.role, role, `for the role ${role}`)
-  return response.json() as string
+  return response.json<string>()
 }
 
 t.test('roles: the example request answers 200 {accountId, email, roles} plus the selection ticket', async (t) => {

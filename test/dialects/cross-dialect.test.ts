@@ -140,6 +140,7 @@ t.test('a key-value store outage answers 503 with Retry-After in each dialect\'s
   const outage = async () => {
     throw new StoreUnavailable('redis')
   }
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the same object in teardown, never called detached
   const saved = { lockoutBegin: kv.lockoutBegin, take: kv.take, countExisting: kv.countExisting, getMany: kv.getMany }
   Object.assign(kv, { lockoutBegin: outage, take: outage, countExisting: outage, getMany: outage })
   t.teardown(() => {

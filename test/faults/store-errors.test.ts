@@ -10,7 +10,9 @@ import { freePort } from '../helpers/private-servers.js'
 // Postgres cannot be reached must still answer 503 and be counted as Postgres's.
 async function failureOf(connectionString: string) {
   const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: 2000 })
-  pool.on('error', () => {})
+  pool.on('error', () => {
+    // An idle client's failure; the test reads the query's own.
+  })
   t.teardown(() => pool.end())
   return postgresPreparedQueries(pool).query(Prisma.sql`SELECT ${1}::int AS one`).then(() => undefined, (error: unknown) => error)
 }
@@ -42,7 +44,7 @@ t.test('a failed connect, with no idle connection to report it, is logged once a
   const log = { warn: (details: object, msg: string) => lines.push({ ...details, msg }), info: (details: object, msg: string) => lines.push({ ...details, msg }) }
   const database = await openPostgres(`postgresql://postgres:secret-password@127.0.0.1:${await freePort()}/latchkey`, log)
   t.teardown(() => database.close())
-  const error = await database.prepared.query(Prisma.sql`SELECT ${1}::int AS one`).then(() => undefined, (e: Error) => e)
+  const error = await database.prepared.query(Prisma.sql`SELECT ${1}::int AS one`).then(() => undefined, (e: unknown) => e as Error)
   t.equal(unavailableStore(error), 'postgres')
   // What the stores plugin does for every request that failed this way.
   database.reportUnavailable(error!)

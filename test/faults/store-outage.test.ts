@@ -35,7 +35,7 @@ async function untilReady(t: Test) {
     if (last.statusCode === 200) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  t.fail(`readiness did not recover: ${last?.statusCode} ${last?.body}`)
+  t.fail(`readiness did not recover: ${last ? `${last.statusCode} ${last.body}` : 'no answer'}`)
 }
 
 function assertUnavailable(t: Test, response: { statusCode: number; json(): unknown }, what: string) {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import type { App } from '../../src/app.js'
+import type { AccessTokenClaims } from '../../src/core/access-tokens.js'
 import { normalizeEmail } from '../../src/core/emails.js'
 
 export interface TestAccount {
@@ -43,10 +44,10 @@ export async function createAccount(app: App, options: {
 export async function nativeLogin(app: App, account: { email: string; password: string }, extra: Record<string, unknown> = {}) {
   const response = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password, ...extra } })
   if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`)
-  return response.json().data as { token: string; refresh_token: string; expires_in: number; refresh_expires_in: number; user: { id: string; role: string; roles: string[] } }
+  return response.json<{ data: { token: string; refresh_token: string; expires_in: number; refresh_expires_in: number; user: { id: string; role: string; roles: string[] } } }>().data
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 /** A JWT's payload, read without verifying it: for asserting on tokens the service just issued. */
-export const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
+export const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as AccessTokenClaims

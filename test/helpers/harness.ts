@@ -22,7 +22,7 @@ export async function createTestDatabase(t: Teardown): Promise<string> {
         await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`)
         break
       } catch (error) {
-        if (attempt >= 20 || !/being accessed by other users/.test((error as Error).message)) throw error
+        if (attempt >= 20 || !(error as Error).message.includes('being accessed by other users')) throw error
         await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200))
       }
     }

@@ -6,7 +6,7 @@ interface Teardown {
  * Holds the next call of `object[method]` until released, then makes the real call: a race made
  * deterministic by stopping a request at a chosen point inside it. `reached` settles when it stops.
  */
-export function holdNext<T extends object, K extends keyof T>(t: Teardown, object: T, method: K) {
+export function holdNext<T extends object>(t: Teardown, object: T, method: keyof T) {
   const real = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object)
   let reachedHold!: () => void
   let release!: () => void
@@ -16,14 +16,14 @@ export function holdNext<T extends object, K extends keyof T>(t: Teardown, objec
   object[method] = (async (...args: unknown[]) => {
     if (armed) { armed = false; reachedHold(); await held }
     return real(...args)
-  }) as T[K]
-  t.teardown(() => { object[method] = real as T[K] })
+  }) as T[keyof T]
+  t.teardown(() => { object[method] = real as T[keyof T] })
   return { reached, release }
 }
 
 /** Sends the request, holds it at `object[method]`, makes the change, then lets the request finish. */
-export async function racing<T extends object, K extends keyof T, R>(
-  t: Teardown, object: T, method: K, request: () => Promise<R>, change: () => Promise<unknown>,
+export async function racing<T extends object, R>(
+  t: Teardown, object: T, method: keyof T, request: () => Promise<R>, change: () => Promise<unknown>,
 ): Promise<R> {
   const hold = holdNext(t, object, method)
   const pending = request()

@@ -57,7 +57,7 @@ http {
 `)
   const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', errorLog], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
-  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const exited = once(child, 'exit')
   // A backstop for a crashed test process; teardown is the normal way out.
   const killOnExit = () => child.kill('SIGKILL')

@@ -102,7 +102,7 @@ export class ContractChecker {
   async call(t: Test, route: string, expected: number, request: Omit<InjectOptions, 'method'> = {}): Promise<LightMyRequestResponse> {
     const [method, template] = route.split(' ') as [string, string]
     const url = request.url ?? template
-    const response = await this.app.inject({ ...request, method: method as InjectOptions['method'], url } as InjectOptions)
+    const response = await this.app.inject({ ...request, method: method as InjectOptions['method'], url })
     const label = `${route} → ${response.statusCode}`
     t.equal(response.statusCode, expected, `${route}: ${expected} (${response.body.slice(0, 200)})`)
     this.check(t, route, response, label)
@@ -123,7 +123,7 @@ export class ContractChecker {
     const mediaType = String(response.headers['content-type'] ?? '').split(';')[0]!.trim()
     const media = documented.content[mediaType]
     if (!media) return t.fail(`${label}: content type "${mediaType}" is not documented (${Object.keys(documented.content).join(', ')})`)
-    const body = mediaType === 'application/json' ? response.json() : response.body
+    const body = mediaType === 'application/json' ? response.json<unknown>() : response.body
     const problem = this.validate(media.schema, body)
     t.equal(problem, null, `${label}: the body fits the documented schema`)
   }

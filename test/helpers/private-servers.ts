@@ -86,7 +86,7 @@ export async function startPrivateRedis(t: Teardown): Promise<PrivateServer> {
     async stop() {
       const running = child
       child = undefined
-      if (!running || running.exitCode !== null || running.signalCode !== null) return
+      if (running?.exitCode !== null || running.signalCode !== null) return
       const exited = once(running, 'exit')
       running.kill('SIGTERM')
       await exited
@@ -128,7 +128,9 @@ export async function startPrivatePostgres(t: Teardown): Promise<PrivateServer> 
   }
   process.on('exit', stopOnExit)
   t.teardown(async () => {
-    await server.stop().catch(() => {})
+    await server.stop().catch(() => {
+      // Teardown goes on: the folder is removed whether or not the server stopped cleanly.
+    })
     removeBase()
     process.off('exit', stopOnExit)
   })

@@ -42,7 +42,7 @@ for (const [alg, shape] of [['ES256', { kty: 'EC', crv: 'P-256', x: String, y: S
     })
 
     t.test('the JWKS publishes the public key only, with its algorithm; discovery lists it', async (t) => {
-      const { keys } = (await app.inject({ url: '/.well-known/jwks.json' })).json() as { keys: Json[] }
+      const { keys } = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: Json[] }>()
       t.equal(keys.length, 1)
       t.match(keys[0], { ...shape, alg, use: 'sig', kid: String })
       for (const member of PRIVATE_MEMBERS) t.notOk(member in keys[0]!, `no private member ${member}`)
@@ -62,7 +62,7 @@ for (const [alg, shape] of [['ES256', { kty: 'EC', crv: 'P-256', x: String, y: S
       for (const none of ['none', 'None']) await refused(t, signJwt({ ...base.header, alg: none }, base.payload, unsigned), `alg ${none}, real kid`)
       await refused(t, base.token.slice(0, base.token.lastIndexOf('.') + 1), 'signature stripped')
 
-      const { keys } = (await app.inject({ url: '/.well-known/jwks.json' })).json() as { keys: Json[] }
+      const { keys } = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: Json[] }>()
       const publicKey = crypto.createPublicKey({ key: keys[0] as crypto.JsonWebKey, format: 'jwk' })
       const secrets = { pem: publicKey.export({ type: 'spki', format: 'pem' }), der: publicKey.export({ type: 'spki', format: 'der' }) }
       for (const [format, secret] of Object.entries(secrets)) {
@@ -80,7 +80,7 @@ for (const [alg, shape] of [['ES256', { kty: 'EC', crv: 'P-256', x: String, y: S
       const otherAlg = alg === 'ES256' ? 'ES384' : 'ES256'
       await refused(t, signJwt({ ...base.header, alg: otherAlg }, base.payload, signerFor(alg, await realKey())), `header alg ${otherAlg}, real key`)
 
-      const [header, , signature] = base.token.split('.')
+      const [header, , signature] = base.token.split('.') as [string, string, string]
       await refused(t, `${header}.${encode({ ...base.payload, role: 'admin' })}.${signature}`, 'tampered payload')
       t.equal((await me(base.token)).statusCode, 200, 'the real token still')
     })

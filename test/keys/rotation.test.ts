@@ -25,7 +25,7 @@ const strictDownstream = jose.createRemoteJWKSet(new URL(`${issuer}${JWKS}`), { 
 
 async function publishedSet() {
   const response = await app.inject({ url: JWKS })
-  return { etag: response.headers.etag as string, kids: (response.json().keys as { kid: string }[]).map((k) => k.kid) }
+  return { etag: response.headers.etag!, kids: (response.json().keys as { kid: string }[]).map((k) => k.kid) }
 }
 
 async function loginToken() {

@@ -110,7 +110,7 @@ for (const route of ROUTES) {
 
 t.test('malformed bearer tokens answer 401 on every protected route', async (t) => {
   const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
-  const [header, payload] = token.split('.')
+  const [header, payload] = token.split('.') as [string, string, string]
   const tokens = {
     'garbage': 'not-a-jwt',
     'three empty parts': '..',

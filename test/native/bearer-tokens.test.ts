@@ -88,7 +88,7 @@ t.test('alg:none with the real kid and real claims', async (t) => {
 
 t.test('HS256 signed with the public key PEM as the HMAC secret, real kid', async (t) => {
   const base = await validToken()
-  const { keys } = (await app.inject({ url: '/.well-known/jwks.json' })).json() as { keys: Json[] }
+  const { keys } = (await app.inject({ url: '/.well-known/jwks.json' })).json<{ keys: Json[] }>()
   const jwk = keys.find((k) => k.kid === base.header.kid)
   t.ok(jwk, 'the token kid is published')
   const pem = crypto.createPublicKey({ key: jwk as crypto.JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
@@ -100,7 +100,7 @@ t.test('HS256 signed with the public key PEM as the HMAC secret, real kid', asyn
 
 t.test('tampered payload: role changed to admin, signature kept', async (t) => {
   const base = await validToken()
-  const [header, , signature] = base.token.split('.')
+  const [header, , signature] = base.token.split('.') as [string, string, string]
   const token = `${header}.${encode({ ...base.payload, role: 'admin', realm_access: { roles: ['admin'] } })}.${signature}`
   await assertRefused(t, bearer(token), 'role admin')
   const roleOnly = `${header}.${encode({ ...base.payload, role: 'admin' })}.${signature}`
@@ -182,7 +182,7 @@ t.test('revoked: a token whose jti was revoked', async (t) => {
 
 t.test('forged tokens are refused on every bearer endpoint, including the seed-style refresh', async (t) => {
   const base = await validToken()
-  const [header, , signature] = base.token.split('.')
+  const [header, , signature] = base.token.split('.') as [string, string, string]
   const forged = {
     'alg none': signJwt({ ...base.header, alg: 'none' }, base.payload, unsigned),
     'tampered': `${header}.${encode({ ...base.payload, role: 'admin' })}.${signature}`,

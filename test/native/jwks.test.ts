@@ -23,13 +23,13 @@ t.test('the JWKS is cacheable and carries an ETag', async (t) => {
 t.test('if-none-match with the ETag gets 304 and no body', async (t) => {
   const { etag } = (await app.inject({ url: JWKS })).headers
   t.type(etag, 'string')
-  const notModified = await app.inject({ url: JWKS, headers: { 'if-none-match': etag as string } })
+  const notModified = await app.inject({ url: JWKS, headers: { 'if-none-match': etag! } })
   t.equal(notModified.statusCode, 304)
   t.equal(notModified.body, '')
   t.equal(notModified.headers.etag, etag, '304 repeats the ETag')
   t.equal(notModified.headers['cache-control'], 'public, max-age=300', '304 repeats the caching rule')
 
-  const weak = await app.inject({ url: JWKS, headers: { 'if-none-match': `"other", W/${etag}` } })
+  const weak = await app.inject({ url: JWKS, headers: { 'if-none-match': `"other", W/${etag!}` } })
   t.equal(weak.statusCode, 304, 'a weak match in a list also revalidates')
 
   const stale = await app.inject({ url: JWKS, headers: { 'if-none-match': '"some-older-etag"' } })
@@ -38,7 +38,7 @@ t.test('if-none-match with the ETag gets 304 and no body', async (t) => {
 })
 
 t.test('the keys are RS256 signing keys with public members only', async (t) => {
-  const { keys } = (await app.inject({ url: JWKS })).json() as { keys: Record<string, unknown>[] }
+  const { keys } = (await app.inject({ url: JWKS })).json<{ keys: Record<string, unknown>[] }>()
   t.ok(keys.length >= 1, 'at least one key')
   for (const key of keys) {
     t.type(key.kid, 'string', 'kid')

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { hash } from '@node-rs/argon2'
+import { ARGON2ID } from '../../src/core/passwords.js'
 import { buildApp, type App } from '../../src/app.js'
 import { buildTestApp, testEnvironment } from '../helpers/harness.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
@@ -171,7 +172,7 @@ t.test('no enumeration: unknown email and wrong password answer alike; disabled 
 t.test('a hash made with other argon2 parameters is upgraded at login', async (t) => {
   const account = await createAccount(app)
   const prisma = app.stores.database.prisma
-  const oldHash = await hash(account.password, { algorithm: 2, memoryCost: 2048, timeCost: 1, parallelism: 1 })
+  const oldHash = await hash(account.password, { algorithm: ARGON2ID, memoryCost: 2048, timeCost: 1, parallelism: 1 })
   t.match(oldHash, /^\$argon2id\$v=19\$m=2048,t=1,p=1\$/)
   await prisma.account.update({ where: { id: account.id }, data: { passwordHash: oldHash } })
 

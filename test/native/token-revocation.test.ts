@@ -18,7 +18,7 @@ const userinfo = (token: string) => app.inject({ url: '/userinfo', headers: bear
 const exchange = (token: string) => app.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(token) })
 const introspect = async (token: string) => (await app.inject({
   method: 'POST', url: '/oauth/introspect', headers: basic, payload: { token },
-})).json() as { active: boolean }
+})).json<{ active: boolean }>()
 const setRoles = (accountId: string, roles: string[]) =>
   app.inject({ method: 'PUT', url: `/api/v1/admin/accounts/${accountId}/roles`, headers: operator.headers, payload: { roles } })
 

@@ -14,7 +14,7 @@ t.test('openapi.yaml is exactly what the app generates', async (t) => {
   if (generated !== text) {
     const lines = [generated.split('\n'), text.split('\n')] as const
     const first = lines[0].findIndex((line, i) => line !== lines[1][i])
-    t.comment(`first difference at line ${first + 1}:\n  generated:  ${lines[0][first]}\n  checked in: ${lines[1][first]}`)
+    t.comment(`first difference at line ${first + 1}:\n  generated:  ${lines[0][first] ?? '(end of file)'}\n  checked in: ${lines[1][first] ?? '(end of file)'}`)
   }
 })
 

@@ -34,7 +34,7 @@ async function lint(file: string): Promise<LintReport> {
   }
 }
 
-const describe = (report: LintReport) => report.problems.map((p) => `${p.severity} ${p.ruleId} at ${p.location[0]?.pointer}: ${p.message}`).join('\n')
+const describe = (report: LintReport) => report.problems.map((p) => `${p.severity} ${p.ruleId} at ${p.location[0]?.pointer ?? '(no location)'}: ${p.message}`).join('\n')
 
 const { document } = await readCheckedInDocument()
 const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-lint-'))

@@ -9,7 +9,7 @@ const { document } = await readCheckedInDocument()
 t.test('a standard validator accepts the document as OpenAPI 3.x', async (t) => {
   // The validator dereferences in place: give it a copy.
   const api = await SwaggerParser.validate(structuredClone(document) as never) as { openapi?: string }
-  t.match(api.openapi, /^3\.\d+\.\d+$/, `OpenAPI ${api.openapi}`)
+  t.match(api.openapi, /^3\.\d+\.\d+$/, `OpenAPI ${api.openapi ?? '(none)'}`)
   t.match(document.openapi, /^3\.1\./, 'OpenAPI 3.1: its schemas are JSON Schema 2020-12')
 })
 

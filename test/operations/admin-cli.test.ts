@@ -21,8 +21,8 @@ function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout:
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: cliEnv })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
     child.stdin.end(stdin)

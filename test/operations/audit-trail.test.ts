@@ -16,7 +16,7 @@ const refresh = (refreshToken: string) => app.inject({ method: 'POST', url: '/ap
 async function allEvents(params: Record<string, string> = {}) {
   const events: { id: string; type: string; account_id: string | null; actor_id: string | null; data: Record<string, unknown> }[] = []
   for (let page = 1; ; page++) {
-    const response = await app.inject({ url: `/api/v1/admin/audit-events?${new URLSearchParams({ ...params, per_page: '100', page: String(page) })}`, headers: admin.headers })
+    const response = await app.inject({ url: `/api/v1/admin/audit-events?${new URLSearchParams({ ...params, per_page: '100', page: String(page) }).toString()}`, headers: admin.headers })
     if (response.statusCode !== 200) throw new Error(`audit query failed: ${response.statusCode} ${response.body}`)
     const body = response.json()
     events.push(...body.data)

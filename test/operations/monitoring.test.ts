@@ -27,7 +27,10 @@ function promtool(args: string[], input?: string): Promise<{ code: number; outpu
   return new Promise((resolve, reject) => {
     const child = execFile(PROMTOOL, args, { cwd: ROOT }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
-      if (code === -1) return reject(error)
+      if (error instanceof Error && code === -1) {
+        reject(error)
+        return
+      }
       resolve({ code, output: `${stdout}${stderr}`.trim() })
     })
     child.stdin!.end(input ?? '')
@@ -89,7 +92,9 @@ const statuses = [
   (await app.inject({ url: '/no/such/route' })).statusCode,
 ]
 const fresh = await nativeLogin(app, account)
-;(app.stores.keyValue as RedisStore).client.disconnect()
+const redis = app.stores.keyValue
+if (!(redis instanceof RedisStore)) throw new Error('this test needs the Redis store')
+redis.client.disconnect()
 statuses.push((await app.inject({ url: '/api/v1/auth/me', headers: bearer(fresh.token) })).statusCode)
 
 const scrape = await (await fetch(`http://127.0.0.1:${app.metrics!.address()!.port}/metrics`)).text()

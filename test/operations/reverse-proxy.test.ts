@@ -27,7 +27,7 @@ function postThrough(proxyPort: number, from: string, path: string, body: unknow
     }, (response) => {
       let text = ''
       response.setEncoding('utf8')
-      response.on('data', (chunk) => (text += chunk))
+      response.on('data', (chunk: string) => (text += chunk))
       response.on('end', () => resolve({ status: response.statusCode!, body: text }))
     })
     request.on('error', reject)

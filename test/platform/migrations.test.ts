@@ -23,6 +23,6 @@ t.test('the drift check notices a schema change that has no migration', async (t
   t.not(changed, schema)
   await fs.writeFile(path.join(dir, 'schema.prisma'), changed)
   const result = await prisma(['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', path.join(dir, 'schema.prisma'), '--exit-code'])
-    .then(() => ({ code: 0 }), (error: { code: number }) => ({ code: error.code }))
+    .then(() => ({ code: 0 }), (error: unknown) => ({ code: (error as { code: number }).code }))
   t.equal(result.code, 2, 'exit code 2 means the schema has changes no migration holds')
 })

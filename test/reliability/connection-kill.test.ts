@@ -22,7 +22,7 @@ t.test('pg_terminate_backend during rotations leaves parent and child both commi
   const accounts = []
   for (let i = 0; i < 4; i++) accounts.push(await createAccount(app))
   const chains = await Promise.all(accounts.flatMap((a) => [nativeLogin(app, a), nativeLogin(app, a)]))
-  const tokens = chains.map((chain) => chain.refresh_token as string)
+  const tokens = chains.map((chain) => chain.refresh_token)
   const sessionsBefore = await db.session.count()
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL })
   await admin.connect()
@@ -42,7 +42,8 @@ t.test('pg_terminate_backend during rotations leaves parent and child both commi
   let kills = 0
   const statusesUnderKills: number[] = []
   for (let round = 0; round < KILL_ROUNDS; round++) {
-    let roundDone = false
+    // Set in a callback: `as boolean` keeps TypeScript from narrowing it to false for the loop.
+    let roundDone = false as boolean
     const rotations = rotateAll().finally(() => {
       roundDone = true
     })

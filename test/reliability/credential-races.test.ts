@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { hash } from '@node-rs/argon2'
+import { ARGON2ID } from '../../src/core/passwords.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { bearer, claimsOf, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { racing } from '../helpers/hold.js'
@@ -48,7 +49,7 @@ t.test('a delete while a login is past its password check: 401, not a 500', asyn
 
 t.test('the parameter upgrade of a login never overwrites a password reset that landed meanwhile', async (t) => {
   const account = await createAccount(app)
-  const oldHash = await hash(account.password, { algorithm: 2, memoryCost: 2048, timeCost: 1, parallelism: 1 })
+  const oldHash = await hash(account.password, { algorithm: ARGON2ID, memoryCost: 2048, timeCost: 1, parallelism: 1 })
   await db.account.update({ where: { id: account.id }, data: { passwordHash: oldHash } })
   const newPassword = 'a-brand-new-password-456'
   let resetHash = ''
@@ -133,7 +134,7 @@ t.test('a refresh that switches to a role taken away meanwhile (OAuth scope): re
 
 t.test('two logins upgrading the same old hash at once: both succeed, one upgrade is kept', async (t) => {
   const account = await createAccount(app)
-  const oldHash = await hash(account.password, { algorithm: 2, memoryCost: 2048, timeCost: 1, parallelism: 1 })
+  const oldHash = await hash(account.password, { algorithm: ARGON2ID, memoryCost: 2048, timeCost: 1, parallelism: 1 })
   await db.account.update({ where: { id: account.id }, data: { passwordHash: oldHash } })
   // The held login checked the old hash; the other one upgrades it first.
   let other: Awaited<ReturnType<typeof login>> | undefined

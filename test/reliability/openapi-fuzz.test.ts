@@ -34,7 +34,7 @@ const validate = schemaValidator(document)
 const mintOperatorToken = await operatorTokens(app)
 const user = await createAccount(app, { email: 'fuzz-user@example.com', roles: { member: ['things.view'], staff: [] } })
 const victim = await createAccount(app, { email: 'fuzz-victim@example.com', roles: { 'fuzz-role': ['fuzz.view'] } })
-const victimSession = claimsOf((await nativeLogin(app, victim)).token).sid as string
+const victimSession = claimsOf((await nativeLogin(app, victim)).token).sid
 const client = await app.core.clients.register('fuzz-client')
 const context: SchemaContext = {
   components: document.components.schemas,
@@ -77,7 +77,7 @@ async function send(plan: RequestPlan): Promise<LightMyRequestResponse> {
     ...(plan.payload !== undefined ? { payload: plan.payload } : {}),
   })
   const { kind } = plan.credential
-  if (response.statusCode === 401 && (kind === 'operator' || kind === 'user')) delete validTokens[kind]
+  if (response.statusCode === 401 && (kind === 'operator' || kind === 'user')) validTokens[kind] = undefined
   return response
 }
 
@@ -110,7 +110,7 @@ function problemWith(operation: Operation, response: LightMyRequestResponse): st
 /** The bearer check said no: not authenticated, or (the admin API's check) not an operator. */
 function refusedTheCaller(response: LightMyRequestResponse): boolean {
   if (response.statusCode === 401) return true
-  return response.statusCode === 403 && (response.json() as { code?: string }).code === 'FORBIDDEN'
+  return response.statusCode === 403 && response.json<{ code?: string }>().code === 'FORBIDDEN'
 }
 
 const routes: DocumentedOperation[] = operationsOf(document).map(({ method, url, operation }) => ({ method, url, operation }))

@@ -91,8 +91,8 @@ t.test('forged and misdirected tokens are 401', async (t) => {
   const publicKey: KeyObject = crypto.createPublicKey(jwksPem)
   const secrets: [string, string | Buffer][] = [
     ['get-jwks PEM', jwksPem],
-    ['SPKI PEM', publicKey.export({ format: 'pem', type: 'spki' }) as string],
-    ['PKCS#1 PEM', publicKey.export({ format: 'pem', type: 'pkcs1' }) as string],
+    ['SPKI PEM', publicKey.export({ format: 'pem', type: 'spki' })],
+    ['PKCS#1 PEM', publicKey.export({ format: 'pem', type: 'pkcs1' })],
     ['SPKI DER', publicKey.export({ format: 'der', type: 'spki' })],
   ]
   const latchkey = await latchkeySigner()
@@ -118,7 +118,7 @@ t.test('forged and misdirected tokens are 401', async (t) => {
       header: { kid: 'attacker', jwk: { ...attackerJwk, kid: 'attacker' }, jku: `${attackerUrl}/jwks?kid=attacker` },
     })],
     ['no kid', forge(token, latchkey, { header: { kid: undefined } })],
-    ['a valid signature over another payload', `${forge(token, latchkey, { claims: { role: 'admin' } }).split('.').slice(0, 2).join('.')}.${token.split('.')[2]}`],
+    ['a valid signature over another payload', `${forge(token, latchkey, { claims: { role: 'admin' } }).split('.').slice(0, 2).join('.')}.${token.split('.')[2]!}`],
   ]
   for (const [name, forged] of cases) {
     const response = await callDownstream(forged)

@@ -54,7 +54,7 @@ export function oauthErrorHandler(error: FastifyError, request: FastifyRequest, 
   switch (failure.kind) {
     case 'validation': {
       const [field, messages] = Object.entries(failure.fields)[0] ?? ['body', ['is invalid']]
-      return send(400, 'invalid_request', messages?.[0] ?? `The ${field} parameter is invalid`)
+      return send(400, 'invalid_request', messages[0] ?? `The ${field} parameter is invalid`)
     }
     case 'malformed': return send(400, 'invalid_request', failure.message)
     case 'too-large': return send(413, 'invalid_request', 'The request body is too large')

@@ -44,7 +44,8 @@ const IntrospectionResponse = Type.Object({
 
 /** The role requested through `scope`: "role:<name>" among space-separated scopes (RFC 6749 §3.3). */
 function roleFromScope(scope: string | undefined): string | undefined {
-  return scope?.split(' ').find((s) => s.startsWith('role:'))?.slice('role:'.length) || undefined
+  const role = scope?.split(' ').find((s) => s.startsWith('role:'))?.slice('role:'.length)
+  return role === '' ? undefined : role
 }
 
 /** OAuth 2.0 endpoints: token (refresh grant only; RFC 9700 rules out the password grant), revocation, introspection. */

@@ -21,10 +21,14 @@ export function percentEncode(text: string): string {
   return out
 }
 
+/** JSON.stringify typed as it behaves: undefined for undefined, a function or a symbol. */
+export const jsonText = (value: unknown, replacer?: (key: string, value: unknown) => unknown): string | undefined =>
+  JSON.stringify(value, replacer)
+
 /** A query string or form body; values that are not strings are sent as their JSON text. */
 export function formEncode(fields: Record<string, unknown>): string {
   return Object.entries(fields)
-    .map(([key, value]) => `${percentEncode(key)}=${percentEncode(typeof value === 'string' ? value : value instanceof RawJson ? value.text : JSON.stringify(value) ?? '')}`)
+    .map(([key, value]) => `${percentEncode(key)}=${percentEncode(typeof value === 'string' ? value : value instanceof RawJson ? value.text : jsonText(value) ?? '')}`)
     .join('&')
 }
 
@@ -36,7 +40,7 @@ export class RawJson {
 /** JSON.stringify, with RawJson values spliced in as their text. */
 export function jsonEncode(value: unknown): string {
   const raws: string[] = []
-  const text = JSON.stringify(value, (_key, v: unknown) => (v instanceof RawJson ? `\u0000raw${raws.push(v.text) - 1}\u0000` : v)) ?? 'null'
+  const text = jsonText(value, (_key, v: unknown) => (v instanceof RawJson ? `\u0000raw${raws.push(v.text) - 1}\u0000` : v)) ?? 'null'
   return text.replace(/"\\u0000raw(\d+)\\u0000"/g, (_match, index: string) => raws[Number(index)]!)
 }
 

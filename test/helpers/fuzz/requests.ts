@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import type { Operation } from '../openapi.js'
-import { RawJson, formEncode, headerSafe, jsonEncode, percentEncode } from './encoding.js'
+import { RawJson, formEncode, headerSafe, jsonEncode, jsonText, percentEncode } from './encoding.js'
 import { hostileString, tainted } from './hostile-values.js'
 import { arbitraryFor, faultyArbitrary, type Schema, type SchemaContext } from './schema-arbitraries.js'
 
@@ -30,7 +30,7 @@ export interface DocumentedOperation {
   operation: Operation
 }
 
-type Parameter = { in: string; name: string; required?: boolean; schema?: Schema }
+interface Parameter { in: string; name: string; required?: boolean; schema?: Schema }
 
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((code) => String.fromCharCode(code)), maxLength: 60 })
 const base64 = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base64')
@@ -80,7 +80,7 @@ function credentialArbitrary(operation: Operation, knownClientIds: string[]): fc
   return fc.oneof(...options)
 }
 
-const asText = (value: unknown) => (typeof value === 'string' ? value : value instanceof RawJson ? value.text : JSON.stringify(value) ?? '')
+const asText = (value: unknown) => (typeof value === 'string' ? value : value instanceof RawJson ? value.text : jsonText(value) ?? '')
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value)
 
 /**
@@ -200,7 +200,7 @@ function withFault(parts: Parts, slot: Slot, value: unknown): Parts {
 function planOf(route: DocumentedOperation, parts: Parts, credential: Credential): RequestPlan {
   const url = route.url.replace(/\{(\w+)\}/g, (_match, name: string) => percentEncode(asText(parts.path[name])))
   const search = formEncode(parts.query)
-  const body = parts.rawBody ?? (parts.body ? { contentType: parts.body.contentType, payload: encodeBody(parts.body.contentType, parts.body.value) } : undefined)
+  const body: { contentType: string; payload: string } | undefined = parts.rawBody ?? (parts.body ? { contentType: parts.body.contentType, payload: encodeBody(parts.body.contentType, parts.body.value) } : undefined)
   return {
     method: route.method,
     url: search ? `${url}?${search}` : url,

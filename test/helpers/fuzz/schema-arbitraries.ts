@@ -89,7 +89,7 @@ const num = (value: unknown, fallback: number) => (typeof value === 'number' ? v
 function stringArbitrary(schema: Schema, { known }: SchemaContext): fc.Arbitrary<string> {
   const maxLength = num(schema.maxLength, Infinity)
   const minLength = num(schema.minLength, 0)
-  if (schema.format !== undefined && !FORMATS.has(String(schema.format))) throw new Error(`no generator for the format "${String(schema.format)}"`)
+  if (schema.format !== undefined && !(typeof schema.format === 'string' && FORMATS.has(schema.format))) throw new Error(`no generator for the format ${JSON.stringify(schema.format)}`)
   switch (schema.format) {
     case 'email': return fc.oneof(fc.emailAddress(), fc.constantFrom(...known.email))
     case 'uuid': return fc.oneof(fc.uuid(), fc.constantFrom(...known.uuid))
