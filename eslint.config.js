@@ -2,6 +2,10 @@ import js from '@eslint/js'
 import { defineConfig, globalIgnores } from 'eslint/config'
 import tseslint from 'typescript-eslint'
 
+// SQL that outlives its transaction on the server connection: session-level advisory locks, LISTEN,
+// temporary tables, PREPARE, and SET without LOCAL at the start of a statement.
+const SESSION_SCOPED_SQL = String.raw`/pg_(try_)?advisory_(un)?lock(_shared|_all)?\s*\(|(^|;)\s*(UN)?LISTEN\s|\bTEMP(ORARY)?\s+TABLE|^\s*PREPARE\s|(^|;)\s*SET\s+(SESSION\s+)?(?!LOCAL\b|TRANSACTION\b|CONSTRAINTS\b)\w+\s*(=|TO\b)/i`
+
 // Type-aware lint: every TypeScript file is checked with its types (tsconfig.json's program, found by
 // the project service), so floating promises, `any` leaking out of libraries and misused async
 // callbacks are caught here rather than in production.
@@ -47,4 +51,18 @@ export default defineConfig(
   },
   // Plain JavaScript (this file, the Prisma schema-engine shim) is outside tsconfig's program.
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Behind PgBouncer in transaction mode (pgbouncer=true) each transaction may run on another server
+    // connection, so SQL must leave nothing on its connection: docs/operations.md, "PgBouncer".
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', ...[
+        String.raw`TemplateElement[value.raw=${SESSION_SCOPED_SQL}]`,
+        String.raw`Literal[value=${SESSION_SCOPED_SQL}]`,
+      ].map((selector) => ({
+        selector,
+        message: 'Session-scoped SQL breaks behind PgBouncer in transaction mode: use pg_advisory_xact_lock, SET LOCAL or set_config(..., true) inside a transaction.',
+      }))],
+    },
+  },
 )

@@ -46,6 +46,12 @@ class PgForMigrate extends PrismaPg {
   async connectToShadowDb() { return wholeScript(await super.connectToShadowDb()) }
 }
 
+// The engine holds a session-level advisory lock while it migrates; through PgBouncer in transaction
+// mode that lock stays behind on a pooled server connection, and the next migration waits for it.
+const refusal = /[?&]pgbouncer=true(&|$)/.test(url ?? '')
+  ? Object.assign(new Error('Migrations need a direct connection to Postgres, not PgBouncer in transaction mode (pgbouncer=true): set DIRECT_DATABASE_URL to Postgres itself'), { code: 'P1000' })
+  : null
+
 if (cliCommand) {
   logLine('INFO', 'Starting schema engine CLI (wasm shim)') // the CLI skips the first stderr line
   // `schema-engine cli can-connect-to-database | create-database`
@@ -53,6 +59,7 @@ if (cliCommand) {
   const dbName = decodeURIComponent(u.pathname.slice(1))
   const tryConnect = async (target) => { const c = new pg.Client({ connectionString: target }); await c.connect(); return c }
   try {
+    if (refusal) throw refusal
     if (cliCommand === 'can-connect-to-database') { await (await tryConnect(url)).end() }
     else if (cliCommand === 'create-database') {
       u.pathname = '/postgres'
@@ -62,7 +69,7 @@ if (cliCommand) {
     } else throw new Error(`unsupported cli command ${cliCommand}`)
     process.exit(0)
   } catch (e) {
-    const code = e.code === '3D000' ? 'P1003' : e.code === 'ECONNREFUSED' ? 'P1001' : 'P1000'
+    const code = e === refusal ? refusal.code : e.code === '3D000' ? 'P1003' : e.code === 'ECONNREFUSED' ? 'P1001' : 'P1000'
     logLine('ERROR', e.message, { error_code: code })
     process.exit(1)
   }
@@ -82,7 +89,7 @@ const files = await Promise.all(datamodels.map(async (p) => [p, await fs.readFil
 const newEngine = (connectionString) =>
   glue.SchemaEngine.new({ datamodels: files.length ? files : undefined }, (l) => process.stderr.write(String(l) + '\n'),
     bindMigrationAwareSqlAdapterFactory(new PgForMigrate({ connectionString })))
-const engine = await newEngine(url)
+const engine = refusal ? null : await newEngine(url)
 
 // The Wasm engine replays migration histories into *its own* connection, so anything that needs a
 // shadow database runs on a second engine connected to a throwaway database.
@@ -109,6 +116,7 @@ async function printed(resultPromise) {
 }
 const usesMigrations = (t) => t?.tag === 'migrations'
 async function call(method, params) {
+  if (refusal) throw refusal
   switch (method) {
     case 'getDatabaseVersion': return engine.version(params)
     case 'diff': {
@@ -149,4 +157,4 @@ rl.on('line', (line) => {
     process.stdout.write(JSON.stringify(res) + '\n')
   })
 })
-rl.on('close', async () => { await queue; engine.free(); process.exit(0) })
+rl.on('close', async () => { await queue; engine?.free(); process.exit(0) })

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { parsePostgresUrl } from './stores/postgres-url.js'
 
 // Every setting the service reads, with its default. Durations are whole seconds.
 const Seconds = (def: number, minimum = 0) => Type.Integer({ minimum, default: def })
@@ -14,7 +15,10 @@ export const ConfigSchema = Type.Object({
   // addresses and CIDRs (see parseTrustProxy). Unset, false or 0: none.
   TRUST_PROXY: Type.Optional(Type.String()),
 
+  // `?pgbouncer=true` on it: behind PgBouncer (or any pooler) in transaction mode.
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  // Postgres connections each instance opens at most (through a pooler: client connections).
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'latchkey:' }),
   DATA_DIR: Type.String({ minLength: 1, default: '.latchkey-data' }),
@@ -120,6 +124,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (config.METRICS_ENABLED && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
     throw new ConfigError(`Invalid configuration: METRICS_PORT must differ from PORT (${config.PORT}): metrics are served on a listener of their own`)
+  }
+  if (config.DATABASE_URL) {
+    try {
+      parsePostgresUrl(config.DATABASE_URL)
+    } catch (error) {
+      throw new ConfigError(`Invalid configuration: ${(error as Error).message}`)
+    }
   }
   if (config.DATABASE_URL && !config.KEY_ENCRYPTION_SECRET) {
     throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set')

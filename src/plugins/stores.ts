@@ -17,6 +17,7 @@ declare module 'fastify' {
 /** Opens Postgres (or embedded PGlite) and Redis (or the in-process store), and wires the core on them. */
 export default fp(async (app, { config }: { config: Config }) => {
   const stores = await openStores(config, app.log)
+  if (stores.database.transactionPooling) app.log.info('postgres behind a pooler in transaction mode (pgbouncer=true): no named prepared statements')
   const core = createCore(config, stores.database, stores.keyValue, stores.keyEncryptionSecret)
   try {
     const reencrypted = await core.signingKeys.reencryptKeys()

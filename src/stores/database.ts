@@ -6,13 +6,16 @@ import { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, listMigrations, type SqlRunner } from './migrations.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
+import { parsePostgresUrl } from './postgres-url.js'
 
 export type Database = PrismaClient
 
 export interface DatabaseHandle {
   readonly kind: 'postgres' | 'embedded'
+  /** Behind a pooler in transaction mode (`pgbouncer=true` on DATABASE_URL): nothing outlives a transaction. */
+  readonly transactionPooling: boolean
   readonly prisma: Database
-  /** The hot paths' statements, prepared; on the same connections as `prisma`. */
+  /** The hot paths' statements, prepared (unless transactionPooling); on the same connections as `prisma`. */
   readonly prepared: PreparedQueries
   ping(): Promise<void>
   /**
@@ -23,11 +26,20 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
-/** Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`); start checks them. */
-export async function openPostgres(connectionString: string, log?: ConnectionLog): Promise<DatabaseHandle> {
+export interface PostgresOptions {
+  /** Connections this process opens at most, Prisma's and the prepared statements' together. */
+  poolSize?: number
+}
+
+/**
+ * Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`);
+ * start checks them. `pgbouncer=true` on the URL turns named prepared statements off.
+ */
+export async function openPostgres(url: string, log?: ConnectionLog, { poolSize = 10 }: PostgresOptions = {}): Promise<DatabaseHandle> {
+  const { connectionString, transactionPooling } = parsePostgresUrl(url)
   const pool = new pg.Pool({
     connectionString,
-    max: 10,
+    max: poolSize,
     // Fail fast while Postgres is away: requests answer 503 instead of queueing.
     connectionTimeoutMillis: 2000,
     idleTimeoutMillis: 30_000,
@@ -39,8 +51,9 @@ export async function openPostgres(connectionString: string, log?: ConnectionLog
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   return {
     kind: 'postgres',
+    transactionPooling,
     prisma,
-    prepared: postgresPreparedQueries(pool),
+    prepared: postgresPreparedQueries(pool, { named: !transactionPooling }),
     reportUnavailable: (error) => watch.lost(error),
     ping: async () => {
       await prisma.$queryRaw`SELECT 1`
@@ -97,6 +110,7 @@ export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
   return {
     kind: 'embedded',
+    transactionPooling: false,
     prisma,
     prepared: pglitePreparedQueries(pglite),
     reportUnavailable: () => {

@@ -20,7 +20,7 @@ export interface Stores {
  * `log` hears when Postgres or Redis is lost and back.
  */
 export async function openStores(config: Config, log?: ConnectionLog): Promise<Stores> {
-  const database = config.DATABASE_URL ? await openPostgres(config.DATABASE_URL, log) : await openEmbedded(config.DATA_DIR)
+  const database = config.DATABASE_URL ? await openPostgres(config.DATABASE_URL, log, { poolSize: config.DATABASE_POOL_SIZE }) : await openEmbedded(config.DATA_DIR)
   let keyValue: KeyValueStore | undefined
   try {
     if (database.kind === 'postgres') await assertMigrated(database)

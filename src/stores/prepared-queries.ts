@@ -8,7 +8,7 @@ import type { Prisma } from '../generated/prisma/client.js'
  * plans each statement once per connection: through Prisma every call is planned again, and for
  * the refresh lookup planning cost three times the execution (bench profile, issue #9). Statements
  * are written with Prisma.sql like every other raw query; rows come back with `timestamp` columns
- * read as UTC, as Prisma reads them.
+ * read as UTC, as Prisma reads them. Behind PgBouncer in transaction mode they run unnamed.
  */
 export interface PreparedQueries {
   query<T>(sql: Prisma.Sql): Promise<T[]>
@@ -32,11 +32,17 @@ const TIMESTAMP = pg.types.builtins.TIMESTAMP
 // Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
 const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
 
-/** On the pool Prisma's adapter also uses, so both share one set of connections. */
-export function postgresPreparedQueries(pool: pg.Pool): PreparedQueries {
+/**
+ * On the pool Prisma's adapter also uses, so both share one set of connections. With `named: false`
+ * (behind a pooler in transaction mode) every statement is unnamed, parsed and planned on each call:
+ * a named one lives on one server connection, and the pooler may send the next call elsewhere, where
+ * it is unknown ("does not exist") or was already prepared by another client ("already exists").
+ */
+export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): PreparedQueries {
   // One name per distinct text: a name must always stand for the same statement on a connection.
   const names = new Map<string, string>()
   const nameOf = (text: string) => {
+    if (!named) return undefined
     let name = names.get(text)
     if (!name) names.set(text, (name = `latchkey_${crypto.createHash('sha256').update(text).digest('hex').slice(0, 24)}`))
     return name

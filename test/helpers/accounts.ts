@@ -10,8 +10,14 @@ export interface TestAccount {
   roles: string[]
 }
 
+/** What createAccount needs: an app in this process, or the stores of instances running elsewhere. */
+export interface AccountMaker {
+  stores: { database: { prisma: App['stores']['database']['prisma'] } }
+  core: { passwords: Pick<App['core']['passwords'], 'hash'> }
+}
+
 /** Creates an account with roles (and their permissions), straight in the database. */
-export async function createAccount(app: App, options: {
+export async function createAccount(app: AccountMaker, options: {
   email?: string
   password?: string
   roles?: Record<string, string[]> | string[]

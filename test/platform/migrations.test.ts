@@ -8,11 +8,20 @@ import { POSTGRES_ADMIN_URL } from '../helpers/services.js'
 
 const run = promisify(execFile)
 const prisma = (args: string[], env: Record<string, string> = {}) =>
-  run('npx', ['prisma', ...args], { env: { ...process.env, DATABASE_URL: POSTGRES_ADMIN_URL, ...env } })
+  run('npx', ['prisma', ...args], { env: { ...process.env, DATABASE_URL: POSTGRES_ADMIN_URL, DIRECT_DATABASE_URL: '', ...env } })
+const DRIFT_CHECK = ['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', 'prisma/schema.prisma', '--exit-code']
 
-t.test('schema.prisma and prisma/migrations do not drift apart (offline schema engine)', async (t) => {
-  const { stdout } = await prisma(['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', 'prisma/schema.prisma', '--exit-code'])
+// Migrations go to Postgres itself: DIRECT_DATABASE_URL when DATABASE_URL is a transaction-mode PgBouncer.
+const POOLED = `${POSTGRES_ADMIN_URL}?pgbouncer=true`
+
+t.test('schema.prisma and prisma/migrations do not drift apart (offline schema engine, through DIRECT_DATABASE_URL)', async (t) => {
+  const { stdout } = await prisma(DRIFT_CHECK, { DATABASE_URL: POOLED, DIRECT_DATABASE_URL: POSTGRES_ADMIN_URL })
   t.match(stdout, /No difference detected/)
+})
+
+t.test('migrations refuse a DATABASE_URL through PgBouncer in transaction mode when no DIRECT_DATABASE_URL is set', async (t) => {
+  const refused = await prisma(DRIFT_CHECK, { DATABASE_URL: POOLED }).then(() => ({ stderr: '' }), (error: unknown) => error as { stderr: string })
+  t.match(refused.stderr, /Migrations need a direct connection to Postgres, not PgBouncer in transaction mode \(pgbouncer=true\): set DIRECT_DATABASE_URL/)
 })
 
 t.test('the drift check notices a schema change that has no migration', async (t) => {

@@ -15,7 +15,8 @@ try {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     await admin.query(`CREATE DATABASE ${name}`)
     execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
-      env: { ...process.env, DATABASE_URL: databaseUrl(name) },
+      // DIRECT_DATABASE_URL, if the shell has one, would take precedence in prisma.config.ts.
+      env: { ...process.env, DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' },
       stdio: ['ignore', 'ignore', 'inherit'],
     })
     // Marked a template only once fully migrated: a half-built one is never cloned.

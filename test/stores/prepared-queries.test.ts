@@ -35,6 +35,18 @@ t.test('Postgres', async (t) => {
   t.equal(prepared.length, 1, 'the statement is prepared once on its connection and reused')
 })
 
+t.test('Postgres with pgbouncer=true: the same rows, and nothing left prepared on the connection', async (t) => {
+  const db = await openPostgres(`${await createTestDatabase(t)}?pgbouncer=true`, undefined, { poolSize: 1 })
+  t.teardown(() => db.close())
+  t.equal(db.transactionPooling, true)
+  await checkRows(t, db)
+  const statement = Prisma.sql`SELECT ${'x'}::text AS probe`
+  await db.prepared.query(statement)
+  // One connection: the statements above ran on the one this query runs on.
+  const prepared = await db.prepared.query<{ name: string }>(Prisma.sql`SELECT name FROM pg_prepared_statements`)
+  t.same(prepared, [], 'no named statement outlives its call')
+})
+
 t.test('embedded PGlite', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-prepared-'))
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
