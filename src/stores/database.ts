@@ -3,7 +3,7 @@ import path from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations, listMigrations, type SqlRunner } from './migrations.js'
+import { applyMigrations, type SqlRunner } from './migrations.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
 
@@ -23,11 +23,19 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
-/** Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`); start checks them. */
-export async function openPostgres(connectionString: string, log?: ConnectionLog): Promise<DatabaseHandle> {
+export interface PostgresOptions {
+  /** Connections held at most (DATABASE_POOL_SIZE). */
+  poolSize?: number
+}
+
+/**
+ * Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`);
+ * the start checks them (startup-checks.ts).
+ */
+export async function openPostgres(connectionString: string, log?: ConnectionLog, options: PostgresOptions = {}): Promise<DatabaseHandle> {
   const pool = new pg.Pool({
     connectionString,
-    max: 10,
+    max: options.poolSize ?? 10,
     // Fail fast while Postgres is away: requests answer 503 instead of queueing.
     connectionTimeoutMillis: 2000,
     idleTimeoutMillis: 30_000,
@@ -53,23 +61,6 @@ export async function openPostgres(connectionString: string, log?: ConnectionLog
         await pool.end()
       }
     },
-  }
-}
-
-/** Checks that every migration in prisma/migrations is applied, so the code never runs on an old schema. */
-export async function assertMigrated(db: DatabaseHandle): Promise<void> {
-  const expected = (await listMigrations()).map((m) => m.name)
-  let applied: string[] = []
-  try {
-    const rows = await db.prisma.$queryRaw<{ migration_name: string }[]>`
-      SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
-    applied = rows.map((r) => r.migration_name)
-  } catch {
-    // No _prisma_migrations table: nothing applied yet.
-  }
-  const missing = expected.filter((name) => !applied.includes(name))
-  if (missing.length > 0) {
-    throw new Error(`The database is missing migrations (${missing.join(', ')}): run \`npm run db:migrate\``)
   }
 }
 
