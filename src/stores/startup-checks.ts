@@ -31,7 +31,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_A
 // Postgres is starting, stopping or full: also a matter of time.
 const POSTGRES_TRANSIENT = new Set(['57P01', '57P02', '57P03', '53300', '08001', '08006'])
 const REDIS_TRANSIENT = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN'])
-const ATTEMPT_TIMEOUT_MS = 2000
+// Generous: a slow answer at start is a busy server or machine, not yet a reason to wait and retry.
+const ATTEMPT_TIMEOUT_MS = 5000
 const MAX_PAUSE_MS = 2000
 
 /**
