@@ -120,12 +120,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration: ${label} ${first.message}${shown}`)
   }
   const config = withDefaults as RawConfig
-  for (const name of ['DATABASE_URL', 'REDIS_URL'] as const) {
-    const url = config[name]
-    // Never echoed: a URL that does not parse may still hold a password.
-    if (url !== undefined && !parsesAsUrl(url)) {
-      throw new ConfigError(`Invalid configuration: ${name} is not a valid URL (special characters in the user name or password must be percent-encoded)`)
-    }
+  // Never echoed: a URL that does not parse may still hold a password.
+  if (config.DATABASE_URL !== undefined && !parsesAsUrl(config.DATABASE_URL)) {
+    throw new ConfigError('Invalid configuration: DATABASE_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')
   }
   if (config.SESSION_IDLE_TTL > config.SESSION_ABSOLUTE_TTL) {
     throw new ConfigError('Invalid configuration: SESSION_IDLE_TTL must not exceed SESSION_ABSOLUTE_TTL')

@@ -44,7 +44,8 @@ const MAX_PAUSE_MS = 2000
 export async function checkStoresAtStart(config: Config, notice?: StartNotice): Promise<void> {
   const checks: StoreCheck[] = []
   if (config.DATABASE_URL) checks.push(postgresCheck(config.DATABASE_URL))
-  if (config.REDIS_URL) checks.push(redisCheck(config.REDIS_URL))
+  // One server's URL; a Sentinel set or a Cluster would need a probe of its own.
+  if (config.REDIS_URL && /^rediss?:\/\//i.test(config.REDIS_URL)) checks.push(redisCheck(config.REDIS_URL))
   const deadline = Date.now() + config.STORE_CONNECT_TIMEOUT * 1000
   const stop = new AbortController()
   let first: unknown
