@@ -45,8 +45,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
     forceCloseConnections: 'idle',
-    // Opening the embedded database (and generating the first key) can take a while on a busy machine.
-    pluginTimeout: 120_000,
+    // Opening the embedded database (and generating the first key) can take a while on a busy
+    // machine, and the stores may be waited for: the start's own deadline must fire first.
+    pluginTimeout: 120_000 + config.STORE_CONNECT_TIMEOUT * 1000,
     // A URL the router cannot read (bad escapes, a path parameter over 100 characters) fails before
     // any route: answered like other failures outside a surface, not in Fastify's own shape.
     frameworkErrors: (error, request, reply) => {

@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import net from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
@@ -20,6 +21,8 @@ export const ConfigSchema = Type.Object({
   // Postgres connections each instance opens at most (through a pooler: client connections).
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // How long a start waits for an unreachable Postgres or Redis before it gives up; 0: one attempt.
+  STORE_CONNECT_TIMEOUT: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   REDIS_KEY_PREFIX: Type.String({ default: 'latchkey:' }),
   DATA_DIR: Type.String({ minLength: 1, default: '.latchkey-data' }),
 
@@ -97,6 +100,10 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
+// Settings that carry a secret may be read from a file instead (Docker and Kubernetes secrets):
+// NAME_FILE holds the path, and the file's contents, trimmed, are the value.
+const FROM_FILE = ['KEY_ENCRYPTION_SECRET', 'KEY_ENCRYPTION_SECRETS_OLD', 'DATABASE_URL', 'REDIS_URL'] as const
+
 /** Reads the configuration from an environment, or throws a one-line ConfigError naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const known = Object.keys(ConfigSchema.properties)
@@ -105,14 +112,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = env[name]
     if (value !== undefined && value !== '') raw[name] = value
   }
+  const fromFile = readSecretFiles(env, raw)
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
   const first = Value.Errors(ConfigSchema, withDefaults)[0]
   if (first) {
     const name = first.instancePath.split('/')[1] ?? '(unknown)'
+    const label = fromFile.has(name) ? `${name} (read from ${name}_FILE)` : name
     const shown = name in raw ? ` (got ${JSON.stringify(redactSecret(name, raw[name]))})` : ''
-    throw new ConfigError(`Invalid configuration: ${name} ${first.message}${shown}`)
+    throw new ConfigError(`Invalid configuration: ${label} ${first.message}${shown}`)
   }
   const config = withDefaults as RawConfig
+  // Never echoed: a URL that does not parse may still hold a password.
+  if (config.DATABASE_URL !== undefined && !parsesAsUrl(config.DATABASE_URL)) {
+    throw new ConfigError('Invalid configuration: DATABASE_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')
+  }
   if (config.SESSION_IDLE_TTL > config.SESSION_ABSOLUTE_TTL) {
     throw new ConfigError('Invalid configuration: SESSION_IDLE_TTL must not exceed SESSION_ABSOLUTE_TTL')
   }
@@ -141,13 +154,63 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return {
     ...config,
-    ISSUER: (config.ISSUER ?? `http://localhost:${config.PORT}`).replace(/\/+$/, ''),
+    ISSUER: issuer(config),
     KEY_PROPAGATION_DELAY: propagationDelay(config),
     // One hour by default, never past the session's idle lifetime.
     BEARER_REFRESH_WINDOW: config.BEARER_REFRESH_WINDOW ?? Math.min(3600, config.SESSION_IDLE_TTL),
     KEY_ENCRYPTION_SECRETS_OLD: oldSecrets,
     TRUST_PROXY: parseTrustProxy(config.TRUST_PROXY),
   }
+}
+
+function readSecretFiles(env: Record<string, string | undefined>, raw: Record<string, unknown>): Set<string> {
+  const fromFile = new Set<string>()
+  for (const name of FROM_FILE) {
+    const file = env[`${name}_FILE`]
+    if (file === undefined || file === '') continue
+    if (name in raw) throw new ConfigError(`Invalid configuration: set ${name} or ${name}_FILE, not both`)
+    let contents: string
+    try {
+      contents = fs.readFileSync(file, 'utf8').trim()
+    } catch (error) {
+      throw new ConfigError(`Invalid configuration: ${name}_FILE cannot be read (${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+    if (contents === '') throw new ConfigError(`Invalid configuration: ${name}_FILE names an empty file (${file})`)
+    raw[name] = contents
+    fromFile.add(name)
+  }
+  return fromFile
+}
+
+/**
+ * pg also takes `postgresql://user@/db?host=/socket` (no host), which the URL parser refuses. An `@`
+ * after the host means a password's `/`, `?` or `#` was not percent-encoded: the host and port
+ * would then be parts of the password, and show up in messages.
+ */
+function parsesAsUrl(value: string): boolean {
+  const text = URL.canParse(value) ? value : value.replace('@/', '@localhost/')
+  if (!URL.canParse(text)) return false
+  const url = new URL(text)
+  return !`${url.pathname}${url.search}${url.hash}`.includes('@')
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '::0', '0:0:0:0:0:0:0:0'])
+
+/**
+ * Every token's `iss`, which clients compare with the issuer they were configured with. Production
+ * must name its public URL; elsewhere the default is the address the service listens on, with a
+ * wildcard host (all interfaces) named `localhost`, which a client on the same machine can reach.
+ */
+function issuer(config: RawConfig): string {
+  if (config.ISSUER !== undefined) return config.ISSUER.replace(/\/+$/, '')
+  if (config.NODE_ENV === 'production') {
+    throw new ConfigError('Invalid configuration: ISSUER must be set when NODE_ENV=production: the public URL clients reach the service at (e.g. https://id.example.com), the `iss` of every token')
+  }
+  if (config.PORT === 0) {
+    throw new ConfigError('Invalid configuration: ISSUER must be set when PORT=0: the port is picked when the listener opens, after the issuer is fixed')
+  }
+  const host = WILDCARD_HOSTS.has(config.HOST) ? 'localhost' : net.isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST
+  return `http://${host}:${config.PORT}`
 }
 
 // proxy-addr's names for the private ranges, which Fastify accepts in a list too.

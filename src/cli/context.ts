@@ -6,7 +6,8 @@ import { openStores } from '../stores/open-stores.js'
 /** Opens the same stores the service would, for one CLI command, and closes them after. */
 export async function withCore<T>(fn: (core: Core, database: DatabaseHandle) => Promise<T>): Promise<T> {
   const config = loadConfig()
-  const stores = await openStores(config)
+  // While a store is waited for, say so on stderr: a command that hangs silently looks broken.
+  const stores = await openStores(config, { warn: (_details, message) => console.error(message), info: () => undefined })
   try {
     return await fn(createCore(config, stores.database, stores.keyValue, stores.keyEncryptionSecret), stores.database)
   } finally {

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations, listMigrations, type SqlRunner } from './migrations.js'
+import { applyMigrations, type SqlRunner } from './migrations.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
 import { parsePostgresUrl } from './postgres-url.js'
@@ -33,7 +33,7 @@ export interface PostgresOptions {
 
 /**
  * Postgres through @prisma/adapter-pg. Migrations are the operator's step (`npm run db:migrate`);
- * start checks them. `pgbouncer=true` on the URL turns named prepared statements off.
+ * the start checks them (startup-checks.ts). `pgbouncer=true` on the URL turns named prepared statements off.
  */
 export async function openPostgres(url: string, log?: ConnectionLog, { poolSize = 10 }: PostgresOptions = {}): Promise<DatabaseHandle> {
   const { connectionString, transactionPooling } = parsePostgresUrl(url)
@@ -66,23 +66,6 @@ export async function openPostgres(url: string, log?: ConnectionLog, { poolSize 
         await pool.end()
       }
     },
-  }
-}
-
-/** Checks that every migration in prisma/migrations is applied, so the code never runs on an old schema. */
-export async function assertMigrated(db: DatabaseHandle): Promise<void> {
-  const expected = (await listMigrations()).map((m) => m.name)
-  let applied: string[] = []
-  try {
-    const rows = await db.prisma.$queryRaw<{ migration_name: string }[]>`
-      SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
-    applied = rows.map((r) => r.migration_name)
-  } catch {
-    // No _prisma_migrations table: nothing applied yet.
-  }
-  const missing = expected.filter((name) => !applied.includes(name))
-  if (missing.length > 0) {
-    throw new Error(`The database is missing migrations (${missing.join(', ')}): run \`npm run db:migrate\``)
   }
 }
 

@@ -1,10 +1,11 @@
 import type { Config } from '../config.js'
 import type { ConnectionLog } from './connection-log.js'
-import { assertMigrated, openEmbedded, openPostgres, type DatabaseHandle } from './database.js'
+import { openEmbedded, openPostgres, type DatabaseHandle } from './database.js'
 import { embeddedKeyEncryptionSecret } from './embedded-secret.js'
 import type { KeyValueStore } from './key-value-store.js'
 import { MemoryStore } from './memory-store.js'
 import { RedisStore } from './redis-store.js'
+import { checkStoresAtStart } from './startup-checks.js'
 
 export interface Stores {
   database: DatabaseHandle
@@ -14,16 +15,18 @@ export interface Stores {
 }
 
 /**
- * The stores the configuration names: Postgres (checked to be migrated) or embedded PGlite, Redis
- * or the in-process store, and the key-encryption secret (generated in embedded mode). What was
- * opened is closed again if a later step fails. The service and the CLI both open stores here;
- * `log` hears when Postgres or Redis is lost and back.
+ * The stores the configuration names: Postgres (checked to be reachable and migrated) or embedded
+ * PGlite, Redis or the in-process store, and the key-encryption secret (generated in embedded mode).
+ * What was opened is closed again if a later step fails. The service and the CLI both open stores
+ * here; `log` hears while the start waits for a store, and when Postgres or Redis is lost and back.
  */
 export async function openStores(config: Config, log?: ConnectionLog): Promise<Stores> {
-  const database = config.DATABASE_URL ? await openPostgres(config.DATABASE_URL, log, { poolSize: config.DATABASE_POOL_SIZE }) : await openEmbedded(config.DATA_DIR)
+  await checkStoresAtStart(config, log)
+  const database = config.DATABASE_URL
+    ? await openPostgres(config.DATABASE_URL, log, { poolSize: config.DATABASE_POOL_SIZE })
+    : await openEmbedded(config.DATA_DIR)
   let keyValue: KeyValueStore | undefined
   try {
-    if (database.kind === 'postgres') await assertMigrated(database)
     if (config.REDIS_URL) {
       const redis = new RedisStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)
       await redis.connect()

@@ -58,23 +58,25 @@ function redisAnswersPing(port: number): Promise<boolean> {
     socket.on('connect', () => socket.write('PING\r\n'))
     socket.on('data', (chunk) => {
       reply += chunk.toString()
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
+      // A server with a password answers NOAUTH: up all the same.
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'))
     })
   })
 }
 
-/** A redis-server on a free port, with no persistence. */
-export async function startPrivateRedis(t: Teardown): Promise<PrivateServer> {
+/** A redis-server on a free port, with no persistence; with `password`, the default user needs it. */
+export async function startPrivateRedis(t: Teardown, options: { password?: string } = {}): Promise<PrivateServer> {
   const port = await freePort()
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password]
   let child: ChildProcess | undefined
   // A backstop for a crashed test process; teardown is the normal way out.
   const killOnExit = () => child?.kill('SIGKILL')
   process.on('exit', killOnExit)
 
   const server: PrivateServer = {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password === undefined ? `redis://127.0.0.1:${port}` : `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`,
     async start() {
-      const spawned = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+      const spawned = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], { stdio: 'ignore' })
       child = spawned
       let exited = false
       spawned.once('exit', () => { exited = true })
@@ -112,8 +114,11 @@ function postgresBin(): string {
 const asPostgres = (command: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', command, ...args])
 
 
-/** A throwaway Postgres cluster in a temp folder, with a `latchkey` database migrated by the project's runner. */
-export async function startPrivatePostgres(t: Teardown): Promise<PrivateServer> {
+/**
+ * A throwaway Postgres cluster in a temp folder, with a `latchkey` database migrated by the project's
+ * runner. With `password`, the `postgres` user logs in with it (scram-sha-256) instead of trust.
+ */
+export async function startPrivatePostgres(t: Teardown, options: { password?: string } = {}): Promise<PrivateServer> {
   const bin = postgresBin()
   const port = await freePort()
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-pg-'))
@@ -135,8 +140,9 @@ export async function startPrivatePostgres(t: Teardown): Promise<PrivateServer> 
     process.off('exit', stopOnExit)
   })
 
+  const userinfo = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`
   const server: PrivateServer = {
-    url: `postgresql://postgres@127.0.0.1:${port}/latchkey`,
+    url: `postgresql://${userinfo}@127.0.0.1:${port}/latchkey`,
     async start() {
       await pgCtl('-l', path.join(base, 'server.log'), '-o', `-p ${port} -k ${base} -c listen_addresses=127.0.0.1`, '-w', 'start')
       running = true
@@ -148,9 +154,16 @@ export async function startPrivatePostgres(t: Teardown): Promise<PrivateServer> 
     },
   }
 
-  await asPostgres(path.join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
+  let auth = ['-A', 'trust']
+  if (options.password !== undefined) {
+    const passwordFile = path.join(base, 'password')
+    fs.writeFileSync(passwordFile, options.password, { mode: 0o600 })
+    execFileSync('chown', ['postgres', passwordFile])
+    auth = ['-A', 'scram-sha-256', `--pwfile=${passwordFile}`]
+  }
+  await asPostgres(path.join(bin, 'initdb'), ['-D', dataDir, ...auth, '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
   await server.start()
-  const admin = new pg.Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres` })
+  const admin = new pg.Client({ connectionString: `postgresql://${userinfo}@127.0.0.1:${port}/postgres` })
   await admin.connect()
   await admin.query('CREATE DATABASE latchkey').finally(() => admin.end())
   const client = new pg.Client({ connectionString: server.url })

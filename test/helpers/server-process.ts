@@ -7,45 +7,83 @@ export interface ServerProcess {
   exited: Promise<number | null>
 }
 
+export interface SpawnedProcess {
+  child: ChildProcess
+  output: () => string
+  /** The exit code, once stdout and stderr are drained. */
+  exited: Promise<number | null>
+  /** Resolves with the first match in the output so far or to come; rejects if the process exits first. */
+  waitFor: (pattern: RegExp) => Promise<RegExpExecArray>
+}
+
 interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-/** Starts `src/server.ts` as `npm start` would, and waits for it to listen. */
-export async function startServerProcess(t: Teardown, env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const notInherited = new Set(['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_SECRET', 'PORT', 'HOST', 'ISSUER'])
+/**
+ * Runs a script of the project (the service by default, or a CLI) as its npm script would, with
+ * none of the store settings of the test runner's own environment. Killed at teardown.
+ */
+export function spawnProcess(t: Teardown, env: Record<string, string | undefined>, script = 'src/server.ts', args: string[] = []): SpawnedProcess {
+  const notInherited = new Set(['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_SECRET', 'PORT', 'HOST', 'ISSUER', 'NODE_ENV'])
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !notInherited.has(name)))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...cleanEnv, PORT: '0', METRICS_PORT: '0', ...env },
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    // PORT=0 leaves no address to derive an issuer from, so a fixed one unless the test sets its own.
+    env: { ...cleanEnv, PORT: '0', METRICS_PORT: '0', ISSUER: 'http://latchkey.test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const listeners = new Set<() => void>()
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString()
+    for (const listener of listeners) listener()
+  }
+  child.stdout.on('data', onData)
+  child.stderr.on('data', onData)
   // 'close', not 'exit': it comes after stdout and stderr are drained, so `output` holds the last words.
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   t.teardown(async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await exited
     }
   })
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000)
+  const waitFor = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
     const check = () => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
+      const match = pattern.exec(output)
+      if (!match) return false
+      listeners.delete(listener)
+      resolve(match)
+      return true
     }
-    child.stdout.on('data', check)
-    child.stderr.on('data', check)
-    // `exited` never rejects; this only turns an early exit into the start's failure.
+    const listener = () => void check()
+    if (check()) return
+    listeners.add(listener)
+    // `exited` never rejects; this only turns an early exit into the wait's failure.
     void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${String(code)}:\n${output}`))
+      if (listeners.delete(listener)) reject(new Error(`exited with ${String(code)} before printing ${String(pattern)}:\n${output}`))
     })
   })
-  return { child, baseUrl, output: () => output, exited }
+  return { child, output: () => output, exited, waitFor }
+}
+
+/** Starts `src/server.ts` as `npm start` would, and waits for it to listen. */
+export async function startServerProcess(t: Teardown, env: Record<string, string | undefined>): Promise<ServerProcess> {
+  const spawned = spawnProcess(t, env)
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`server did not start:\n${spawned.output()}`)), 60_000)
+  })
+  const listening = spawned.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/).then(
+    (match) => match[1]!,
+    async () => {
+      throw new Error(`server exited with ${String(await spawned.exited)}:\n${spawned.output()}`)
+    },
+  )
+  try {
+    const baseUrl = await Promise.race([listening, timeout])
+    return { child: spawned.child, baseUrl, output: spawned.output, exited: spawned.exited }
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -1,0 +1,107 @@
+// Settings read at start: the issuer's default and the production rule, secrets read from files,
+// store URLs that are never echoed, the Postgres pool size and the store wait.
+import t from 'tap'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { loadConfig } from '../../src/config.js'
+import { createTestDatabase } from '../helpers/harness.js'
+import { freePort } from '../helpers/private-servers.js'
+import { spawnProcess, startServerProcess } from '../helpers/server-process.js'
+
+const base = { LOG_LEVEL: 'silent' }
+const SECRET = 'file-key-encryption-secret-0123456789abcdef'
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-start-config-'))
+t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+const file = async (name: string, contents: string) => {
+  const where = path.join(dir, name)
+  await fs.writeFile(where, contents)
+  return where
+}
+const failure = (env: Record<string, string>) => {
+  try {
+    loadConfig({ ...base, ...env })
+    return 'loaded'
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
+t.test('ISSUER: required in production, named in one line', async (t) => {
+  t.equal(failure({ NODE_ENV: 'production' }),
+    'Invalid configuration: ISSUER must be set when NODE_ENV=production: the public URL clients reach the service at (e.g. https://id.example.com), the `iss` of every token')
+  t.equal(loadConfig({ ...base, NODE_ENV: 'production', ISSUER: 'https://id.example.com/' }).ISSUER, 'https://id.example.com', 'a trailing slash is dropped')
+})
+
+t.test('ISSUER: elsewhere, the address the service listens on', async (t) => {
+  const issuer = (env: Record<string, string>) => loadConfig({ ...base, ...env }).ISSUER
+  t.equal(issuer({}), 'http://127.0.0.1:3000', 'the default HOST and PORT')
+  t.equal(issuer({ NODE_ENV: 'test', HOST: 'id.internal', PORT: '8080' }), 'http://id.internal:8080')
+  for (const wildcard of ['0.0.0.0', '::']) t.equal(issuer({ HOST: wildcard, PORT: '4000' }), 'http://localhost:4000', `${wildcard}: every interface, so localhost`)
+  t.equal(issuer({ HOST: '::1', PORT: '4000' }), 'http://[::1]:4000', 'an IPv6 address in brackets')
+  t.equal(failure({ PORT: '0' }), 'Invalid configuration: ISSUER must be set when PORT=0: the port is picked when the listener opens, after the issuer is fixed')
+})
+
+t.test('the service: production without ISSUER does not start; in development the issuer is where it listens', async (t) => {
+  const production = spawnProcess(t, { NODE_ENV: 'production', ISSUER: undefined, DATA_DIR: '/nonexistent/never-opened' })
+  const port = await freePort()
+  // The secret from a file as well, as docker-compose.yml passes it.
+  const service = await startServerProcess(t, {
+    NODE_ENV: 'development', ISSUER: undefined, PORT: String(port), LOG_LEVEL: 'info',
+    DATABASE_URL: await createTestDatabase(t), KEY_ENCRYPTION_SECRET_FILE: await file('service-secret', `${SECRET}\n`),
+  })
+  const discovery = await (await fetch(`${service.baseUrl}/.well-known/openid-configuration`)).json() as { issuer: string; jwks_uri: string }
+  t.equal(discovery.issuer, `http://127.0.0.1:${port}`)
+  t.equal((await fetch(discovery.jwks_uri)).status, 200, 'and its URLs work from this machine')
+
+  t.equal(await production.exited, 1)
+  t.match(production.output().trim(), /^Invalid configuration: ISSUER must be set when NODE_ENV=production/)
+})
+
+t.test('KEY_ENCRYPTION_SECRET_FILE: the file\'s contents, trimmed', async (t) => {
+  const secretFile = await file('secret', `  ${SECRET}\n`)
+  t.equal(loadConfig({ ...base, KEY_ENCRYPTION_SECRET_FILE: secretFile }).KEY_ENCRYPTION_SECRET, SECRET)
+  t.equal(failure({ KEY_ENCRYPTION_SECRET_FILE: secretFile, KEY_ENCRYPTION_SECRET: SECRET }),
+    'Invalid configuration: set KEY_ENCRYPTION_SECRET or KEY_ENCRYPTION_SECRET_FILE, not both')
+  t.equal(failure({ KEY_ENCRYPTION_SECRET_FILE: path.join(dir, 'missing') }),
+    `Invalid configuration: KEY_ENCRYPTION_SECRET_FILE cannot be read (${path.join(dir, 'missing')}: ENOENT)`)
+  t.equal(failure({ KEY_ENCRYPTION_SECRET_FILE: await file('blank', ' \n') }),
+    `Invalid configuration: KEY_ENCRYPTION_SECRET_FILE names an empty file (${path.join(dir, 'blank')})`)
+  const short = failure({ KEY_ENCRYPTION_SECRET_FILE: await file('short', 'too-short-secret\n') })
+  t.match(short, /^Invalid configuration: KEY_ENCRYPTION_SECRET \(read from KEY_ENCRYPTION_SECRET_FILE\) must not have fewer than 32 characters/)
+  t.notMatch(short, 'too-short-secret', 'the contents are never echoed')
+  t.equal(failure({ DATABASE_URL: 'postgresql://postgres@127.0.0.1/latchkey' }),
+    'Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set', 'one of the two is needed with Postgres')
+})
+
+t.test('the other secrets take a file too: DATABASE_URL_FILE, REDIS_URL_FILE, KEY_ENCRYPTION_SECRETS_OLD_FILE', async (t) => {
+  const config = loadConfig({
+    ...base, KEY_ENCRYPTION_SECRET: SECRET,
+    DATABASE_URL_FILE: await file('database-url', 'postgresql://latchkey:pw@db:5432/latchkey\n'),
+    REDIS_URL_FILE: await file('redis-url', 'redis://:pw@redis:6379\n'),
+    KEY_ENCRYPTION_SECRETS_OLD_FILE: await file('old', `${'o'.repeat(32)}\n`),
+  })
+  t.equal(config.DATABASE_URL, 'postgresql://latchkey:pw@db:5432/latchkey')
+  t.equal(config.REDIS_URL, 'redis://:pw@redis:6379')
+  t.same(config.KEY_ENCRYPTION_SECRETS_OLD, ['o'.repeat(32)])
+})
+
+t.test('a store URL that does not parse is refused without being echoed', async (t) => {
+  // A password with an unencoded `/`, `?` or `#` turns the rest of the URL into host, port or query.
+  for (const url of ['postgresql://latchkey:se/cr3t@db:5432/latchkey', 'postgresql://latchkey:1234?cr3t@db/latchkey', 'postgresql://latchkey:se#cr3t@db/latchkey']) {
+    const message = failure({ DATABASE_URL: url, KEY_ENCRYPTION_SECRET: SECRET })
+    t.equal(message, 'Invalid configuration: DATABASE_URL is not a valid URL (special characters in the user name or password must be percent-encoded)', url)
+    t.notMatch(message, /cr3t|1234/)
+  }
+  t.equal(failure({ DATABASE_URL: 'postgresql://latchkey:se%2Fcr3t@db/latchkey', KEY_ENCRYPTION_SECRET: SECRET }), 'loaded', 'percent-encoded, it is fine')
+  t.equal(failure({ DATABASE_URL: 'postgresql://latchkey@/latchkey?host=/var/run/postgresql', KEY_ENCRYPTION_SECRET: SECRET }), 'loaded', 'pg\'s Unix-socket form')
+})
+
+t.test('DATABASE_POOL_SIZE and STORE_CONNECT_TIMEOUT: defaults and bounds', async (t) => {
+  const config = loadConfig(base)
+  t.equal(config.DATABASE_POOL_SIZE, 10)
+  t.equal(config.STORE_CONNECT_TIMEOUT, 30)
+  t.equal(loadConfig({ ...base, DATABASE_POOL_SIZE: '25', STORE_CONNECT_TIMEOUT: '0' }).DATABASE_POOL_SIZE, 25)
+  for (const value of ['0', '-1', 'many', '1001']) t.match(failure({ DATABASE_POOL_SIZE: value }), /^Invalid configuration: DATABASE_POOL_SIZE/, value)
+  for (const value of ['-1', 'soon', '3601']) t.match(failure({ STORE_CONNECT_TIMEOUT: value }), /^Invalid configuration: STORE_CONNECT_TIMEOUT/, value)
+})
