@@ -1,6 +1,7 @@
 import net from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { parseRedisUrl, RedisUrlError, type RedisTarget } from './stores/redis-url.js'
 
 // Every setting the service reads, with its default. Durations are whole seconds.
 const Seconds = (def: number, minimum = 0) => Type.Integer({ minimum, default: def })
@@ -15,7 +16,10 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.Optional(Type.String()),
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // One server (redis://, rediss://), a Sentinel set (redis-sentinel://) or a Cluster (redis-cluster://): see parseRedisUrl.
+  REDIS_URL: Type.Optional(Type.String()),
+  // The sentinels' own password (their requirepass), if they have one; REDIS_URL's password is the data servers'.
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_KEY_PREFIX: Type.String({ default: 'latchkey:' }),
   DATA_DIR: Type.String({ minLength: 1, default: '.latchkey-data' }),
 
@@ -121,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.METRICS_ENABLED && config.METRICS_PORT !== 0 && config.METRICS_PORT === config.PORT) {
     throw new ConfigError(`Invalid configuration: METRICS_PORT must differ from PORT (${config.PORT}): metrics are served on a listener of their own`)
   }
+  checkRedis(config)
   if (config.DATABASE_URL && !config.KEY_ENCRYPTION_SECRET) {
     throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set')
   }
@@ -136,6 +141,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     BEARER_REFRESH_WINDOW: config.BEARER_REFRESH_WINDOW ?? Math.min(3600, config.SESSION_IDLE_TTL),
     KEY_ENCRYPTION_SECRETS_OLD: oldSecrets,
     TRUST_PROXY: parseTrustProxy(config.TRUST_PROXY),
+  }
+}
+
+function checkRedis(config: RawConfig) {
+  let target: RedisTarget | undefined
+  try {
+    target = config.REDIS_URL === undefined ? undefined : parseRedisUrl(config.REDIS_URL)
+  } catch (error) {
+    if (error instanceof RedisUrlError) throw new ConfigError(`Invalid configuration: REDIS_URL ${error.message}`)
+    throw error
+  }
+  if (config.REDIS_SENTINEL_PASSWORD !== undefined && target?.kind !== 'sentinel') {
+    throw new ConfigError('Invalid configuration: REDIS_SENTINEL_PASSWORD is set, but REDIS_URL names no Sentinel set (redis-sentinel://host:port,host:port/master-name)')
+  }
+  // Latchkey's hash tags keep the keys it reads together in one slot; a brace in the prefix would be
+  // read as the tag instead and put every key in one slot, on one node.
+  if (target?.kind === 'cluster' && /[{}]/.test(config.REDIS_KEY_PREFIX)) {
+    throw new ConfigError('Invalid configuration: REDIS_KEY_PREFIX must not contain { or } on a Redis Cluster: Redis would read it as the hash tag and put every key in one slot')
   }
 }
 
@@ -193,5 +216,5 @@ function propagationDelay(config: RawConfig): number {
 }
 
 function redactSecret(name: string, value: unknown): unknown {
-  return /SECRET|URL/.test(name) ? '[redacted]' : value
+  return /SECRET|URL|PASSWORD/.test(name) ? '[redacted]' : value
 }
