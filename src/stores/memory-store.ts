@@ -12,6 +12,7 @@ interface Entry {
  */
 export class MemoryStore implements KeyValueStore {
   readonly kind = 'memory'
+  readonly clustered = false
   private readonly entries = new Map<string, Entry>()
   private readonly sweeper: NodeJS.Timeout
 
@@ -107,6 +108,9 @@ export class MemoryStore implements KeyValueStore {
   }
 
   async ping() {}
+
+  // One process's memory: what it acknowledged, it keeps until it closes.
+  onPossibleDataLoss() {}
 
   async close() {
     clearInterval(this.sweeper)
