@@ -76,6 +76,7 @@ export class RedisStore implements KeyValueStore {
   readonly clustered: boolean
   readonly client: RedisClient
   private readonly dataLossListeners: (() => void)[] = []
+  private closing = false
 
   constructor(url: string, private readonly keyPrefix: string, log?: ConnectionLog, options: RedisStoreOptions = {}) {
     const target = parseRedisUrl(url)
@@ -112,6 +113,8 @@ export class RedisStore implements KeyValueStore {
     let lostNode = false
     let masters: string[] | undefined
     cluster.on('-node', (_node: Redis, key: string) => {
+      // Closing ends every node's connection: nothing is lost then.
+      if (this.closing) return
       lostNode = true
       watch.lost(Object.assign(new Error(`cluster node ${key} lost`), { code: 'NODE_LOST' }))
     })
@@ -133,9 +136,19 @@ export class RedisStore implements KeyValueStore {
     this.dataLossListeners.push(listener)
   }
 
-  /** Connects once; when Redis is down at start, ioredis keeps reconnecting in the background. */
+  /**
+   * Connects once: settles when connected or at the first failure, and ioredis keeps reconnecting
+   * in the background. (While no sentinel answers, ioredis's own connect would wait without end.)
+   */
   async connect(): Promise<void> {
-    await this.client.connect().catch(() => {})
+    await new Promise<void>((resolve) => {
+      const settle = () => {
+        this.client.off('error', settle)
+        resolve()
+      }
+      this.client.once('error', settle)
+      this.client.connect().then(settle, settle)
+    })
   }
 
   /**
@@ -218,6 +231,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async close() {
+    this.closing = true
     this.client.disconnect()
   }
 }
