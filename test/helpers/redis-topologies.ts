@@ -111,8 +111,9 @@ export interface RedisCluster {
 
 /**
  * Three masters sharing the 16384 slots, and one replica of the first, so that it can fail over. A
- * node is failed after one second without answers; a replica takes over however long it was cut
- * off from its master (a test pauses it to lose a write).
+ * node is failed after two seconds without answers (shorter, and a busy machine fails nodes that
+ * are only slow); a replica takes over however long it was cut off from its master (a test pauses
+ * it to lose a write).
  */
 export async function startRedisCluster(t: Teardown): Promise<RedisCluster> {
   const processes = new Processes(t)
@@ -120,7 +121,7 @@ export async function startRedisCluster(t: Teardown): Promise<RedisCluster> {
     const port = await freePort()
     return processes.start(port, [
       '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-      '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0',
+      '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0',
     ])
   }
   const masters = [await start(), await start(), await start()]
@@ -171,8 +172,8 @@ export interface SentinelSet {
 
 /**
  * A master, its replica and three sentinels (quorum two) watching them, all with passwords: the
- * data servers' `dataPassword`, the sentinels' own `sentinelPassword`. A master is down after one
- * second without answers.
+ * data servers' `dataPassword`, the sentinels' own `sentinelPassword`. A master is down after two
+ * seconds without answers.
  */
 export async function startSentinelSet(t: Teardown, passwords: { dataPassword: string; sentinelPassword: string }): Promise<SentinelSet> {
   const processes = new Processes(t)
@@ -193,7 +194,7 @@ export async function startSentinelSet(t: Teardown, passwords: { dataPassword: s
       `sentinel myid ${self.id}`,
       `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
       `sentinel auth-pass ${masterName} ${dataPassword}`,
-      `sentinel down-after-milliseconds ${masterName} 1000`,
+      `sentinel down-after-milliseconds ${masterName} 2000`,
       `sentinel failover-timeout ${masterName} 10000`,
       `sentinel known-replica ${masterName} 127.0.0.1 ${replica.port}`,
       ...members.filter((m) => m !== self).map((m) => `sentinel known-sentinel ${masterName} 127.0.0.1 ${m.port} ${m.id}`),

@@ -128,8 +128,8 @@ t.test('a master killed under load, with a logout it never passed on: the logout
   t.equal(await replica.get(entry), null, 'and not on the replica: the failover loses it')
   replica.disconnect()
 
-  await waitUntil('the replica promoted', async () => (await cluster.masterFor(entry)) === cluster.replica)
-  await waitUntil('both instances serving again', async () => (await Promise.all([appA, appB].map((app) => me(app, kept.token)))).every((r) => r.statusCode === 200))
+  await waitUntil('the replica promoted', async () => (await cluster.masterFor(entry)) === cluster.replica, 60_000)
+  await waitUntil('both instances serving again', async () => (await Promise.all([appA, appB].map((app) => me(app, kept.token)))).every((r) => r.statusCode === 200), 60_000)
   const answers = await load.stop()
 
   t.same(unexpectedAnswers(answers), [], `during the failover every answer was a normal one or 503 (${answers.length} requests, ${answers.filter((a) => a.status === 503).length} × 503)`)

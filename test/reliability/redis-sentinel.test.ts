@@ -58,8 +58,8 @@ t.test('the master killed under load, with a logout it never passed on: the logo
   sentinel.replica.resume()
   t.equal(await sentinel.replica.call('GET', entry), null, 'and not on the replica: the failover loses it')
 
-  await waitUntil('the sentinels promoting the replica', async () => (await sentinel.currentMasterPort()) === sentinel.replica.port)
-  await waitUntil('both instances serving again', async () => (await Promise.all([appA, appB].map((app) => me(app, kept.token)))).every((r) => r.statusCode === 200))
+  await waitUntil('the sentinels promoting the replica', async () => (await sentinel.currentMasterPort()) === sentinel.replica.port, 60_000)
+  await waitUntil('both instances serving again', async () => (await Promise.all([appA, appB].map((app) => me(app, kept.token)))).every((r) => r.statusCode === 200), 60_000)
   const answers = await load.stop()
 
   t.same(unexpectedAnswers(answers), [], `during the failover every answer was a normal one or 503 (${answers.length} requests, ${answers.filter((a) => a.status === 503).length} × 503)`)
