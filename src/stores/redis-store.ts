@@ -152,23 +152,21 @@ export class RedisStore implements KeyValueStore {
   }
 
   /**
-   * Runs a multi-key command once per hash slot on a Cluster, where a command's keys must share one;
-   * once on a single server. Latchkey's own keys that are read together carry one hash tag (see
-   * src/core/key-groups.ts), so that is one command there too.
+   * The positions of `keys` grouped by hash slot on a Cluster, where one command's keys must share
+   * one; a single group on one server. Latchkey's keys that are read together carry one hash tag
+   * (src/core/key-groups.ts), so they make one group there too.
    */
-  private async perSlot<T>(keys: string[], run: (keys: string[]) => Promise<T[]>): Promise<T[]> {
-    if (!this.clustered) return run(keys)
+  private bySlot(keys: string[]): number[][] {
+    if (keys.length === 0) return []
+    if (!this.clustered) return [keys.map((_, index) => index)]
     const slots = new Map<number, number[]>()
     keys.forEach((key, index) => {
       const slot = calculateSlot(this.keyPrefix + key)
-      slots.set(slot, [...(slots.get(slot) ?? []), index])
+      const group = slots.get(slot)
+      if (group) group.push(index)
+      else slots.set(slot, [index])
     })
-    const results: T[] = new Array(keys.length)
-    await Promise.all([...slots.values()].map(async (indexes) => {
-      const values = await run(indexes.map((i) => keys[i]!))
-      indexes.forEach((keyIndex, i) => (results[keyIndex] = values[i]!))
-    }))
-    return results
+    return [...slots.values()]
   }
 
   async get(key: string) {
@@ -176,7 +174,12 @@ export class RedisStore implements KeyValueStore {
   }
 
   async getMany(keys: string[]) {
-    return keys.length === 0 ? [] : this.perSlot(keys, (group) => this.client.mget(...group))
+    const values: (string | null)[] = new Array(keys.length)
+    await Promise.all(this.bySlot(keys).map(async (group) => {
+      const read = await this.client.mget(...group.map((i) => keys[i]!))
+      group.forEach((keyIndex, i) => (values[keyIndex] = read[i] ?? null))
+    }))
+    return values
   }
 
   async set(key: string, value: string, ttlMs: number) {
@@ -192,13 +195,12 @@ export class RedisStore implements KeyValueStore {
   }
 
   async countExisting(keys: string[]) {
-    if (keys.length === 0) return 0
-    const counts = await this.perSlot(keys, async (group) => [await this.client.exists(...group)])
-    return counts.reduce((sum: number, n) => sum + (n ?? 0), 0)
+    const counts = await Promise.all(this.bySlot(keys).map((group) => this.client.exists(...group.map((i) => keys[i]!))))
+    return counts.reduce((sum, count) => sum + count, 0)
   }
 
   async del(keys: string[]) {
-    if (keys.length > 0) await this.perSlot(keys, async (group) => [await this.client.del(...group)])
+    await Promise.all(this.bySlot(keys).map((group) => this.client.del(...group.map((i) => keys[i]!))))
   }
 
   async ttlMs(key: string) {
