@@ -42,7 +42,8 @@ export function parseRedisUrl(url: string): RedisTarget {
 
   const at = authority.lastIndexOf('@')
   const auth = { ...userInfo(at < 0 ? '' : authority.slice(0, at)), tls: scheme.startsWith('rediss') }
-  const nodes = hostList(at < 0 ? authority : authority.slice(at + 1), kind === 'sentinel' ? 26379 : 6379)
+  // A password with an unencoded / ends the authority early: then no entry is quoted back.
+  const nodes = hostList(at < 0 ? authority : authority.slice(at + 1), kind === 'sentinel' ? 26379 : 6379, !url.includes('@'))
   const segments = path.split('/').filter(Boolean).map(decode)
   if (kind === 'cluster') {
     // A Cluster has database 0 only, so a path can only be a mistake.
@@ -63,15 +64,16 @@ function userInfo(text: string): { username?: string; password?: string } {
   return { ...(username ? { username } : {}), ...(password ? { password } : {}) }
 }
 
-function hostList(text: string, defaultPort: number): RedisNode[] {
+function hostList(text: string, defaultPort: number, quote: boolean): RedisNode[] {
   const entries = text.split(',').map((entry) => entry.trim())
   if (entries.some((entry) => entry === '')) throw new RedisUrlError('must list at least one host, as host:port separated by commas')
-  return entries.map((entry) => {
+  return entries.map((entry, index) => {
     // [v6]:port, [v6], host:port or host.
     const parsed = /^\[([0-9a-f:.]+)\](?::(\d+))?$/i.exec(entry) ?? /^([^:[\]\s]+)(?::(\d+))?$/.exec(entry)
     const port = parsed?.[2] === undefined ? defaultPort : Number(parsed[2])
     if (!parsed || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new RedisUrlError(`lists ${JSON.stringify(entry)}, which is not host:port`)
+      const named = quote ? JSON.stringify(entry) : `host ${index + 1}`
+      throw new RedisUrlError(`lists ${named}, which is not host:port (a password holding @ / : or % must be percent-encoded)`)
     }
     return { host: parsed[1]!, port }
   })
