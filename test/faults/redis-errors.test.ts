@@ -9,7 +9,8 @@ import { freePort } from '../helpers/private-servers.js'
 import { Processes, waitUntil } from '../helpers/redis-topologies.js'
 
 const processes = new Processes(t)
-const clusterNode = await processes.start(await freePort(), ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'])
+// A bus port of its own: the default, port + 10000, may be taken or beyond 65535.
+const clusterNode = await processes.start(await freePort(), ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(await freePort())])
 const replica = await processes.start(await freePort(), ['--replicaof', '127.0.0.1', String(await freePort())])
 
 function client(port: number) {

@@ -52,6 +52,7 @@ export class Processes {
     process.on('exit', killAll)
     t.teardown(async () => {
       await Promise.all([...this.children].map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return
         const exited = once(child, 'exit')
         child.kill('SIGCONT')
         child.kill('SIGKILL')
@@ -117,19 +118,24 @@ export interface RedisCluster {
  */
 export async function startRedisCluster(t: Teardown): Promise<RedisCluster> {
   const processes = new Processes(t)
+  const busPorts = new Map<RedisProcess, number>()
   const start = async () => {
     const port = await freePort()
-    return processes.start(port, [
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+    // A bus port of its own: the default, port + 10000, may be taken or beyond 65535.
+    const busPort = await freePort()
+    const node = await processes.start(port, [
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-port', String(busPort),
       '--cluster-node-timeout', '2000', '--cluster-replica-validity-factor', '0',
     ])
+    busPorts.set(node, busPort)
+    return node
   }
   const masters = [await start(), await start(), await start()]
   const replica = await start()
   const nodes = [...masters, replica]
   const third = Math.floor(16384 / 3)
   await Promise.all(masters.map((m, i) => m.call('CLUSTER', 'ADDSLOTSRANGE', i * third, i === 2 ? 16383 : (i + 1) * third - 1)))
-  for (const node of nodes.slice(1)) await masters[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port)
+  for (const node of nodes.slice(1)) await masters[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port, busPorts.get(node)!)
   const knowsAll = async (node: RedisProcess) => {
     const lines = String(await node.call('CLUSTER', 'NODES')).trim().split('\n')
     return lines.length === nodes.length && !lines.some((line) => /handshake|noaddr/.test(line))
