@@ -49,7 +49,9 @@ export class Revocations {
       this.reportedLosses++
       // At once, so that this instance's own lost writes come back even if it gets no request; a
       // failure here leaves the restore to the next check.
-      this.restore().catch(() => {})
+      this.restore().catch(() => {
+        // The next check restores, or answers 503.
+      })
     })
   }
 
@@ -186,7 +188,7 @@ export class Revocations {
   private restore(): Promise<void> {
     this.restoring ??= (async () => {
       // Yield first, so `restoring` is assigned before `finally` can clear it, even on a synchronous throw.
-      await null
+      await Promise.resolve()
       try {
         do {
           const covering = this.reportedLosses

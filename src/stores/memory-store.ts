@@ -109,8 +109,9 @@ export class MemoryStore implements KeyValueStore {
 
   async ping() {}
 
-  // One process's memory: what it acknowledged, it keeps until it closes.
-  onPossibleDataLoss() {}
+  onPossibleDataLoss() {
+    // One process's memory: what it acknowledged, it keeps until it closes.
+  }
 
   async close() {
     clearInterval(this.sweeper)

@@ -58,7 +58,7 @@ function createClient(target: RedisTarget, keyPrefix: string, options: RedisStor
       // Hear +switch-master from the sentinels and reconnect at once, rather than keep talking to a
       // demoted master, which would serve reads of its new master's data and refuse writes.
       failoverDetector: true,
-      reconnectOnError: (error) => /^READONLY/.test(error.message),
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
     })
   }
   const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = FAIL_FAST
@@ -174,7 +174,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async getMany(keys: string[]) {
-    const values: (string | null)[] = new Array(keys.length)
+    const values = new Array<string | null>(keys.length)
     await Promise.all(this.bySlot(keys).map(async (group) => {
       const read = await this.client.mget(...group.map((i) => keys[i]!))
       group.forEach((keyIndex, i) => (values[keyIndex] = read[i] ?? null))
@@ -213,7 +213,8 @@ export class RedisStore implements KeyValueStore {
       .incr(key)
       .pexpire(key, Math.max(1, Math.ceil(ttlMs)), 'NX')
       .exec()) ?? []
-    if (incrError || expireError) throw incrError ?? expireError
+    const error = incrError ?? expireError
+    if (error) throw error
     return Number(value)
   }
 

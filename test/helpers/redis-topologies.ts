@@ -72,7 +72,9 @@ export class Processes {
       port,
       async call(...command) {
         const redis = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-        redis.on('error', () => {})
+        redis.on('error', () => {
+          // A refused connection rejects the command below.
+        })
         try {
           await redis.connect()
           return await redis.call(String(command[0]), ...command.slice(1))
