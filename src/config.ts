@@ -3,6 +3,7 @@ import net from 'node:net'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { parsePostgresUrl } from './stores/postgres-url.js'
+import { parseRedisUrl, RedisUrlError, type RedisTarget } from './stores/redis-url.js'
 
 // Every setting the service reads, with its default. Durations are whole seconds.
 const Seconds = (def: number, minimum = 0) => Type.Integer({ minimum, default: def })
@@ -20,7 +21,10 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   // Postgres connections each instance opens at most (through a pooler: client connections).
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // One server (redis://, rediss://), a Sentinel set (redis-sentinel://) or a Cluster (redis-cluster://): see parseRedisUrl.
+  REDIS_URL: Type.Optional(Type.String()),
+  // The sentinels' own password (their requirepass), if they have one; REDIS_URL's password is the data servers'.
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   // How long a start waits for an unreachable Postgres or Redis before it gives up; 0: one attempt.
   STORE_CONNECT_TIMEOUT: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   REDIS_KEY_PREFIX: Type.String({ default: 'latchkey:' }),
@@ -145,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(`Invalid configuration: ${(error as Error).message}`)
     }
   }
+  checkRedis(config)
   if (config.DATABASE_URL && !config.KEY_ENCRYPTION_SECRET) {
     throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set')
   }
@@ -213,6 +218,24 @@ function issuer(config: RawConfig): string {
   return `http://${host}:${config.PORT}`
 }
 
+function checkRedis(config: RawConfig) {
+  let target: RedisTarget | undefined
+  try {
+    target = config.REDIS_URL === undefined ? undefined : parseRedisUrl(config.REDIS_URL)
+  } catch (error) {
+    if (error instanceof RedisUrlError) throw new ConfigError(`Invalid configuration: REDIS_URL ${error.message}`)
+    throw error
+  }
+  if (config.REDIS_SENTINEL_PASSWORD !== undefined && target?.kind !== 'sentinel') {
+    throw new ConfigError('Invalid configuration: REDIS_SENTINEL_PASSWORD is set, but REDIS_URL names no Sentinel set (redis-sentinel://host:port,host:port/master-name)')
+  }
+  // Latchkey's hash tags keep the keys it reads together in one slot; a brace in the prefix would be
+  // read as the tag instead and put every key in one slot, on one node.
+  if (target?.kind === 'cluster' && /[{}]/.test(config.REDIS_KEY_PREFIX)) {
+    throw new ConfigError('Invalid configuration: REDIS_KEY_PREFIX must not contain { or } on a Redis Cluster: Redis would read it as the hash tag and put every key in one slot')
+  }
+}
+
 // proxy-addr's names for the private ranges, which Fastify accepts in a list too.
 const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal'])
 const TRUST_PROXY_HINT = 'set the number of proxies in front of the service (e.g. TRUST_PROXY=1) or their addresses and CIDRs (e.g. TRUST_PROXY=10.0.0.0/8,192.0.2.7)'
@@ -267,5 +290,5 @@ function propagationDelay(config: RawConfig): number {
 }
 
 function redactSecret(name: string, value: unknown): unknown {
-  return /SECRET|URL/.test(name) ? '[redacted]' : value
+  return /SECRET|URL|PASSWORD/.test(name) ? '[redacted]' : value
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import type { AccountView, Accounts } from './accounts.js'
+import type { KeyGroups } from './key-groups.js'
 import { Revocations } from './revocations.js'
 
 /** An account as a profile shows it: never its password hash, which stays out of the cache. */
@@ -20,24 +21,28 @@ interface Entry {
  * touch every account (a role's permissions), and an entry is served only while the stamps it was
  * read under are still the current ones. Every instance reads the same stamps, so a change shows on
  * all of them at once. The TTL only bounds what stamps cannot cover: an entry read during the
- * commit whose second stamp write then failed.
+ * commit whose second stamp write then failed. The stamps are in the account's key group, so that
+ * they are read in one command with the revocation check; the every-account stamp has a copy in
+ * each group.
  */
 export class AccountProfiles {
   private readonly entries = new Map<string, Entry>()
-  private static readonly everyAccount = 'account-stamp:*'
-  private static accountStamp = (id: string) => `account-stamp:${id}`
+  private static readonly everyAccount = (group: string) => `account-stamp:${group}*`
+  private static accountStamp = (group: string, id: string) => `account-stamp:${group}${id}`
 
   constructor(
     private readonly accounts: Accounts,
     private readonly kv: KeyValueStore,
     private readonly ttlMs: number,
+    private readonly groups: KeyGroups,
     private readonly maxEntries = 10_000,
   ) {}
 
   /** The keys of an account's change stamps, for a caller that reads them with other keys in one round trip. */
   stampKeys(accountId: string): string[] {
+    const group = this.groups.of(accountId)
     // With the store's generation: stamps lost with the store's data must not make an old entry current.
-    return [AccountProfiles.accountStamp(accountId), AccountProfiles.everyAccount, Revocations.intactMarker]
+    return [AccountProfiles.accountStamp(group, accountId), AccountProfiles.everyAccount(group), Revocations.intactMarker(group)]
   }
 
   /** The profile; `stamps` are the values of stampKeys(accountId) if the caller has just read them. */
@@ -60,12 +65,13 @@ export class AccountProfiles {
 
   /** Before and after a change to one account commits (AccountAdmin.change says why both). */
   async changed(accountId: string): Promise<void> {
-    await this.kv.set(AccountProfiles.accountStamp(accountId), crypto.randomUUID(), this.stampTtlMs)
+    await this.kv.set(AccountProfiles.accountStamp(this.groups.of(accountId), accountId), crypto.randomUUID(), this.stampTtlMs)
   }
 
   /** Before and after a change that can touch any account (a role's permissions) commits. */
   async changedAll(): Promise<void> {
-    await this.kv.set(AccountProfiles.everyAccount, crypto.randomUUID(), this.stampTtlMs)
+    const stamp = crypto.randomUUID()
+    await Promise.all(this.groups.all().map((group) => this.kv.set(AccountProfiles.everyAccount(group), stamp, this.stampTtlMs)))
   }
 
   // A stamp must outlive every entry read before it, or its expiry would make such an entry current

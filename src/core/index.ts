@@ -19,6 +19,7 @@ import { OAuthClients } from './clients.js'
 import { introspect, type TokenTypeHint } from './introspection.js'
 import { InvalidAccessToken, SessionExpired } from './errors.js'
 import { CoreEvents } from './events.js'
+import { KeyGroups } from './key-groups.js'
 import { LockoutPolicy } from './lockout.js'
 import { PasswordLogin } from './login.js'
 import { requireOperator } from './operators.js'
@@ -61,15 +62,17 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   // A revocation must outlive every token it covers, clock tolerance included, and the window in
   // which an expired token may still be exchanged.
   const exchangeWindowMs = config.BEARER_REFRESH_WINDOW * 1000
+  // Keys read or scripted together share a hash tag on a Redis Cluster.
+  const keyGroups = new KeyGroups(kv.clustered)
   const revocations = new Revocations(kv, new RevocationRecords(db), {
     maxTokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000, exchangeWindowMs, clockToleranceMs: config.CLOCK_TOLERANCE * 1000,
-  })
+  }, keyGroups)
   const lockout = new LockoutPolicy(kv, {
     threshold: config.LOCKOUT_THRESHOLD,
     windowMs: config.LOCKOUT_WINDOW * 1000,
     baseMs: config.LOCKOUT_BASE_DURATION * 1000,
     maxMs: config.LOCKOUT_MAX_DURATION * 1000,
-  })
+  }, keyGroups)
   const sessions = new Sessions(db, records.sessions, accounts, accessTokens, revocations, {
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
@@ -77,7 +80,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }, events)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
   const clients = new OAuthClients(db)
-  const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000)
+  const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
     accounts: new AccountAdmin(db, records, passwords, sessions, revocations, lockout, profiles),

@@ -57,7 +57,7 @@ async function introspectRefreshToken(
   if (!found || found.token.consumedAt || found.token.expiresAt <= now) return { active: false }
   const { token: row, session } = found
   if (session.revokedAt || session.idleExpiresAt <= now || session.absoluteExpiresAt <= now) return { active: false }
-  if (await revocations.isSessionRevoked(session.id)) return { active: false }
+  if (await revocations.isSessionRevoked(session)) return { active: false }
   const { issuer, audience } = accessTokens.options
   return {
     active: true, token_type: 'refresh_token', sub: session.accountId, sid: session.id,

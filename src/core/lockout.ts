@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import type { KeyValueStore, LockoutDurations, LockoutFailResult, LockoutKeys } from '../stores/key-value-store.js'
 import { normalizeEmail } from './emails.js'
 import { AccountLocked } from './errors.js'
+import type { KeyGroups } from './key-groups.js'
 
 /**
  * Attempts from an IP where the account has logged in before are counted apart from all others,
@@ -20,7 +21,7 @@ export interface LockoutSettings {
 export class LockoutPolicy {
   private readonly durations: LockoutDurations
 
-  constructor(private readonly kv: KeyValueStore, private readonly settings: LockoutSettings) {
+  constructor(private readonly kv: KeyValueStore, private readonly settings: LockoutSettings, private readonly groups: KeyGroups) {
     this.durations = {
       threshold: settings.threshold,
       baseMs: settings.baseMs,
@@ -32,9 +33,10 @@ export class LockoutPolicy {
 
   private keys(email: string, origin: AttemptOrigin): LockoutKeys {
     // Normalized here too, so an unlock with the email as typed clears what login counted.
-    // Hashed, so the key-value store holds no email addresses.
+    // Hashed, so the key-value store holds no email addresses. One key group per email, so that
+    // each script's keys, and an unlock's, share a Cluster slot.
     const id = crypto.createHash('sha256').update(normalizeEmail(email)).digest('base64url').slice(0, 22)
-    const base = `lockout:${id}:${origin}`
+    const base = `lockout:${this.groups.of(id)}${id}:${origin}`
     return { attempts: `${base}:attempts`, lock: `${base}:lock`, level: `${base}:level` }
   }
 

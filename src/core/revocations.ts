@@ -1,5 +1,6 @@
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import type { RevocationRecords } from '../stores/revocation-records.js'
+import type { KeyGroups } from './key-groups.js'
 
 /** What a revocation check needs of an access token's claims. */
 export interface RevocableToken {
@@ -19,10 +20,18 @@ export interface RevocableToken {
  *
  * Redis may lose its data (a restart without persistence, a failover to an empty replica). A marker
  * key, read in the same round trip as every check, tells: when it is gone, every revocation is
- * written again from Postgres before any check answers, so a revoked token is not let back in.
+ * written again from Postgres before any check answers, so a revoked token is not let back in. On a
+ * Cluster each key group has its marker, read with the group's keys (src/core/key-groups.ts).
+ *
+ * Redis may also drop just its last writes: a failover to a replica that had not received them, a
+ * crash that lost the end of its append-only file. The marker survives that, so the store reports
+ * each reconnect and failover, and the revocations are written again then too, before the next check.
  */
 export class Revocations {
   private restoring: Promise<void> | undefined
+  /** Possible losses of acknowledged writes the store has reported, and how many a restore has covered. */
+  private reportedLosses = 0
+  private restoredLosses = 0
 
   constructor(
     private readonly kv: KeyValueStore,
@@ -34,7 +43,17 @@ export class Revocations {
       exchangeWindowMs: number
       clockToleranceMs: number
     },
-  ) {}
+    private readonly groups: KeyGroups,
+  ) {
+    kv.onPossibleDataLoss(() => {
+      this.reportedLosses++
+      // At once, so that this instance's own lost writes come back even if it gets no request; a
+      // failure here leaves the restore to the next check.
+      this.restore().catch(() => {
+        // The next check restores, or answers 503.
+      })
+    })
+  }
 
   private get maxTokenLifetimeMs() {
     return this.lifetimes.maxTokenLifetimeMs
@@ -53,18 +72,20 @@ export class Revocations {
    * that keys its entries on values read from the store (profile change stamps) includes it, and no
    * entry read before the data was lost can match again.
    */
-  static readonly intactMarker = 'revocations:intact'
-  private static sessionKey = (sid: string) => `revoked:sid:${sid}`
-  private static tokenKey = (jti: string) => `revoked:jti:${jti}`
-  private static roleKey = (accountId: string, role: string) => `revoked:role:${accountId}:${role}`
+  static readonly intactMarker = (group: string) => `revocations:${group}intact`
+  // A session's and a role's entries are in their account's group, a token's in its own.
+  private static sessionKey = (group: string, sid: string) => `revoked:${group}sid:${sid}`
+  private static tokenKey = (group: string, jti: string) => `revoked:${group}jti:${jti}`
+  private static roleKey = (group: string, accountId: string, role: string) => `revoked:${group}role:${accountId}:${role}`
 
   /** Until when a revocation of this token must hold: while it can be presented, or exchanged. */
   tokenCoveredUntil(token: Pick<RevocableToken, 'exp'>): Date {
     return new Date(token.exp * 1000 + this.lifetimes.clockToleranceMs + this.lifetimes.exchangeWindowMs)
   }
 
-  async revokeSessions(sids: string[]): Promise<void> {
-    await Promise.all(sids.map((sid) => this.kv.set(Revocations.sessionKey(sid), '1', this.maxTokenLifetimeMs)))
+  async revokeSessions(accountId: string, sids: string[]): Promise<void> {
+    const group = this.groups.of(accountId)
+    await Promise.all(sids.map((sid) => this.kv.set(Revocations.sessionKey(group, sid), '1', this.maxTokenLifetimeMs)))
   }
 
   /** Revokes one access token for as long as it could be presented or exchanged: Postgres, then Redis. */
@@ -113,16 +134,17 @@ export class Revocations {
 
   // The Redis side of a durable record, living as long as the record (and at least a second).
   private writeTokenRevocation(jti: string, reason: string, expiresAt: Date, now = new Date()) {
-    return this.kv.set(Revocations.tokenKey(jti), reason, Math.max(expiresAt.getTime() - now.getTime(), 1000))
+    return this.kv.set(Revocations.tokenKey(this.groups.of(jti), jti), reason, Math.max(expiresAt.getTime() - now.getTime(), 1000))
   }
 
   private writeRoleRevocation(accountId: string, role: string, revokedAt: Date, expiresAt: Date, now: Date) {
-    return this.kv.set(Revocations.roleKey(accountId, role), String(revokedAt.getTime()), Math.max(expiresAt.getTime() - now.getTime(), 1000))
+    return this.kv.set(Revocations.roleKey(this.groups.of(accountId), accountId, role), String(revokedAt.getTime()), Math.max(expiresAt.getTime() - now.getTime(), 1000))
   }
 
-  async isSessionRevoked(sid: string): Promise<boolean> {
-    const [session] = await this.read([Revocations.sessionKey(sid)])
-    return session !== null
+  async isSessionRevoked(session: { id: string; accountId: string }): Promise<boolean> {
+    const group = this.groups.of(session.accountId)
+    const [revoked] = await this.read([group], [Revocations.sessionKey(group, session.id)])
+    return revoked !== null
   }
 
   async isRevoked(token: RevocableToken): Promise<boolean> {
@@ -131,47 +153,67 @@ export class Revocations {
 
   /**
    * Whether an access token is revoked (its own entry, its session's, or its role's), with the
-   * values of `alsoRead` fetched in the same round trip. `ignoreOwnEntry` leaves the token's own
-   * entry to the caller (the exchange, which asks Postgres whether it was exchanged or revoked).
+   * values of `alsoRead` (keys in the account's group, see AccountProfiles.stampKeys) fetched in
+   * the same round trip. `ignoreOwnEntry` leaves the token's own entry to the caller (the exchange,
+   * which asks Postgres whether it was exchanged or revoked).
    */
   async check(token: RevocableToken, alsoRead: string[] = [], { ignoreOwnEntry = false } = {}): Promise<{ revoked: boolean; values: (string | null)[] }> {
-    const [own, session, role, ...values] = await this.read([
-      Revocations.tokenKey(token.jti), Revocations.sessionKey(token.sid), Revocations.roleKey(token.sub, token.role), ...alsoRead,
+    const account = this.groups.of(token.sub)
+    const own = this.groups.of(token.jti)
+    const [ownEntry, session, role, ...values] = await this.read([account, own], [
+      Revocations.tokenKey(own, token.jti), Revocations.sessionKey(account, token.sid), Revocations.roleKey(account, token.sub, token.role), ...alsoRead,
     ])
     // iat has whole seconds: a token issued in the second of a removal is refused with it.
     const roleRevoked = role !== null && token.iat * 1000 <= Number(role)
-    return { revoked: (!ignoreOwnEntry && own !== null) || session !== null || roleRevoked, values }
+    return { revoked: (!ignoreOwnEntry && ownEntry !== null) || session !== null || roleRevoked, values }
   }
 
-  /** The values of `keys`, read with the marker; restored first if the store lost its data. */
-  private async read(keys: string[]): Promise<(string | null)[]> {
-    const [intact, ...values] = await this.kv.getMany([Revocations.intactMarker, ...keys])
-    if (intact !== null) return values
+  /**
+   * The values of `keys`, read with the markers of their groups; restored first if the store lost
+   * its data, or reported that it may have dropped writes since the last restore.
+   */
+  private async read(groups: string[], keys: string[]): Promise<(string | null)[]> {
+    const markers = [...new Set(groups)].map(Revocations.intactMarker)
+    const values = await this.kv.getMany([...markers, ...keys])
+    const intact = values.slice(0, markers.length).every((marker) => marker !== null)
+    if (intact && this.restoredLosses === this.reportedLosses) return values.slice(markers.length)
     await this.restore()
     return this.kv.getMany(keys)
   }
 
-  /** Writes every revocation again, then the marker; one restore at a time per instance. */
+  /**
+   * Writes every revocation again, then every group's marker; one restore at a time per instance,
+   * and again if the store reports a loss meanwhile.
+   */
   private restore(): Promise<void> {
     this.restoring ??= (async () => {
       // Yield first, so `restoring` is assigned before `finally` can clear it, even on a synchronous throw.
       await Promise.resolve()
       try {
-        const now = new Date()
-        const [sessions, { tokens, roles }] = await Promise.all([
-          this.records.sessionsEndedSince(this.coveringSince(now.getTime())), this.records.live(now),
-        ])
-        await Promise.all([
-          this.revokeSessions(sessions),
-          ...tokens.map((t) => this.writeTokenRevocation(t.jti, t.reason, t.expiresAt, now)),
-          ...roles.map((r) => this.writeRoleRevocation(r.accountId, r.role, r.revokedAt, r.expiresAt, now)),
-        ])
-        // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
-        await this.kv.set(Revocations.intactMarker, new Date().toISOString(), 7 * 86_400_000)
+        do {
+          const covering = this.reportedLosses
+          await this.writeEverything()
+          this.restoredLosses = covering
+        } while (this.restoredLosses < this.reportedLosses)
       } finally {
         this.restoring = undefined
       }
     })()
     return this.restoring
+  }
+
+  private async writeEverything(): Promise<void> {
+    const now = new Date()
+    const [sessions, { tokens, roles }] = await Promise.all([
+      this.records.sessionsEndedSince(this.coveringSince(now.getTime())), this.records.live(now),
+    ])
+    await Promise.all([
+      ...sessions.map((s) => this.revokeSessions(s.accountId, [s.id])),
+      ...tokens.map((t) => this.writeTokenRevocation(t.jti, t.reason, t.expiresAt, now)),
+      ...roles.map((r) => this.writeRoleRevocation(r.accountId, r.role, r.revokedAt, r.expiresAt, now)),
+    ])
+    // Long-lived, not eternal: when it expires, one restore (a query) writes it again.
+    const stamp = new Date().toISOString()
+    await Promise.all(this.groups.all().map((group) => this.kv.set(Revocations.intactMarker(group), stamp, 7 * 86_400_000)))
   }
 }

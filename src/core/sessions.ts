@@ -103,7 +103,7 @@ export class Sessions {
     this.assertLive(session, now)
     if (token.expiresAt <= now) throw new SessionExpired()
     // Asking Redis too makes refresh fail closed (503) while revocations cannot be written or read.
-    if (await this.revocations.isSessionRevoked(session.id)) return this.refuseInRevokedSession(refreshToken)
+    if (await this.revocations.isSessionRevoked(session)) return this.refuseInRevokedSession(refreshToken)
     if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
     const role = selectRole(account, options.role ?? session.role)
 
@@ -291,7 +291,7 @@ export class Sessions {
       return true
     })
     // Even when it had already ended: a retry after a failed Redis write completes the revocation.
-    await this.revocations.revokeSessions([sessionId])
+    await this.revocations.revokeSessions(accountId, [sessionId])
     return ended
   }
 
@@ -305,7 +305,7 @@ export class Sessions {
     // Read after the commit, so these just revoked are among them; with them, every session of the
     // account ended recently enough for its access tokens to live: a retry after a failed Redis
     // write then completes the earlier revocation too.
-    await this.revocations.revokeSessions(await this.records.endedSince(accountId, this.revocations.coveringSince()))
+    await this.revocations.revokeSessions(accountId, await this.records.endedSince(accountId, this.revocations.coveringSince()))
     return revoked.length
   }
 

@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify'
 import { CoreError, Overloaded, StoreUnavailable } from '../core/errors.js'
 import { dataExceptionCode } from '../stores/data-exceptions.js'
+import { isRedisUnavailable } from '../stores/redis-errors.js'
 
 /**
  * What went wrong with a request, independent of how a dialect words it. Each surface's error
@@ -98,7 +99,7 @@ export function isStoreUnavailable(error: unknown): boolean {
   // A refused value is no outage, even when Postgres's message quotes it and the quote reads like one.
   if (dataExceptionCode(error)) return false
   for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.name === 'PrismaClientInitializationError' || e.name === 'MaxRetriesPerRequestError') return true
+    if (e.name === 'PrismaClientInitializationError' || isRedisUnavailable(e)) return true
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.test(e.code)) return true
     if (typeof e.message === 'string' && UNAVAILABLE.test(e.message)) return true
   }
@@ -111,7 +112,7 @@ export function unavailableStore(error: unknown): 'postgres' | 'redis' | 'unknow
   if (!isStoreUnavailable(error)) return undefined
   for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     if (e.name?.startsWith('Prisma') || e.name === 'DriverAdapterError' || e.name === 'PostgresQueryError' || (typeof e.code === 'string' && /^(P\d{4}|57P0\d|08\d{3})$/.test(e.code))) return 'postgres'
-    if (e.name === 'MaxRetriesPerRequestError' || /Stream isn't writeable|Connection is closed|Command timed out|Reached the max retries/i.test(e.message ?? '')) return 'redis'
+    if (isRedisUnavailable(e) || /Reached the max retries/i.test(e.message ?? '')) return 'redis'
   }
   return 'unknown'
 }

@@ -5,6 +5,11 @@
  */
 export interface KeyValueStore {
   readonly kind: 'redis' | 'memory'
+  /**
+   * Spread over the slots of a Redis Cluster: the keys a script touches must share a hash tag, and
+   * the keys one call reads or deletes are sent in one command per slot (see src/core/key-groups.ts).
+   */
+  readonly clustered: boolean
   get(key: string): Promise<string | null>
   /** Several values in one round trip, in the order of the keys; null where a key does not exist. */
   getMany(keys: string[]): Promise<(string | null)[]>
@@ -26,6 +31,12 @@ export interface KeyValueStore {
   lockoutFail(keys: LockoutKeys, policy: LockoutDurations): Promise<LockoutFailResult>
   ping(): Promise<void>
   close(): Promise<void>
+  /**
+   * Calls `listener` whenever the store may have dropped writes it had acknowledged: it reconnected,
+   * perhaps to another server (a failover to a replica that lagged, a restart that lost its last
+   * writes). What is derived from Postgres must then be written again.
+   */
+  onPossibleDataLoss(listener: () => void): void
 }
 
 export interface LockoutKeys {

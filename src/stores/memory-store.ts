@@ -12,6 +12,7 @@ interface Entry {
  */
 export class MemoryStore implements KeyValueStore {
   readonly kind = 'memory'
+  readonly clustered = false
   private readonly entries = new Map<string, Entry>()
   private readonly sweeper: NodeJS.Timeout
 
@@ -108,6 +109,10 @@ export class MemoryStore implements KeyValueStore {
 
   async ping() {
     // In-process: always reachable.
+  }
+
+  onPossibleDataLoss() {
+    // One process's memory: what it acknowledged, it keeps until it closes.
   }
 
   async close() {

@@ -28,7 +28,7 @@ export async function openStores(config: Config, log?: ConnectionLog): Promise<S
   let keyValue: KeyValueStore | undefined
   try {
     if (config.REDIS_URL) {
-      const redis = new RedisStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, log)
+      const redis = new RedisStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, log, { sentinelPassword: config.REDIS_SENTINEL_PASSWORD })
       await redis.connect()
       keyValue = redis
     } else {

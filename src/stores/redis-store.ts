@@ -1,6 +1,8 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import calculateSlot from 'cluster-key-slot'
 import type { KeyValueStore, LockoutBeginResult, LockoutDurations, LockoutFailResult, LockoutKeys } from './key-value-store.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
+import { parseRedisUrl, type RedisTarget } from './redis-url.js'
 
 // Each lockout step is one script, so parallel attempts cannot slip past the threshold.
 const LOCKOUT_BEGIN = `
@@ -26,37 +28,146 @@ interface LockoutCommands {
   lockoutFail(attempts: string, lock: string, level: string, threshold: number, baseMs: number, maxMs: number, levelMemoryMs: number): Promise<[number, number, number]>
 }
 
+export type RedisClient = (Redis | Cluster) & LockoutCommands
+
+export interface RedisStoreOptions {
+  /** The sentinels' own password (REDIS_SENTINEL_PASSWORD); the URL's password is the data servers'. */
+  sentinelPassword?: string
+}
+
+// Fail fast while Redis is away instead of queueing: callers answer 503 and retry later.
+const FAIL_FAST: RedisOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2000,
+  commandTimeout: 2000,
+  retryStrategy: (times) => Math.min(100 * times, 1000),
+}
+
+/** The ioredis client for one server, a Sentinel set (ioredis finds the master) or a Cluster. */
+function createClient(target: RedisTarget, keyPrefix: string, options: RedisStoreOptions): Redis | Cluster {
+  if (target.kind === 'server') return new Redis(target.url, { ...FAIL_FAST, keyPrefix })
+  const { username, password } = target
+  const tls = target.tls ? {} : undefined
+  if (target.kind === 'sentinel') {
+    return new Redis({
+      ...FAIL_FAST, keyPrefix, username, password, tls,
+      sentinels: target.sentinels, name: target.masterName,
+      sentinelPassword: options.sentinelPassword, enableTLSForSentinelMode: target.tls, sentinelTLS: tls,
+      // Hear +switch-master from the sentinels and reconnect at once, rather than keep talking to a
+      // demoted master, which would serve reads of its new master's data and refuse writes.
+      failoverDetector: true,
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+    })
+  }
+  const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = FAIL_FAST
+  return new Cluster(target.nodes, {
+    keyPrefix, lazyConnect, enableOfflineQueue,
+    clusterRetryStrategy: retryStrategy as (times: number) => number,
+    redisOptions: { ...perNode, username, password, tls },
+    slotsRefreshTimeout: 2000,
+  })
+}
+
+/** Redis through ioredis: one server, a Sentinel set or a Cluster, as REDIS_URL says. */
 export class RedisStore implements KeyValueStore {
   readonly kind = 'redis'
-  readonly client: Redis & LockoutCommands
+  readonly clustered: boolean
+  readonly client: RedisClient
+  private readonly dataLossListeners: (() => void)[] = []
+  private closing = false
 
-  constructor(url: string, keyPrefix: string, log?: ConnectionLog) {
-    const client = new Redis(url, {
-      keyPrefix,
-      lazyConnect: true,
-      // Fail fast while Redis is away instead of queueing: callers answer 503 and retry later.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      commandTimeout: 2000,
-      retryStrategy: (times) => Math.min(100 * times, 1000),
-    })
+  constructor(url: string, private readonly keyPrefix: string, log?: ConnectionLog, options: RedisStoreOptions = {}) {
+    const target = parseRedisUrl(url)
+    const client = createClient(target, keyPrefix, options)
     client.defineCommand('lockoutBegin', { numberOfKeys: 2, lua: LOCKOUT_BEGIN })
     client.defineCommand('lockoutFail', { numberOfKeys: 3, lua: LOCKOUT_FAIL })
-    // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
+    this.client = client as RedisClient
+    this.clustered = client instanceof Cluster
     const watch = connectionWatch('redis', log)
+    // ioredis emits 'error' on every failed reconnect; without a listener Node would crash.
     client.on('error', (error: Error) => watch.lost(error))
     // A closed connection that ioredis will reopen: lost, even if it is back before a reconnect fails.
     client.on('reconnecting', () => watch.lost())
     client.on('ready', () => watch.restored())
-    this.client = client as Redis & LockoutCommands
+    if (client instanceof Cluster) this.watchCluster(client, watch)
+    else this.watchServer(client)
   }
 
-  /** Connects once; when Redis is down at start, ioredis keeps reconnecting in the background. */
-  async connect(): Promise<void> {
-    await this.client.connect().catch(() => {
-      // Reported by the 'error' listener; ioredis keeps reconnecting.
+  /** Each reconnect may have reached another server (Sentinel's new master), or one that lost writes. */
+  private watchServer(client: Redis) {
+    let readyBefore = false
+    client.on('ready', () => {
+      if (readyBefore) this.possibleDataLoss()
+      readyBefore = true
     })
+  }
+
+  /**
+   * A Cluster node's connection ends when the node goes (ioredis does not reconnect to it, it asks
+   * the cluster for the slots again), and a failover gives slots a new master. Either may have
+   * dropped writes the old master had acknowledged, so either is reported once the slots are read.
+   */
+  private watchCluster(cluster: Cluster, watch: ReturnType<typeof connectionWatch>) {
+    let lostNode = false
+    let masters: string[] | undefined
+    cluster.on('-node', (_node: Redis, key: string) => {
+      // Closing ends every node's connection: nothing is lost then.
+      if (this.closing) return
+      lostNode = true
+      watch.lost(Object.assign(new Error(`cluster node ${key} lost`), { code: 'NODE_LOST' }))
+    })
+    cluster.on('refresh', () => {
+      const now = cluster.slots.map((nodes) => nodes[0] ?? '')
+      const moved = masters !== undefined && now.some((master, slot) => master !== masters![slot])
+      masters = now
+      if (lostNode || moved) this.possibleDataLoss()
+      lostNode = false
+      watch.restored()
+    })
+  }
+
+  private possibleDataLoss() {
+    for (const listener of this.dataLossListeners) listener()
+  }
+
+  onPossibleDataLoss(listener: () => void) {
+    this.dataLossListeners.push(listener)
+  }
+
+  /**
+   * Connects once: settles when connected or at the first failure, and ioredis keeps reconnecting
+   * in the background. (While no sentinel answers, ioredis's own connect would wait without end.)
+   */
+  async connect(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const settle = () => {
+        this.client.off('error', settle)
+        resolve()
+      }
+      this.client.once('error', settle)
+      // A failure is also reported by the 'error' listener; ioredis keeps reconnecting.
+      this.client.connect().then(settle, settle)
+    })
+  }
+
+  /**
+   * The positions of `keys` grouped by hash slot on a Cluster, where one command's keys must share
+   * one; a single group on one server. Latchkey's keys that are read together carry one hash tag
+   * (src/core/key-groups.ts), so they make one group there too.
+   */
+  private bySlot(keys: string[]): number[][] {
+    if (keys.length === 0) return []
+    if (!this.clustered) return [keys.map((_, index) => index)]
+    const slots = new Map<number, number[]>()
+    keys.forEach((key, index) => {
+      const slot = calculateSlot(this.keyPrefix + key)
+      const group = slots.get(slot)
+      if (group) group.push(index)
+      else slots.set(slot, [index])
+    })
+    return [...slots.values()]
   }
 
   async get(key: string) {
@@ -64,7 +175,12 @@ export class RedisStore implements KeyValueStore {
   }
 
   async getMany(keys: string[]) {
-    return keys.length === 0 ? [] : this.client.mget(...keys)
+    const values = new Array<string | null>(keys.length)
+    await Promise.all(this.bySlot(keys).map(async (group) => {
+      const read = await this.client.mget(...group.map((i) => keys[i]!))
+      group.forEach((keyIndex, i) => (values[keyIndex] = read[i] ?? null))
+    }))
+    return values
   }
 
   async set(key: string, value: string, ttlMs: number) {
@@ -80,11 +196,12 @@ export class RedisStore implements KeyValueStore {
   }
 
   async countExisting(keys: string[]) {
-    return keys.length === 0 ? 0 : this.client.exists(...keys)
+    const counts = await Promise.all(this.bySlot(keys).map((group) => this.client.exists(...group.map((i) => keys[i]!))))
+    return counts.reduce((sum, count) => sum + count, 0)
   }
 
   async del(keys: string[]) {
-    if (keys.length > 0) await this.client.del(...keys)
+    await Promise.all(this.bySlot(keys).map((group) => this.client.del(...group.map((i) => keys[i]!))))
   }
 
   async ttlMs(key: string) {
@@ -118,6 +235,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async close() {
+    this.closing = true
     this.client.disconnect()
   }
 }

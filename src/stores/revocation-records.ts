@@ -85,15 +85,19 @@ export class RevocationRecords {
   }
 
   /**
-   * The sessions ended at or after `since`: those still in the table, and those of accounts deleted
-   * meanwhile, which their deletion's audit event names (the rows went with the account).
+   * The sessions ended at or after `since`, with their accounts: those still in the table, and those
+   * of accounts deleted meanwhile, which their deletion's audit event names (the rows went with the
+   * account; the event keeps its id).
    */
-  async sessionsEndedSince(since: Date): Promise<string[]> {
+  async sessionsEndedSince(since: Date): Promise<{ id: string; accountId: string }[]> {
     const [ended, deletions] = await Promise.all([
-      this.db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true } }),
-      this.db.auditEvent.findMany({ where: { type: 'admin.account_deleted', createdAt: { gte: since } }, select: { data: true } }),
+      this.db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true, accountId: true } }),
+      this.db.auditEvent.findMany({ where: { type: 'admin.account_deleted', createdAt: { gte: since } }, select: { accountId: true, data: true } }),
     ])
-    const ofDeleted = deletions.flatMap((event) => (event.data as Prisma.JsonObject & { endedSessions?: string[] } | null)?.endedSessions ?? [])
-    return [...ended.map((s) => s.id), ...ofDeleted]
+    const ofDeleted = deletions.flatMap(({ accountId, data }) => {
+      const sessions = (data as Prisma.JsonObject & { endedSessions?: string[] } | null)?.endedSessions ?? []
+      return accountId ? sessions.map((id) => ({ id, accountId })) : []
+    })
+    return [...ended, ...ofDeleted]
   }
 }

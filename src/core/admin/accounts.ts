@@ -147,7 +147,7 @@ export class AccountAdmin {
         if (!account) throw new AccountNotFound()
         const ended = await this.records.sessions.endedSince(id, this.revocations.coveringSince(), tx)
         // All already revoked in Postgres, so writing them before the commit cannot revive anything.
-        await this.revocations.revokeSessions(ended)
+        await this.revocations.revokeSessions(id, ended)
         await this.records.accounts.delete(tx, id)
         await recordAudit(tx, byActor(actor, { type: 'admin.account_deleted', accountId: id, data: { email: account.email, endedSessions: ended } }))
       })
