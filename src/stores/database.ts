@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
+import type { PGlite } from '@electric-sql/pglite'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, type SqlRunner } from './migrations.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
@@ -74,9 +75,15 @@ export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   const dir = path.resolve(dataDir, 'pglite')
   await fs.mkdir(dir, { recursive: true })
   // Loaded only in the embedded mode: PGlite costs ~40 MB of memory just by being imported.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')])
+  const { PGlite } = await import('@electric-sql/pglite')
   const pglite = new PGlite(dir)
   await pglite.waitReady
+  return embeddedDatabase(pglite)
+}
+
+/** A PGlite database, migrated to the latest schema, as the stores' handle; closing it closes PGlite. */
+export async function embeddedDatabase(pglite: PGlite): Promise<DatabaseHandle> {
+  const { PrismaPGlite } = await import('pglite-prisma-adapter')
   const runner: SqlRunner = {
     exec: async (sql) => {
       await pglite.exec(sql)

@@ -1,28 +1,34 @@
 // Run once before the suite (tap's `before`): the template database, migrated with `prisma migrate
-// deploy` through the offline schema-engine shim, that each test file clones. Built once per set of
-// migrations, under an advisory lock so that parallel runs neither race nor rebuild it.
-import { execFileSync } from 'node:child_process'
+// deploy` through the offline schema-engine shim, that each test file clones, and the migrated PGlite
+// snapshot that the core tier loads. Each is built once per set of migrations; the template under an
+// advisory lock, so that parallel runs neither race nor rebuild it.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import pg from 'pg'
+import { ensureEmbeddedSnapshot } from '../helpers/embedded-snapshot.js'
 import { POSTGRES_ADMIN_URL, databaseUrl, templateDatabaseName } from '../helpers/services.js'
 
-const name = await templateDatabaseName()
-const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL })
-await admin.connect()
-try {
-  await admin.query('SELECT pg_advisory_lock(74617201)')
-  const ready = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn AND datistemplate`, [name])
-  if (ready.rowCount === 0) {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await admin.query(`CREATE DATABASE ${name}`)
-    execFileSync('npx', ['prisma', 'migrate', 'deploy'], {
+const run = promisify(execFile)
+
+async function ensureTemplateDatabase(): Promise<void> {
+  const name = await templateDatabaseName()
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL })
+  await admin.connect()
+  try {
+    await admin.query('SELECT pg_advisory_lock(74617201)')
+    const ready = await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn AND datistemplate`, [name])
+    if (ready.rowCount === 0) {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.query(`CREATE DATABASE ${name}`)
       // DIRECT_DATABASE_URL, if the shell has one, would take precedence in prisma.config.ts.
-      env: { ...process.env, DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    })
-    // Marked a template only once fully migrated: a half-built one is never cloned.
-    await admin.query(`ALTER DATABASE ${name} IS_TEMPLATE true`)
+      await run('npx', ['prisma', 'migrate', 'deploy'], { env: { ...process.env, DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' } })
+      // Marked a template only once fully migrated: a half-built one is never cloned.
+      await admin.query(`ALTER DATABASE ${name} IS_TEMPLATE true`)
+    }
+  } finally {
+    await admin.query('SELECT pg_advisory_unlock(74617201)')
+    await admin.end()
   }
-} finally {
-  await admin.query('SELECT pg_advisory_unlock(74617201)')
-  await admin.end()
 }
+
+await Promise.all([ensureTemplateDatabase(), ensureEmbeddedSnapshot()])

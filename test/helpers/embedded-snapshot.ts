@@ -1,0 +1,45 @@
+// A migrated PGlite database, saved once per set of migrations, that the core tier loads in a
+// fraction of what a fresh PGlite costs (initdb in WebAssembly is ~7 s of CPU; loading is ~1.5 s).
+import crypto from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { embeddedDatabase } from '../../src/stores/database.js'
+import { listMigrations } from '../../src/stores/migrations.js'
+
+const CACHE_DIR = path.resolve('node_modules/.cache/latchkey-test')
+
+async function snapshotPath(): Promise<string> {
+  const digest = crypto.createHash('sha256')
+  for (const m of await listMigrations()) digest.update(`${m.name}:${m.checksum}\n`)
+  return path.join(CACHE_DIR, `pglite-${digest.digest('hex').slice(0, 12)}.tar`)
+}
+
+/** Builds the snapshot unless this set of migrations already has one (tap's `before` step). */
+export async function ensureEmbeddedSnapshot(): Promise<void> {
+  const file = await snapshotPath()
+  if (await fs.access(file).then(() => true, () => false)) return
+  const pglite = new PGlite()
+  const database = await embeddedDatabase(pglite)
+  try {
+    const dump = await pglite.dumpDataDir('none')
+    await fs.mkdir(CACHE_DIR, { recursive: true })
+    // Written aside and renamed: a reader never sees half a snapshot.
+    const partial = `${file}.${process.pid}.partial`
+    await fs.writeFile(partial, Buffer.from(await dump.arrayBuffer()))
+    await fs.rename(partial, file)
+  } finally {
+    await database.close()
+  }
+}
+
+/** A fresh in-memory PGlite holding the migrated schema, for one test file. */
+export async function migratedPGlite(): Promise<PGlite> {
+  const file = await snapshotPath()
+  const snapshot = await fs.readFile(file).catch(() => {
+    throw new Error(`No PGlite snapshot at ${file}: run the tests through tap, whose \`before\` step builds it`)
+  })
+  const pglite = new PGlite({ loadDataDir: new Blob([snapshot]) })
+  await pglite.waitReady
+  return pglite
+}
