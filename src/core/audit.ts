@@ -1,5 +1,6 @@
-import type { Database } from '../stores/database.js'
-import type { Prisma } from '../generated/prisma/client.js'
+import { insertAuditEvent, type AuditWriter, type NewAuditEvent } from '../stores/audit-records.js'
+
+// What the audit trail records: the core's vocabulary of events. The SQL is in src/stores/audit-records.ts.
 
 export type AuditEventType =
   | 'login.success'
@@ -33,26 +34,12 @@ export type AuditEventType =
   | 'admin.client_deleted'
   | 'admin.signing_key_rotated'
 
-export interface AuditEvent {
+/** An event of a known type; `data` holds facts only, never a password, token or hash. */
+export interface AuditEvent extends NewAuditEvent {
   type: AuditEventType
-  accountId?: string | null
-  actorId?: string | null
-  ip?: string | null
-  /** Facts only: never a password, token or hash. */
-  data?: Prisma.InputJsonObject
 }
 
-type AuditWriter = Pick<Database, 'auditEvent'>
-
 /** Writes an audit event; pass a transaction client to record it in the same transaction as the change. */
-export async function recordAudit(db: AuditWriter, event: AuditEvent): Promise<void> {
-  await db.auditEvent.create({
-    data: {
-      type: event.type,
-      accountId: event.accountId ?? null,
-      actorId: event.actorId ?? null,
-      ip: event.ip ?? null,
-      data: event.data ?? {},
-    },
-  })
+export function recordAudit(tx: AuditWriter, event: AuditEvent): Promise<void> {
+  return insertAuditEvent(tx, event)
 }

@@ -3,6 +3,7 @@ import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccountRecords } from '../stores/account-records.js'
+import { AuditRecords } from '../stores/audit-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
 import { SessionRecords } from '../stores/session-records.js'
 import { SigningKeyRecords } from '../stores/signing-key-records.js'
@@ -46,6 +47,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     accounts: new AccountRecords(db, database.prepared),
     sessions: new SessionRecords(db, database.prepared),
     signingKeys: new SigningKeyRecords(db),
+    audit: new AuditRecords(db),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -87,7 +89,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     roles: new RoleAdmin(db, profiles),
     sessions: new SessionAdmin(records, sessions),
     keys: new KeyAdmin(db, records.signingKeys, signingKeys),
-    auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(db, filter, page),
+    auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(records.audit, filter, page),
   }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
 
