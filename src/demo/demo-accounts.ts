@@ -3,36 +3,12 @@ import type { PasswordHasher } from '../core/passwords.js'
 import crypto from 'node:crypto'
 import { normalizeEmail } from '../core/emails.js'
 import { OPERATOR_ROLE } from '../core/operators.js'
+import { SEED_ACCOUNTS, SEED_PERMISSIONS, type SeedAccount } from '../routes/seed-accounts.js'
 
-export interface DemoAccount {
-  seed: string
-  email: string
-  password: string
-  name: string
-  phone?: string
-  /** In order: the first is the default role at login. */
-  roles: string[]
-}
-
-// One account per seed document, with that document's roles; passwords as the seeds show them.
-export const DEMO_ACCOUNTS: DemoAccount[] = [
-  { seed: '000_e6b138e43c6e01bf', email: 'manager@rakcha.example.com', password: 's3cur3P@ssword', name: 'Rakcha Manager', roles: ['cinema_manager', 'client', 'admin'] },
-  { seed: '001_7e032ece14cb5cad', email: 'user@rakcha.example.com', password: 'your-password', name: 'Rakcha User', roles: ['client'] },
-  { seed: '002_d90e04e9fff4fbbb', email: 'john.doe@example.com', password: 'SecurePass123!', name: 'John Doe', roles: ['user'] },
-  { seed: '003_717b62ec866c72f5', email: 'customer.seller@example.com', password: 'SecurePass123!', name: 'Customer Seller', roles: ['Customer', 'Seller'] },
-  { seed: '004_c23378eb9b8a044f', email: 'admin@isp.example.com', password: 'your-password', name: 'Admin User', phone: '01712345678', roles: ['admin', 'staff', 'reseller'] },
-]
-
-export const DEMO_PERMISSIONS: Record<string, string[]> = {
-  admin: ['subscribers.view', 'subscribers.create', 'subscribers.update', 'packages.view', 'packages.manage', 'users.manage', 'cinemas.manage', 'films.manage', 'products.manage'],
-  staff: ['subscribers.view', 'subscribers.create', 'packages.view'],
-  reseller: ['subscribers.view', 'packages.view'],
-  cinema_manager: ['cinemas.manage_own', 'schedules.manage'],
-  client: ['content.browse', 'products.purchase'],
-  user: ['bookings.create', 'bookings.view'],
-  Customer: ['orders.create', 'orders.view'],
-  Seller: ['products.sell', 'orders.fulfil'],
-}
+// The demo accounts are the seed documents' example accounts, so the documented examples work on them.
+export type DemoAccount = SeedAccount
+export const DEMO_ACCOUNTS = SEED_ACCOUNTS
+export const DEMO_PERMISSIONS = SEED_PERMISSIONS
 
 /** Creates the demo roles, permissions and accounts; running it again changes nothing. */
 export async function seedDemo(db: Database, passwords: PasswordHasher): Promise<DemoAccount[]> {

@@ -1,29 +1,29 @@
-import { DEMO_ACCOUNTS, DEMO_PERMISSIONS, type DemoAccount } from '../demo/demo-accounts.js'
+import { SEED_ACCOUNTS, SEED_PERMISSIONS, type SeedAccount } from './seed-accounts.js'
 
 // Examples for the OpenAPI document, taken from the seed documents (seeds/000 to 004) and played by
-// the demo accounts that `npm run seed:demo` creates, so each one works as written. Where our answer
-// must differ from the seed's (UUIDs instead of integer ids, RS256 instead of HS256 tokens, 900 s
+// the seed accounts (seed-accounts.ts) that `npm run seed:demo` creates, so each one works as
+// written. Where our answer must differ from the seed's (UUIDs instead of integer ids, RS256 instead of HS256 tokens, 900 s
 // tokens), it follows the service. Every value is fixed, so the document is the same on every run.
 
 const ISSUER = 'https://latchkey.example.com'
 const ISSUED_AT = 1_795_000_000
 
-/** The demo account of a seed document. */
-function demo(seed: string): DemoAccount {
-  const account = DEMO_ACCOUNTS.find((a) => a.seed.startsWith(seed))
-  if (!account) throw new Error(`No demo account for seed ${seed}`)
+/** The example account of a seed document. */
+function demo(seed: string): SeedAccount {
+  const account = SEED_ACCOUNTS.find((a) => a.seed.startsWith(seed))
+  if (!account) throw new Error(`No example account for seed ${seed}`)
   return account
 }
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 /** An access token shaped as the service issues it (RS256, at+jwt, RFC 9068 claims); its signature is not real. */
-function accessToken(accountId: string, account: DemoAccount, role = account.roles[0]!): string {
+function accessToken(accountId: string, account: SeedAccount, role = account.roles[0]!): string {
   const header = { alg: 'RS256', typ: 'at+jwt', kid: 'rsa-2026-11-23' }
   const claims = {
     iss: ISSUER, sub: accountId, aud: 'latchkey', exp: ISSUED_AT + 900, iat: ISSUED_AT, nbf: ISSUED_AT,
     jti: '0b7c6f0e-3c1a-4b7e-9a51-6f1f1d2c8e40', client_id: 'latchkey', sid: 'd4a8dcb4-ab12-4736-9be0-3c688df472d9',
-    scope: `profile email role:${role}`, email: account.email, role, permissions: DEMO_PERMISSIONS[role] ?? [], realm_access: { roles: [role] },
+    scope: `profile email role:${role}`, email: account.email, role, permissions: SEED_PERMISSIONS[role] ?? [], realm_access: { roles: [role] },
   }
   return `${base64url(header)}.${base64url(claims)}.c2lnbmF0dXJlLW5vdC1zaG93bg`
 }
@@ -62,7 +62,7 @@ export const native = {
     success: true,
     data: {
       id: ISP_ID, name: isp.name, email: isp.email, phone: isp.phone ?? null, isp_id: null, branch_id: null,
-      role: 'admin', roles: isp.roles, permissions: DEMO_PERMISSIONS.admin ?? [],
+      role: 'admin', roles: isp.roles, permissions: SEED_PERMISSIONS.admin ?? [],
     },
   },
 }
@@ -93,7 +93,7 @@ export const bookify = {
   loginResponse: { accessToken: accessToken(JOHN_ID, john) },
   meResponse: {
     id: JOHN_ID, email: john.email, firstName: 'John', lastName: 'Doe', name: john.name,
-    role: 'user', roles: john.roles, permissions: DEMO_PERMISSIONS.user ?? [],
+    role: 'user', roles: john.roles, permissions: SEED_PERMISSIONS.user ?? [],
   },
 }
 
@@ -129,6 +129,6 @@ export const standards = {
   },
   introspectInactive: { active: false },
   userinfo: {
-    sub: ISP_ID, email: isp.email, name: isp.name, phone_number: isp.phone, role: 'admin', roles: isp.roles, permissions: DEMO_PERMISSIONS.admin ?? [],
+    sub: ISP_ID, email: isp.email, name: isp.name, phone_number: isp.phone, role: 'admin', roles: isp.roles, permissions: SEED_PERMISSIONS.admin ?? [],
   },
 }
