@@ -1,9 +1,7 @@
 import fp from 'fastify-plugin'
 import { ErrorEnvelope } from '../routes/native/envelope.js'
 import { OAuthErrorBody } from '../routes/oauth/errors.js'
-import { RakchaError } from '../routes/dialects/rakcha.js'
-import { BookifyError } from '../routes/dialects/bookify.js'
-import { AccountRolesError } from '../routes/dialects/account-roles.js'
+import { AccountRolesError, BookifyError, RakchaError } from '../routes/dialects/schemas.js'
 
 /**
  * Each surface's error body, added once at the root: routes refer to them by $ref (see

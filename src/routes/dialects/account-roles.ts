@@ -1,24 +1,17 @@
 import cookie from '@fastify/cookie'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
 import type { RequestFailure } from '../../http/errors.js'
-import { RETRY_AFTER, security, sharedResponse, type HeaderDocs } from '../../http/openapi.js'
-import { accountRoles as examples } from '../seed-examples.js'
 import { bearerTokenOf, sessionOrigin } from '../../http/request-credentials.js'
 import {
   dialectErrorHandler, isRequestLevelFailure, requestLevelFailure, validationSummary, type DialectFailure,
 } from './shared.js'
+import { SELECTION_TICKET_COOKIE, SELECTION_TICKET_HEADER, accountRoles as schemas } from './schemas.js'
 
 // The account-roles dialect (seed 003): log in and list the roles, then get a token for one role.
 // Bodies are plain JSON strings. The seed let anyone who knows an account id mint a token; here the
 // token call must prove the login: the selection ticket the roles call returned (body field, header
 // or cookie), or an access token of the same account (a role switch in its session). Else 401.
 
-export const SELECTION_TICKET_COOKIE = 'latchkey_selection_ticket'
-export const SELECTION_TICKET_HEADER = 'x-selection-ticket'
-
-export const AccountRolesError = Type.String({ $id: 'AccountRolesError', description: 'An account-roles error: a plain JSON string, as seed 003 shows' })
-const error = (description: string, headers?: HeaderDocs) => sharedResponse(AccountRolesError, description, headers)
 const PROOF_REQUIRED = 'Present the selection ticket from /api/account/roles, or an access token of this account'
 
 function accountRolesFailure(failure: RequestFailure): DialectFailure {
@@ -47,14 +40,6 @@ function accountRolesFailure(failure: RequestFailure): DialectFailure {
   }
 }
 
-const common = {
-  413: error('The body is too large'),
-  415: error('The body is not JSON'),
-  429: error('Too many attempts from this address (with Retry-After)', RETRY_AFTER),
-  500: error('Unexpected server error'),
-  503: error('A store is unavailable, or too many password checks are waiting; retry later', RETRY_AFTER),
-}
-
 const accountRoles: FastifyPluginAsyncTypebox = async (app) => {
   // Cookies are read and written only here, for the selection ticket.
   await app.register(cookie)
@@ -69,36 +54,7 @@ const accountRoles: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/roles', {
     ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    schema: {
-      tags: ['account-roles'],
-      security: security.none,
-      summary: 'Log in and get the account\'s roles',
-      description: 'Checks email and password and lists the roles of the account. Also returns a selection ticket: '
-        + `in \`selectionTicket\` and in the HttpOnly, SameSite=Strict cookie \`${SELECTION_TICKET_COOKIE}\` (Path=/api/account). `
-        + `It lives \`selectionTicketExpiresIn\` seconds (SELECTION_TICKET_TTL, default 120), works once, for this account only, `
-        + 'and is what POST /api/account/token needs to issue a token.',
-      body: Type.Object({
-        email: Type.String({ format: 'email', maxLength: 254, description: 'The registered email address' }),
-        password: Type.String({ minLength: 1, maxLength: 1024, description: 'The password' }),
-      }, { examples: [examples.rolesRequest] }),
-      response: {
-        200: Type.Object({
-          accountId: Type.String({ format: 'uuid', description: 'The account id, for POST /api/account/token' }),
-          email: Type.String(),
-          roles: Type.Array(Type.String(), { description: 'Every role the account holds' }),
-          selectionTicket: Type.String({ description: 'Single-use proof of this login, for POST /api/account/token' }),
-          selectionTicketExpiresIn: Type.Integer({ description: 'Seconds until the ticket expires' }),
-        }, {
-          description: 'Authenticated; the ticket is also set as a cookie',
-          examples: [examples.rolesResponse],
-          headers: { 'set-cookie': { type: 'string', description: `The ticket again, as the cookie \`${SELECTION_TICKET_COOKIE}\` (HttpOnly, SameSite=Strict, Path=/api/account)` } },
-        }),
-        400: error('Invalid request format'),
-        403: error('Account locked (with Retry-After) or disabled', RETRY_AFTER),
-        404: error('"Invalid email or password"'),
-        ...common,
-      },
-    },
+    schema: schemas.roles,
   }, async (request, reply) => {
     const { email, password } = request.body
     const { account, ticket } = await app.core.roleSelection.listRoles({ email, password }, request.ip)
@@ -112,35 +68,7 @@ const accountRoles: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/token', {
     ...app.rateLimited('token'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    schema: {
-      tags: ['account-roles'],
-      security: security.optionalBearer,
-      summary: 'Get a token for one role',
-      description: 'Returns the access token (a JWT, as a JSON string) for one role of the account. The call must prove '
-        + 'the login: the selection ticket from POST /api/account/roles, sent in `selectionTicket`, in the '
-        + `\`X-Selection-Ticket\` header or in the \`${SELECTION_TICKET_COOKIE}\` cookie; or an access token of the same `
-        + 'account as `Authorization: Bearer`, which switches the role within that token\'s session. '
-        + 'A ticket sent in the body or the header is used first, then a Bearer token, then the cookie. A ticket is spent '
-        + 'by its first use, whatever the outcome; with no valid proof for this account the answer is 401.',
-      headers: Type.Object({
-        [SELECTION_TICKET_HEADER]: Type.Optional(Type.String({ maxLength: 256, description: 'The selection ticket' })),
-      }),
-      body: Type.Object({
-        accountId: Type.String({ format: 'uuid', description: 'The account id from /api/account/roles' }),
-        role: Type.String({ minLength: 1, maxLength: 100, description: 'One of the roles from /api/account/roles' }),
-        selectionTicket: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'The selection ticket' })),
-      }, { examples: [examples.tokenRequest, examples.tokenRequestWithTicket] }),
-      response: {
-        200: Type.String({ description: 'The JWT access token, as a JSON string', examples: [examples.tokenResponse] }),
-        400: error('Invalid role or account id format'),
-        401: error('No selection ticket or access token for this account, or it is used, expired or revoked', {
-          'www-authenticate': { type: 'string', description: '`Bearer`, or `Bearer error="invalid_token"` for a refused access token' },
-        }),
-        403: error('"User doesn\'t have the requested role", or the account is disabled'),
-        404: error('"Account not found"'),
-        ...common,
-      },
-    },
+    schema: schemas.token,
   }, async (request, reply) => {
     const { accountId, role } = request.body
     const explicitTicket = request.body.selectionTicket ?? request.headers[SELECTION_TICKET_HEADER]

@@ -1,0 +1,175 @@
+import { Type } from 'typebox'
+import { noBody, security } from '../../http/openapi.js'
+import { nativeErrors } from '../native/envelope.js'
+import { standards as examples } from '../seed-examples.js'
+import { oauthError, oauthErrors } from './errors.js'
+import { metadataFor } from './metadata.js'
+
+// The standards surface's route schemas (OAuth 2.0, OpenID Connect discovery and UserInfo): what
+// each endpoint reads and answers, and how the OpenAPI document describes it.
+
+const Param = (maxLength: number, description: string) => Type.Optional(Type.String({ maxLength, description }))
+const TokenTypeHint = Type.Optional(Type.Union([Type.Literal('access_token'), Type.Literal('refresh_token')], { description: 'Which kind of token it is, to look there first' }))
+const ClientId = Param(200, 'The client\'s id: a public client names itself; a confidential one sends it with `client_secret` (client_secret_post) or authenticates with Basic')
+const ClientSecret = Param(200, 'The client secret, for client_secret_post; or send the credentials with Basic (never both)')
+
+// Both encodings of RFC 6749 parameters: the form it specifies, and JSON for convenience.
+const consumes = ['application/x-www-form-urlencoded', 'application/json']
+const NO_STORE = { 'cache-control': { type: 'string' as const, description: '`no-store`' } }
+
+const TokenResponse = Type.Object({
+  access_token: Type.String({ description: 'An RS256 JWT access token (`typ: at+jwt`)' }),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+  refresh_token: Type.String({ description: 'The next refresh token; the one presented is now used' }),
+  scope: Type.String({ description: 'Granted scopes, with `role:<name>` for the token\'s role' }),
+}, { description: 'RFC 6749 §5.1 access token response', examples: [examples.tokenResponse], headers: NO_STORE })
+
+const IntrospectionResponse = Type.Object({
+  active: Type.Boolean({ description: 'False for an unknown, expired or revoked token, and then nothing else is said' }),
+  token_type: Type.Optional(Type.String({ description: '`access_token` or `refresh_token`' })),
+  sub: Type.Optional(Type.String({ description: 'The account id' })),
+  sid: Type.Optional(Type.String({ description: 'The session id' })),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  iss: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.String()),
+  jti: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+  role: Type.Optional(Type.String({ description: 'The role the token is issued for' })),
+  email: Type.Optional(Type.String()),
+}, { description: 'RFC 7662 §2.2 introspection response', examples: [examples.introspectActive, examples.introspectInactive], headers: NO_STORE })
+
+export const token = {
+  tags: ['standards'],
+  summary: 'Token endpoint (refresh grant)',
+  description: 'RFC 6749 §6: rotates a refresh token and returns a new access token and refresh token. '
+    + 'Only `grant_type=refresh_token`: the password grant is not offered (RFC 9700); log in through the first-party API. '
+    + 'A `scope` containing `role:<name>` switches the token\'s role. A refresh token is bound to its client: '
+    + 'a confidential client authenticates with Basic or `client_secret_post`, a public one may name itself in `client_id`.',
+  security: security.optionalBasic,
+  consumes,
+  body: Type.Object({
+    grant_type: Param(100, 'Must be `refresh_token`'),
+    refresh_token: Param(512, 'The refresh token to rotate'),
+    scope: Param(1000, 'Space-separated scopes; `role:<name>` asks for another role of the account'),
+    client_id: ClientId,
+    client_secret: ClientSecret,
+  }, { examples: [examples.tokenRequest] }),
+  response: {
+    200: TokenResponse,
+    400: oauthError(400, '`invalid_request` (a parameter is missing, repeated or invalid, or the body is neither a form nor JSON), '
+      + '`unsupported_grant_type` (any grant but `refresh_token`), `invalid_grant` (the refresh token is unknown, used, '
+      + 'expired, revoked or another client\'s) or `invalid_scope` (a role the account does not hold)'),
+    ...oauthErrors(401, 413, 429, 500, 503),
+  },
+}
+
+export const revoke = {
+  tags: ['standards'],
+  summary: 'Revoke a token',
+  description: 'RFC 7009. A refresh token ends its session; an access token is refused from now on. An unknown or '
+    + 'invalid token answers 200 as well, so the answer says nothing about the token.',
+  security: security.optionalBasic,
+  consumes,
+  body: Type.Object({
+    token: Param(8192, 'The token to revoke'),
+    token_type_hint: Type.Optional(Type.String({ maxLength: 100, description: '`refresh_token` or `access_token`; any other hint is ignored' })),
+    client_id: ClientId,
+    client_secret: ClientSecret,
+  }, { examples: [examples.revokeRequest] }),
+  response: {
+    200: noBody('Revoked, or the token was unknown; no body', NO_STORE),
+    400: oauthError(400, '`invalid_request`: the token parameter is missing, or the body is neither a form nor JSON'),
+    ...oauthErrors(401, 413, 429, 500, 503),
+  },
+}
+
+export const introspect = {
+  tags: ['standards'],
+  summary: 'Introspect a token',
+  description: 'RFC 7662: whether an access or refresh token is active right now, revocation included, and what it carries. '
+    + 'Callers authenticate: a registered client (POST /api/v1/admin/clients) with Basic or `client_secret_post`, or an operator\'s access token.',
+  security: security.basicOrBearer,
+  consumes,
+  body: Type.Object({
+    token: Param(8192, 'The token to look at'), token_type_hint: TokenTypeHint, client_id: ClientId, client_secret: ClientSecret,
+  }, { examples: [examples.introspectRequest] }),
+  response: {
+    200: IntrospectionResponse,
+    400: oauthError(400, '`invalid_request`: the token parameter is missing or invalid, or the body is neither a form nor JSON'),
+    401: oauthError(401, '`invalid_client`: no client authentication or operator Bearer token, or wrong client credentials',
+      { 'www-authenticate': { type: 'string', description: '`Basic realm="latchkey"`' } }),
+    ...oauthErrors(413, 429, 500, 503),
+  },
+}
+
+const UserInfo = Type.Object({
+  sub: Type.String({ description: 'The account id' }),
+  email: Type.String(),
+  name: Type.Optional(Type.String({ description: 'Absent when the account has no name' })),
+  phone_number: Type.Optional(Type.String({ description: 'Absent when the account has no phone' })),
+  role: Type.String({ description: 'The token\'s role' }),
+  roles: Type.Array(Type.String(), { description: 'Every role the account holds' }),
+  permissions: Type.Array(Type.String(), { description: 'The permissions of the token\'s role, read now' }),
+}, { description: 'The claims about the account', examples: [examples.userinfo] })
+
+const INVALID_TOKEN = oauthError(401, '`invalid_token`: the Bearer token is missing, invalid, expired or revoked (RFC 6750 §3.1)', {
+  'www-authenticate': { type: 'string', description: '`Bearer error="invalid_token"`' },
+})
+const userinfoAbout = {
+  tags: ['standards'],
+  summary: 'UserInfo',
+  description: 'OpenID Connect UserInfo: the Bearer token\'s account as it is now, with the token\'s role and that role\'s current permissions.',
+  security: security.bearer,
+}
+
+export const userinfo = {
+  get: { ...userinfoAbout, response: { 200: UserInfo, 401: INVALID_TOKEN, ...oauthErrors(500, 503) } },
+  // A POST may carry a body, which is read (and may be refused) before the token is checked.
+  post: {
+    ...userinfoAbout,
+    response: {
+      200: UserInfo,
+      400: oauthError(400, '`invalid_request`: the body is neither empty nor JSON'),
+      401: INVALID_TOKEN,
+      ...oauthErrors(413, 500, 503),
+    },
+  },
+}
+
+const EXAMPLE_METADATA = { ...metadataFor(examples.issuer), id_token_signing_alg_values_supported: ['RS256'], access_token_signing_alg_values_supported: ['RS256'] }
+
+const Metadata = Type.Object({
+  issuer: Type.String({ description: 'ISSUER: the `iss` of every token' }),
+  jwks_uri: Type.String(),
+  token_endpoint: Type.String(),
+  revocation_endpoint: Type.String(),
+  introspection_endpoint: Type.String(),
+  userinfo_endpoint: Type.String(),
+  grant_types_supported: Type.Array(Type.String()),
+  response_types_supported: Type.Array(Type.String()),
+  scopes_supported: Type.Array(Type.String()),
+  subject_types_supported: Type.Array(Type.String()),
+  token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  id_token_signing_alg_values_supported: Type.Array(Type.String()),
+  access_token_signing_alg_values_supported: Type.Array(Type.String(), { description: 'The algorithm new keys get, then those of the other published keys' }),
+  claims_supported: Type.Array(Type.String()),
+}, {
+  description: 'Authorization server metadata',
+  examples: [EXAMPLE_METADATA],
+  headers: { 'cache-control': { type: 'string', description: '`public, max-age=<JWKS_MAX_AGE>`' } },
+})
+
+/** The discovery document's schema, under the summary of the address it is served at. */
+export const discovery = (summary: string) => ({
+  tags: ['standards'],
+  summary,
+  description: 'Where the JWKS, token, revocation, introspection and userinfo endpoints are, and what they support. '
+    + 'The same document at both well-known addresses; the URLs start with the ISSUER setting.',
+  security: security.none,
+  response: { 200: Metadata, ...nativeErrors(500, 503) },
+})
