@@ -1,7 +1,7 @@
 import type { FastifyError } from 'fastify'
 import { CoreError, Overloaded, StoreUnavailable } from '../core/errors.js'
 import { dataExceptionCode } from '../stores/data-exceptions.js'
-import { isRedisUnavailable } from '../stores/redis-errors.js'
+import { isPostgresOutage } from '../stores/postgres-outages.js'
 
 /**
  * What went wrong with a request, independent of how a dialect words it. Each surface's error
@@ -32,7 +32,7 @@ export function classifyFailure(error: unknown): RequestFailure {
   if (error instanceof StoreUnavailable || error instanceof Overloaded) return { kind: 'unavailable' }
   if (error instanceof CoreError) return { kind: 'core', error }
   if (dataExceptionCode(error)) return { kind: 'validation', fields: { request: [REFUSED_VALUE] } }
-  if (isStoreUnavailable(error)) return { kind: 'unavailable' }
+  if (isPostgresOutage(error)) return { kind: 'unavailable' }
   const e = error as Partial<FastifyError> & { validation?: ValidationIssue[] }
   if (Array.isArray(e.validation)) return { kind: 'validation', fields: describeValidation(e.validation) }
   switch (e.code) {
@@ -86,33 +86,13 @@ function article(type: string): string {
   return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`
 }
 
-// Prisma's P2028 only where the pool is exhausted or the database too slow; its other P2028s are bugs.
-const UNAVAILABLE = /Unable to start a transaction in the given time|A (query|commit|rollback) cannot be executed on an expired transaction|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|Connection is closed|terminating connection|Can't reach database|timeout exceeded when trying to connect|Stream isn't writeable|Command timed out|Reached the max retries|the database system is (shutting down|starting up)|Client has encountered a connection error|DatabaseNotReachable|connection.*(closed|lost)/i
-
-// Prisma's "cannot reach" and "no connection in time" codes, Postgres's shutdown and connection
-// SQLSTATEs, its transient conflicts (deadlock, serialization failure: a retry succeeds), and the
-// socket and name-resolution failures Node raises under pg and ioredis.
-const UNAVAILABLE_CODES = /^(P1001|P1002|P1017|P2024|P2034|40P01|40001|57P01|57P02|57P03|08\d{3}|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN)$/
-
-/** Postgres or Redis is away: the request cannot be answered safely, so it fails closed with 503. */
-export function isStoreUnavailable(error: unknown): boolean {
-  // A refused value is no outage, even when Postgres's message quotes it and the quote reads like one.
-  if (dataExceptionCode(error)) return false
-  for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.name === 'PrismaClientInitializationError' || isRedisUnavailable(e)) return true
-    if (typeof e.code === 'string' && UNAVAILABLE_CODES.test(e.code)) return true
-    if (typeof e.message === 'string' && UNAVAILABLE.test(e.message)) return true
-  }
-  return false
-}
-
-/** Which store a failure came from, for the store-error metric; undefined when it is no store failure. */
-export function unavailableStore(error: unknown): 'postgres' | 'redis' | 'unknown' | undefined {
+/**
+ * Which store a request failed on because it could not be reached, for the 503 and the store-error
+ * metric; undefined for any other failure. The stores say so themselves where they can (Redis
+ * commands and the prepared statements throw StoreUnavailable); Prisma's errors are read here, by
+ * the drivers' codes (src/stores/postgres-outages.ts).
+ */
+export function unavailableStore(error: unknown): 'postgres' | 'redis' | undefined {
   if (error instanceof StoreUnavailable) return error.store
-  if (!isStoreUnavailable(error)) return undefined
-  for (let e = error as { message?: string; code?: string; cause?: unknown; name?: string } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.name?.startsWith('Prisma') || e.name === 'DriverAdapterError' || e.name === 'PostgresQueryError' || (typeof e.code === 'string' && /^(P\d{4}|57P0\d|08\d{3})$/.test(e.code))) return 'postgres'
-    if (isRedisUnavailable(e) || /Reached the max retries/i.test(e.message ?? '')) return 'redis'
-  }
-  return 'unknown'
+  return isPostgresOutage(error) ? 'postgres' : undefined
 }

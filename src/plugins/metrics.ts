@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { LoginOutcome } from '../core/events.js'
-import { unavailableStore } from '../http/errors.js'
 import { STORE_PING_TIMEOUT_MS, checkStores } from '../stores/store-health.js'
 
 declare module 'fastify' {
@@ -17,6 +16,8 @@ export interface Metrics {
   registry: Registry
   /** Where the metrics listener is bound (METRICS_HOST:METRICS_PORT), while the app is ready. */
   address(): AddressInfo | null
+  /** A request failed closed because this store was unavailable (src/http/fail-closed.ts). */
+  countStoreError(store: 'postgres' | 'redis'): void
 }
 
 const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled']
@@ -81,10 +82,6 @@ export default fp(async (app) => {
     requests.inc(labels)
     duration.observe(labels, reply.elapsedTime / 1000)
   })
-  app.addHook('onError', async (_request, _reply, error) => {
-    const store = unavailableStore(error)
-    if (store) storeErrors.inc({ store })
-  })
 
   const server = metricsServer(registry)
   const host = config.METRICS_HOST
@@ -105,6 +102,7 @@ export default fp(async (app) => {
   app.decorate('metrics', {
     registry,
     address: () => (server.listening ? (server.address() as AddressInfo) : null),
+    countStoreError: (store) => storeErrors.inc({ store }),
   })
 }, { name: 'metrics', dependencies: ['stores'] })
 

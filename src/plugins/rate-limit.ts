@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { RedisStore } from '../stores/redis-store.js'
+import { throwRedisFailure } from '../stores/redis-errors.js'
 
 /**
  * The budgets a client address draws on. Each is one counter per address across every route that
@@ -15,6 +16,12 @@ export type RateLimitBudget = 'password' | 'token' | 'client'
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
+/** A request over its budget: answered 429 with Retry-After by the surface's error handler. */
+class RateLimitExceeded extends Error {
+  readonly statusCode = 429
+  readonly code = 'FST_ERR_RATE_LIMITED'
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** Route options that put a route on a budget (nothing when rate limits are off). */
@@ -25,12 +32,22 @@ declare module 'fastify' {
 /** Rate limits shared by every instance through Redis when it is configured; 429 with Retry-After. */
 export default fp(async (app) => {
   const { config, stores } = app
+  const inRedis = stores.keyValue instanceof RedisStore
   await app.register(rateLimit, {
     global: false,
     ...(stores.keyValue instanceof RedisStore ? { redis: stores.keyValue.client, nameSpace: 'rate-limit:' } : {}),
-    errorResponseBuilder: (_request, context) =>
-      Object.assign(new Error(`Rate limit exceeded, retry in ${context.after}`), { statusCode: 429, code: 'FST_ERR_RATE_LIMITED' }),
+    errorResponseBuilder: (_request, context) => new RateLimitExceeded(`Rate limit exceeded, retry in ${context.after}`),
   })
+  // The limiter counts in Redis with the store's client but not through the store: what else it
+  // throws is a failed Redis command, which means Redis unavailable (503) as it does for the store.
+  const countingInRedis = (hook: Hook): Hook => async (request, reply) => {
+    try {
+      await hook(request, reply)
+    } catch (error) {
+      if (error instanceof RateLimitExceeded) throw error
+      throwRedisFailure(error)
+    }
+  }
   const windowMs = (seconds: number) => seconds * 1000
   const limits: Record<RateLimitBudget, { max: number; timeWindow: number }> = {
     password: { max: config.RATE_LIMIT_AUTH_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
@@ -39,9 +56,9 @@ export default fp(async (app) => {
   }
   // One limiter per budget, made once: its key names the budget, not the route, so every route on it
   // counts against the same number.
-  const hooks = Object.fromEntries(Object.entries(limits).map(([budget, limit]) => [budget, app.rateLimit({
-    ...limit,
-    keyGenerator: (request) => `${budget}:${request.ip}`,
-  }) as Hook])) as Record<RateLimitBudget, Hook>
+  const hooks = Object.fromEntries(Object.entries(limits).map(([budget, limit]) => {
+    const hook = app.rateLimit({ ...limit, keyGenerator: (request) => `${budget}:${request.ip}` }) as Hook
+    return [budget, inRedis ? countingInRedis(hook) : hook]
+  })) as Record<RateLimitBudget, Hook>
   app.decorate('rateLimited', (budget: RateLimitBudget) => (config.RATE_LIMIT_ENABLED ? { onRequest: hooks[budget] } : {}))
 }, { name: 'rate-limit', dependencies: ['stores'] })

@@ -4,7 +4,6 @@ import { createCore, type Core } from '../core/index.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { openStores } from '../stores/open-stores.js'
-import { unavailableStore } from '../http/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,9 +28,6 @@ export default fp(async (app, { config }: { config: Config }) => {
     throw error
   }
   app.addHook('onClose', () => stores.close())
-  app.addHook('onError', async (_request, _reply, error) => {
-    if (unavailableStore(error) === 'postgres') stores.database.reportUnavailable(error)
-  })
 
   app.decorate('config', config)
   app.decorate('stores', { database: stores.database, keyValue: stores.keyValue })

@@ -2,6 +2,8 @@ import crypto from 'node:crypto'
 import pg from 'pg'
 import type { PGlite } from '@electric-sql/pglite'
 import type { Prisma } from '../generated/prisma/client.js'
+import { StoreUnavailable } from '../core/errors.js'
+import { isPostgresOutage } from './postgres-outages.js'
 
 /**
  * The hot paths' SQL (login, refresh, profile reads) as named prepared statements. Postgres then
@@ -15,8 +17,8 @@ export interface PreparedQueries {
 }
 
 /**
- * A prepared query's failure, wrapped so that the error handlers know which store failed (the
- * store-error metric); the original is its cause, and its SQLSTATE or socket code is kept.
+ * A prepared query's failure other than an outage (which is the core's StoreUnavailable): the
+ * original is its cause, and its SQLSTATE is kept.
  */
 export class PostgresQueryError extends Error {
   override readonly name = 'PostgresQueryError'
@@ -57,7 +59,7 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
         const result = await pool.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
         return result.rows as T[]
       } catch (error) {
-        throw new PostgresQueryError(error)
+        throw isPostgresOutage(error) ? new StoreUnavailable('postgres', error) : new PostgresQueryError(error)
       }
     },
   }

@@ -2,6 +2,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import calculateSlot from 'cluster-key-slot'
 import type { KeyValueStore, LockoutBeginResult, LockoutDurations, LockoutFailResult, LockoutKeys } from './key-value-store.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
+import { throwRedisFailure } from './redis-errors.js'
 import { parseRedisUrl, type RedisTarget } from './redis-url.js'
 
 // Each lockout step is one script, so parallel attempts cannot slip past the threshold.
@@ -70,7 +71,10 @@ function createClient(target: RedisTarget, keyPrefix: string, options: RedisStor
   })
 }
 
-/** Redis through ioredis: one server, a Sentinel set or a Cluster, as REDIS_URL says. */
+/**
+ * Redis through ioredis: one server, a Sentinel set or a Cluster, as REDIS_URL says. Every command's
+ * failure goes through throwRedisFailure: Redis unavailable is the core's StoreUnavailable.
+ */
 export class RedisStore implements KeyValueStore {
   readonly kind = 'redis'
   readonly clustered: boolean
@@ -171,41 +175,41 @@ export class RedisStore implements KeyValueStore {
   }
 
   async get(key: string) {
-    return this.client.get(key)
+    return this.client.get(key).catch(throwRedisFailure)
   }
 
   async getMany(keys: string[]) {
     const values = new Array<string | null>(keys.length)
     await Promise.all(this.bySlot(keys).map(async (group) => {
-      const read = await this.client.mget(...group.map((i) => keys[i]!))
+      const read = await this.client.mget(...group.map((i) => keys[i]!)).catch(throwRedisFailure)
       group.forEach((keyIndex, i) => (values[keyIndex] = read[i] ?? null))
     }))
     return values
   }
 
   async set(key: string, value: string, ttlMs: number) {
-    await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)))
+    await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))).catch(throwRedisFailure)
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number) {
-    return (await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'
+    return (await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX').catch(throwRedisFailure)) === 'OK'
   }
 
   async take(key: string) {
-    return this.client.getdel(key)
+    return this.client.getdel(key).catch(throwRedisFailure)
   }
 
   async countExisting(keys: string[]) {
-    const counts = await Promise.all(this.bySlot(keys).map((group) => this.client.exists(...group.map((i) => keys[i]!))))
+    const counts = await Promise.all(this.bySlot(keys).map((group) => this.client.exists(...group.map((i) => keys[i]!)).catch(throwRedisFailure)))
     return counts.reduce((sum, count) => sum + count, 0)
   }
 
   async del(keys: string[]) {
-    await Promise.all(this.bySlot(keys).map((group) => this.client.del(...group.map((i) => keys[i]!))))
+    await Promise.all(this.bySlot(keys).map((group) => this.client.del(...group.map((i) => keys[i]!)).catch(throwRedisFailure)))
   }
 
   async ttlMs(key: string) {
-    return this.client.pttl(key)
+    return this.client.pttl(key).catch(throwRedisFailure)
   }
 
   async incrementWithExpiry(key: string, ttlMs: number) {
@@ -213,25 +217,26 @@ export class RedisStore implements KeyValueStore {
       .multi()
       .incr(key)
       .pexpire(key, Math.max(1, Math.ceil(ttlMs)), 'NX')
-      .exec()) ?? []
+      .exec()
+      .catch(throwRedisFailure)) ?? []
     const error = incrError ?? expireError
     if (error) throw error
     return Number(value)
   }
 
   async lockoutBegin(keys: LockoutKeys, threshold: number, windowMs: number): Promise<LockoutBeginResult> {
-    const [allowed, value] = await this.client.lockoutBegin(keys.attempts, keys.lock, threshold, windowMs)
+    const [allowed, value] = await this.client.lockoutBegin(keys.attempts, keys.lock, threshold, windowMs).catch(throwRedisFailure)
     return allowed === 1 ? { allowed: true } : { allowed: false, retryAfterMs: value }
   }
 
   async lockoutFail(keys: LockoutKeys, p: LockoutDurations): Promise<LockoutFailResult> {
     const [locked, durationMs, level] = await this.client.lockoutFail(
-      keys.attempts, keys.lock, keys.level, p.threshold, p.baseMs, p.maxMs, p.levelMemoryMs)
+      keys.attempts, keys.lock, keys.level, p.threshold, p.baseMs, p.maxMs, p.levelMemoryMs).catch(throwRedisFailure)
     return locked === 1 ? { locked: true, durationMs, level } : { locked: false }
   }
 
   async ping() {
-    await this.client.ping()
+    await this.client.ping().catch(throwRedisFailure)
   }
 
   async close() {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import pg from 'pg'
 import { Prisma } from '../../src/generated/prisma/client.js'
-import { classifyFailure, isStoreUnavailable } from '../../src/http/errors.js'
+import { classifyFailure, unavailableStore } from '../../src/http/errors.js'
 import { postgresPreparedQueries } from '../../src/stores/prepared-queries.js'
 import { dataExceptionCode } from '../../src/stores/data-exceptions.js'
 import { buildApp } from '../../src/app.js'
@@ -64,7 +64,7 @@ t.test('pg\'s own error, from the prepared statements', async (t) => {
 t.test('a refused value whose quote reads like an outage is no outage', async (t) => {
   const error = await failureOf(db.$queryRaw`SELECT ${'connection closed'}::uuid`)
   t.equal(dataExceptionCode(error), '22P02')
-  t.notOk(isStoreUnavailable(error), 'not a 503')
+  t.equal(unavailableStore(error), undefined, 'not a 503')
   t.match(classifyFailure(error), REFUSED)
 })
 

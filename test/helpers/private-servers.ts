@@ -20,6 +20,10 @@ export interface PrivateServer {
   stop(): Promise<void>
   /** Starts it again on the same port (and, for Postgres, the same data). */
   start(): Promise<void>
+  /** Freezes the server process (SIGSTOP): it keeps its port and connections but answers nothing. */
+  pause(): void
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void
 }
 
 const run = promisify(execFile)
@@ -89,10 +93,14 @@ export async function startPrivateRedis(t: Teardown, options: { password?: strin
       const running = child
       child = undefined
       if (running?.exitCode !== null || running.signalCode !== null) return
+      // A paused server cannot act on SIGTERM until it runs again.
+      running.kill('SIGCONT')
       const exited = once(running, 'exit')
       running.kill('SIGTERM')
       await exited
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
   }
   t.teardown(async () => {
     await server.stop()
@@ -114,11 +122,20 @@ function postgresBin(): string {
 const asPostgres = (command: string, args: string[]) => run('runuser', ['-u', 'postgres', '--', command, ...args])
 
 
+export interface PrivatePostgres extends PrivateServer {
+  /**
+   * Stops the server: `fast` (the default) ends every session at once; `smart` waits for the
+   * connected clients to leave, and meanwhile turns new connections away.
+   */
+  stop(mode?: 'fast' | 'smart'): Promise<void>
+}
+
 /**
  * A throwaway Postgres cluster in a temp folder, with a `latchkey` database migrated by the project's
- * runner. With `password`, the `postgres` user logs in with it (scram-sha-256) instead of trust.
+ * runner. With `password`, the `postgres` user logs in with it (scram-sha-256) instead of trust;
+ * `settings` are server settings for its command line (`max_connections`, ...).
  */
-export async function startPrivatePostgres(t: Teardown, options: { password?: string } = {}): Promise<PrivateServer> {
+export async function startPrivatePostgres(t: Teardown, options: { password?: string; settings?: Record<string, string> } = {}): Promise<PrivatePostgres> {
   const bin = postgresBin()
   const port = await freePort()
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-pg-'))
@@ -126,8 +143,12 @@ export async function startPrivatePostgres(t: Teardown, options: { password?: st
   execFileSync('chown', ['-R', 'postgres', base])
   let running = false
   const pgCtl = (...args: string[]) => asPostgres(path.join(bin, 'pg_ctl'), ['-D', dataDir, ...args])
+  const settings = Object.entries(options.settings ?? {}).map(([name, value]) => ` -c ${name}=${value}`).join('')
+  // The postmaster's process id is the first line of postmaster.pid.
+  const signalPostmaster = (signal: NodeJS.Signals) => process.kill(Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]), signal)
   const removeBase = () => fs.rmSync(base, { recursive: true, force: true })
   const stopOnExit = () => {
+    if (running) signalPostmaster('SIGCONT')
     if (running) execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', 'stop'], { stdio: 'ignore' })
     removeBase()
   }
@@ -141,17 +162,20 @@ export async function startPrivatePostgres(t: Teardown, options: { password?: st
   })
 
   const userinfo = options.password === undefined ? 'postgres' : `postgres:${encodeURIComponent(options.password)}`
-  const server: PrivateServer = {
+  const server: PrivatePostgres = {
     url: `postgresql://${userinfo}@127.0.0.1:${port}/latchkey`,
     async start() {
-      await pgCtl('-l', path.join(base, 'server.log'), '-o', `-p ${port} -k ${base} -c listen_addresses=127.0.0.1`, '-w', 'start')
+      await pgCtl('-l', path.join(base, 'server.log'), '-o', `-p ${port} -k ${base} -c listen_addresses=127.0.0.1${settings}`, '-w', 'start')
       running = true
     },
-    async stop() {
+    async stop(mode = 'fast') {
       if (!running) return
-      await pgCtl('-m', 'fast', '-w', 'stop')
+      signalPostmaster('SIGCONT')
+      await pgCtl('-m', mode, '-w', 'stop')
       running = false
     },
+    pause: () => signalPostmaster('SIGSTOP'),
+    resume: () => signalPostmaster('SIGCONT'),
   }
 
   let auth = ['-A', 'trust']
@@ -174,4 +198,45 @@ export async function startPrivatePostgres(t: Teardown, options: { password?: st
     await client.end()
   }
   return server
+}
+
+/**
+ * A PgBouncer of the test's own in front of `upstream` (session pooling), answering in a second when
+ * it has no server connection to give: a client waits `query_wait_timeout` for one at most, and a
+ * failed server login is retried after `server_login_retry`.
+ */
+export async function startPrivatePgBouncer(t: Teardown, upstream: string): Promise<{ url: string }> {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-pgbouncer-'))
+  const port = await freePort()
+  const target = new URL(upstream)
+  const database = target.pathname.slice(1)
+  fs.writeFileSync(path.join(base, 'users.txt'), '"postgres" ""\n')
+  fs.writeFileSync(path.join(base, 'pgbouncer.ini'), [
+    '[databases]',
+    `${database} = host=${target.hostname} port=${target.port} dbname=${database}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1', `listen_port = ${port}`, 'unix_socket_dir =',
+    'auth_type = trust', `auth_file = ${path.join(base, 'users.txt')}`,
+    'pool_mode = session', 'query_wait_timeout = 1', 'server_login_retry = 1',
+  ].join('\n'))
+  // PgBouncer refuses to run as root: it runs as the postgres user, as the private Postgres does.
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim()))
+  execFileSync('chown', ['-R', 'postgres', base])
+  const child = spawn('pgbouncer', [path.join(base, 'pgbouncer.ini')], { uid, gid, stdio: 'ignore' })
+  const killOnExit = () => child.kill('SIGKILL')
+  process.on('exit', killOnExit)
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await exited
+    }
+    process.off('exit', killOnExit)
+    fs.rmSync(base, { recursive: true, force: true })
+  })
+  await waitFor(`pgbouncer on port ${port}`, () => new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
+    socket.on('error', () => resolve(false))
+  }))
+  return { url: `postgresql://postgres@127.0.0.1:${port}/${database}` }
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AccountLocked } from '../../core/errors.js'
 import { classifyFailure, type RequestFailure } from '../../http/errors.js'
+import { failClosed } from '../../http/fail-closed.js'
 
 // What the seed dialects share. Each dialect words its own errors; the classification, the logging
 // and the headers that go with a kind of failure are the same for all of them.
@@ -15,10 +16,7 @@ export interface DialectFailure {
 export function dialectErrorHandler(render: (failure: RequestFailure) => DialectFailure) {
   return function handleDialectError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const failure = classifyFailure(error)
-    if (failure.kind === 'unavailable') {
-      request.log.warn({ err: error }, 'store unavailable')
-      reply.header('retry-after', '1')
-    }
+    if (failure.kind === 'unavailable') failClosed(request, reply, error)
     if (failure.kind === 'internal') request.log.error({ err: error }, 'unhandled error')
     if (failure.kind === 'core') {
       if (failure.error.code === 'INVALID_TOKEN') reply.header('www-authenticate', 'Bearer error="invalid_token"')

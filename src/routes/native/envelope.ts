@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AccountLocked, InvalidInput } from '../../core/errors.js'
 import { classifyFailure } from '../../http/errors.js'
+import { failClosed } from '../../http/fail-closed.js'
 import { RETRY_AFTER, errorResponses, type HeaderDocs, type StatusDocs } from '../../http/openapi.js'
 
 // The native dialect (seed 004): {success, message, data} and {success:false, message, code, errors?}.
@@ -61,8 +62,7 @@ export function nativeErrorHandler(error: FastifyError, request: FastifyRequest,
     case 'unsupported-media-type': return send(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json')
     case 'rate-limited': return send(429, 'RATE_LIMITED', 'Too many requests, retry later')
     case 'unavailable':
-      request.log.warn({ err: error }, 'store unavailable')
-      reply.header('retry-after', '1')
+      failClosed(request, reply, error)
       return send(503, 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable')
     case 'core': {
       const { error: coreError } = failure

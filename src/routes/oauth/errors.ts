@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { classifyFailure } from '../../http/errors.js'
+import { failClosed } from '../../http/fail-closed.js'
 import { RETRY_AFTER, errorResponses, type StatusDocs } from '../../http/openapi.js'
 
 // RFC 6749 §5.2 (and RFC 6750 §3.1 for bearer errors): {error, error_description}.
@@ -61,8 +62,7 @@ export function oauthErrorHandler(error: FastifyError, request: FastifyRequest, 
     case 'unsupported-media-type': return send(400, 'invalid_request', 'Send the parameters as application/x-www-form-urlencoded or JSON')
     case 'rate-limited': return send(429, 'temporarily_unavailable', 'Too many requests, retry later')
     case 'unavailable':
-      request.log.warn({ err: error }, 'store unavailable')
-      reply.header('retry-after', '1')
+      failClosed(request, reply, error)
       return send(503, 'temporarily_unavailable', 'Service temporarily unavailable')
     case 'core': {
       const [code, status] = CORE_TO_OAUTH[failure.error.code] ?? ['invalid_request', 400]

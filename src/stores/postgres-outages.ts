@@ -1,0 +1,79 @@
+import { Prisma } from '../generated/prisma/client.js'
+
+// Whether a failure of a Postgres query means that Postgres could not answer it (so the request fails
+// closed with 503 and is retried later), read from what the drivers say, never from a message they
+// word for people, save for the three pg errors that carry nothing else (below).
+
+/**
+ * SQLSTATEs of a server that cannot serve now: class 08 (connection exception; what PgBouncer answers
+ * when it has no server connection to give), class 53 (insufficient resources: too many connections,
+ * out of memory, disk full), 57P01-57P03 (the connection ended by an operator or a shutdown, or by
+ * the crash of another backend; no connections taken yet or any more), and a deadlock (40P01), which
+ * a retry gets past.
+ */
+export function isOutageSqlState(code: string): boolean {
+  return /^(08|53)[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '40P01'].includes(code)
+}
+
+// Node's codes for a connection that could not be made or was lost (refused, reset, timed out, a
+// write to a closed socket, a host that does not resolve or cannot be routed to).
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN'])
+
+// What @prisma/adapter-pg calls a socket failure it has mapped (the original code is then dropped).
+const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout'])
+
+// pg and pg-pool raise these as plain Errors with no code: a socket that closed without a word from
+// the server (a killed backend, a cut network), a connect that took longer than
+// connectionTimeoutMillis (a server that accepts but does not answer), and a pool whose connections
+// all stayed busy that long. Their messages are all there is to know them by.
+const PG_CONNECTION_FAILURES = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect',
+])
+
+interface ErrorFields {
+  name?: unknown
+  code?: unknown
+  severity?: unknown
+  syscall?: unknown
+  message?: unknown
+  originalCode?: unknown
+  kind?: unknown
+  cause?: unknown
+  meta?: { driverAdapterError?: unknown }
+}
+
+/** True when `error` (a Prisma, driver adapter, pg or socket error, or one wrapping it) says Postgres could not answer. */
+export function isPostgresOutage(error: unknown): boolean {
+  const pending: unknown[] = [error]
+  for (let seen = 0; pending.length > 0 && seen < 10; seen++) {
+    const e = pending.shift()
+    if (e === null || typeof e !== 'object') continue
+    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2028' && isTransactionTimeout(e)) return true
+    const { name, code, severity, syscall, message, cause, meta } = e as ErrorFields
+    // Prisma's driver adapters (`name` is how Prisma itself knows them): the SQLSTATE when the server
+    // answered, else the kind of socket failure.
+    if (name === 'DriverAdapterError' && cause !== null && typeof cause === 'object') {
+      const { originalCode, kind } = cause as ErrorFields
+      if (typeof originalCode === 'string' ? isOutageSqlState(originalCode) : typeof kind === 'string' && UNREACHABLE_KINDS.has(kind)) return true
+      continue
+    }
+    // A pg DatabaseError (the server's answer), a Node system error from the socket, or pg's own.
+    if (typeof code === 'string' && typeof severity === 'string' && isOutageSqlState(code)) return true
+    if (typeof code === 'string' && typeof syscall === 'string' && SOCKET_CODES.has(code)) return true
+    if (code === undefined && typeof message === 'string' && PG_CONNECTION_FAILURES.has(message)) return true
+    pending.push(cause, meta?.driverAdapterError)
+  }
+  return false
+}
+
+/**
+ * Prisma gives every error of its transaction manager the code P2028; two of them mean Postgres was
+ * too slow or too busy: a transaction that expired (its meta holds the timeout it exceeded), and one
+ * that could not start within maxWait because no connection came free. That one has no meta, so its
+ * message is what tells it from the others, which are bugs (a transaction used after its end).
+ */
+function isTransactionTimeout(error: Prisma.PrismaClientKnownRequestError): boolean {
+  return typeof error.meta?.timeout === 'number' || error.message.includes('Unable to start a transaction in the given time')
+}
