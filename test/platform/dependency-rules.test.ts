@@ -36,7 +36,7 @@ const mayUseDemo = (file: string) => isDemo(file) || file === 'src/server.ts' ||
 
 t.test('the import graph is read', async (t) => {
   t.ok(importsOf.get('src/server.ts')?.some(isDemo), 'the embedded start\'s import of the demo seed is seen')
-  t.ok(importsOf.get('src/routes/native/auth.ts')?.includes('src/routes/seed-examples.ts'), 'a route\'s import of its examples is seen')
+  t.ok(importsOf.get('src/routes/native/schemas.ts')?.includes('src/routes/seed-examples.ts'), 'a surface\'s import of its examples is seen')
 })
 
 t.test('no production file imports src/demo', async (t) => {
