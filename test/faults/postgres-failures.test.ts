@@ -13,7 +13,8 @@ import { StoreUnavailable } from '../../src/core/errors.js'
 import { classifyFailure, unavailableStore } from '../../src/http/errors.js'
 import { nativeErrorHandler } from '../../src/routes/native/envelope.js'
 import { openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
-import { freePort, startPrivatePgBouncer, startPrivatePostgres } from '../helpers/private-servers.js'
+import { startPgbouncer } from '../helpers/pgbouncer.js'
+import { freePort, startPrivatePostgres } from '../helpers/private-servers.js'
 
 // Few connections, so that running out of them is cheap; deadlocks found at once; no fsync, so that
 // recovering from the crash below takes a second.
@@ -139,12 +140,15 @@ t.test('a server shutting down refuses new connections: SQLSTATE 57P03', async (
 })
 
 t.test('behind PgBouncer, with Postgres gone: PgBouncer\'s own errors, SQLSTATE class 08 (08P01)', async (t) => {
-  const pgbouncer = await startPrivatePgBouncer(t, server.url)
-  const database = await open(t, pgbouncer.url)
+  // A client waits query_wait_timeout for a server connection at most; a failed login is retried after server_login_retry.
+  const pgbouncer = await startPgbouncer(t, { latchkey: { database: 'latchkey', poolSize: 5 } }, {
+    upstream: server.url, settings: { pool_mode: 'session', query_wait_timeout: '1', server_login_retry: '1' },
+  })
+  const database = await open(t, pgbouncer.url('latchkey'))
   await database.prisma.$queryRaw`SELECT 1`
   await server.stop()
   t.teardown(() => server.start())
-  // A client waits query_wait_timeout (1 s here) for a server connection, then is told why.
+  // Told why at once (the login to Postgres is failing), or after a second's wait for a connection.
   const [viaPrisma, viaPrepared] = await Promise.all([
     failureOf(database.prisma.account.findFirst()),
     failureOf(database.prepared.query(Prisma.sql`SELECT 1`)),

@@ -31,14 +31,23 @@ function accepts(port: number): Promise<boolean> {
   })
 }
 
+export interface PgbouncerOptions {
+  /** The Postgres it pools (its host, port and user): the machine's by default, or a test's own. */
+  upstream?: string
+  /** `[pgbouncer]` settings over the defaults below (`pool_mode`, `query_wait_timeout`, ...). */
+  settings?: Record<string, string>
+}
+
 /**
  * PgBouncer on a free port with `pool_mode = transaction`, each alias a database of the machine's
  * Postgres with at most `poolSize` server connections: fewer than the clients, so consecutive
  * transactions of one client land on different server connections.
  */
-export async function startPgbouncer(t: Teardown, databases: Record<string, { database: string; poolSize: number }>): Promise<Pooler> {
+export async function startPgbouncer(
+  t: Teardown, databases: Record<string, { database: string; poolSize: number }>, { upstream = POSTGRES_ADMIN_URL, settings = {} }: PgbouncerOptions = {},
+): Promise<Pooler> {
   if (!fs.existsSync(PGBOUNCER)) throw new Error(`${PGBOUNCER} is missing: install Debian's pgbouncer package (apt-get install -y pgbouncer; .ci/run does)`)
-  const postgres = new URL(POSTGRES_ADMIN_URL)
+  const postgres = new URL(upstream)
   const user = decodeURIComponent(postgres.username || 'postgres')
   const password = decodeURIComponent(postgres.password)
   const port = await freePort()
@@ -46,18 +55,15 @@ export async function startPgbouncer(t: Teardown, databases: Record<string, { da
   const aliases = Object.entries(databases).map(([alias, { database, poolSize }]) =>
     `${alias} = host=${postgres.hostname} port=${postgres.port || 5432} dbname=${database} pool_size=${poolSize}`)
   fs.writeFileSync(path.join(dir, 'users.txt'), `"${user}" "${password}"\n`)
-  fs.writeFileSync(path.join(dir, 'pgbouncer.ini'), `
-[databases]
-${aliases.join('\n')}
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = ${port}
-unix_socket_dir =
-pool_mode = transaction
-auth_type = trust
-auth_file = ${path.join(dir, 'users.txt')}
-max_client_conn = 200
-`)
+  const pgbouncerSettings = {
+    listen_addr: '127.0.0.1', listen_port: String(port), unix_socket_dir: '',
+    pool_mode: 'transaction', auth_type: 'trust', auth_file: path.join(dir, 'users.txt'), max_client_conn: '200',
+    ...settings,
+  }
+  fs.writeFileSync(path.join(dir, 'pgbouncer.ini'), [
+    '[databases]', ...aliases,
+    '[pgbouncer]', ...Object.entries(pgbouncerSettings).map(([name, value]) => `${name} = ${value}`),
+  ].join('\n'))
   // PgBouncer refuses to run as root: then it runs as postgres, which must read its folder.
   const asRoot = process.getuid?.() === 0
   const ids = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {}
