@@ -1,9 +1,12 @@
 // The errors Redis and ioredis really give while a Cluster or a Sentinel's master is away or moving
 // answer 503 and count as Redis's; a command Redis refuses as wrong (CROSSSLOT) stays a 500. Real
-// servers of this file's own: a one-node Cluster, and a replica whose master is gone.
+// servers of this file's own: a one-node Cluster, and a replica whose master is gone. RedisStore
+// sends every failed command through throwRedisFailure (src/stores/redis-errors.ts), so the raw
+// clients' errors are read as the store reports them.
 import t, { type Test } from 'tap'
 import { Cluster, Redis } from 'ioredis'
 import { classifyFailure, unavailableStore } from '../../src/http/errors.js'
+import { throwRedisFailure } from '../../src/stores/redis-errors.js'
 import { RedisStore } from '../../src/stores/redis-store.js'
 import { freePort } from '../helpers/private-servers.js'
 import { Processes, waitUntil } from '../helpers/redis-topologies.js'
@@ -20,10 +23,20 @@ function client(port: number) {
 }
 const failureOf = (command: Promise<unknown>) => command.then(() => undefined, (error: unknown) => error)
 
+/** What RedisStore throws for a command that failed with `error`. */
+function asTheStoreReports(error: unknown): unknown {
+  try {
+    throwRedisFailure(error)
+  } catch (reported) {
+    return reported
+  }
+}
+
 function assertUnavailable(t: Test, error: unknown, what: string) {
   t.ok(error, `${what}: the command fails`)
-  t.same(classifyFailure(error), { kind: 'unavailable' }, `${what}: 503, not 500`)
-  t.equal(unavailableStore(error), 'redis', `${what}: counted as Redis's`)
+  const reported = asTheStoreReports(error)
+  t.same(classifyFailure(reported), { kind: 'unavailable' }, `${what}: 503, not 500`)
+  t.equal(unavailableStore(reported), 'redis', `${what}: counted as Redis's`)
 }
 
 t.test('Redis replies of a Cluster or a replica between masters', async (t) => {
@@ -40,6 +53,7 @@ t.test('Redis replies of a Cluster or a replica between masters', async (t) => {
   await waitUntil('the one-node cluster serving', async () => String(await clusterNode.call('CLUSTER', 'INFO')).includes('cluster_state:ok'))
   const crossSlot = await failureOf(node.mget('a', 'b'))
   t.match(crossSlot, { name: 'ReplyError', message: /^CROSSSLOT/ })
+  t.equal(asTheStoreReports(crossSlot), crossSlot, 'the store passes the reply on as it is')
   t.equal(classifyFailure(crossSlot).kind, 'internal', 'keys of several slots in one command are a bug: a 500, not hidden as an outage')
   t.equal(unavailableStore(crossSlot), undefined)
 })
