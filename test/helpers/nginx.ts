@@ -3,10 +3,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { freePort } from './private-servers.js'
+import { freePort, waitUntilListening } from './private-servers.js'
 
 const NGINX = '/usr/sbin/nginx'
 
@@ -18,14 +17,6 @@ export interface ReverseProxy {
   port: number
   /** nginx's error log so far, for failure messages. */
   log(): string
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 /** nginx on a free 127.0.0.1 port, proxying everything to 127.0.0.1:`upstreamPort`, appending the peer to X-Forwarded-For. */
@@ -98,10 +89,6 @@ ${server(port)}
     process.off('exit', killOnExit)
     fs.rmSync(dir, { recursive: true, force: true })
   })
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null) throw new Error(`nginx exited at start:\n${log()}`)
-    if (await accepts(port)) return { port, log }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`nginx did not listen on ${port}:\n${log()}`)
+  await waitUntilListening('nginx', child, port, log)
+  return { port, log }
 }

@@ -4,10 +4,9 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { freePort } from './private-servers.js'
+import { freePort, waitUntilListening } from './private-servers.js'
 import { POSTGRES_ADMIN_URL } from './services.js'
 
 const PGBOUNCER = '/usr/sbin/pgbouncer'
@@ -21,14 +20,6 @@ export interface Pooler {
   url(alias: string): string
   /** PgBouncer's log so far, for failure messages. */
   log(): string
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.once('connect', () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => resolve(false))
-  })
 }
 
 export interface PgbouncerOptions {
@@ -88,10 +79,6 @@ export async function startPgbouncer(
     url: (alias) => `postgresql://${encodeURIComponent(user)}@127.0.0.1:${port}/${alias}`,
     log: () => output,
   }
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null) throw new Error(`pgbouncer exited at start:\n${output}`)
-    if (await accepts(port)) return pooler
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`pgbouncer did not listen on ${port}:\n${output}`)
+  await waitUntilListening('pgbouncer', child, port, () => output)
+  return pooler
 }

@@ -49,6 +49,24 @@ async function waitFor(what: string, ready: () => Promise<boolean>, attempts = 2
   throw new Error(`${what} did not become ready`)
 }
 
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** Waits until a daemon just spawned accepts connections on `port`; fails with its log if it exits first. */
+export async function waitUntilListening(name: string, child: ChildProcess, port: number, log: () => string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited at start:\n${log()}`)
+    if (await acceptsConnections(port)) return
+    await sleep(50)
+  }
+  throw new Error(`${name} did not listen on ${String(port)}:\n${log()}`)
+}
+
 function redisAnswersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1')
