@@ -1,3 +1,5 @@
+import type { PruneKind } from '../stores/pruning-records.js'
+
 /** How a password check ended, as counted by the metrics. */
 export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled'
 
@@ -7,6 +9,7 @@ export interface CoreEventMap {
   'lockout.locked': { level: number }
   'refresh.rotated': { sessionId: string }
   'refresh.reuse_detected': { sessionId: string }
+  'pruning.deleted': { kind: PruneKind; rows: number }
 }
 
 type Listener<K extends keyof CoreEventMap> = (event: CoreEventMap[K]) => void
