@@ -1,7 +1,8 @@
 // `npm run bench -- --only=data-scale --rows=N`: login, refresh and /me on small tables, then again
-// with N refresh-token rows behind them (half in sessions long ended, which pruning deletes while the
-// load runs), each figure beside the small-table one. The rows are written by SQL (generate_series),
-// not through the API, so a million takes seconds rather than hours.
+// with N refresh-token rows behind them, each figure beside the small-table one. Half the rows are in
+// live sessions; the other half, in sessions long ended, is written again before each flow, so every
+// flow runs while pruning deletes it. The rows are written by SQL (generate_series), not through the
+// API, so a million takes seconds rather than hours.
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import pg from 'pg'
@@ -18,47 +19,64 @@ import type { LoadResult } from './load-worker.js'
 const TOKENS_PER_SESSION = 10
 const ACCOUNTS = 64
 
-interface Phase {
-  results: Record<'login' | 'refresh' | 'me', LoadResult>
-  /** The filler's refresh-token rows when the load started and when it ended. */
-  tokensBefore: number
-  tokensAfter: number
-  /** Seconds into the load when the last prunable filler row was gone; null if it never was. */
-  prunedBySeconds: number | null
+type Flow = 'login' | 'refresh' | 'me'
+
+interface FlowResult {
+  load: LoadResult
+  /** Seconds into the flow when pruning had deleted its backlog; null when it was still at it. */
+  prunedAfter: number | null
 }
 
 /** Every timestamp column holds UTC wall time (as Prisma writes it). */
 const NOW = `(now() AT TIME ZONE 'UTC')`
 
 /**
- * N refresh-token rows in N / TOKENS_PER_SESSION sessions of as many accounts. Half the sessions
- * expired two days ago (pruning deletes them and their tokens), half are live (nothing of theirs may go).
+ * `sessions` sessions, one per new account named `<prefix>N@bench.test`, with TOKENS_PER_SESSION
+ * refresh tokens each (all but the last consumed): ended two days ago, or live for another day. In
+ * one transaction, so that pruning never sees an ended session before its tokens.
  */
-async function fill(client: pg.Client, rows: number) {
-  const sessions = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION))
+async function fill(client: pg.Client, prefix: string, sessions: number, ended: boolean) {
+  const expiry = ended ? `${NOW} - interval '2 days'` : `${NOW} + interval '1 day'`
+  await client.query('BEGIN')
   await client.query(`
     INSERT INTO accounts (id, email, password_hash, updated_at)
-    SELECT gen_random_uuid(), 'fill-' || g || '@bench.test', 'not-a-hash', ${NOW} FROM generate_series(1, $1) g`, [sessions])
+    SELECT gen_random_uuid(), $1 || g || '@bench.test', 'not-a-hash', ${NOW} FROM generate_series(1, $2::int) g`, [prefix, sessions])
   await client.query(`
     INSERT INTO sessions (id, account_id, role, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-    SELECT gen_random_uuid(), a.id, 'member', 'latchkey', ${NOW} - interval '20 days', ${NOW} - interval '3 days',
-      CASE WHEN a.n % 2 = 0 THEN ${NOW} - interval '2 days' ELSE ${NOW} + interval '1 day' END, ${NOW} + interval '10 days'
-    FROM (SELECT id, row_number() OVER () AS n FROM accounts WHERE email LIKE 'fill-%') a`)
+    SELECT gen_random_uuid(), id, 'member', 'latchkey', ${NOW} - interval '20 days', ${NOW} - interval '3 days', ${expiry}, ${NOW} + interval '10 days'
+    FROM accounts WHERE email LIKE $1 || '%'`, [prefix])
   await client.query(`
     INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, consumed_at, expires_at)
     SELECT gen_random_uuid(), s.id, md5(s.id::text || '/' || g), ${NOW} - interval '3 days',
       CASE WHEN g < ${TOKENS_PER_SESSION} THEN ${NOW} - interval '3 days' END, s.idle_expires_at
-    FROM sessions s JOIN accounts a ON a.id = s.account_id AND a.email LIKE 'fill-%'
-    CROSS JOIN generate_series(1, ${TOKENS_PER_SESSION}) g`)
-  await client.query('ANALYZE')
+    FROM sessions s JOIN accounts a ON a.id = s.account_id AND a.email LIKE $1 || '%'
+    CROSS JOIN generate_series(1, ${TOKENS_PER_SESSION}) g`, [prefix])
+  await client.query('COMMIT')
+  await client.query('ANALYZE sessions, refresh_tokens, accounts')
 }
 
-/** The filler's refresh-token rows left (the load's own logins and refreshes are not among them). */
-async function fillerTokens(client: pg.Client): Promise<number> {
+/** The refresh-token rows of the accounts named `<prefix>…`. */
+async function tokensOf(client: pg.Client, prefix: string): Promise<number> {
   const { rows } = await client.query<{ n: string }>(`
     SELECT count(*) AS n FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
-    JOIN accounts a ON a.id = s.account_id WHERE a.email LIKE 'fill-%'`)
+    JOIN accounts a ON a.id = s.account_id WHERE a.email LIKE $1 || '%'`, [prefix])
   return Number(rows[0]!.n)
+}
+
+/** Seconds until the tokens of `prefix` are all gone, checked every 250 ms while `watching.on`. */
+async function watchPruning(prefix: string, watching: { on: boolean }): Promise<number | null> {
+  const started = Date.now()
+  const monitor = new pg.Client({ connectionString: databaseUrl(DATABASE) })
+  await monitor.connect()
+  try {
+    while (watching.on) {
+      if (await tokensOf(monitor, prefix) === 0) return (Date.now() - started) / 1000
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    return null
+  } finally {
+    await monitor.end()
+  }
 }
 
 export async function dataScale(options: { rows: number; seconds: number }): Promise<number> {
@@ -82,66 +100,63 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
   const json = { 'content-type': 'application/json' }
 
-  /** One service (pruning every second, as an instance that finds it due would), the three flows against it. */
-  let prunableFloor = 0
-  const phase = async (label: string): Promise<Phase> => {
+  const sessionCount = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION / 2))
+  /**
+   * One service (pruning checked every second, as an instance that finds it due would) and the three
+   * flows against it. With `backlog`, a fresh backlog of ended sessions is written before each flow,
+   * so that every flow runs while pruning deletes it.
+   */
+  const phase = async (label: string, backlog: boolean): Promise<Record<Flow, FlowResult>> => {
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
     const server = await start(['dist/server.js'], { ...serviceEnv(port, secret), PRUNE_INTERVAL: '1' }, isReady(base))
     try {
       const sessions = await Promise.all(accounts.slice(0, 32).map((a) => post(`${base}/api/v1/auth/login`, a)))
-      const tokensBefore = await fillerTokens(client)
-      // Watches the filler shrink, to tell whether pruning was still running during each flow.
-      const started = Date.now()
-      let prunedBySeconds: number | null = null
-      const watching = { on: true }
-      const watcher = (async () => {
-        const monitor = new pg.Client({ connectionString: databaseUrl(DATABASE) })
-        await monitor.connect()
-        while (watching.on && prunedBySeconds === null) {
-          if (tokensBefore > 0 && await fillerTokens(monitor) <= prunableFloor) prunedBySeconds = (Date.now() - started) / 1000
-          await new Promise((resolve) => setTimeout(resolve, 250))
-        }
-        await monitor.end()
-      })()
-      const run = (scenario: Parameters<typeof load>[0]) => {
-        log(`${label}: ${scenario.name}`)
-        return load(scenario)
+      const scenarios: Record<Flow, Parameters<typeof load>[0]> = {
+        login: { name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds },
+        refresh: { name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds },
+        me: { name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds },
       }
-      const login = await run({ name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds })
-      const refresh = await run({ name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds })
-      const me = await run({ name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds })
-      watching.on = false
-      await watcher
-      return { results: { login, refresh, me }, tokensBefore, tokensAfter: await fillerTokens(client), prunedBySeconds }
+      const results = {} as Record<Flow, FlowResult>
+      for (const flow of ['login', 'refresh', 'me'] as const) {
+        const prefix = `ended-${flow}-`
+        if (backlog) await fill(client, prefix, sessionCount, true)
+        const watching = { on: backlog }
+        const pruned = watchPruning(prefix, watching)
+        log(`${label}: ${flow}`)
+        const result = await load(scenarios[flow])
+        watching.on = false
+        results[flow] = { load: result, prunedAfter: await pruned }
+      }
+      return results
     } finally {
       server.child.kill('SIGTERM')
       await new Promise((resolve) => server.child.once('exit', resolve))
     }
   }
 
-  const small = await phase('small tables')
-  log(`filling ${rows} refresh-token rows`)
+  const small = await phase('small tables', false)
+  log(`filling ${rows} refresh-token rows: half live, and before each flow half in ended sessions`)
   const filled = Date.now()
-  await fill(client, rows)
-  // What must stay: the live half's tokens.
-  prunableFloor = Math.ceil(Math.max(1, Math.floor(rows / TOKENS_PER_SESSION)) / 2) * TOKENS_PER_SESSION
+  await fill(client, 'live-', sessionCount, false)
   const fillSeconds = (Date.now() - filled) / 1000
-  const large = await phase(`${rows} rows`)
+  const liveTokens = await tokensOf(client, 'live-')
+  const large = await phase(`${rows} rows`, true)
+  const liveAfter = await tokensOf(client, 'live-')
   await client.end()
 
   const f = (n: number) => n.toFixed(0)
   console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow`)
-  console.log(`Filled ${rows} refresh-token rows (${f(rows / TOKENS_PER_SESSION)} sessions and accounts, half ended) in ${fillSeconds.toFixed(1)} s`)
-  console.log(`\n| flow | small: req/s | p50 ms | p99 ms | ${rows} rows: req/s | p50 ms | p99 ms | errors |`)
-  console.log('|---|---|---|---|---|---|---|---|')
-  for (const name of ['login', 'refresh', 'me'] as const) {
-    const s = small.results[name]
-    const l = large.results[name]
-    console.log(`| ${name} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${s.errors + l.errors} |`)
+  console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions (written in ${fillSeconds.toFixed(1)} s), and before each flow ${liveTokens} more in ${sessionCount} ended ones for pruning to delete during it (PRUNE_BATCH_SIZE 1000)`)
+  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | ${rows} rows, pruning: req/s | p50 ms | p99 ms | backlog pruned after | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  for (const flow of ['login', 'refresh', 'me'] as const) {
+    const s = small[flow].load
+    const l = large[flow].load
+    const prunedAfter = large[flow].prunedAfter
+    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedAfter === null ? `not done in ${seconds} s` : `${prunedAfter.toFixed(1)} s`} | ${s.errors + l.errors} |`)
   }
-  const pruned = large.tokensBefore - large.tokensAfter
-  const when = large.prunedBySeconds === null ? 'still pruning when the load ended' : `all prunable rows gone ${large.prunedBySeconds.toFixed(1)} s into the load (login ${seconds} s, then refresh, then me)`
-  console.log(`\nFiller refresh-token rows during the ${rows}-row load: ${large.tokensBefore} before, ${large.tokensAfter} after: pruning deleted ${pruned}, ${large.tokensAfter} live ones kept; ${when}`)
-  return Object.values({ ...small.results, ...large.results }).reduce((sum, r) => sum + r.errors, 0)
+  console.log(`\nLive sessions' refresh-token rows: ${liveTokens} before, ${liveAfter} after (pruning must keep them all: ${liveAfter === liveTokens ? 'kept' : 'LOST'})`)
+  const errors = Object.values({ ...small, ...large }).reduce((sum, r) => sum + r.load.errors, 0)
+  return errors + (liveAfter === liveTokens ? 0 : 1)
 }
