@@ -18,9 +18,10 @@ const SCHEDULE_ROW = 1
 const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
 
 /**
- * One bounded DELETE per kind. Each selects at most `limit` rows, then checks the condition again on
- * the row it deletes: a row changed meanwhile (a login refreshing a known address) is re-read under
- * its lock and kept.
+ * One bounded DELETE per kind: at most `limit` rows. Where a row can change between the search and
+ * the delete (a login refreshing a known address, a role revocation renewed), the condition is
+ * checked again on the row as it is once locked, and a row changed meanwhile is kept. An ended
+ * session's tokens and an audit event never change.
  */
 function deleteStatement(kind: PruneKind, cutoff: Date, limit: number): Prisma.Sql {
   const before = utc(cutoff)
@@ -96,7 +97,9 @@ export class PruningRecords {
       const deleted = await tx.$executeRaw(deleteStatement(kind, cutoff, limit))
       await this.stampIfDue(tx, 0)
       return deleted
-    })
+      // Prisma's default of 5 s is short for a large PRUNE_BATCH_SIZE on a busy database, or for the
+      // CLI waiting on the lock while a scheduled batch finishes.
+    }, { timeout: 60_000 })
   }
 
   /** The pruning lock, for this transaction only; false when `wait` is false and another holds it. */

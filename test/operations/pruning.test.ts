@@ -170,6 +170,25 @@ t.test('two instances racing to prune: the one inside its lock prunes, the other
   t.match(await new Pruning(second, POLICY).pruneIfDue(), { audit_events: 1 }, 'once the interval has passed, the next to look prunes')
 })
 
+t.test('a scheduled run that finds another pruner inside the lock between its batches stops and leaves the rest to it', async (t) => {
+  await startClean()
+  await db.auditEvent.create({ data: { type: 'test.handover', createdAt: ago(31 * DAY) } })
+  const scheduled = new PruningRecords(db)
+  const manual = new PruningRecords(db)
+  // The scheduled run has claimed the interval and is about to start its first batch...
+  const beforeBatch = holdNext(t, scheduled, 'deleteBatch')
+  const scheduledRun = new Pruning(scheduled, POLICY).pruneIfDue()
+  await beforeBatch.reached
+  // ...when a manual run (the CLI) takes the lock for its own first batch.
+  const insideLock = holdNext(t, manual, 'stampIfDue')
+  const manualRun = new Pruning(manual, POLICY).pruneNow()
+  await insideLock.reached
+  beforeBatch.release()
+  t.same(await scheduledRun, { refresh_tokens: 0, sessions: 0, token_revocations: 0, known_ips: 0, audit_events: 0 }, 'the scheduled run deletes nothing')
+  insideLock.release()
+  t.match(await manualRun, { audit_events: 1 }, 'the manual run does it all')
+})
+
 t.test('latchkey_pruned_rows_total counts the rows pruned, by kind', async (t) => {
   await startClean()
   const value = async (kind: string) => {
