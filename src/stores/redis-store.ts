@@ -99,11 +99,11 @@ export class RedisStore implements KeyValueStore {
     client.on('reconnecting', () => watch.lost())
     client.on('ready', () => watch.restored())
     if (client instanceof Cluster) this.watchCluster(client, watch)
-    else this.watchServer(client)
+    else this.watchServer(client, log)
   }
 
   /** Each reconnect may have reached another server (Sentinel's new master), or one that lost writes. */
-  private watchServer(client: Redis) {
+  private watchServer(client: Redis, log?: ConnectionLog) {
     let readyBefore = false
     let revivals = 0
     client.on('ready', () => {
@@ -116,6 +116,7 @@ export class RedisStore implements KeyValueStore {
     // command after it too. Connect again, paced as ioredis's own reconnects are.
     client.on('end', () => {
       if (this.closing) return
+      log?.warn({ store: 'redis' }, 'redis client ended by ioredis; connecting again')
       clearTimeout(this.revival)
       this.revival = setTimeout(() => {
         if (!this.closing && client.status === 'end') client.connect().catch(() => undefined)

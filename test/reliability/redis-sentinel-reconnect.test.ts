@@ -14,7 +14,9 @@ const [asked, announcing] = [sentinel.sentinels[0]!, sentinel.sentinels[1]!]
 const hasSubscriber = async (node: RedisProcess) => /\bsub=[1-9]/.test(String(await node.call('CLIENT', 'LIST')))
 
 t.test('a failover announced while the store asks a sentinel for the master: the store serves again', async (t) => {
-  const store = new RedisStore(sentinel.url, 'reconnect:', undefined, { sentinelPassword: passwords.sentinelPassword })
+  const warnings: string[] = []
+  const log = { warn: (_: object, message: string) => void warnings.push(message), info: () => undefined }
+  const store = new RedisStore(sentinel.url, 'reconnect:', log, { sentinelPassword: passwords.sentinelPassword })
   await store.connect()
   t.teardown(() => store.close())
   await store.set('before', '1', 60_000)
@@ -34,6 +36,7 @@ t.test('a failover announced while the store asks a sentinel for the master: the
     await store.set('after', '1', 60_000)
     return true
   }, 30_000).then(() => true, () => false)
+  t.ok(warnings.includes('redis client ended by ioredis; connecting again'), 'the race was held: ioredis ended the client')
   t.ok(served, `the store serves again (its client is ${store.client.status})`)
   t.equal(await sentinel.replica.call('GET', 'reconnect:after'), '1', 'on the new master')
 })
