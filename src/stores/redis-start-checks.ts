@@ -86,13 +86,17 @@ function sentinelCheck(sentinels: RedisNode[], masterName: string, data: RedisOp
           answers.filter((a) => a.address === null).map((a) => a.node))
       }
       const master = { host: named[0], port: Number(named[1]) }
+      let role: string | undefined
       try {
-        // The ready check (INFO) and ROLE: during a failover the address named may still be a replica's.
-        const role = await ask(new Redis({ ...PROBE, ...data, host: master.host, port: master.port }), 'ROLE') as unknown[]
-        if (role[0] !== 'master') throw new MasterFailed(master, { kind: 'away', reason: `it answers as a ${String(role[0])}` })
+        // During a failover the address named may still be a replica's. ioredis checks the role INFO
+        // reports, and accepts a user that may not run INFO (NOPERM): so does this.
+        const info = await ask(new Redis({ ...PROBE, ...data, host: master.host, port: master.port }), 'INFO', 'replication')
+        role = /^role:(\w+)/m.exec(String(info))?.[1]
       } catch (error) {
-        throw error instanceof MasterFailed ? error : new MasterFailed(master, classify(error, secrets))
+        const failure = classify(error, secrets)
+        if (!(failure.kind === 'refused' && failure.code === 'NOPERM')) throw new MasterFailed(master, failure)
       }
+      if (role !== undefined && role !== 'master') throw new MasterFailed(master, { kind: 'away', reason: `it answers as a ${role}` })
     },
     judge(error): Verdict {
       if (error instanceof MasterFailed) {
