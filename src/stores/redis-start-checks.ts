@@ -209,7 +209,7 @@ const REFUSALS: Record<'url' | 'sentinels', Record<string, [one: string, several
   },
 }
 
-const refusal = (code: string, whose: 'url' | 'sentinels', servers = 1) => REFUSALS[whose][code]![servers === 1 ? 0 : 1]
+const refusal = (code: string, whose: 'url' | 'sentinels', count = 1) => REFUSALS[whose][code]![count === 1 ? 0 : 1]
 
 /** Several servers' failures by what decides: refused credentials, then any other error, then why they were away. */
 function sortFailures(failures: NodeFailure[]) {
