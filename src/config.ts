@@ -68,6 +68,10 @@ export const ConfigSchema = Type.Object({
   // How many password checks may wait for one of those; beyond, 503 with Retry-After (load shedding).
   ARGON2_QUEUE_LIMIT: Type.Integer({ minimum: 1, default: 128 }),
 
+  // The shortest password accepted when one is set (NIST SP 800-63B: 8; 15 where the password is the
+  // only factor). Counted in characters; no composition rules; common passwords are always refused.
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
+
   LOCKOUT_THRESHOLD: Type.Integer({ minimum: 1, default: 5 }),
   LOCKOUT_WINDOW: Seconds(900, 1),
   LOCKOUT_BASE_DURATION: Seconds(300, 1),

@@ -25,6 +25,7 @@ import { LockoutPolicy } from './lockout.js'
 import { PasswordLogin } from './login.js'
 import { requireOperator } from './operators.js'
 import { PasswordHasher } from './passwords.js'
+import { PasswordPolicy } from './password-policy.js'
 import { Revocations } from './revocations.js'
 import { RoleSelection } from './role-selection.js'
 import { SelectionTickets } from './selection-tickets.js'
@@ -41,6 +42,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     concurrency: argon2Concurrency(config.ARGON2_CONCURRENCY),
     maxWaiting: config.ARGON2_QUEUE_LIMIT,
   })
+  const passwordPolicy = new PasswordPolicy(config.PASSWORD_MIN_LENGTH)
   const events = new CoreEvents()
   // The repositories: only they hold SQL. The core reaches them by what it means to do.
   const records = {
@@ -85,7 +87,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
-    accounts: new AccountAdmin(db, records, passwords, sessions, revocations, lockout, profiles),
+    accounts: new AccountAdmin(db, records, passwords, passwordPolicy, sessions, revocations, lockout, profiles),
     roles: new RoleAdmin(db, profiles),
     sessions: new SessionAdmin(records, sessions),
     keys: new KeyAdmin(db, records.signingKeys, signingKeys),
@@ -130,7 +132,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }
 
   return {
-    config, db, records, kv, events, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    config, db, records, kv, events, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
     roleSelection, profile,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
