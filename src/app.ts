@@ -10,6 +10,7 @@ import keyRotationPlugin from './plugins/key-rotation.js'
 import bearerPlugin from './plugins/bearer.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
+import mailPlugin from './plugins/mail.js'
 import noStorePlugin from './plugins/no-store.js'
 import securityHeadersPlugin from './plugins/security-headers.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -69,6 +70,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(storesPlugin, { config })
   // Before the routes, so its hooks see every request.
   await app.register(metricsPlugin)
+  await app.register(mailPlugin)
   await app.register(keyRotationPlugin)
   await app.register(rateLimitPlugin)
   await app.register(bearerPlugin)
