@@ -1,5 +1,5 @@
 /** How a password check ended, as counted by the metrics. */
-export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled'
+export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled' | 'unverified'
 
 /** What the core tells observers (metrics) about; facts only, never a secret. */
 export interface CoreEventMap {

@@ -3,6 +3,8 @@ import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccountRecords } from '../stores/account-records.js'
+import { AccountTokenRecords } from '../stores/account-token-records.js'
+import { MailOutboxRecords } from '../stores/mail-outbox-records.js'
 import { AuditRecords } from '../stores/audit-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
 import { SessionRecords } from '../stores/session-records.js'
@@ -32,6 +34,9 @@ import { SelectionTickets } from './selection-tickets.js'
 import { Sessions } from './sessions.js'
 import { KeyEncryption } from './key-encryption.js'
 import { SigningKeys } from './signing-keys.js'
+import { PasswordChange } from './self-service/password-change.js'
+import { PasswordRecovery } from './self-service/password-recovery.js'
+import { Registration } from './self-service/registration.js'
 
 /** The identity core, wired from the configuration and the two stores. No HTTP in here. */
 export function createCore(config: Config, database: Pick<DatabaseHandle, 'prisma' | 'prepared'>, kv: KeyValueStore, keyEncryptionSecret: string) {
@@ -50,6 +55,8 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     sessions: new SessionRecords(db, database.prepared),
     signingKeys: new SigningKeyRecords(db),
     audit: new AuditRecords(db),
+    accountTokens: new AccountTokenRecords(),
+    outbox: new MailOutboxRecords(db),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -93,6 +100,17 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     keys: new KeyAdmin(db, records.signingKeys, signingKeys),
     auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(records.audit, filter, page),
   }
+  // Self-service: mailed links open ISSUER's hosted pages (src/routes/pages/).
+  const selfService = {
+    recovery: new PasswordRecovery(db, records, accounts, passwords, passwordPolicy, sessions, lockout, events, {
+      issuer: config.ISSUER, resetTtlMs: config.PASSWORD_RESET_TTL * 1000,
+    }),
+    change: new PasswordChange(db, records, accounts, login, passwords, passwordPolicy, sessions),
+    registration: new Registration(db, records, passwords, passwordPolicy, events, {
+      enabled: config.REGISTRATION_ENABLED, issuer: config.ISSUER,
+      verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
+    }),
+  }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.
@@ -134,7 +152,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   return {
     config, db, records, kv, events, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
-    roleSelection, profile,
+    roleSelection, profile, selfService,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
     introspect: (token: string, hint?: TokenTypeHint) => introspect({ sessionRecords: records.sessions, accessTokens, revocations }, token, hint),

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import { MailSender } from '../mail/sender.js'
 import { createMailTransport } from '../mail/transport.js'
-import { MailOutboxRecords } from '../stores/mail-outbox-records.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +16,7 @@ declare module 'fastify' {
 export default fp(async (app) => {
   const { config, core } = app
   const transport = createMailTransport({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, dataDir: config.DATA_DIR }, app.log)
-  const sender = new MailSender(new MailOutboxRecords(core.db), transport, {
+  const sender = new MailSender(core.records.outbox, transport, {
     maxAttempts: config.MAIL_MAX_ATTEMPTS,
     retryBaseMs: config.MAIL_RETRY_BASE * 1000,
     retryMaxMs: config.MAIL_RETRY_MAX * 1000,

@@ -20,7 +20,7 @@ export interface Metrics {
   countStoreError(store: 'postgres' | 'redis'): void
 }
 
-const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled']
+const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled', 'unverified']
 
 /**
  * prom-client's gauges that end in `_total`, a suffix Prometheus keeps for counters (`promtool check
