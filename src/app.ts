@@ -26,6 +26,7 @@ import accountRolesRoutes from './routes/dialects/account-roles.js'
 import discoveryRoutes from './routes/oauth/discovery.js'
 import oauthRoutes from './routes/oauth/index.js'
 import userinfoRoutes from './routes/oauth/userinfo.js'
+import pageRoutes from './routes/pages/index.js'
 
 // Never log a secret, wherever a serializer or a careless log call might put one.
 const REDACTED_PATHS = [
@@ -101,6 +102,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(discoveryRoutes)
   await app.register(oauthRoutes)
   await app.register(userinfoRoutes)
+  await app.register(pageRoutes, { prefix: '/account' })
   return app
 }
 

@@ -33,6 +33,7 @@ import { RoleSelection } from './role-selection.js'
 import { SelectionTickets } from './selection-tickets.js'
 import { Sessions } from './sessions.js'
 import { KeyEncryption } from './key-encryption.js'
+import { deriveKey } from './secrets.js'
 import { SigningKeys } from './signing-keys.js'
 import { PasswordChange } from './self-service/password-change.js'
 import { PasswordRecovery } from './self-service/password-recovery.js'
@@ -149,8 +150,12 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     return { account, role: claims.role, permissions: account.roles.find((r) => r.name === claims.role)?.permissions ?? [] }
   }
 
+  // Signs the hosted pages' anti-forgery tokens: derived from the shared secret, so a form served by
+  // one instance is accepted by another.
+  const pageSigningKey = deriveKey(keyEncryptionSecret, 'latchkey', 'hosted-page-csrf')
+
   return {
-    config, db, records, kv, events, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    config, db, records, pageSigningKey, kv, events, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
     roleSelection, profile, selfService,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */

@@ -111,7 +111,7 @@ t.test('native self-service', async (t) => {
   await refuseBad('POST /api/v1/auth/password/reset')
 
   const { token } = await nativeLogin(open, { email: account.email, password: 'a contract passphrase' })
-  const change = (payload: object, headers = bearer(token)) => ({ headers, payload })
+  const change = (payload: object, headers: Record<string, string> = bearer(token)) => ({ headers, payload })
   await checker.call(t, 'POST /api/v1/auth/password/change', 200, change({ current_password: 'a contract passphrase', new_password: 'another contract passphrase' }))
   await checker.call(t, 'POST /api/v1/auth/password/change', 401, change({ current_password: 'x', new_password: 'y' }, {}))
   await checker.call(t, 'POST /api/v1/auth/password/change', 422, change({ current_password: 'wrong', new_password: 'a third contract passphrase' }))
