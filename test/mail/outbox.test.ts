@@ -90,6 +90,26 @@ t.test('a mail that keeps failing is recorded as failed, counted and logged with
   t.notMatch(log, /secret-token-value/, 'never its link')
 })
 
+t.test('two instances polling one outbox at once send each mail once', async (t) => {
+  const first = await buildTestApp(t, { SMTP_URL: mail.url, MAIL_POLL_INTERVAL: '3600' })
+  const { buildApp } = await import('../../src/app.js')
+  const second = await buildApp(first.testEnv.config)
+  t.teardown(() => second.close())
+  await Promise.all([first.ready(), second.ready()])
+  const records = new MailOutboxRecords(first.core.db)
+  const recipients = Array.from({ length: 12 }, (_, i) => `batch-${i}@example.com`)
+  // Queued without the announcement, so only the polls send them.
+  await first.core.db.$transaction(async (tx) => {
+    for (const recipient of recipients) await records.enqueue(tx, passwordResetMail(recipient, 'http://latchkey.test/x', 60))
+  })
+  await Promise.all([first.mailSender.pollOnce(), second.mailSender.pollOnce(), first.mailSender.pollOnce(), second.mailSender.pollOnce()])
+  const received = await Promise.all(recipients.map((recipient) => mail.next(recipient)))
+  t.equal(received.length, 12)
+  t.equal(mail.inbox.filter((m) => m.to.startsWith('batch-')).length, 0, 'no mail arrived twice')
+  const rows = await first.core.db.mailOutbox.findMany({ where: { recipient: { in: recipients } } })
+  t.same(rows.map((row) => [row.state, row.attempts]), recipients.map(() => ['sent', 1]), 'each sent on its first attempt')
+})
+
 t.test('without SMTP_URL each mail is written to DATA_DIR/outbox/ and the log says where', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-outbox-'))
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))

@@ -78,18 +78,32 @@ t.test('a refused password leaves the link usable; an expired, unknown or supers
 t.test('two resets with one token at once: exactly one wins', async (t) => {
   const account = await createAccount(app)
   const token = await resetLink(account.email)
-  // The first request stops just before it uses the token; the second runs through meanwhile.
-  const hold = holdNext(t, app.core.records.accountTokens, 'consume')
+  // The first request stops inside its transaction, after it has used the token and before it
+  // commits. The second is sent then, and waits on the token's row; once it waits, the first goes on.
+  // A check-then-use would let the second see the token unused and then win as well.
+  const hold = holdNext(t, app.core.records.accounts, 'setPasswordFromMail')
   const first = post('/password/reset', { token, password: 'the first racer wins' })
   await hold.reached
-  const second = await post('/password/reset', { token, password: 'the second racer wins' })
+  const second = post('/password/reset', { token, password: 'the second racer wins' })
+  await waitForLockWait()
   hold.release()
-  const statuses = [(await first).statusCode, second.statusCode]
-  t.same(statuses, [400, 200], 'the held one is refused')
-  t.equal((await login(account.email, 'the second racer wins')).statusCode, 200)
-  t.equal((await login(account.email, 'the first racer wins')).statusCode, 401)
+  t.same([(await first).statusCode, (await second).statusCode], [200, 400], 'the second is refused')
+  t.equal((await login(account.email, 'the first racer wins')).statusCode, 200)
+  t.equal((await login(account.email, 'the second racer wins')).statusCode, 401)
   t.equal(await db.auditEvent.count({ where: { type: 'password.reset', accountId: account.id } }), 1)
 })
+
+/** Resolves once a statement of this test's database waits for a row lock. */
+async function waitForLockWait() {
+  const database = new URL(app.testEnv.databaseUrl).pathname.slice(1)
+  for (let i = 0; i < 200; i++) {
+    const [row] = await db.$queryRaw<{ waiting: number }[]>`
+      SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = ${database} AND wait_event_type = 'Lock'`
+    if (row!.waiting > 0) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error('the second reset never waited for the first')
+}
 
 t.test('forgot: the same answer for an unknown email, and no mail', async (t) => {
   const account = await createAccount(app)
@@ -131,9 +145,9 @@ t.test('forgot: the answer takes as long for an unknown email as for a known one
   const known = median(timings.known)
   const unknown = median(timings.unknown)
   t.comment(`median answer: known ${known.toFixed(2)} ms, unknown ${unknown.toFixed(2)} ms`)
-  // Both paths run the same statements; only a gross difference (an extra round trip per request,
-  // a verify on one side) could pass this generous bound.
-  t.ok(Math.max(known, unknown) / Math.min(known, unknown) < 2, 'the medians are within a factor of 2')
+  // Both paths run the same statements; the bound is generous so that a busy machine cannot fail it,
+  // yet an unknown email answered without the transaction (tried: 5 to 7 times faster) fails it.
+  t.ok(Math.max(known, unknown) / Math.min(known, unknown) < 3, 'the medians are within a factor of 3')
 })
 
 t.test('change: needs the current password, ends the other sessions and keeps the caller\'s', async (t) => {
