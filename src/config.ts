@@ -163,7 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.BEARER_REFRESH_WINDOW !== undefined && config.BEARER_REFRESH_WINDOW > config.SESSION_IDLE_TTL) {
     throw new ConfigError('Invalid configuration: BEARER_REFRESH_WINDOW must not exceed SESSION_IDLE_TTL')
   }
-  if (config.SMTP_URL !== undefined && !URL.canParse(config.SMTP_URL)) {
+  if (config.SMTP_URL !== undefined && !parsesAsUrl(config.SMTP_URL)) {
     throw new ConfigError('Invalid configuration: SMTP_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')
   }
   // Names under latchkey: are Latchkey's own (the operator role): anyone could sign up as an operator.

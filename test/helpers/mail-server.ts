@@ -24,7 +24,7 @@ export interface ReceivedMail {
  * A real SMTP server in this process (smtp-server), reading what arrives with mailparser. It can be
  * stopped and started again on the same port, to be a mail server that is down for a while.
  */
-export async function startMailServer(t: Teardown) {
+export async function startMailServer(t: Teardown, options: { auth?: { user: string; password: string } } = {}) {
   const port = await freePort()
   const inbox: ReceivedMail[] = []
   const waiters: { match: (mail: ReceivedMail) => boolean; resolve: (mail: ReceivedMail) => void }[] = []
@@ -39,8 +39,14 @@ export async function startMailServer(t: Teardown) {
   }
 
   async function start() {
+    const { auth } = options
     server = new SMTPServer({
-      authOptional: true, disabledCommands: ['STARTTLS'], logger: false, banner: 'latchkey test',
+      // With `auth`, this one login only (over plain TCP: the test has no certificate).
+      authOptional: !auth, allowInsecureAuth: true, disabledCommands: ['STARTTLS'], logger: false, banner: 'latchkey test',
+      onAuth(login, _session, callback) {
+        if (auth && login.username === auth.user && login.password === auth.password) callback(null, { user: login.username })
+        else callback(new Error('Invalid username or password'))
+      },
       onData(stream, _session, callback) {
         const chunks: Buffer[] = []
         stream.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -72,6 +78,7 @@ export async function startMailServer(t: Teardown) {
   t.teardown(stop)
   return {
     url: `smtp://127.0.0.1:${port}`,
+    port,
     inbox,
     start,
     stop,

@@ -43,6 +43,21 @@ t.test('a committed mail is sent at once over SMTP, with a text and an HTML body
   t.match(row, { state: 'sent', attempts: 1, textBody: null, htmlBody: null }, 'sent: the bodies, which hold the link, are gone')
 })
 
+t.test('SMTP_URL carries the mail server\'s login, percent-encoded', async (t) => {
+  const guarded = await startMailServer(t, { auth: { user: 'mailer', password: 'p@ss/w:rd' } })
+  const app = await buildTestApp(t, { SMTP_URL: `smtp://mailer:${encodeURIComponent('p@ss/w:rd')}@127.0.0.1:${guarded.port}` })
+  await app.ready()
+  await queue(app, 'authenticated@example.com')
+  t.match(await guarded.next('authenticated@example.com'), { subject: 'Reset your password' })
+
+  const refused = await buildTestApp(t, { SMTP_URL: `smtp://mailer:wrong@127.0.0.1:${guarded.port}` })
+  await refused.ready()
+  const outcome = nextOutcome(refused)
+  const id = await queue(refused, 'refused@example.com')
+  t.equal(await outcome, 'retry', 'a refused login is a failed attempt, retried later')
+  t.match(await rowOf(refused, id), { state: 'pending', lastError: /Invalid username or password|535/ })
+})
+
 t.test('a mail server that is down delays the mail; it is retried and arrives once the server is back', async (t) => {
   const app = await buildTestApp(t, { SMTP_URL: mail.url, MAIL_RETRY_BASE: '1', MAIL_POLL_INTERVAL: '1' })
   await app.ready()
