@@ -15,7 +15,7 @@ async function snapshotPath(): Promise<string> {
   return path.join(CACHE_DIR, `pglite-${digest.digest('hex').slice(0, 12)}.tar`)
 }
 
-/** Builds the snapshot unless this set of migrations already has one (tap's `before` step). */
+/** Builds the snapshot unless this set of migrations already has one. */
 export async function ensureEmbeddedSnapshot(): Promise<void> {
   const file = await snapshotPath()
   if (await fs.access(file).then(() => true, () => false)) return
@@ -35,10 +35,9 @@ export async function ensureEmbeddedSnapshot(): Promise<void> {
 
 /** A fresh in-memory PGlite holding the migrated schema, for one test file. */
 export async function migratedPGlite(): Promise<PGlite> {
-  const file = await snapshotPath()
-  const snapshot = await fs.readFile(file).catch(() => {
-    throw new Error(`No PGlite snapshot at ${file}: run the tests through tap, whose \`before\` step builds it`)
-  })
+  // Built here too when missing, so the core tier and single files need no `before` step.
+  await ensureEmbeddedSnapshot()
+  const snapshot = await fs.readFile(await snapshotPath())
   const pglite = new PGlite({ loadDataDir: new Blob([snapshot]) })
   await pglite.waitReady
   return pglite

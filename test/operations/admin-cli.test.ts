@@ -3,6 +3,7 @@ import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { OPERATOR_ROLE } from '../../src/core/operators.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
+import { TYPESCRIPT_NODE_ARGS } from '../helpers/typescript.js'
 
 // `npm run cli -- create-admin | rotate-keys | register-client`, against this file's own database.
 
@@ -18,7 +19,7 @@ const db = app.stores.database.prisma
 /** Runs the CLI with `stdin` piped in; resolves with its exit code and output. */
 function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: cliEnv })
+    const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, 'src/cli/main.ts', ...args], { env: cliEnv })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

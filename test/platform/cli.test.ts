@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { buildTestApp } from '../helpers/harness.js'
 import { createAccount } from '../helpers/accounts.js'
+import { TYPESCRIPT_NODE_ARGS } from '../helpers/typescript.js'
 
 const run = promisify(execFile)
 const app = await buildTestApp(t, { LOCKOUT_THRESHOLD: '2', RATE_LIMIT_ENABLED: 'false' })
@@ -12,7 +13,7 @@ const cliEnv = {
   DATABASE_URL: config.DATABASE_URL!, REDIS_URL: config.REDIS_URL!, REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX,
   KEY_ENCRYPTION_SECRET: config.KEY_ENCRYPTION_SECRET!, ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', LOG_LEVEL: 'silent',
 }
-const cli = (script: string, args: string[] = []) => run(process.execPath, ['--import', 'tsx', script, ...args], { env: cliEnv })
+const cli = (script: string, args: string[] = []) => run(process.execPath, [...TYPESCRIPT_NODE_ARGS, script, ...args], { env: cliEnv })
 
 t.test('seed:demo is idempotent and prints the credentials as JSON', async (t) => {
   const first = JSON.parse((await cli('src/cli/seed-demo.ts', ['--json'])).stdout)
