@@ -71,10 +71,4 @@ export class MailOutboxRecords {
   async markFailed(id: string, error: string): Promise<void> {
     await this.db.mailOutbox.updateMany({ where: { id, state: 'pending' }, data: { state: 'failed', lastError: error, textBody: null, htmlBody: null } })
   }
-
-  /** How many mails are in each state: for the metrics. */
-  async countByState(): Promise<Record<string, number>> {
-    const rows = await this.db.mailOutbox.groupBy({ by: ['state'], _count: { _all: true } })
-    return Object.fromEntries(rows.map((row) => [row.state, row._count._all]))
-  }
 }

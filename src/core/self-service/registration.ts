@@ -36,10 +36,6 @@ export class Registration {
     private readonly settings: RegistrationSettings,
   ) {}
 
-  get enabled(): boolean {
-    return this.settings.enabled
-  }
-
   async register(input: { email: string; password: string; name?: string | null }, ip?: string): Promise<void> {
     if (!this.settings.enabled) throw new RegistrationDisabled()
     this.policy.check(input.password)
