@@ -1,4 +1,4 @@
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import { acceptEmptyJsonBodies } from './http/json-body.js'
@@ -11,6 +11,7 @@ import pruningPlugin from './plugins/pruning.js'
 import bearerPlugin from './plugins/bearer.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
+import mailPlugin from './plugins/mail.js'
 import noStorePlugin from './plugins/no-store.js'
 import securityHeadersPlugin from './plugins/security-headers.js'
 import swaggerPlugin from './plugins/swagger.js'
@@ -18,6 +19,7 @@ import sharedSchemasPlugin from './plugins/shared-schemas.js'
 import healthRoutes from './routes/health.js'
 import jwksRoutes from './routes/jwks.js'
 import nativeAuthRoutes from './routes/native/auth.js'
+import nativeSelfServiceRoutes from './routes/native/self-service.js'
 import adminRoutes from './routes/admin/index.js'
 import rakchaRoutes from './routes/dialects/rakcha.js'
 import bookifyRoutes from './routes/dialects/bookify.js'
@@ -25,6 +27,7 @@ import accountRolesRoutes from './routes/dialects/account-roles.js'
 import discoveryRoutes from './routes/oauth/discovery.js'
 import oauthRoutes from './routes/oauth/index.js'
 import userinfoRoutes from './routes/oauth/userinfo.js'
+import pageRoutes from './routes/pages/index.js'
 
 // Never log a secret, wherever a serializer or a careless log call might put one.
 const REDACTED_PATHS = [
@@ -34,6 +37,17 @@ const REDACTED_PATHS = [
   'req.headers["x-selection-ticket"]', 'selectionTicket', '*.selectionTicket',
 ]
 
+/** A request as logged: a mailed link's token (`?token=…` on the hosted pages) never reaches the log. */
+function requestForLog(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url.replace(/([?&]token=)[^&#]*/g, '$1[redacted]'),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket.remotePort,
+  }
+}
+
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
 }
@@ -41,7 +55,7 @@ export interface BuildOptions {
 /** Builds the service: stores and core first, then cross-cutting plugins, then one plugin per surface. */
 export async function buildApp(config: Config, options: BuildOptions = {}) {
   const app = Fastify({
-    logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: requestForLog } },
     trustProxy: fastifyTrustProxy(config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
@@ -70,6 +84,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(storesPlugin, { config })
   // Before the routes, so its hooks see every request.
   await app.register(metricsPlugin)
+  await app.register(mailPlugin)
   await app.register(keyRotationPlugin)
   await app.register(pruningPlugin)
   await app.register(rateLimitPlugin)
@@ -81,6 +96,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(healthRoutes)
   await app.register(jwksRoutes)
   await app.register(nativeAuthRoutes, { prefix: '/api/v1/auth' })
+  await app.register(nativeSelfServiceRoutes, { prefix: '/api/v1/auth' })
   await app.register(adminRoutes, { prefix: '/api/v1/admin' })
   await app.register(rakchaRoutes, { prefix: '/api/users' })
   await app.register(bookifyRoutes, { prefix: '/api/users' })
@@ -88,6 +104,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(discoveryRoutes)
   await app.register(oauthRoutes)
   await app.register(userinfoRoutes)
+  await app.register(pageRoutes, { prefix: '/account' })
   return app
 }
 

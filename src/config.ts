@@ -77,6 +77,28 @@ export const ConfigSchema = Type.Object({
   // A login address counts as known to the lockout for this long after its last successful login.
   KNOWN_IP_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 90 }),
 
+  // The shortest password accepted when one is set (NIST SP 800-63B: 8; 15 where the password is the
+  // only factor). Counted in characters; no composition rules; common passwords are always refused.
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),
+
+  // Self-service accounts: mailed single-use links, and sign-up where a deployment allows it.
+  PASSWORD_RESET_TTL: Seconds(1800, 60),
+  EMAIL_VERIFICATION_TTL: Seconds(86400, 60),
+  REGISTRATION_ENABLED: Type.Boolean({ default: false }),
+  // The role a self-registered account gets (created if missing); never the operator role.
+  REGISTRATION_DEFAULT_ROLE: Type.String({ minLength: 1, maxLength: 100, default: 'user' }),
+
+  // Mail: an SMTP server (smtp:// or smtps://, user and password percent-encoded), or unset: each
+  // mail is written to DATA_DIR/outbox/.
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.String({ minLength: 3, default: 'Latchkey <no-reply@latchkey.localhost>' }),
+  // A mail that cannot be delivered is retried after MAIL_RETRY_BASE, doubling up to MAIL_RETRY_MAX,
+  // and recorded as failed after MAIL_MAX_ATTEMPTS attempts.
+  MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  MAIL_RETRY_BASE: Seconds(30, 1),
+  MAIL_RETRY_MAX: Seconds(3600, 1),
+  MAIL_POLL_INTERVAL: Seconds(10, 1),
+
   LOCKOUT_THRESHOLD: Type.Integer({ minimum: 1, default: 5 }),
   LOCKOUT_WINDOW: Seconds(900, 1),
   LOCKOUT_BASE_DURATION: Seconds(300, 1),
@@ -89,6 +111,11 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_TOKEN_MAX: Type.Integer({ minimum: 1, default: 300 }),
   RATE_LIMIT_CLIENT_MAX: Type.Integer({ minimum: 1, default: 6000 }),
   RATE_LIMIT_AUTH_WINDOW: Seconds(60, 1),
+  // Routes that send mail (forgotten password, registration): per client address, and per email
+  // address whether or not it has an account, within RATE_LIMIT_MAIL_WINDOW.
+  RATE_LIMIT_MAIL_MAX: Type.Integer({ minimum: 1, default: 20 }),
+  RATE_LIMIT_MAIL_PER_EMAIL_MAX: Type.Integer({ minimum: 1, default: 5 }),
+  RATE_LIMIT_MAIL_WINDOW: Seconds(3600, 1),
   AUTH_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 16384 }),
 
   METRICS_ENABLED: Type.Boolean({ default: true }),
@@ -115,7 +142,7 @@ export class ConfigError extends Error {
 
 // Settings that carry a secret may be read from a file instead (Docker and Kubernetes secrets):
 // NAME_FILE holds the path, and the file's contents, trimmed, are the value.
-const FROM_FILE = ['KEY_ENCRYPTION_SECRET', 'KEY_ENCRYPTION_SECRETS_OLD', 'DATABASE_URL', 'REDIS_URL'] as const
+const FROM_FILE = ['KEY_ENCRYPTION_SECRET', 'KEY_ENCRYPTION_SECRETS_OLD', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL'] as const
 
 /** Reads the configuration from an environment, or throws a one-line ConfigError naming the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -144,6 +171,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (config.BEARER_REFRESH_WINDOW !== undefined && config.BEARER_REFRESH_WINDOW > config.SESSION_IDLE_TTL) {
     throw new ConfigError('Invalid configuration: BEARER_REFRESH_WINDOW must not exceed SESSION_IDLE_TTL')
+  }
+  if (config.SMTP_URL !== undefined && !parsesAsUrl(config.SMTP_URL)) {
+    throw new ConfigError('Invalid configuration: SMTP_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')
+  }
+  // Names under latchkey: are Latchkey's own (the operator role): anyone could sign up as an operator.
+  if (config.REGISTRATION_DEFAULT_ROLE.startsWith('latchkey:')) {
+    throw new ConfigError('Invalid configuration: REGISTRATION_DEFAULT_ROLE must not be one of Latchkey\'s own roles (latchkey:…): anyone could sign up with it')
+  }
+  if (config.MAIL_RETRY_BASE > config.MAIL_RETRY_MAX) {
+    throw new ConfigError('Invalid configuration: MAIL_RETRY_BASE must not exceed MAIL_RETRY_MAX')
   }
   if (config.LOCKOUT_BASE_DURATION > config.LOCKOUT_MAX_DURATION) {
     throw new ConfigError('Invalid configuration: LOCKOUT_BASE_DURATION must not exceed LOCKOUT_MAX_DURATION')

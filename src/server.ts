@@ -1,4 +1,5 @@
 import './threadpool.js'
+import path from 'node:path'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo, seedDemoOperator } from './demo/demo-accounts.js'
@@ -50,7 +51,8 @@ async function main() {
   await app.listen({ port: config.PORT, host: config.HOST })
   if (app.stores.database.kind === 'embedded') {
     console.log(`Latchkey is running on embedded defaults at ${config.ISSUER}. Log in with:\n` +
-      `  curl -s -X POST ${config.ISSUER}/api/v1/auth/login -H 'Content-Type: application/json' -d '{"email":"${DEMO_ACCOUNTS[4]!.email}","password":"${DEMO_ACCOUNTS[4]!.password}"}'`)
+      `  curl -s -X POST ${config.ISSUER}/api/v1/auth/login -H 'Content-Type: application/json' -d '{"email":"${DEMO_ACCOUNTS[4]!.email}","password":"${DEMO_ACCOUNTS[4]!.password}"}'` +
+      (config.SMTP_URL ? '' : `\nNo SMTP_URL: mail (password resets, sign-up confirmations) is written to ${path.resolve(config.DATA_DIR, 'outbox')}/`))
   }
 }
 

@@ -50,8 +50,10 @@ runCli(async () => {
       const [email, ...name] = args
       if (!email) throw new Error('create-admin needs an email')
       const password = await readSecret(`Password for ${email}: `)
-      if (password.length < 8) throw new Error('The password must have at least 8 characters')
       const account = await withCore(async (core) => {
+        // The rules of every other way a password is set (src/core/password-policy.ts).
+        const problems = core.passwordPolicy.problems(password)
+        if (problems.length > 0) throw new Error(problems.join(' '))
         return core.admin.accounts.create({ email, password, name: name.join(' ').trim() || null, roles: [OPERATOR_ROLE] }, CLI_ACTOR)
       })
       console.log(`Created operator ${account.email} (${account.id}); log in with role "${OPERATOR_ROLE}"`)

@@ -12,6 +12,13 @@ export type AuditEventType =
   | 'session.logout_all'
   | 'session.role_switched'
   | 'password.rehashed'
+  // Self-service: a reset asked for (whether or not the email has an account), done, a change.
+  | 'password.reset_requested'
+  | 'password.reset'
+  | 'password.changed'
+  | 'account.registered'
+  | 'account.registration_repeated'
+  | 'account.email_verified'
   | 'signing_key.created'
   | 'signing_key.rotated'
   | 'signing_key.activated'

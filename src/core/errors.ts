@@ -28,6 +28,30 @@ export class AccountDisabled extends CoreError {
   }
 }
 
+/** The right password for a self-registered account whose email is not confirmed yet: no token. */
+export class EmailNotVerified extends CoreError {
+  readonly code = 'EMAIL_NOT_VERIFIED'
+  constructor() {
+    super('Confirm your email address first: follow the link in the mail sent to it')
+  }
+}
+
+/** A mailed link's token that is unknown, already used or expired; which of them is not said. */
+export class InvalidLinkToken extends CoreError {
+  readonly code = 'INVALID_LINK_TOKEN'
+  constructor() {
+    super('This link is invalid, has expired or has already been used')
+  }
+}
+
+/** Sign-up where the deployment has not enabled it (REGISTRATION_ENABLED). */
+export class RegistrationDisabled extends CoreError {
+  readonly code = 'REGISTRATION_DISABLED'
+  constructor() {
+    super('Registration is not enabled on this service')
+  }
+}
+
 export class RoleNotHeld extends CoreError {
   readonly code = 'ROLE_NOT_HELD'
   constructor() {

@@ -1,7 +1,7 @@
 import type { PruneKind } from '../stores/pruning-records.js'
 
 /** How a password check ended, as counted by the metrics. */
-export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled'
+export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled' | 'unverified'
 
 /** What the core tells observers (metrics) about; facts only, never a secret. */
 export interface CoreEventMap {
@@ -10,7 +10,13 @@ export interface CoreEventMap {
   'refresh.rotated': { sessionId: string }
   'refresh.reuse_detected': { sessionId: string }
   'pruning.deleted': { kind: PruneKind; rows: number }
+  /** A mail was queued in the outbox and committed: a sender may deliver it now. */
+  'mail.queued': { id: string }
+  /** How a delivery attempt ended: sent, to be retried, or given up (failed). */
+  'mail.delivery': { kind: string; outcome: MailOutcome }
 }
+
+export type MailOutcome = 'sent' | 'retry' | 'failed'
 
 type Listener<K extends keyof CoreEventMap> = (event: CoreEventMap[K]) => void
 

@@ -3,6 +3,8 @@ import { argon2Concurrency } from '../threadpool.js'
 import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccountRecords } from '../stores/account-records.js'
+import { AccountTokenRecords } from '../stores/account-token-records.js'
+import { MailOutboxRecords } from '../stores/mail-outbox-records.js'
 import { AuditRecords } from '../stores/audit-records.js'
 import { PruningRecords } from '../stores/pruning-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
@@ -27,12 +29,17 @@ import { PasswordLogin } from './login.js'
 import { requireOperator } from './operators.js'
 import { PasswordHasher } from './passwords.js'
 import { Pruning } from './pruning.js'
+import { PasswordPolicy } from './password-policy.js'
 import { Revocations } from './revocations.js'
 import { RoleSelection } from './role-selection.js'
 import { SelectionTickets } from './selection-tickets.js'
 import { Sessions } from './sessions.js'
 import { KeyEncryption } from './key-encryption.js'
+import { deriveKey } from './secrets.js'
 import { SigningKeys } from './signing-keys.js'
+import { PasswordChange } from './self-service/password-change.js'
+import { PasswordRecovery } from './self-service/password-recovery.js'
+import { Registration } from './self-service/registration.js'
 
 const DAY_MS = 86_400_000
 
@@ -45,6 +52,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     concurrency: argon2Concurrency(config.ARGON2_CONCURRENCY),
     maxWaiting: config.ARGON2_QUEUE_LIMIT,
   })
+  const passwordPolicy = new PasswordPolicy(config.PASSWORD_MIN_LENGTH)
   const events = new CoreEvents()
   // The repositories: only they hold SQL. The core reaches them by what it means to do.
   const records = {
@@ -52,6 +60,8 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     sessions: new SessionRecords(db, database.prepared),
     signingKeys: new SigningKeyRecords(db),
     audit: new AuditRecords(db),
+    accountTokens: new AccountTokenRecords(),
+    outbox: new MailOutboxRecords(db),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -100,11 +110,22 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
-    accounts: new AccountAdmin(db, records, passwords, sessions, revocations, lockout, profiles),
+    accounts: new AccountAdmin(db, records, passwords, passwordPolicy, sessions, revocations, lockout, profiles),
     roles: new RoleAdmin(db, profiles),
     sessions: new SessionAdmin(records, sessions),
     keys: new KeyAdmin(db, records.signingKeys, signingKeys),
     auditEvents: (filter: AuditFilter, page: PageRequest) => queryAuditEvents(records.audit, filter, page),
+  }
+  // Self-service: mailed links open ISSUER's hosted pages (src/routes/pages/).
+  const selfService = {
+    recovery: new PasswordRecovery(db, records, accounts, passwords, passwordPolicy, sessions, lockout, events, {
+      issuer: config.ISSUER, resetTtlMs: config.PASSWORD_RESET_TTL * 1000,
+    }),
+    change: new PasswordChange(db, records, accounts, login, passwords, passwordPolicy, sessions),
+    registration: new Registration(db, records, passwords, passwordPolicy, events, {
+      enabled: config.REGISTRATION_ENABLED, issuer: config.ISSUER,
+      verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
+    }),
   }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
 
@@ -144,10 +165,14 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     return { account, role: claims.role, permissions: account.roles.find((r) => r.name === claims.role)?.permissions ?? [] }
   }
 
+  // Signs the hosted pages' anti-forgery tokens: derived from the shared secret, so a form served by
+  // one instance is accepted by another.
+  const pageSigningKey = deriveKey(keyEncryptionSecret, 'latchkey', 'hosted-page-csrf')
+
   return {
-    config, db, records, kv, events, pruning, passwords, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    config, db, records, pageSigningKey, kv, events, pruning, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
-    roleSelection, profile,
+    roleSelection, profile, selfService,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
     introspect: (token: string, hint?: TokenTypeHint) => introspect({ sessionRecords: records.sessions, accessTokens, revocations }, token, hint),

@@ -2,7 +2,7 @@ import type { Database } from '../stores/database.js'
 import { selectRole, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit } from './audit.js'
 import { normalizeEmail } from './emails.js'
-import { AccountDisabled, AccountLocked, InvalidCredentials } from './errors.js'
+import { AccountDisabled, AccountLocked, EmailNotVerified, InvalidCredentials } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
 import type { PasswordHasher } from './passwords.js'
@@ -64,6 +64,11 @@ export class PasswordLogin {
       this.events?.emit('login.attempted', { outcome: 'disabled' })
       throw new AccountDisabled()
     }
+    // Only after the password check: a wrong password gets the same answer as for any other email.
+    if (!account.emailVerified) {
+      this.events?.emit('login.attempted', { outcome: 'unverified' })
+      throw new EmailNotVerified()
+    }
     this.events?.emit('login.attempted', { outcome: 'success' })
     if (this.passwords.needsRehash(account.passwordHash)) {
       const upgraded = await this.passwords.hash(password)
@@ -86,6 +91,7 @@ export class PasswordLogin {
     const current = await this.accounts.findById(accountId)
     if (!current || !(await this.passwords.verify(current.passwordHash, password))) throw new InvalidCredentials()
     if (current.status !== 'active') throw new AccountDisabled()
+    if (!current.emailVerified) throw new EmailNotVerified()
     return current
   }
 

@@ -295,10 +295,13 @@ export class Sessions {
     return ended
   }
 
-  /** Ends every live session of an account; `actorId` names the admin who ended them. */
-  async revokeAll(accountId: string, reason: string, actorId?: string): Promise<number> {
+  /**
+   * Ends every live session of an account, but `keep` (the caller's own, after a password change);
+   * `actorId` names the admin who ended them.
+   */
+  async revokeAll(accountId: string, reason: string, actorId?: string, options: { keep?: string } = {}): Promise<number> {
     const revoked = await this.db.$transaction(async (tx) => {
-      const ended = await this.records.revokeLiveSessions(tx, accountId, reason, new Date())
+      const ended = await this.records.revokeLiveSessions(tx, accountId, reason, new Date(), options.keep)
       await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: ended.length, reason } })
       return ended
     })

@@ -16,6 +16,11 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /api/v1/auth/refresh': 'nativeRefresh',
   'POST /api/v1/auth/token': 'nativeSwitchRole',
   'POST /api/v1/auth/logout': 'nativeLogout',
+  'POST /api/v1/auth/password/forgot': 'nativeForgotPassword',
+  'POST /api/v1/auth/password/reset': 'nativeResetPassword',
+  'POST /api/v1/auth/password/change': 'nativeChangePassword',
+  'POST /api/v1/auth/register': 'nativeRegister',
+  'POST /api/v1/auth/email/verify': 'nativeVerifyEmail',
   'GET /api/v1/auth/me': 'nativeGetCurrentUser',
 
   // seed dialects

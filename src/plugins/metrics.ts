@@ -21,7 +21,7 @@ export interface Metrics {
   countStoreError(store: 'postgres' | 'redis'): void
 }
 
-const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled']
+const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled', 'unverified']
 
 /**
  * prom-client's gauges that end in `_total`, a suffix Prometheus keeps for counters (`promtool check
@@ -68,6 +68,11 @@ export default fp(async (app) => {
       this.set({ store: 'redis' }, keyValue === 'up' ? 1 : 0)
     },
   })
+  const mails = new Counter({
+    name: 'latchkey_mail_deliveries_total',
+    help: 'Mail delivery attempts by how they ended: sent, retry (it will be tried again) or failed (given up after MAIL_MAX_ATTEMPTS)',
+    labelNames: ['kind', 'outcome'], registers: [registry],
+  })
   // Every series exists from the start, so a rate over the first event is right.
   for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
   for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)
@@ -79,6 +84,7 @@ export default fp(async (app) => {
   events.on('refresh.rotated', () => rotations.inc())
   events.on('refresh.reuse_detected', () => reuse.inc())
   events.on('pruning.deleted', ({ kind, rows }) => pruned.inc({ kind }, rows))
+  events.on('mail.delivery', ({ kind, outcome }) => mails.inc({ kind, outcome }))
 
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: ids in paths would make a series per account.

@@ -1,8 +1,10 @@
+import crypto from 'node:crypto'
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { RedisStore } from '../stores/redis-store.js'
 import { throwRedisFailure } from '../stores/redis-errors.js'
+import { normalizeEmail } from '../core/emails.js'
 
 /**
  * The budgets a client address draws on. Each is one counter per address across every route that
@@ -10,9 +12,10 @@ import { throwRedisFailure } from '../stores/redis-errors.js'
  * - password: every route that checks a password (or, later, a second factor);
  * - token: routes that mint tokens from a refresh token, a bearer token or a selection ticket;
  * - client: routes where a client authenticates (introspection, revocation), so that they never
- *   draw on what password checks need.
+ *   draw on what password checks need;
+ * - mail: routes that send mail to an address the caller names (forgotten password, registration).
  */
-export type RateLimitBudget = 'password' | 'token' | 'client'
+export type RateLimitBudget = 'password' | 'token' | 'client' | 'mail'
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 
@@ -26,6 +29,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Route options that put a route on a budget (nothing when rate limits are off). */
     rateLimited(budget: RateLimitBudget): { onRequest?: Hook }
+    /**
+     * A preHandler (after the body is read) that limits mail to the body's `email`, whoever asks and
+     * whether or not it has an account, so the limit reveals nothing either.
+     */
+    mailRecipientLimit(): { preHandler?: Hook }
   }
 }
 
@@ -53,6 +61,7 @@ export default fp(async (app) => {
     password: { max: config.RATE_LIMIT_AUTH_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
     token: { max: config.RATE_LIMIT_TOKEN_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
     client: { max: config.RATE_LIMIT_CLIENT_MAX, timeWindow: windowMs(config.RATE_LIMIT_AUTH_WINDOW) },
+    mail: { max: config.RATE_LIMIT_MAIL_MAX, timeWindow: windowMs(config.RATE_LIMIT_MAIL_WINDOW) },
   }
   // One limiter per budget, made once: its key names the budget, not the route, so every route on it
   // counts against the same number.
@@ -61,4 +70,23 @@ export default fp(async (app) => {
     return [budget, inRedis ? countingInRedis(hook) : hook]
   })) as Record<RateLimitBudget, Hook>
   app.decorate('rateLimited', (budget: RateLimitBudget) => (config.RATE_LIMIT_ENABLED ? { onRequest: hooks[budget] } : {}))
+  // Keyed on a hash of the normalized email: the Redis key never holds the address itself. The
+  // limiter's own hook runs once per request (its first one wins), so this second limit counts by hand.
+  const countRecipient = app.createRateLimit({
+    max: config.RATE_LIMIT_MAIL_PER_EMAIL_MAX, timeWindow: windowMs(config.RATE_LIMIT_MAIL_WINDOW),
+    keyGenerator: (request) => `mail-recipient:${recipientKey(request.body)}`,
+  })
+  const recipientHook: Hook = async (request, reply) => {
+    const result = await countRecipient(request)
+    if (result.isAllowed || !result.isExceeded) return
+    reply.header('retry-after', String(result.ttlInSeconds))
+    throw new RateLimitExceeded(`Rate limit exceeded, retry in ${result.ttlInSeconds} seconds`)
+  }
+  const perRecipient = inRedis ? countingInRedis(recipientHook) : recipientHook
+  app.decorate('mailRecipientLimit', () => (config.RATE_LIMIT_ENABLED ? { preHandler: perRecipient } : {}))
 }, { name: 'rate-limit', dependencies: ['stores'] })
+
+function recipientKey(body: unknown): string {
+  const email = (body as { email?: unknown } | undefined)?.email
+  return crypto.createHash('sha256').update(typeof email === 'string' ? normalizeEmail(email) : '').digest('base64url')
+}

@@ -1,6 +1,7 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
 import type { PreparedQueries } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 export interface AccountRoleView {
   name: string
@@ -14,6 +15,8 @@ export interface AccountView {
   name: string | null
   phone: string | null
   status: 'active' | 'disabled'
+  /** False while a self-registered account has not confirmed its email: it cannot log in. */
+  emailVerified: boolean
   passwordHash: string
   /** In a stable order: first assigned first, ties by name. The first is the default at login. */
   roles: AccountRoleView[]
@@ -25,6 +28,7 @@ export interface AccountRow {
   name: string | null
   phone: string | null
   status: 'active' | 'disabled'
+  email_verified: boolean
   password_hash: string
   roles: AccountRoleView[]
 }
@@ -34,7 +38,8 @@ export interface AccountRow {
  * grouped by `a.id`: the account with its roles and their permissions in one round trip, where
  * Prisma's nested include would take one per level. Login, refresh and /me all read it.
  */
-export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.phone, a.status::text AS status, a.password_hash,
+export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.phone, a.status::text AS status,
+  a.email_verified_at IS NOT NULL AS email_verified, a.password_hash,
   COALESCE(json_agg(json_build_object(
     'name', r.name,
     'permissions', COALESCE((SELECT json_agg(p.name ORDER BY p.name) FROM role_permissions rp
@@ -50,6 +55,7 @@ export function toAccountView(row: AccountRow): AccountView {
     name: row.name,
     phone: row.phone,
     status: row.status,
+    emailVerified: row.email_verified,
     passwordHash: row.password_hash,
     roles: typeof row.roles === 'string' ? JSON.parse(row.roles) as AccountRoleView[] : row.roles,
   }
@@ -133,6 +139,58 @@ export class AccountRecords {
   async replacePasswordHashIfUnchanged(accountId: string, current: string, replacement: string): Promise<boolean> {
     const { count } = await this.db.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
     return count === 1
+  }
+
+  /**
+   * Sets the password from a mailed reset link, which also proves the mailbox is the owner's: an
+   * unverified account is verified by it. Returns the account's email, null when it is gone.
+   */
+  async setPasswordFromMail(tx: Tx, id: string, passwordHash: string, now: Date): Promise<string | null> {
+    const [row] = await tx.$queryRaw<{ email: string }[]>`
+      UPDATE accounts SET password_hash = ${passwordHash}, email_verified_at = COALESCE(email_verified_at, ${utcTimestamp(now)}), updated_at = ${utcTimestamp(now)}
+      WHERE id = ${id}::uuid RETURNING email`
+    return row?.email ?? null
+  }
+
+  /** Swaps the hash in `tx` only if it is still `current`; false when the password changed meanwhile. */
+  async replacePasswordHashIn(tx: Tx, accountId: string, current: string, replacement: string): Promise<boolean> {
+    const { count } = await tx.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
+    return count === 1
+  }
+
+  /** Marks the email verified; false when it already was (or the account is gone). */
+  async markEmailVerified(tx: Tx, id: string, now: Date): Promise<boolean> {
+    const { count } = await tx.account.updateMany({ where: { id, emailVerifiedAt: null }, data: { emailVerifiedAt: now } })
+    return count === 1
+  }
+
+  /**
+   * Creates a self-registered account, unverified, unless the email is taken: null then (and nothing
+   * is written), so the caller never learns it from an error.
+   */
+  async insertUnverified(tx: Tx, account: { email: string; passwordHash: string; name: string | null }, now: Date): Promise<string | null> {
+    const [row] = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO accounts (id, email, name, password_hash, email_verified_at, created_at, updated_at)
+      VALUES (gen_random_uuid(), ${account.email}, ${account.name}, ${account.passwordHash}, NULL, ${utcTimestamp(now)}, ${utcTimestamp(now)})
+      ON CONFLICT (email) DO NOTHING RETURNING id::text`
+    return row?.id ?? null
+  }
+
+  /** A registration repeated before the first was confirmed: its password and name replace the first's. */
+  async replaceUnverified(tx: Tx, id: string, changes: { passwordHash: string; name: string | null }): Promise<boolean> {
+    const { count } = await tx.account.updateMany({ where: { id, emailVerifiedAt: null }, data: changes })
+    return count === 1
+  }
+
+  /** The account with this email, as registration needs it: its id and whether it is verified. */
+  async findByEmailForRegistration(tx: Tx, email: string): Promise<{ id: string; verified: boolean; name: string | null } | null> {
+    const row = await tx.account.findUnique({ where: { email }, select: { id: true, emailVerifiedAt: true, name: true } })
+    return row ? { id: row.id, verified: row.emailVerifiedAt !== null, name: row.name } : null
+  }
+
+  /** The id of the role named `name`, created if missing (role names are data). */
+  async ensureRole(tx: Tx, name: string): Promise<string> {
+    return (await tx.role.upsert({ where: { name }, create: { name }, update: {}, select: { id: true } })).id
   }
 
   /** `id` must be a UUID. */

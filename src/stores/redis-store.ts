@@ -36,6 +36,8 @@ export interface RedisStoreOptions {
   sentinelPassword?: string
 }
 
+const reconnectDelay = (times: number) => Math.min(100 * times, 1000)
+
 // Fail fast while Redis is away instead of queueing: callers answer 503 and retry later.
 const FAIL_FAST: RedisOptions = {
   lazyConnect: true,
@@ -43,7 +45,7 @@ const FAIL_FAST: RedisOptions = {
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
   commandTimeout: 2000,
-  retryStrategy: (times) => Math.min(100 * times, 1000),
+  retryStrategy: reconnectDelay,
 }
 
 /** The ioredis client for one server, a Sentinel set (ioredis finds the master) or a Cluster. */
@@ -81,6 +83,7 @@ export class RedisStore implements KeyValueStore {
   readonly client: RedisClient
   private readonly dataLossListeners: (() => void)[] = []
   private closing = false
+  private revival: NodeJS.Timeout | undefined
 
   constructor(url: string, private readonly keyPrefix: string, log?: ConnectionLog, options: RedisStoreOptions = {}) {
     const target = parseRedisUrl(url)
@@ -96,15 +99,28 @@ export class RedisStore implements KeyValueStore {
     client.on('reconnecting', () => watch.lost())
     client.on('ready', () => watch.restored())
     if (client instanceof Cluster) this.watchCluster(client, watch)
-    else this.watchServer(client)
+    else this.watchServer(client, log)
   }
 
   /** Each reconnect may have reached another server (Sentinel's new master), or one that lost writes. */
-  private watchServer(client: Redis) {
+  private watchServer(client: Redis, log?: ConnectionLog) {
     let readyBefore = false
+    let revivals = 0
     client.on('ready', () => {
       if (readyBefore) this.possibleDataLoss()
       readyBefore = true
+      revivals = 0
+    })
+    // ioredis ends a Sentinel client for good when its failover detector hears +switch-master while a
+    // reconnect is still asking a sentinel for the master: the connect fails as "closed", and every
+    // command after it too. Connect again, paced as ioredis's own reconnects are.
+    client.on('end', () => {
+      if (this.closing) return
+      log?.warn({ store: 'redis' }, 'redis client ended by ioredis; connecting again')
+      clearTimeout(this.revival)
+      this.revival = setTimeout(() => {
+        if (!this.closing && client.status === 'end') client.connect().catch(() => undefined)
+      }, reconnectDelay(++revivals))
     })
   }
 
@@ -241,6 +257,7 @@ export class RedisStore implements KeyValueStore {
 
   async close() {
     this.closing = true
+    clearTimeout(this.revival)
     this.client.disconnect()
   }
 }

@@ -217,9 +217,9 @@ export class SessionRecords {
   }
 
   /** Revokes every live session of the account in `tx`, and returns their ids. */
-  async revokeLiveSessions(tx: SessionWriter, accountId: string, reason: string, at: Date): Promise<string[]> {
+  async revokeLiveSessions(tx: SessionWriter, accountId: string, reason: string, at: Date, keep?: string): Promise<string[]> {
     const rows = await tx.session.updateManyAndReturn({
-      where: { accountId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason }, select: { id: true },
+      where: { accountId, revokedAt: null, ...(keep === undefined ? {} : { id: { not: keep } }) }, data: { revokedAt: at, revokedReason: reason }, select: { id: true },
     })
     return rows.map((row) => row.id)
   }

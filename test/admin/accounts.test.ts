@@ -70,6 +70,9 @@ t.test('create refuses a duplicate email (409, case-insensitively), unknown role
   t.equal(unknownRole.statusCode, 422)
   t.match(unknownRole.json(), { success: false, code: 'VALIDATION_ERROR', errors: { roles: [/wizard/] } })
 
+  const common = await call('POST', '/accounts', { email: uniqueEmail(), password: 'iloveyou', roles: ['member'] })
+  t.equal(common.statusCode, 422, 'a commonly used password is refused')
+  t.match(common.json(), { code: 'VALIDATION_ERROR', errors: { password: [/too common/] } })
   const invalid = await call('POST', '/accounts', { email: 'not-an-email', password: 'short', roles: [] })
   t.equal(invalid.statusCode, 422)
   t.match(invalid.json(), { code: 'VALIDATION_ERROR', errors: { email: Array, password: Array, roles: Array } })
@@ -193,6 +196,10 @@ t.test('reset password: the new one works, the old one and every session do not'
   t.match(event, { actorId: admin.account.id })
   t.notOk(JSON.stringify(event?.data).includes('brand-new-password'), 'the audit event holds no password')
   t.equal((await call('POST', `/accounts/${account.id}/password`, { password: 'short' })).statusCode, 422)
+  const common = await call('POST', `/accounts/${account.id}/password`, { password: 'Password123' })
+  t.equal(common.statusCode, 422, 'a commonly used password is refused, whatever its case')
+  t.match(common.json(), { code: 'VALIDATION_ERROR', errors: { password: [/too common/] } })
+  t.equal((await login(account.email, 'Password123')).statusCode, 401, 'and not set')
   t.equal((await call('POST', `/accounts/${crypto.randomUUID()}/password`, { password: 'long-enough' })).statusCode, 404)
 })
 

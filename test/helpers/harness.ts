@@ -1,4 +1,7 @@
 import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import { buildApp, type App } from '../../src/app.js'
@@ -70,8 +73,12 @@ export async function testEnvironment(t: Teardown, overrides: Record<string, str
   const url = overrides.DATABASE_URL ?? (await createTestDatabase(t))
   const redisPrefix = overrides.REDIS_KEY_PREFIX ?? `latchkey-test:${crypto.randomBytes(6).toString('hex')}:`
   if (!overrides.REDIS_KEY_PREFIX) cleanRedisPrefix(t, redisPrefix)
+  // Where mail goes without SMTP_URL (DATA_DIR/outbox/): never the working directory.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-test-data-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
   const config = loadConfig({
     NODE_ENV: 'test',
+    DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
     DATABASE_URL: url,
     REDIS_URL,

@@ -82,6 +82,57 @@ t.test('native API', async (t) => {
   await contract.call(t, 'POST /api/v1/auth/logout', 200, { headers: bearer(token) })
 })
 
+t.test('native self-service', async (t) => {
+  const open = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', REGISTRATION_ENABLED: 'true', LOCKOUT_THRESHOLD: '2' })
+  const checker = contract.on(open)
+  const db = open.stores.database.prisma
+  /** A live link token for the account, stored as the core stores it (the mail itself is tested in test/native). */
+  const linkToken = async (accountId: string, purpose: 'password_reset' | 'email_verification') => {
+    const token = crypto.randomBytes(32).toString('base64url')
+    const tokenHash = crypto.createHash('sha256').update(token).digest('base64url')
+    await db.accountToken.create({ data: { accountId, purpose, tokenHash, expiresAt: new Date(Date.now() + 600_000) } })
+    return token
+  }
+  const refuseBad = async (route: string, headers: Record<string, string> = {}) => {
+    await checker.call(t, route, 400, malformed(headers))
+    await checker.call(t, route, 413, oversized(headers))
+    await checker.call(t, route, 415, notJson(headers))
+  }
+  const account = await createAccount(open)
+
+  await checker.call(t, 'POST /api/v1/auth/password/forgot', 200, { payload: { email: account.email } })
+  await checker.call(t, 'POST /api/v1/auth/password/forgot', 422, { payload: { email: 'not-an-email' } })
+  await refuseBad('POST /api/v1/auth/password/forgot')
+
+  const reset = await linkToken(account.id, 'password_reset')
+  await checker.call(t, 'POST /api/v1/auth/password/reset', 422, { payload: { token: reset, password: 'password1' } })
+  await checker.call(t, 'POST /api/v1/auth/password/reset', 200, { payload: { token: reset, password: 'a contract passphrase' } })
+  await checker.call(t, 'POST /api/v1/auth/password/reset', 400, { payload: { token: reset, password: 'a contract passphrase' } })
+  await refuseBad('POST /api/v1/auth/password/reset')
+
+  const { token } = await nativeLogin(open, { email: account.email, password: 'a contract passphrase' })
+  const change = (payload: object, headers: Record<string, string> = bearer(token)) => ({ headers, payload })
+  await checker.call(t, 'POST /api/v1/auth/password/change', 200, change({ current_password: 'a contract passphrase', new_password: 'another contract passphrase' }))
+  await checker.call(t, 'POST /api/v1/auth/password/change', 401, change({ current_password: 'x', new_password: 'y' }, {}))
+  await checker.call(t, 'POST /api/v1/auth/password/change', 422, change({ current_password: 'wrong', new_password: 'a third contract passphrase' }))
+  await checker.call(t, 'POST /api/v1/auth/password/change', 422, change({ current_password: 'wrong', new_password: 'a third contract passphrase' }))
+  await checker.call(t, 'POST /api/v1/auth/password/change', 403, change({ current_password: 'another contract passphrase', new_password: 'a third contract passphrase' }))
+  await refuseBad('POST /api/v1/auth/password/change', bearer(token))
+
+  const email = `contract-register-${crypto.randomBytes(4).toString('hex')}@example.com`
+  await checker.call(t, 'POST /api/v1/auth/register', 202, { payload: { email, password: 'a contract passphrase', name: 'Contract' } })
+  await checker.call(t, 'POST /api/v1/auth/register', 422, { payload: { email, password: 'password1' } })
+  await contract.call(t, 'POST /api/v1/auth/register', 403, { payload: { email, password: 'a contract passphrase' } })
+  await refuseBad('POST /api/v1/auth/register')
+
+  const registered = await db.account.findUniqueOrThrow({ where: { email } })
+  const verify = await linkToken(registered.id, 'email_verification')
+  await checker.call(t, 'POST /api/v1/auth/email/verify', 200, { payload: { token: verify } })
+  await checker.call(t, 'POST /api/v1/auth/email/verify', 400, { payload: { token: verify } })
+  await checker.call(t, 'POST /api/v1/auth/email/verify', 422, { payload: {} })
+  await refuseBad('POST /api/v1/auth/email/verify')
+})
+
 t.test('seed dialects', async (t) => {
   const disabled = await createAccount(app, { status: 'disabled' })
 
@@ -253,9 +304,11 @@ t.test('admin API', async (t) => {
 })
 
 t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
-  const limited = await buildTestApp(t, { RATE_LIMIT_AUTH_MAX: '1', RATE_LIMIT_TOKEN_MAX: '1', RATE_LIMIT_CLIENT_MAX: '1' })
+  const limited = await buildTestApp(t, { RATE_LIMIT_AUTH_MAX: '1', RATE_LIMIT_TOKEN_MAX: '1', RATE_LIMIT_CLIENT_MAX: '1', RATE_LIMIT_MAIL_MAX: '1' })
   const checker = contract.on(limited)
   const routes = [
+    'POST /api/v1/auth/password/forgot', 'POST /api/v1/auth/password/reset', 'POST /api/v1/auth/password/change',
+    'POST /api/v1/auth/register', 'POST /api/v1/auth/email/verify',
     'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/users/auth', 'POST /api/users/login',
     'POST /api/account/roles', 'POST /api/account/token', 'POST /oauth/token', 'POST /oauth/revoke', 'POST /oauth/introspect',
   ]

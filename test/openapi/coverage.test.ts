@@ -9,7 +9,8 @@ import { registeredRoutes, type OpenApiDocument, type Operation } from '../helpe
 const app = await buildTestApp(t)
 await app.ready()
 const document = app.swagger() as unknown as OpenApiDocument
-const routes = registeredRoutes(app).filter((route) => !route.split(' ')[1]!.startsWith('/docs'))
+// The documentation and the hosted pages (HTML for people, src/routes/pages/) are not API routes.
+const routes = registeredRoutes(app).filter((route) => !/^\/(docs|account)\b/.test(route.split(' ')[1]!))
 
 const TAGS = ['native', 'rakcha', 'bookify', 'account-roles', 'standards', 'admin', 'operations']
 const SCHEMES = Object.keys((document as unknown as { components: { securitySchemes: object } }).components.securitySchemes)
@@ -19,9 +20,11 @@ const RATE_LIMITED = [
   'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token',
   'POST /api/users/auth', 'POST /api/users/login', 'POST /api/account/roles', 'POST /api/account/token',
   'POST /oauth/token', 'POST /oauth/revoke',
+  'POST /api/v1/auth/password/forgot', 'POST /api/v1/auth/password/reset', 'POST /api/v1/auth/password/change',
+  'POST /api/v1/auth/register', 'POST /api/v1/auth/email/verify',
 ]
 /** Routes that refuse a request without a valid Bearer token. */
-const BEARER_ONLY = ['POST /api/v1/auth/token', 'POST /api/v1/auth/logout', 'GET /api/v1/auth/me', 'GET /api/users/me', 'GET /userinfo', 'POST /userinfo']
+const BEARER_ONLY = ['POST /api/v1/auth/token', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password/change', 'GET /api/v1/auth/me', 'GET /api/users/me', 'GET /userinfo', 'POST /userinfo']
 /** What checking credentials or tokens answers on each route that does it in the body, by its dialect. */
 const CREDENTIAL_REFUSALS: Record<string, number[]> = {
   'POST /api/v1/auth/login': [401, 403],
@@ -33,6 +36,10 @@ const CREDENTIAL_REFUSALS: Record<string, number[]> = {
   'POST /oauth/token': [401],
   'POST /oauth/revoke': [401],
   'POST /oauth/introspect': [401],
+  'POST /api/v1/auth/password/reset': [400],
+  'POST /api/v1/auth/password/change': [403, 422],
+  'POST /api/v1/auth/register': [403],
+  'POST /api/v1/auth/email/verify': [400],
 }
 
 interface Surface {

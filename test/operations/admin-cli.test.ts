@@ -69,10 +69,11 @@ t.test('grant-operator makes an existing application account an operator, for th
 })
 
 // The commands below run in parallel: each CLI start costs seconds on a busy machine.
-t.test('create-admin refuses a missing or short password and a missing email; help lists the commands', async (t) => {
-  const [empty, short, noEmail, help] = await Promise.all([
+t.test('create-admin refuses a missing, short or common password and a missing email; help lists the commands', async (t) => {
+  const [empty, short, common, noEmail, help] = await Promise.all([
     cli(['create-admin', 'nobody@example.com']),
     cli(['create-admin', 'nobody@example.com'], 'short\n'),
+    cli(['create-admin', 'nobody@example.com'], 'Trustno1\n'),
     cli(['create-admin']),
     cli(['help']),
   ])
@@ -80,6 +81,8 @@ t.test('create-admin refuses a missing or short password and a missing email; he
   t.match(empty.stderr, /No password/)
   t.equal(short.code, 1)
   t.match(short.stderr, /at least 8/)
+  t.equal(common.code, 1, 'the same rules as the admin API: no commonly used password')
+  t.match(common.stderr, /too common/)
   t.equal(noEmail.code, 1)
   t.match(noEmail.stderr, /needs an email/)
   t.equal(await db.account.count({ where: { email: 'nobody@example.com' } }), 0)

@@ -13,6 +13,7 @@ import { loginAdmin } from '../helpers/admin.js'
 import { createTestDatabase, testEnvironment } from '../helpers/harness.js'
 import { holdNext } from '../helpers/hold.js'
 import { startPgbouncer } from '../helpers/pgbouncer.js'
+import { startMailServer } from '../helpers/mail-server.js'
 
 const database = new URL(await createTestDatabase(t)).pathname.slice(1)
 const pooler = await startPgbouncer(t, {
@@ -22,9 +23,11 @@ const pooler = await startPgbouncer(t, {
   latchkey_one: { database, poolSize: 1 },
 })
 
+const mail = await startMailServer(t)
+
 // Keys that can be promoted within seconds; races need a grace window of 0 to tell reuse apart.
 const SETTINGS = {
-  RATE_LIMIT_ENABLED: 'false', REFRESH_REUSE_GRACE: '0',
+  RATE_LIMIT_ENABLED: 'false', REFRESH_REUSE_GRACE: '0', SMTP_URL: mail.url,
   JWKS_MAX_AGE: '1', KEY_CACHE_TTL: '1', KEY_PROPAGATION_DELAY: '2',
 }
 
@@ -164,6 +167,20 @@ t.test('behind PgBouncer in transaction mode with pgbouncer=true', async (t) => 
       t.equal((await me(app === first ? second : first, token)).statusCode, 200, 'the other instance verifies it')
       t.equal((await me(app, before)).statusCode, 200, 'a token of the old key stays valid')
     }
+  })
+
+  t.test('a reset link asked for on one instance is mailed through the outbox and used on the other', async (t) => {
+    const account = await createAccount(first)
+    const session = await nativeLogin(second, account)
+    t.equal((await first.inject({ method: 'POST', url: '/api/v1/auth/password/forgot', payload: { email: account.email } })).statusCode, 200)
+    // Both instances poll the outbox through the pooler too: the mail still goes out once.
+    await Promise.all([first.mailSender.pollOnce(), second.mailSender.pollOnce()])
+    const token = new URL((await mail.next(account.email)).link!).searchParams.get('token')!
+    const reset = await second.inject({ method: 'POST', url: '/api/v1/auth/password/reset', payload: { token, password: 'a pooled new passphrase' } })
+    t.equal(reset.statusCode, 200)
+    t.equal((await me(first, session.token)).statusCode, 401, 'the session ended on every instance')
+    t.equal((await login(first, { email: account.email, password: 'a pooled new passphrase' })).statusCode, 200)
+    t.equal(mail.inbox.filter((m) => m.to === account.email).length, 0, 'one mail')
   })
 
   t.test('no instance logged an error', async (t) => {

@@ -97,6 +97,21 @@ t.test('a store URL that does not parse is refused without being echoed', async 
   t.equal(failure({ DATABASE_URL: 'postgresql://latchkey@/latchkey?host=/var/run/postgresql', KEY_ENCRYPTION_SECRET: SECRET }), 'loaded', 'pg\'s Unix-socket form')
 })
 
+t.test('self-service and mail settings: defaults, SMTP_URL_FILE, and what is refused', async (t) => {
+  const config = loadConfig(base)
+  t.match(config, {
+    REGISTRATION_ENABLED: false, REGISTRATION_DEFAULT_ROLE: 'user', PASSWORD_MIN_LENGTH: 8, PASSWORD_RESET_TTL: 1800,
+    EMAIL_VERIFICATION_TTL: 86400, SMTP_URL: undefined, MAIL_FROM: 'Latchkey <no-reply@latchkey.localhost>', MAIL_MAX_ATTEMPTS: 8,
+  })
+  t.equal(loadConfig({ ...base, SMTP_URL_FILE: await file('smtp-url', 'smtps://mailer:pw@mail.example.com:465\n') }).SMTP_URL, 'smtps://mailer:pw@mail.example.com:465')
+  const unencoded = failure({ SMTP_URL: 'smtp://mailer:se/cr3t@mail.example.com' })
+  t.equal(unencoded, 'Invalid configuration: SMTP_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')
+  t.notMatch(failure({ SMTP_URL: 'http://mailer:cr3t@mail.example.com' }), /cr3t/, 'a wrong scheme is refused without echoing the password')
+  t.match(failure({ REGISTRATION_DEFAULT_ROLE: 'latchkey:operator' }), /^Invalid configuration: REGISTRATION_DEFAULT_ROLE must not be one of Latchkey's own roles/)
+  t.match(failure({ PASSWORD_MIN_LENGTH: '7' }), /^Invalid configuration: PASSWORD_MIN_LENGTH/, 'NIST\'s floor is 8')
+  t.match(failure({ MAIL_RETRY_BASE: '600', MAIL_RETRY_MAX: '60' }), /^Invalid configuration: MAIL_RETRY_BASE must not exceed MAIL_RETRY_MAX/)
+})
+
 t.test('DATABASE_POOL_SIZE and STORE_CONNECT_TIMEOUT: defaults and bounds', async (t) => {
   const config = loadConfig(base)
   t.equal(config.DATABASE_POOL_SIZE, 10)

@@ -9,6 +9,7 @@ import { normalizeEmail } from '../emails.js'
 import { AccountNotFound, Conflict, InvalidInput } from '../errors.js'
 import type { LockoutPolicy } from '../lockout.js'
 import type { PasswordHasher } from '../passwords.js'
+import type { PasswordPolicy } from '../password-policy.js'
 import type { Revocations } from '../revocations.js'
 import type { Sessions } from '../sessions.js'
 import { byActor, distinct, isUniqueViolation, pageWindow, type Actor, type Page, type PageRequest } from './common.js'
@@ -35,6 +36,7 @@ export class AccountAdmin {
     private readonly db: Database,
     private readonly records: { accounts: AccountRecords; sessions: SessionRecords },
     private readonly passwords: PasswordHasher,
+    private readonly passwordPolicy: PasswordPolicy,
     private readonly sessions: Sessions,
     private readonly revocations: Revocations,
     private readonly lockout: LockoutPolicy,
@@ -43,6 +45,7 @@ export class AccountAdmin {
 
   async create(input: NewAccount, actor: Actor): Promise<AdminAccountView> {
     const email = normalizeEmail(input.email)
+    this.passwordPolicy.check(input.password)
     const passwordHash = await this.passwords.hash(input.password)
     try {
       return await this.db.$transaction(async (tx) => {
@@ -116,6 +119,7 @@ export class AccountAdmin {
 
   /** Sets a new password and ends every session, as after a suspected compromise. */
   async resetPassword(id: string, password: string, actor: Actor): Promise<AdminAccountView> {
+    this.passwordPolicy.check(password)
     const passwordHash = await this.passwords.hash(password)
     return this.change(id, actor, async (tx) => {
       await this.records.accounts.update(tx, id, { passwordHash })

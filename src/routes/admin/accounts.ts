@@ -6,7 +6,10 @@ import {
 } from './schemas.js'
 
 const Email = Type.String({ format: 'email', maxLength: 254 })
-const NewPassword = Type.String({ minLength: 8, maxLength: 1024, description: 'At least 8 characters; stored only as an argon2id hash' })
+const NewPassword = Type.String({
+  minLength: 8, maxLength: 1024,
+  description: 'At least PASSWORD_MIN_LENGTH characters (8 by default), not a commonly used password (422 otherwise); stored only as an argon2id hash',
+})
 const Name = Type.Union([Type.String({ maxLength: 200 }), Type.Null()])
 const Phone = Type.Union([Type.String({ maxLength: 50 }), Type.Null()])
 const RoleNames = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {

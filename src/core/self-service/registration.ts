@@ -1,0 +1,88 @@
+import type { Prisma } from '../../generated/prisma/client.js'
+import { accountExistsMail, emailVerificationMail } from '../../mail/messages.js'
+import type { AccountRecords } from '../../stores/account-records.js'
+import type { AccountTokenRecords } from '../../stores/account-token-records.js'
+import type { Database } from '../../stores/database.js'
+import type { MailOutboxRecords } from '../../stores/mail-outbox-records.js'
+import { recordAudit } from '../audit.js'
+import { normalizeEmail } from '../emails.js'
+import { InvalidLinkToken, RegistrationDisabled } from '../errors.js'
+import type { CoreEvents } from '../events.js'
+import type { PasswordPolicy } from '../password-policy.js'
+import type { PasswordHasher } from '../passwords.js'
+import { hashLinkToken, linkTo, newLinkToken } from './link-tokens.js'
+
+export interface RegistrationSettings {
+  enabled: boolean
+  issuer: string
+  verificationTtlMs: number
+  defaultRole: string
+}
+
+type Tx = Prisma.TransactionClient
+
+/**
+ * Sign-up (where REGISTRATION_ENABLED): an account that can log in only once its email is confirmed
+ * from a mailed link. The answer is the same whether the email was free or not; the owner of a taken
+ * email gets a mail saying someone tried.
+ */
+export class Registration {
+  constructor(
+    private readonly db: Database,
+    private readonly records: { accounts: AccountRecords; accountTokens: AccountTokenRecords; outbox: MailOutboxRecords },
+    private readonly passwords: PasswordHasher,
+    private readonly policy: PasswordPolicy,
+    private readonly events: CoreEvents,
+    private readonly settings: RegistrationSettings,
+  ) {}
+
+  async register(input: { email: string; password: string; name?: string | null }, ip?: string): Promise<void> {
+    if (!this.settings.enabled) throw new RegistrationDisabled()
+    this.policy.check(input.password)
+    const email = normalizeEmail(input.email)
+    // A blank name is no name.
+    const trimmed = input.name?.trim()
+    const name = trimmed === undefined || trimmed === '' ? null : trimmed
+    // Hashed whether or not the email is free: the answer takes as long either way.
+    const passwordHash = await this.passwords.hash(input.password)
+    const now = new Date()
+    const mailId = await this.db.$transaction(async (tx) => {
+      const created = await this.records.accounts.insertUnverified(tx, { email, passwordHash, name }, now)
+      if (created) {
+        await this.records.accounts.assignRoles(tx, created, [await this.records.accounts.ensureRole(tx, this.settings.defaultRole)])
+        await recordAudit(tx, { type: 'account.registered', accountId: created, ip, data: { email, role: this.settings.defaultRole } })
+        return this.mailVerification(tx, created, email, name, now)
+      }
+      const existing = await this.records.accounts.findByEmailForRegistration(tx, email)
+      await recordAudit(tx, { type: 'account.registration_repeated', accountId: existing?.id, ip, data: { email, verified: existing?.verified ?? null } })
+      // Not confirmed yet: the latest registration replaces the earlier one (password and name), and
+      // only its link works, so someone who signed up first with another's email cannot keep it.
+      if (existing && !existing.verified && await this.records.accounts.replaceUnverified(tx, existing.id, { passwordHash, name })) {
+        await this.records.accountTokens.consumeAll(tx, existing.id, 'email_verification', now)
+        return this.mailVerification(tx, existing.id, email, name, now)
+      }
+      return this.records.outbox.enqueue(tx, accountExistsMail(email))
+    })
+    if (mailId) this.events.emit('mail.queued', { id: mailId })
+  }
+
+  /** Confirms the email with the link's token, once; from then on the account can log in. */
+  async verifyEmail(token: string, ip?: string): Promise<{ accountId: string }> {
+    const now = new Date()
+    return this.db.$transaction(async (tx) => {
+      const accountId = await this.records.accountTokens.consume(tx, 'email_verification', hashLinkToken(token), now)
+      if (!accountId) throw new InvalidLinkToken()
+      await this.records.accounts.markEmailVerified(tx, accountId, now)
+      await recordAudit(tx, { type: 'account.email_verified', accountId, ip })
+      return { accountId }
+    })
+  }
+
+  private async mailVerification(tx: Tx, accountId: string, email: string, name: string | null, now: Date): Promise<string | null> {
+    const { token, hash } = newLinkToken()
+    const expiresAt = new Date(now.getTime() + this.settings.verificationTtlMs)
+    await this.records.accountTokens.insert(tx, { accountId, purpose: 'email_verification', tokenHash: hash, expiresAt })
+    const link = linkTo(this.settings.issuer, 'verify-email', token)
+    return this.records.outbox.enqueue(tx, emailVerificationMail(email, name, link, this.settings.verificationTtlMs / 1000))
+  }
+}

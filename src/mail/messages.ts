@@ -1,0 +1,37 @@
+import { renderMail } from './templates.js'
+
+/** A mail as the outbox stores it; `kind` says what it is for, in logs and metrics. */
+export interface OutgoingMail {
+  kind: MailKind
+  recipient: string
+  subject: string
+  text: string
+  html: string
+}
+
+export type MailKind = 'password_reset' | 'email_verification' | 'account_exists'
+
+const SERVICE = 'Latchkey'
+
+export function passwordResetMail(recipient: string, link: string, ttlSeconds: number): OutgoingMail {
+  const subject = 'Reset your password'
+  return { kind: 'password_reset', recipient, subject, ...renderMail('password-reset', subject, { link, minutes: minutes(ttlSeconds), service: SERVICE }) }
+}
+
+export function emailVerificationMail(recipient: string, name: string | null, link: string, ttlSeconds: number): OutgoingMail {
+  const subject = 'Confirm your email address'
+  return {
+    kind: 'email_verification', recipient, subject,
+    ...renderMail('email-verification', subject, { name: name ?? 'there', link, minutes: minutes(ttlSeconds), service: SERVICE }),
+  }
+}
+
+/** To the owner of an email that someone tried to register again: the registration's answer never tells. */
+export function accountExistsMail(recipient: string): OutgoingMail {
+  const subject = 'Someone tried to create an account with your email'
+  return { kind: 'account_exists', recipient, subject, ...renderMail('account-exists', subject, { service: SERVICE }) }
+}
+
+function minutes(seconds: number): string {
+  return String(Math.max(1, Math.round(seconds / 60)))
+}

@@ -1,0 +1,38 @@
+import type { Prisma } from '../generated/prisma/client.js'
+import { utcTimestamp } from './sql-time.js'
+
+type Tx = Prisma.TransactionClient
+
+/** What a mailed single-use token is for. */
+export type TokenPurpose = 'password_reset' | 'email_verification'
+
+/** Mailed single-use tokens, stored as SHA-256 hashes only. */
+export class AccountTokenRecords {
+  /**
+   * Stores the token's hash in `tx`, only when `when` holds: the statement is the same either way,
+   * so a caller that must not reveal which case it is in does the same work in both.
+   */
+  async insert(tx: Tx, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<void> {
+    await tx.$executeRaw`
+      INSERT INTO account_tokens (id, account_id, purpose, token_hash, expires_at)
+      SELECT gen_random_uuid(), ${token.accountId}::uuid, ${token.purpose}, ${token.tokenHash}, ${utcTimestamp(token.expiresAt)}
+      WHERE ${when}::boolean`
+  }
+
+  /**
+   * Uses the token, if it is live, in one conditional write: of two requests with one token, exactly
+   * one gets its account id, whatever their timing. Null for an unknown, used or expired token.
+   */
+  async consume(tx: Tx, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<string | null> {
+    const [row] = await tx.$queryRaw<{ account_id: string }[]>`
+      UPDATE account_tokens SET consumed_at = ${utcTimestamp(now)}
+      WHERE token_hash = ${tokenHash} AND purpose = ${purpose} AND consumed_at IS NULL AND expires_at > ${utcTimestamp(now)}
+      RETURNING account_id::text`
+    return row?.account_id ?? null
+  }
+
+  /** Ends the account's other live tokens for `purpose` (an older reset link stops working once one is used). */
+  async consumeAll(tx: Tx, accountId: string, purpose: TokenPurpose, now: Date): Promise<void> {
+    await tx.accountToken.updateMany({ where: { accountId, purpose, consumedAt: null }, data: { consumedAt: now } })
+  }
+}
