@@ -16,8 +16,9 @@ import type { LoadResult, Scenario } from './load-worker.js'
 
 export const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-export const DATABASE = 'latchkey_bench'
-export const REDIS_PREFIX = 'latchkey-bench:'
+// Overridable, so that two benches on one machine do not drop each other's database and keys.
+export const DATABASE = process.env.BENCH_DATABASE ?? 'latchkey_bench'
+export const REDIS_PREFIX = process.env.BENCH_REDIS_PREFIX ?? 'latchkey-bench:'
 const children: ChildProcess[] = []
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`)
 

@@ -12,6 +12,7 @@ import {
   REDIS_PREFIX, REDIS_URL, runAndExit, createAccounts, freePort, freshDatabase, isReady, load, log, peakRssMb, post,
   randomSecret, resetPeakRss, serviceEnv, start,
 } from './environment.js'
+import { dataScale } from './data-scale.js'
 import { argon2VerifyRate, rotationTransactionRate, signRate } from './limits.js'
 import type { LoadResult, Scenario } from './load-worker.js'
 
@@ -23,6 +24,12 @@ const cpuProfile = process.argv.includes('--cpu-prof')
 const SECONDS = quick ? 2 : 10
 const LIMIT_SECONDS = quick ? 1.5 : 5
 const ACCOUNTS = quick ? 40 : 200
+// `--only=data-scale --rows=N` is a run of its own: the flows on small tables, then with N rows behind them.
+const rows = Number(process.argv.find((arg) => arg.startsWith('--rows='))?.slice('--rows='.length) ?? 1_000_000)
+if (only?.includes('data-scale')) {
+  if (!Number.isInteger(rows) || rows < 1) throw new Error('--rows must be a positive integer')
+  await runAndExit(() => dataScale({ rows, seconds: SECONDS }))
+}
 async function main() {
   log(`${quick ? 'quick' : 'full'} run: ${SECONDS}s per scenario on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
   await freshDatabase()

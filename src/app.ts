@@ -7,6 +7,7 @@ import { refuseUnstorableText } from './http/storable-text.js'
 import { nativeErrorHandler } from './routes/native/envelope.js'
 import storesPlugin from './plugins/stores.js'
 import keyRotationPlugin from './plugins/key-rotation.js'
+import pruningPlugin from './plugins/pruning.js'
 import bearerPlugin from './plugins/bearer.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -85,6 +86,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(metricsPlugin)
   await app.register(mailPlugin)
   await app.register(keyRotationPlugin)
+  await app.register(pruningPlugin)
   await app.register(rateLimitPlugin)
   await app.register(bearerPlugin)
   // Before the routes: they refer to these error schemas, and swagger collects every route's schema.

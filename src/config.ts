@@ -68,6 +68,15 @@ export const ConfigSchema = Type.Object({
   // How many password checks may wait for one of those; beyond, 503 with Retry-After (load shedding).
   ARGON2_QUEUE_LIMIT: Type.Integer({ minimum: 1, default: 128 }),
 
+  // Deleting what nothing can use any more (src/core/pruning.ts): checked this often (0: only by
+  // `npm run cli -- prune`), in transactions of at most PRUNE_BATCH_SIZE rows each.
+  PRUNE_INTERVAL: Seconds(60),
+  PRUNE_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  // Audit events older than this are deleted; 0 keeps them forever.
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
+  // A login address counts as known to the lockout for this long after its last successful login.
+  KNOWN_IP_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 90 }),
+
   // The shortest password accepted when one is set (NIST SP 800-63B: 8; 15 where the password is the
   // only factor). Counted in characters; no composition rules; common passwords are always refused.
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 64, default: 8 }),

@@ -18,7 +18,10 @@ Commands:
                            never from the command line
   grant-operator <email>   Give an existing account the operator role too (its other roles stay;
                            it logs in with role "latchkey:operator" to operate)
-  rotate-keys              Start a signing-key rotation: the next key is published now and signs later`
+  rotate-keys              Start a signing-key rotation: the next key is published now and signs later
+  prune                    Delete now, in batches, what nothing can use any more (ended sessions and
+                           their refresh tokens, expired revocations, audit events and login
+                           addresses past their retention); prints how many rows of each kind`
 
 runCli(async () => {
   const [command, ...args] = process.argv.slice(2)
@@ -72,6 +75,11 @@ runCli(async () => {
     case 'rotate-keys': {
       const next = await withCore((core) => core.admin.keys.rotate(CLI_ACTOR))
       console.log(JSON.stringify({ kid: next.kid, activates_at: next.activatesAt.toISOString() }))
+      return
+    }
+    case 'prune': {
+      const counts = await withCore((core) => core.pruning.pruneNow())
+      console.log(JSON.stringify(counts))
       return
     }
     case undefined: case 'help': case '--help':

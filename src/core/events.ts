@@ -1,3 +1,5 @@
+import type { PruneKind } from '../stores/pruning-records.js'
+
 /** How a password check ended, as counted by the metrics. */
 export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disabled' | 'unverified'
 
@@ -7,6 +9,7 @@ export interface CoreEventMap {
   'lockout.locked': { level: number }
   'refresh.rotated': { sessionId: string }
   'refresh.reuse_detected': { sessionId: string }
+  'pruning.deleted': { kind: PruneKind; rows: number }
   /** A mail was queued in the outbox and committed: a sender may deliver it now. */
   'mail.queued': { id: string }
   /** How a delivery attempt ended: sent, to be retried, or given up (failed). */

@@ -6,6 +6,7 @@ import { AccountRecords } from '../stores/account-records.js'
 import { AccountTokenRecords } from '../stores/account-token-records.js'
 import { MailOutboxRecords } from '../stores/mail-outbox-records.js'
 import { AuditRecords } from '../stores/audit-records.js'
+import { PruningRecords } from '../stores/pruning-records.js'
 import { RevocationRecords } from '../stores/revocation-records.js'
 import { SessionRecords } from '../stores/session-records.js'
 import { SigningKeyRecords } from '../stores/signing-key-records.js'
@@ -27,6 +28,7 @@ import { LockoutPolicy } from './lockout.js'
 import { PasswordLogin } from './login.js'
 import { requireOperator } from './operators.js'
 import { PasswordHasher } from './passwords.js'
+import { Pruning } from './pruning.js'
 import { PasswordPolicy } from './password-policy.js'
 import { Revocations } from './revocations.js'
 import { RoleSelection } from './role-selection.js'
@@ -38,6 +40,8 @@ import { SigningKeys } from './signing-keys.js'
 import { PasswordChange } from './self-service/password-change.js'
 import { PasswordRecovery } from './self-service/password-recovery.js'
 import { Registration } from './self-service/registration.js'
+
+const DAY_MS = 86_400_000
 
 /** The identity core, wired from the configuration and the two stores. No HTTP in here. */
 export function createCore(config: Config, database: Pick<DatabaseHandle, 'prisma' | 'prepared'>, kv: KeyValueStore, keyEncryptionSecret: string) {
@@ -89,6 +93,17 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
+  }, events)
+  const clockToleranceMs = config.CLOCK_TOLERANCE * 1000
+  const pruning = new Pruning(new PruningRecords(db), {
+    intervalMs: config.PRUNE_INTERVAL * 1000,
+    batchSize: config.PRUNE_BATCH_SIZE,
+    // As long as the session's access tokens may be accepted (revocations.coveringSince), and one
+    // clock tolerance more, for the instance that ended it having a slower clock than this one.
+    endedSessionMs: accessTtlMs + 2 * clockToleranceMs,
+    expiredRevocationMs: clockToleranceMs,
+    knownIpMs: config.KNOWN_IP_RETENTION_DAYS * DAY_MS,
+    auditMs: config.AUDIT_RETENTION_DAYS === 0 ? null : config.AUDIT_RETENTION_DAYS * DAY_MS,
   }, events)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
   const clients = new OAuthClients(db)
@@ -155,7 +170,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const pageSigningKey = deriveKey(keyEncryptionSecret, 'latchkey', 'hosted-page-csrf')
 
   return {
-    config, db, records, pageSigningKey, kv, events, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
+    config, db, records, pageSigningKey, kv, events, pruning, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
     roleSelection, profile, selfService,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { LoginOutcome } from '../core/events.js'
+import { PRUNE_KINDS } from '../core/pruning.js'
 import { STORE_PING_TIMEOUT_MS, checkStores } from '../stores/store-health.js'
 
 declare module 'fastify' {
@@ -53,6 +54,7 @@ export default fp(async (app) => {
   const lockouts = new Counter({ name: 'latchkey_lockouts_total', help: 'Emails locked after too many failed logins', registers: [registry] })
   const rotations = new Counter({ name: 'latchkey_refresh_rotations_total', help: 'Refresh tokens rotated', registers: [registry] })
   const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh tokens presented again after use (their session is revoked)', registers: [registry] })
+  const pruned = new Counter({ name: 'latchkey_pruned_rows_total', help: 'Expired rows deleted by pruning, by kind', labelNames: ['kind'], registers: [registry] })
   const storeErrors = new Counter({ name: 'latchkey_store_errors_total', help: 'Requests failed because a store was unavailable', labelNames: ['store'], registers: [registry] })
   // Asked at each scrape, as readiness does: an outage shows even when no request fails.
   new Gauge({
@@ -74,12 +76,14 @@ export default fp(async (app) => {
   // Every series exists from the start, so a rate over the first event is right.
   for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
   for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)
+  for (const kind of PRUNE_KINDS) pruned.inc({ kind }, 0)
 
   const { events } = app.core
   events.on('login.attempted', ({ outcome }) => logins.inc({ outcome }))
   events.on('lockout.locked', () => lockouts.inc())
   events.on('refresh.rotated', () => rotations.inc())
   events.on('refresh.reuse_detected', () => reuse.inc())
+  events.on('pruning.deleted', ({ kind, rows }) => pruned.inc({ kind }, rows))
   events.on('mail.delivery', ({ kind, outcome }) => mails.inc({ kind, outcome }))
 
   app.addHook('onResponse', async (request, reply) => {

@@ -87,6 +87,9 @@ export async function testEnvironment(t: Teardown, overrides: Record<string, str
     ISSUER: 'http://latchkey.test',
     // A free port for each app's metrics listener: files run in parallel, next to other services.
     METRICS_PORT: '0',
+    // No scheduled pruning: a test that writes old rows on purpose must not see them vanish
+    // (test/operations/pruning.test.ts turns it on where it is the point).
+    PRUNE_INTERVAL: '0',
     ...FAST_ARGON2,
     ...overrides,
   })

@@ -36,7 +36,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/accounts/:id/sessions', {
     schema: {
       summary: 'List an account\'s sessions', ...documented(), params: AccountParams,
-      description: 'Live sessions, newest first; `include_ended=true` adds revoked and expired ones.',
+      description: 'Live sessions, newest first; `include_ended=true` adds revoked and expired ones until they are pruned, about ACCESS_TOKEN_TTL after they ended (the audit trail keeps logins and logouts).',
       querystring: Type.Object({ include_ended: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])), ...PageQuery }, { additionalProperties: false }),
       response: { 200: Paged(Session), ...commonErrors, ...notFound },
     },

@@ -1,0 +1,162 @@
+// `npm run bench -- --only=data-scale --rows=N`: login, refresh and /me on small tables, then again
+// with N refresh-token rows behind them, each figure beside the small-table one. Half the rows are in
+// live sessions; the other half, in sessions long ended, is written again before each flow, so every
+// flow runs while pruning deletes it. The rows are written by SQL (generate_series), not through the
+// API, so a million takes seconds rather than hours.
+import { execFileSync } from 'node:child_process'
+import os from 'node:os'
+import pg from 'pg'
+import { loadConfig } from '../src/config.js'
+import { createCore } from '../src/core/index.js'
+import { openPostgres } from '../src/stores/database.js'
+import { RedisStore } from '../src/stores/redis-store.js'
+import {
+  DATABASE, REDIS_PREFIX, REDIS_URL, createAccounts, databaseUrl, freePort, freshDatabase, isReady, load, log, post, randomSecret, serviceEnv, start,
+} from './environment.js'
+import type { LoadResult } from './load-worker.js'
+
+/** Refresh tokens per filler session: a session that refreshed this often, all but the last consumed. */
+const TOKENS_PER_SESSION = 10
+const ACCOUNTS = 64
+
+type Flow = 'login' | 'refresh' | 'me'
+
+interface FlowResult {
+  load: LoadResult
+  /** Seconds into the flow when pruning had deleted its backlog; null when it was still at it. */
+  prunedAfter: number | null
+}
+
+/** Every timestamp column holds UTC wall time (as Prisma writes it). */
+const NOW = `(now() AT TIME ZONE 'UTC')`
+
+/**
+ * `sessions` sessions, one per new account named `<prefix>N@bench.test`, with TOKENS_PER_SESSION
+ * refresh tokens each (all but the last consumed): ended two days ago, or live for another day. In
+ * one transaction, so that pruning never sees an ended session before its tokens.
+ */
+async function fill(client: pg.Client, prefix: string, sessions: number, ended: boolean) {
+  const expiry = ended ? `${NOW} - interval '2 days'` : `${NOW} + interval '1 day'`
+  await client.query('BEGIN')
+  await client.query(`
+    INSERT INTO accounts (id, email, password_hash, updated_at)
+    SELECT gen_random_uuid(), $1 || g || '@bench.test', 'not-a-hash', ${NOW} FROM generate_series(1, $2::int) g`, [prefix, sessions])
+  await client.query(`
+    INSERT INTO sessions (id, account_id, role, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+    SELECT gen_random_uuid(), id, 'member', 'latchkey', ${NOW} - interval '20 days', ${NOW} - interval '3 days', ${expiry}, ${NOW} + interval '10 days'
+    FROM accounts WHERE email LIKE $1 || '%'`, [prefix])
+  await client.query(`
+    INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, consumed_at, expires_at)
+    SELECT gen_random_uuid(), s.id, md5(s.id::text || '/' || g), ${NOW} - interval '3 days',
+      CASE WHEN g < ${TOKENS_PER_SESSION} THEN ${NOW} - interval '3 days' END, s.idle_expires_at
+    FROM sessions s JOIN accounts a ON a.id = s.account_id AND a.email LIKE $1 || '%'
+    CROSS JOIN generate_series(1, ${TOKENS_PER_SESSION}) g`, [prefix])
+  await client.query('COMMIT')
+  await client.query('ANALYZE sessions, refresh_tokens, accounts')
+}
+
+/** The refresh-token rows of the accounts named `<prefix>…`. */
+async function tokensOf(client: pg.Client, prefix: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`
+    SELECT count(*) AS n FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+    JOIN accounts a ON a.id = s.account_id WHERE a.email LIKE $1 || '%'`, [prefix])
+  return Number(rows[0]!.n)
+}
+
+/** Seconds until the tokens of `prefix` are all gone, checked every 250 ms while `watching.on`. */
+async function watchPruning(prefix: string, watching: { on: boolean }): Promise<number | null> {
+  const started = Date.now()
+  const monitor = new pg.Client({ connectionString: databaseUrl(DATABASE) })
+  await monitor.connect()
+  try {
+    while (watching.on) {
+      if (await tokensOf(monitor, prefix) === 0) return (Date.now() - started) / 1000
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    return null
+  } finally {
+    await monitor.end()
+  }
+}
+
+export async function dataScale(options: { rows: number; seconds: number }): Promise<number> {
+  const { rows, seconds } = options
+  log(`data-scale: ${rows} refresh-token rows, ${seconds}s per flow, on ${os.cpus().length} cores`)
+  await freshDatabase()
+  const secret = randomSecret()
+  const config = loadConfig(serviceEnv(0, secret))
+  const database = await openPostgres(config.DATABASE_URL!)
+  const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
+  await redis.connect()
+  const core = createCore(config, database, redis, secret)
+  await core.signingKeys.ensureActiveKey()
+  const accounts = await createAccounts(database.prisma, core, ACCOUNTS)
+  await redis.close()
+  await database.close()
+  const client = new pg.Client({ connectionString: databaseUrl(DATABASE) })
+  await client.connect()
+
+  log('building (tsc)')
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
+  const json = { 'content-type': 'application/json' }
+
+  const sessionCount = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION / 2))
+  /**
+   * One service (pruning checked every second, as an instance that finds it due would) and the three
+   * flows against it. With `backlog`, a fresh backlog of ended sessions is written before each flow,
+   * so that every flow runs while pruning deletes it.
+   */
+  const phase = async (label: string, backlog: boolean): Promise<Record<Flow, FlowResult>> => {
+    const port = await freePort()
+    const base = `http://127.0.0.1:${port}`
+    const server = await start(['dist/server.js'], { ...serviceEnv(port, secret), PRUNE_INTERVAL: '1' }, isReady(base))
+    try {
+      const sessions = await Promise.all(accounts.slice(0, 32).map((a) => post(`${base}/api/v1/auth/login`, a)))
+      const scenarios: Record<Flow, Parameters<typeof load>[0]> = {
+        login: { name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds },
+        refresh: { name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds },
+        me: { name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds },
+      }
+      const results = {} as Record<Flow, FlowResult>
+      for (const flow of ['login', 'refresh', 'me'] as const) {
+        const prefix = `ended-${flow}-`
+        if (backlog) await fill(client, prefix, sessionCount, true)
+        const watching = { on: backlog }
+        const pruned = watchPruning(prefix, watching)
+        log(`${label}: ${flow}`)
+        const result = await load(scenarios[flow])
+        watching.on = false
+        results[flow] = { load: result, prunedAfter: await pruned }
+      }
+      return results
+    } finally {
+      server.child.kill('SIGTERM')
+      await new Promise((resolve) => server.child.once('exit', resolve))
+    }
+  }
+
+  const small = await phase('small tables', false)
+  log(`filling ${rows} refresh-token rows: half live, and before each flow half in ended sessions`)
+  const filled = Date.now()
+  await fill(client, 'live-', sessionCount, false)
+  const fillSeconds = (Date.now() - filled) / 1000
+  const liveTokens = await tokensOf(client, 'live-')
+  const large = await phase(`${rows} rows`, true)
+  const liveAfter = await tokensOf(client, 'live-')
+  await client.end()
+
+  const f = (n: number) => n.toFixed(0)
+  console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow`)
+  console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions (written in ${fillSeconds.toFixed(1)} s), and before each flow ${liveTokens} more in ${sessionCount} ended ones for pruning to delete during it (PRUNE_BATCH_SIZE 1000)`)
+  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | ${rows} rows, pruning: req/s | p50 ms | p99 ms | backlog pruned after | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  for (const flow of ['login', 'refresh', 'me'] as const) {
+    const s = small[flow].load
+    const l = large[flow].load
+    const prunedAfter = large[flow].prunedAfter
+    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedAfter === null ? `not done in ${seconds} s` : `${prunedAfter.toFixed(1)} s`} | ${s.errors + l.errors} |`)
+  }
+  console.log(`\nLive sessions' refresh-token rows: ${liveTokens} before, ${liveAfter} after (pruning must keep them all: ${liveAfter === liveTokens ? 'kept' : 'LOST'})`)
+  const errors = Object.values({ ...small, ...large }).reduce((sum, r) => sum + r.load.errors, 0)
+  return errors + (liveAfter === liveTokens ? 0 : 1)
+}
