@@ -41,8 +41,9 @@ export class RedisTracking {
       this.subscriberId = undefined
       this.lost()
     })
-    this.subscriber.on('ready', () => this.subscribe())
-    main.on('ready', () => this.track())
+    // Neither rejects: a failure is a lost connection, whose reconnect sets up again.
+    this.subscriber.on('ready', () => void this.subscribe())
+    main.on('ready', () => void this.track())
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: unknown) => {
       if (channel.toString() === INVALIDATE) this.view.invalidate(this.keysOf(payload))
     })
@@ -74,7 +75,7 @@ export class RedisTracking {
     this.view.trackingLost()
     this.subscriberId = undefined
     try {
-      const id = Number(await this.subscriber.client('ID'))
+      const id = await this.subscriber.client('ID')
       await this.subscriber.subscribe(INVALIDATE)
       if (attempt !== this.attempt) return
       this.subscriberId = id

@@ -15,7 +15,8 @@ import { REDIS_URL } from '../helpers/services.js'
 const first = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
 const second = await buildApp(first.testEnv.config)
 t.teardown(() => second.close())
-const store = second.stores.keyValue as RedisStore
+const store = second.stores.keyValue
+if (!(store instanceof RedisStore)) throw new Error('this test needs the Redis store')
 const stats = () => store.viewStats()!
 const redis = new Redis(REDIS_URL)
 t.teardown(() => redis.disconnect())
