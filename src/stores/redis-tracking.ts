@@ -22,6 +22,10 @@ export class RedisTracking {
   private subscriberId: number | undefined
   /** Bumped by every loss and setup, so a setup overtaken by a reconnect gives up. */
   private attempt = 0
+  /** Bumped when the subscriber's connection closes, so its old id is never used. */
+  private subscriberGeneration = 0
+  /** Setups run one at a time, each turning tracking off then on: Redis refuses overlapping prefixes. */
+  private setup: Promise<void> = Promise.resolve()
   private readonly timer: NodeJS.Timeout
 
   constructor(
@@ -38,6 +42,7 @@ export class RedisTracking {
     this.subscriber.on('error', () => undefined)
     main.on('close', () => this.lost())
     this.subscriber.on('close', () => {
+      this.subscriberGeneration++
       this.subscriberId = undefined
       this.lost()
     })
@@ -71,13 +76,11 @@ export class RedisTracking {
   }
 
   private async subscribe() {
-    const attempt = ++this.attempt
-    this.view.trackingLost()
-    this.subscriberId = undefined
+    const generation = this.subscriberGeneration
     try {
       const id = await this.subscriber.client('ID')
       await this.subscriber.subscribe(INVALIDATE)
-      if (attempt !== this.attempt) return
+      if (generation !== this.subscriberGeneration) return
       this.subscriberId = id
       await this.track()
     } catch {
@@ -86,17 +89,23 @@ export class RedisTracking {
   }
 
   /** Tracking on the store's connection, sent to the subscriber: again after either reconnects. */
-  private async track() {
+  private track(): Promise<void> {
+    this.setup = this.setup.then(() => this.trackNow())
+    return this.setup
+  }
+
+  private async trackNow() {
     const id = this.subscriberId
     if (id === undefined || this.main.status !== 'ready') return
     const attempt = ++this.attempt
     this.view.trackingLost()
     const prefixes = [...this.prefixes, this.heartbeatPrefix].flatMap((prefix) => ['PREFIX', this.keyPrefix + prefix])
     try {
-      // Off first: tracking already on (after a subscriber reconnect) cannot be redirected.
+      // Off first: Redis refuses to turn it on again over the same prefixes (a new subscriber's id).
+      // A Redis that refuses tracking (an ACL without CLIENT) leaves the view off: every read asks.
       await this.main.client('TRACKING', 'OFF')
       await this.main.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...prefixes)
-      if (attempt === this.attempt) this.view.trackingStarted()
+      if (attempt === this.attempt && id === this.subscriberId) this.view.trackingStarted()
     } catch {
       // A lost connection: its reconnect sets tracking up again.
     }
