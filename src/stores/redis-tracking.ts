@@ -27,6 +27,9 @@ export class RedisTracking {
   /** Setups run one at a time, each turning tracking off then on: Redis refuses overlapping prefixes. */
   private setup: Promise<void> = Promise.resolve()
   private readonly timer: NodeJS.Timeout
+  private closing = false
+  private revival: NodeJS.Timeout | undefined
+  private revivals = 0
 
   constructor(
     private readonly main: Redis,
@@ -47,7 +50,19 @@ export class RedisTracking {
       this.lost()
     })
     // Neither rejects: a failure is a lost connection, whose reconnect sets up again.
-    this.subscriber.on('ready', () => void this.subscribe())
+    this.subscriber.on('ready', () => {
+      this.revivals = 0
+      void this.subscribe()
+    })
+    // As for the store's connection (RedisStore.watchServer): ioredis may end a Sentinel client for
+    // good during a failover. Connect again, paced as its own reconnects are.
+    this.subscriber.on('end', () => {
+      if (this.closing) return
+      clearTimeout(this.revival)
+      this.revival = setTimeout(() => {
+        if (!this.closing && this.subscriber.status === 'end') this.connect()
+      }, Math.min(100 * ++this.revivals, 1000))
+    })
     main.on('ready', () => void this.track())
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: unknown) => {
       if (channel.toString() === INVALIDATE) this.view.invalidate(this.keysOf(payload))
@@ -61,7 +76,9 @@ export class RedisTracking {
   }
 
   close(): void {
+    this.closing = true
     clearInterval(this.timer)
+    clearTimeout(this.revival)
     this.subscriber.disconnect()
   }
 
