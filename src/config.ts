@@ -51,6 +51,9 @@ export const ConfigSchema = Type.Object({
   KEY_CACHE_TTL: Seconds(10),
   // How long an instance may serve a cached profile (/me, userinfo) whose change stamp still matches; 0 turns the cache off.
   PROFILE_CACHE_TTL: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+  // A per-instance view of the revocations and profile stamps a bearer check reads, kept current by
+  // Redis's invalidations: a revocation reaches every instance within 100 ms. Off on a Cluster.
+  REVOCATION_VIEW: Type.Boolean({ default: true }),
   // How long a new key is published before it signs; default 2 × JWKS_MAX_AGE + KEY_CACHE_TTL.
   KEY_PROPAGATION_DELAY: Type.Optional(Type.Integer({ minimum: 0 })),
   // Automatic rotation when the newest key is this old; 0 turns it off.

@@ -20,7 +20,8 @@ interface Entry {
  * the key-value store before it commits and again after, one per account and one for changes that
  * touch every account (a role's permissions), and an entry is served only while the stamps it was
  * read under are still the current ones. Every instance reads the same stamps, so a change shows on
- * all of them at once. The TTL only bounds what stamps cannot cover: an entry read during the
+ * all of them: at once on the instance that wrote them, within 100 ms on the others (which read
+ * them through their view of the store, KeyValueStore.getManyViewed). The TTL only bounds what stamps cannot cover: an entry read during the
  * commit whose second stamp write then failed. The stamps are in the account's key group, so that
  * they are read in one command with the revocation check; the every-account stamp has a copy in
  * each group.

@@ -174,7 +174,7 @@ export class Revocations {
    */
   private async read(groups: string[], keys: string[]): Promise<(string | null)[]> {
     const markers = [...new Set(groups)].map(Revocations.intactMarker)
-    const values = await this.kv.getMany([...markers, ...keys])
+    const values = await this.kv.getManyViewed([...markers, ...keys])
     const intact = values.slice(0, markers.length).every((marker) => marker !== null)
     if (intact && this.restoredLosses === this.reportedLosses) return values.slice(markers.length)
     await this.restore()

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { LoginOutcome } from '../core/events.js'
 import { PRUNE_KINDS } from '../core/pruning.js'
+import { RedisStore } from '../stores/redis-store.js'
 import { STORE_PING_TIMEOUT_MS, checkStores } from '../stores/store-health.js'
 
 declare module 'fastify' {
@@ -73,6 +74,31 @@ export default fp(async (app) => {
     help: 'Mail delivery attempts by how they ended: sent, retry (it will be tried again) or failed (given up after MAIL_MAX_ATTEMPTS)',
     labelNames: ['kind', 'outcome'], registers: [registry],
   })
+  // Only with a view of the revocations to report on (REVOCATION_VIEW, Redis, not a Cluster).
+  const viewStats = app.stores.keyValue instanceof RedisStore ? app.stores.keyValue.viewStats.bind(app.stores.keyValue) : () => null
+  if (viewStats()) {
+    new Counter({
+      name: 'latchkey_revocation_view_reads_total',
+      help: 'Bearer checks\' reads of revocations and profile stamps, by where they were answered: the instance\'s view of them, or Redis',
+      labelNames: ['source'],
+      registers: [registry],
+      collect() {
+        const stats = viewStats()!
+        // The view counts; a counter cannot be set, so it is rebuilt from those counts at each scrape.
+        this.reset()
+        this.inc({ source: 'view' }, stats.fromView)
+        this.inc({ source: 'redis' }, stats.fromStore)
+      },
+    })
+    new Gauge({
+      name: 'latchkey_revocation_view_current',
+      help: 'Whether the instance\'s view of the revocations is proven current (1) and answers checks, or not (0) and every check asks Redis',
+      registers: [registry],
+      collect() {
+        this.set(viewStats()!.current ? 1 : 0)
+      },
+    })
+  }
   // Every series exists from the start, so a rate over the first event is right.
   for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
   for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)

@@ -42,6 +42,11 @@ export class MemoryStore implements KeyValueStore {
     return this.live(key)?.value ?? null
   }
 
+  /** The store is this process's memory: nothing to keep a view of. */
+  getManyViewed(keys: string[]) {
+    return this.getMany(keys)
+  }
+
   async getMany(keys: string[]) {
     return keys.map((key) => this.live(key)?.value ?? null)
   }

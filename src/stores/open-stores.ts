@@ -1,4 +1,5 @@
 import type { Config } from '../config.js'
+import { VIEWED_KEY_PREFIXES } from '../core/viewed-keys.js'
 import type { ConnectionLog } from './connection-log.js'
 import { openEmbedded, openPostgres, type DatabaseHandle } from './database.js'
 import { embeddedKeyEncryptionSecret } from './embedded-secret.js'
@@ -28,7 +29,10 @@ export async function openStores(config: Config, log?: ConnectionLog): Promise<S
   let keyValue: KeyValueStore | undefined
   try {
     if (config.REDIS_URL) {
-      const redis = new RedisStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, log, { sentinelPassword: config.REDIS_SENTINEL_PASSWORD })
+      const redis = new RedisStore(config.REDIS_URL, config.REDIS_KEY_PREFIX, log, {
+        sentinelPassword: config.REDIS_SENTINEL_PASSWORD,
+        view: config.REVOCATION_VIEW ? { prefixes: VIEWED_KEY_PREFIXES } : undefined,
+      })
       await redis.connect()
       keyValue = redis
     } else {

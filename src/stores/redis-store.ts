@@ -3,6 +3,8 @@ import calculateSlot from 'cluster-key-slot'
 import type { KeyValueStore, LockoutBeginResult, LockoutDurations, LockoutFailResult, LockoutKeys } from './key-value-store.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
 import { throwRedisFailure } from './redis-errors.js'
+import { RedisTracking } from './redis-tracking.js'
+import { TrackedView, type TrackedViewOptions, type ViewStats } from './tracked-view.js'
 import { parseRedisUrl, type RedisTarget } from './redis-url.js'
 
 // Each lockout step is one script, so parallel attempts cannot slip past the threshold.
@@ -34,6 +36,11 @@ export type RedisClient = (Redis | Cluster) & LockoutCommands
 export interface RedisStoreOptions {
   /** The sentinels' own password (REDIS_SENTINEL_PASSWORD); the URL's password is the data servers'. */
   sentinelPassword?: string
+  /**
+   * Keep a view of the keys under these prefixes that getManyViewed reads, current through Redis's
+   * invalidations (src/stores/tracked-view.ts). Not on a Cluster, where getManyViewed is getMany.
+   */
+  view?: { prefixes: string[]; heartbeatMs?: number } & TrackedViewOptions
 }
 
 const reconnectDelay = (times: number) => Math.min(100 * times, 1000)
@@ -84,6 +91,9 @@ export class RedisStore implements KeyValueStore {
   private readonly dataLossListeners: (() => void)[] = []
   private closing = false
   private revival: NodeJS.Timeout | undefined
+  private readonly view: TrackedView | undefined
+  /** What keeps the view current; undefined without one. */
+  readonly tracking: RedisTracking | undefined
 
   constructor(url: string, private readonly keyPrefix: string, log?: ConnectionLog, options: RedisStoreOptions = {}) {
     const target = parseRedisUrl(url)
@@ -100,6 +110,11 @@ export class RedisStore implements KeyValueStore {
     client.on('ready', () => watch.restored())
     if (client instanceof Cluster) this.watchCluster(client, watch)
     else this.watchServer(client, log)
+    if (options.view && !(client instanceof Cluster)) {
+      const { prefixes, heartbeatMs, ...viewOptions } = options.view
+      this.view = new TrackedView(viewOptions)
+      this.tracking = new RedisTracking(client, this.view, keyPrefix, prefixes, heartbeatMs)
+    }
   }
 
   /** Each reconnect may have reached another server (Sentinel's new master), or one that lost writes. */
@@ -170,6 +185,7 @@ export class RedisStore implements KeyValueStore {
       // A failure is also reported by the 'error' listener; ioredis keeps reconnecting.
       this.client.connect().then(settle, settle)
     })
+    this.tracking?.connect()
   }
 
   /**
@@ -203,15 +219,43 @@ export class RedisStore implements KeyValueStore {
     return values
   }
 
+  /**
+   * getMany, answered from the view when it is current and holds every key (they must be under its
+   * prefixes), and remembered in it when read from Redis.
+   */
+  async getManyViewed(keys: string[]) {
+    const view = this.view
+    if (!view) return this.getMany(keys)
+    const held = view.lookup(keys)
+    if (held) return held
+    const read = view.beginRead(keys)
+    let values: (string | null)[] | undefined
+    try {
+      values = await this.getMany(keys)
+      return values
+    } finally {
+      view.finishRead(read, values)
+    }
+  }
+
+  /** How reads were answered, and whether the view is current; null without a view. */
+  viewStats(): ViewStats | null {
+    return this.view?.stats() ?? null
+  }
+
   async set(key: string, value: string, ttlMs: number) {
+    // This instance's own writes leave its view at once; everyone's leave it with their invalidation.
+    this.view?.invalidate([key])
     await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs))).catch(throwRedisFailure)
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number) {
+    this.view?.invalidate([key])
     return (await this.client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX').catch(throwRedisFailure)) === 'OK'
   }
 
   async take(key: string) {
+    this.view?.invalidate([key])
     return this.client.getdel(key).catch(throwRedisFailure)
   }
 
@@ -221,6 +265,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async del(keys: string[]) {
+    this.view?.invalidate(keys)
     await Promise.all(this.bySlot(keys).map((group) => this.client.del(...group.map((i) => keys[i]!)).catch(throwRedisFailure)))
   }
 
@@ -229,6 +274,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async incrementWithExpiry(key: string, ttlMs: number) {
+    this.view?.invalidate([key])
     const [[incrError, value] = [], [expireError] = []] = (await this.client
       .multi()
       .incr(key)
@@ -258,6 +304,7 @@ export class RedisStore implements KeyValueStore {
   async close() {
     this.closing = true
     clearTimeout(this.revival)
+    this.tracking?.close()
     this.client.disconnect()
   }
 }

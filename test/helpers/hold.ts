@@ -32,3 +32,23 @@ export async function racing<T extends object, R>(
   hold.release()
   return pending
 }
+
+/**
+ * Holds the answer of the next call of `object[method]` until released: the call has been made, its
+ * caller has not seen the answer yet. `reached` settles when the answer is in.
+ */
+export function holdNextResult<T extends object>(t: Teardown, object: T, method: keyof T) {
+  const real = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object)
+  let reachedHold!: () => void
+  let release!: () => void
+  const reached = new Promise<void>((resolve) => { reachedHold = resolve })
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let armed = true
+  object[method] = (async (...args: unknown[]) => {
+    const result = await real(...args)
+    if (armed) { armed = false; reachedHold(); await held }
+    return result
+  }) as T[keyof T]
+  t.teardown(() => { object[method] = real as T[keyof T] })
+  return { reached, release }
+}

@@ -145,6 +145,26 @@ t.test('refresh rotations and reuse detections are counted', async (t) => {
   t.equal(value(after, 'latchkey_refresh_reuse_detected_total') - value(before, 'latchkey_refresh_reuse_detected_total'), 1)
 })
 
+t.test('bearer checks are counted by where they were answered, and a gauge says whether the view is current', async (t) => {
+  const { token } = await nativeLogin(app, await createAccount(app))
+  const fromView = async () => value(parsePrometheus(await app.metrics!.registry.metrics()), 'latchkey_revocation_view_reads_total', { source: 'view' })
+  // Checks until one is answered from the view (current within a few heartbeats, even on a loaded machine).
+  const deadline = Date.now() + 5000
+  let before: Sample[]
+  do {
+    before = parsePrometheus(await app.metrics!.registry.metrics())
+    await app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  } while (await fromView() === value(before, 'latchkey_revocation_view_reads_total', { source: 'view' }) && Date.now() < deadline)
+  const after = await scrape()
+  t.equal(value(after, 'latchkey_revocation_view_reads_total', { source: 'view' }), value(before, 'latchkey_revocation_view_reads_total', { source: 'view' }) + 1, 'a check answered from the view')
+  t.ok(value(after, 'latchkey_revocation_view_reads_total', { source: 'redis' }) > 0, 'a token\'s first check asks Redis')
+  t.ok(after.some((s) => s.name === 'latchkey_revocation_view_current' && [0, 1].includes(s.value)), 'the gauge is exposed, 0 or 1')
+  const off = await buildApp({ ...app.testEnv.config, REVOCATION_VIEW: false })
+  t.teardown(() => off.close())
+  t.notOk((await scrape(off)).some((s) => s.name.startsWith('latchkey_revocation_view')), 'no view, no series')
+})
+
 t.test('requests are counted and timed by route pattern, never by raw URL', async (t) => {
   const admin = await loginAdmin(app)
   const account = await createAccount(app)
