@@ -31,6 +31,11 @@ export class AccountTokenRecords {
     return row?.account_id ?? null
   }
 
+  /** Whether the token is live now, without using it: a cheap look before a caller's costly work. */
+  async isLive(db: Tx, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<boolean> {
+    return (await db.accountToken.count({ where: { tokenHash, purpose, consumedAt: null, expiresAt: { gt: now } } })) > 0
+  }
+
   /** Ends the account's other live tokens for `purpose` (an older reset link stops working once one is used). */
   async consumeAll(tx: Tx, accountId: string, purpose: TokenPurpose, now: Date): Promise<void> {
     await tx.accountToken.updateMany({ where: { accountId, purpose, consumedAt: null }, data: { consumedAt: now } })

@@ -75,6 +75,27 @@ t.test('a refused password leaves the link usable; an expired, unknown or supers
   t.match((await post('/password/reset', { token: expiring, password: 'too late for this one' })).json(), { code: 'INVALID_LINK_TOKEN' }, 'expired')
 })
 
+t.test('a dead link is refused before any password is hashed, so guessing links costs no argon2', async (t) => {
+  const account = await createAccount(app)
+  const passwords = app.core.passwords
+  const hash = passwords.hash.bind(passwords)
+  let hashed = 0
+  passwords.hash = (password: string) => {
+    hashed++
+    return hash(password)
+  }
+  t.teardown(() => {
+    passwords.hash = hash
+  })
+  const token = await resetLink(account.email)
+  t.equal((await post('/password/reset', { token: crypto.randomBytes(32).toString('base64url'), password: 'a guess at a link' })).statusCode, 400)
+  t.equal(hashed, 0, 'an unknown link: no hash')
+  t.equal((await post('/password/reset', { token, password: 'the owner resets it' })).statusCode, 200)
+  t.equal(hashed, 1, 'a live link: one hash')
+  t.equal((await post('/password/reset', { token, password: 'and once more, too late' })).statusCode, 400)
+  t.equal(hashed, 1, 'a used link: no hash')
+})
+
 t.test('two resets with one token at once: exactly one wins', async (t) => {
   const account = await createAccount(app)
   const token = await resetLink(account.email)

@@ -65,10 +65,14 @@ export class PasswordRecovery {
    */
   async reset(token: string, password: string, ip?: string): Promise<{ accountId: string }> {
     this.policy.check(password)
+    // A look first, so that a guessed or stale token costs no argon2 hash; the transaction below
+    // still decides, in one conditional write, which of two requests with one token uses it.
+    const tokenHash = hashLinkToken(token)
+    if (!(await this.records.accountTokens.isLive(this.db, 'password_reset', tokenHash, new Date()))) throw new InvalidLinkToken()
     const passwordHash = await this.passwords.hash(password)
     const now = new Date()
     const done = await this.db.$transaction(async (tx) => {
-      const accountId = await this.records.accountTokens.consume(tx, 'password_reset', hashLinkToken(token), now)
+      const accountId = await this.records.accountTokens.consume(tx, 'password_reset', tokenHash, now)
       if (!accountId) throw new InvalidLinkToken()
       await this.records.accountTokens.consumeAll(tx, accountId, 'password_reset', now)
       const email = await this.records.accounts.setPasswordFromMail(tx, accountId, passwordHash, now)
