@@ -7,18 +7,7 @@ interface Teardown {
  * deterministic by stopping a request at a chosen point inside it. `reached` settles when it stops.
  */
 export function holdNext<T extends object>(t: Teardown, object: T, method: keyof T) {
-  const real = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object)
-  let reachedHold!: () => void
-  let release!: () => void
-  const reached = new Promise<void>((resolve) => { reachedHold = resolve })
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let armed = true
-  object[method] = (async (...args: unknown[]) => {
-    if (armed) { armed = false; reachedHold(); await held }
-    return real(...args)
-  }) as T[keyof T]
-  t.teardown(() => { object[method] = real as T[keyof T] })
-  return { reached, release }
+  return holdOnce(t, object, method, 'before the call')
 }
 
 /** Sends the request, holds it at `object[method]`, makes the change, then lets the request finish. */
@@ -38,15 +27,24 @@ export async function racing<T extends object, R>(
  * caller has not seen the answer yet. `reached` settles when the answer is in.
  */
 export function holdNextResult<T extends object>(t: Teardown, object: T, method: keyof T) {
+  return holdOnce(t, object, method, 'after the call')
+}
+
+/** Replaces `object[method]` until teardown; its next call stops once, before or after the real call. */
+function holdOnce<T extends object>(t: Teardown, object: T, method: keyof T, at: 'before the call' | 'after the call') {
   const real = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object)
   let reachedHold!: () => void
   let release!: () => void
   const reached = new Promise<void>((resolve) => { reachedHold = resolve })
   const held = new Promise<void>((resolve) => { release = resolve })
   let armed = true
-  object[method] = (async (...args: unknown[]) => {
-    const result = await real(...args)
+  const stop = async () => {
     if (armed) { armed = false; reachedHold(); await held }
+  }
+  object[method] = (async (...args: unknown[]) => {
+    if (at === 'before the call') await stop()
+    const result = await real(...args)
+    if (at === 'after the call') await stop()
     return result
   }) as T[keyof T]
   t.teardown(() => { object[method] = real as T[keyof T] })

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { OPERATOR_ROLE } from '../../src/core/operators.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
-import { TYPESCRIPT_NODE_ARGS } from '../helpers/typescript.js'
+import { runCli } from '../helpers/cli.js'
 
 // `npm run cli -- create-admin | rotate-keys | register-client`, against this file's own database.
 
@@ -16,19 +15,7 @@ const cliEnv = {
 }
 const db = app.stores.database.prisma
 
-/** Runs the CLI with `stdin` piped in; resolves with its exit code and output. */
-function cli(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, 'src/cli/main.ts', ...args], { env: cliEnv })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(stdin)
-  })
-}
+const cli = (args: string[], stdin = '') => runCli(args, cliEnv, stdin)
 
 t.test('create-admin reads the password from stdin; the operator can use the admin API', async (t) => {
   const email = 'First.Admin@Example.com'

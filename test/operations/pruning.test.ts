@@ -1,5 +1,4 @@
 import crypto from 'node:crypto'
-import { spawn } from 'node:child_process'
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { InvalidRefreshToken, RefreshTokenReused } from '../../src/core/errors.js'
@@ -9,7 +8,7 @@ import { hashToken } from '../../src/core/secrets.js'
 import { createAccount } from '../helpers/accounts.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { holdNext } from '../helpers/hold.js'
-import { TYPESCRIPT_NODE_ARGS } from '../helpers/typescript.js'
+import { runCli } from '../helpers/cli.js'
 
 // Pruning on real Postgres: what nothing can use any more goes, in bounded batches, by one instance
 // at a time; what reuse detection, grace replays and Redis restores need stays.
@@ -209,15 +208,7 @@ t.test('npm run cli -- prune prunes everything due now and prints the counts; AU
     ...process.env, DATABASE_URL: config.DATABASE_URL!, REDIS_URL: config.REDIS_URL!, REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX,
     KEY_ENCRYPTION_SECRET: config.KEY_ENCRYPTION_SECRET!, LOG_LEVEL: 'silent', PRUNE_BATCH_SIZE: '2',
   }
-  const cli = (extra: Record<string, string>) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, 'src/cli/main.ts', 'prune'], { env: { ...env, ...extra } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+  const cli = (extra: Record<string, string>) => runCli(['prune'], { ...env, ...extra })
   const account = await createAccount(app)
   for (let i = 0; i < 3; i++) await seedSession(account.id, { idleExpiresAt: ago(DAY) })
   for (let i = 0; i < 3; i++) await db.auditEvent.create({ data: { type: 'test.cli', createdAt: ago(400 * DAY) } })
