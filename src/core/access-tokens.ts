@@ -141,9 +141,6 @@ export class AccessTokens {
         ignoreExpiration: allowExpired,
         // Verified signatures are cached (bounded by each token's exp), so hot tokens skip RSA.
         cache: allowExpired ? false : 10_000,
-        // Keyed on the token itself (fast-jwt hashes it by default): exact, and no SHA-256 per check.
-        // At most 10 000 tokens of about 1 KB each.
-        cacheKeyBuilder: (token: string) => token,
       })
       forKey[slot] = verifier
     }
