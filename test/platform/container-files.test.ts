@@ -15,7 +15,9 @@ interface Service {
   secrets?: string[]
   depends_on?: Record<string, { condition: string }>
 }
-const compose = parse(await fs.readFile('docker-compose.yml', 'utf8')) as { services: Record<string, Service>; secrets: Record<string, { file?: string }> }
+// Compose's `!reset` (drop what an extended service set) is read as the value it tags.
+const composeTags = [{ tag: '!reset', collection: 'seq' as const, resolve: (value: unknown) => value }]
+const compose = parse(await fs.readFile('docker-compose.yml', 'utf8'), { customTags: composeTags }) as { services: Record<string, Service>; secrets: Record<string, { file?: string }> }
 const dockerfile = await fs.readFile('Dockerfile', 'utf8')
 const latchkey = compose.services.latchkey!
 
