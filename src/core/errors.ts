@@ -28,14 +28,6 @@ export class AccountDisabled extends CoreError {
   }
 }
 
-/** The right password for a self-registered account whose email is not confirmed yet: no token. */
-export class EmailNotVerified extends CoreError {
-  readonly code = 'EMAIL_NOT_VERIFIED'
-  constructor() {
-    super('Confirm your email address first: follow the link in the mail sent to it')
-  }
-}
-
 /** A mailed link's token that is unknown, already used or expired; which of them is not said. */
 export class InvalidLinkToken extends CoreError {
   readonly code = 'INVALID_LINK_TOKEN'

@@ -124,7 +124,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     change: new PasswordChange(db, records, accounts, login, passwords, passwordPolicy, sessions),
     registration: new Registration(db, records, passwords, passwordPolicy, events, {
       enabled: config.REGISTRATION_ENABLED, issuer: config.ISSUER,
-      verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
+      verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),
   }
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)

@@ -2,7 +2,7 @@ import type { Database } from '../stores/database.js'
 import { selectRole, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit } from './audit.js'
 import { normalizeEmail } from './emails.js'
-import { AccountDisabled, AccountLocked, EmailNotVerified, InvalidCredentials } from './errors.js'
+import { AccountDisabled, AccountLocked, InvalidCredentials } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
 import type { PasswordHasher } from './passwords.js'
@@ -46,10 +46,14 @@ export class PasswordLogin {
     } finally {
       check.release()
     }
-    if (!account || !valid) {
+    // The right password for an account whose email is not confirmed yet fails like a wrong one, in
+    // every way a caller can see (answer, lockout): otherwise signing up with a free email's password
+    // and then logging in would tell free emails from taken ones. Only the audit and metrics say so.
+    const unverified = valid && account?.emailVerified === false
+    if (!account || !valid || unverified) {
       const lock = await this.lockout.fail(normalized, origin)
-      await recordAudit(this.db, { type: 'login.failure', accountId: account?.id, ip, data: { email: normalized, origin } })
-      this.events?.emit('login.attempted', { outcome: 'invalid_credentials' })
+      await recordAudit(this.db, { type: 'login.failure', accountId: account?.id, ip, data: { email: normalized, origin, ...(unverified ? { unverified } : {}) } })
+      this.events?.emit('login.attempted', { outcome: unverified ? 'unverified' : 'invalid_credentials' })
       if (lock.locked) {
         this.events?.emit('lockout.locked', { level: lock.level })
         await recordAudit(this.db, {
@@ -63,11 +67,6 @@ export class PasswordLogin {
     if (account.status !== 'active') {
       this.events?.emit('login.attempted', { outcome: 'disabled' })
       throw new AccountDisabled()
-    }
-    // Only after the password check: a wrong password gets the same answer as for any other email.
-    if (!account.emailVerified) {
-      this.events?.emit('login.attempted', { outcome: 'unverified' })
-      throw new EmailNotVerified()
     }
     this.events?.emit('login.attempted', { outcome: 'success' })
     if (this.passwords.needsRehash(account.passwordHash)) {
@@ -91,7 +90,7 @@ export class PasswordLogin {
     const current = await this.accounts.findById(accountId)
     if (!current || !(await this.passwords.verify(current.passwordHash, password))) throw new InvalidCredentials()
     if (current.status !== 'active') throw new AccountDisabled()
-    if (!current.emailVerified) throw new EmailNotVerified()
+    if (!current.emailVerified) throw new InvalidCredentials()
     return current
   }
 

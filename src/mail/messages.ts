@@ -18,18 +18,23 @@ export function passwordResetMail(recipient: string, link: string, ttlSeconds: n
   return { kind: 'password_reset', recipient, subject, ...renderMail('password-reset', subject, { link, minutes: minutes(ttlSeconds), service: SERVICE }) }
 }
 
-export function emailVerificationMail(recipient: string, name: string | null, link: string, ttlSeconds: number): OutgoingMail {
+/**
+ * Nothing the person signing up typed goes into a mail but the address itself: anyone can sign up
+ * with anyone's email, and a name of their choosing would make these mails theirs to write.
+ */
+export function emailVerificationMail(recipient: string, link: string, ttlSeconds: number): OutgoingMail {
   const subject = 'Confirm your email address'
-  return {
-    kind: 'email_verification', recipient, subject,
-    ...renderMail('email-verification', subject, { name: name ?? 'there', link, minutes: minutes(ttlSeconds), service: SERVICE }),
-  }
+  return { kind: 'email_verification', recipient, subject, ...renderMail('email-verification', subject, { link, minutes: minutes(ttlSeconds), service: SERVICE }) }
 }
 
-/** To the owner of an email that someone tried to register again: the registration's answer never tells. */
-export function accountExistsMail(recipient: string): OutgoingMail {
+/**
+ * To the owner of an email that someone tried to register again (the registration's answer never
+ * tells), with a link to choose a password: the way in for an owner who forgot it, or whose sign-up
+ * was never confirmed.
+ */
+export function accountExistsMail(recipient: string, link: string, ttlSeconds: number): OutgoingMail {
   const subject = 'Someone tried to create an account with your email'
-  return { kind: 'account_exists', recipient, subject, ...renderMail('account-exists', subject, { service: SERVICE }) }
+  return { kind: 'account_exists', recipient, subject, ...renderMail('account-exists', subject, { link, minutes: minutes(ttlSeconds), service: SERVICE }) }
 }
 
 function minutes(seconds: number): string {

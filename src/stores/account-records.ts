@@ -176,16 +176,10 @@ export class AccountRecords {
     return row?.id ?? null
   }
 
-  /** A registration repeated before the first was confirmed: its password and name replace the first's. */
-  async replaceUnverified(tx: Tx, id: string, changes: { passwordHash: string; name: string | null }): Promise<boolean> {
-    const { count } = await tx.account.updateMany({ where: { id, emailVerifiedAt: null }, data: changes })
-    return count === 1
-  }
-
-  /** The account with this email, as registration needs it: its id and whether it is verified. */
-  async findByEmailForRegistration(tx: Tx, email: string): Promise<{ id: string; verified: boolean; name: string | null } | null> {
-    const row = await tx.account.findUnique({ where: { email }, select: { id: true, emailVerifiedAt: true, name: true } })
-    return row ? { id: row.id, verified: row.emailVerifiedAt !== null, name: row.name } : null
+  /** The account with this email, as registration needs it: its id, whether it is verified and active. */
+  async findByEmailForRegistration(tx: Tx, email: string): Promise<{ id: string; verified: boolean; active: boolean } | null> {
+    const row = await tx.account.findUnique({ where: { email }, select: { id: true, emailVerifiedAt: true, status: true } })
+    return row ? { id: row.id, verified: row.emailVerifiedAt !== null, active: row.status === 'active' } : null
   }
 
   /** The id of the role named `name`, created if missing (role names are data). */

@@ -36,8 +36,11 @@ export class AccountTokenRecords {
     return (await db.accountToken.count({ where: { tokenHash, purpose, consumedAt: null, expiresAt: { gt: now } } })) > 0
   }
 
-  /** Ends the account's other live tokens for `purpose` (an older reset link stops working once one is used). */
-  async consumeAll(tx: Tx, accountId: string, purpose: TokenPurpose, now: Date): Promise<void> {
-    await tx.accountToken.updateMany({ where: { accountId, purpose, consumedAt: null }, data: { consumedAt: now } })
+  /**
+   * Ends every live link of the account, for whatever purpose: once its password is set or changed,
+   * or it is disabled, no link mailed before may set it again or confirm the email under it.
+   */
+  async consumeAll(tx: Tx, accountId: string, now: Date): Promise<void> {
+    await tx.accountToken.updateMany({ where: { accountId, consumedAt: null }, data: { consumedAt: now } })
   }
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { EmailNotVerified, InvalidCredentials, InvalidLinkToken } from '../../src/core/errors.js'
+import { InvalidCredentials, InvalidLinkToken } from '../../src/core/errors.js'
 import { MailSender } from '../../src/mail/sender.js'
 import { createMailTransport } from '../../src/mail/transport.js'
 import { createAccount } from '../helpers/accounts.js'
@@ -46,7 +46,7 @@ t.test('forgot, then reset: every session ends and the lockout is cleared', asyn
 t.test('sign-up, then confirmation: no token before it', async (t) => {
   await core.selfService.registration.register({ email: 'pglite-new@example.com', password: 'a sign-up passphrase', name: 'New' }, origin.ip)
   const token = await mailedToken('pglite-new@example.com')
-  await t.rejects(core.login.login({ email: 'pglite-new@example.com', password: 'a sign-up passphrase' }, origin), EmailNotVerified)
+  await t.rejects(core.login.login({ email: 'pglite-new@example.com', password: 'a sign-up passphrase' }, origin), InvalidCredentials)
   await t.rejects(core.login.login({ email: 'pglite-new@example.com', password: 'a wrong passphrase' }, origin), InvalidCredentials)
   await core.selfService.registration.verifyEmail(token, origin.ip)
   const session = await core.login.login({ email: 'pglite-new@example.com', password: 'a sign-up passphrase' }, origin)

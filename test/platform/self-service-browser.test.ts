@@ -78,11 +78,11 @@ t.test('the verification link confirms the email with one button; then the accou
   const email = `browser-${Date.now()}@example.com`
   t.equal((await api('/register', { email, password: 'a passphrase for signing up', name: 'Browser User' })).status, 202)
   const received = await mail.next(email)
-  t.equal((await api('/login', { email, password: 'a passphrase for signing up' })).status, 403, 'not before confirmation')
+  t.equal((await api('/login', { email, password: 'a passphrase for signing up' })).status, 401, 'not before confirmation')
   const context = await browser(t)
   const page = context.pages()[0] ?? await context.newPage()
   await page.goto(received.link!)
-  t.equal((await api('/login', { email, password: 'a passphrase for signing up' })).status, 403, 'opening the link is not enough (mail scanners open links)')
+  t.equal((await api('/login', { email, password: 'a passphrase for signing up' })).status, 401, 'opening the link is not enough (mail scanners open links)')
   t.equal(await page.locator('button:focus').count(), 1, 'the button has the focus')
   await page.getByRole('button', { name: 'Confirm my email address' }).click()
   await page.getByRole('status').waitFor()

@@ -1,5 +1,6 @@
 import type { Prisma } from '../../generated/prisma/client.js'
 import type { AccountFilter, AccountRecords, AdminAccountView } from '../../stores/account-records.js'
+import type { AccountTokenRecords } from '../../stores/account-token-records.js'
 import type { Database } from '../../stores/database.js'
 import type { SessionRecords } from '../../stores/session-records.js'
 import type { AccountProfiles } from '../account-profiles.js'
@@ -34,7 +35,7 @@ type Tx = Prisma.TransactionClient
 export class AccountAdmin {
   constructor(
     private readonly db: Database,
-    private readonly records: { accounts: AccountRecords; sessions: SessionRecords },
+    private readonly records: { accounts: AccountRecords; sessions: SessionRecords; accountTokens: AccountTokenRecords },
     private readonly passwords: PasswordHasher,
     private readonly passwordPolicy: PasswordPolicy,
     private readonly sessions: Sessions,
@@ -79,10 +80,11 @@ export class AccountAdmin {
     })
   }
 
-  /** Disables the account and ends its sessions. Repeating it is harmless (and ends any session left). */
+  /** Disables the account, ends its sessions and its mailed links. Repeating it is harmless (and ends any session left). */
   async disable(id: string, actor: Actor): Promise<AdminAccountView> {
     return this.change(id, actor, async (tx) => {
       await this.records.accounts.update(tx, id, { status: 'disabled' })
+      await this.records.accountTokens.consumeAll(tx, id, new Date())
       return { type: 'admin.account_disabled' }
     }, () => this.sessions.revokeAll(id, 'account_disabled', actor.id ?? undefined))
   }
@@ -117,12 +119,13 @@ export class AccountAdmin {
     })
   }
 
-  /** Sets a new password and ends every session, as after a suspected compromise. */
+  /** Sets a new password and ends every session and mailed link, as after a suspected compromise. */
   async resetPassword(id: string, password: string, actor: Actor): Promise<AdminAccountView> {
     this.passwordPolicy.check(password)
     const passwordHash = await this.passwords.hash(password)
     return this.change(id, actor, async (tx) => {
       await this.records.accounts.update(tx, id, { passwordHash })
+      await this.records.accountTokens.consumeAll(tx, id, new Date())
       return { type: 'admin.password_reset' }
     }, () => this.sessions.revokeAll(id, 'password_reset', actor.id ?? undefined))
   }

@@ -1,4 +1,5 @@
 import type { AccountRecords } from '../../stores/account-records.js'
+import type { AccountTokenRecords } from '../../stores/account-token-records.js'
 import type { Database } from '../../stores/database.js'
 import type { AccessTokenClaims } from '../access-tokens.js'
 import type { Accounts } from '../accounts.js'
@@ -11,11 +12,11 @@ import type { Sessions } from '../sessions.js'
 
 const WRONG_CURRENT = { current_password: ['The current password is incorrect.'] }
 
-/** A signed-in person changes their password: the current one first, then every other session ends. */
+/** A signed-in person changes their password: the current one first, then every other session and mailed link ends. */
 export class PasswordChange {
   constructor(
     private readonly db: Database,
-    private readonly records: { accounts: AccountRecords },
+    private readonly records: { accounts: AccountRecords; accountTokens: AccountTokenRecords },
     private readonly accounts: Accounts,
     private readonly login: PasswordLogin,
     private readonly passwords: PasswordHasher,
@@ -39,6 +40,8 @@ export class PasswordChange {
     await this.db.$transaction(async (tx) => {
       // Only over the hash just checked: a reset that landed meanwhile wins.
       if (!(await this.records.accounts.replacePasswordHashIn(tx, checked.id, checked.passwordHash, passwordHash))) throw new InvalidInput(WRONG_CURRENT)
+      // A reset link mailed before (perhaps asked for by whoever the change is meant to shut out) dies too.
+      await this.records.accountTokens.consumeAll(tx, checked.id, new Date())
       await recordAudit(tx, { type: 'password.changed', accountId: checked.id, ip, data: { keptSession: claims.sid } })
     })
     await this.sessions.revokeAll(checked.id, 'password_changed', undefined, { keep: claims.sid })

@@ -59,7 +59,8 @@ export class PasswordRecovery {
 
   /**
    * Sets the new password with the link's token, once: the token is consumed in the transaction that
-   * sets the password (and with it every other reset link of the account). Then every session ends
+   * sets the password (and with it every other link of the account, a confirmation link that someone
+   * else's sign-up mailed included). Then every session ends
    * and the lockout is cleared. A weak password is refused before the token is used, so the link
    * still works for a second try.
    */
@@ -74,7 +75,7 @@ export class PasswordRecovery {
     const done = await this.db.$transaction(async (tx) => {
       const accountId = await this.records.accountTokens.consume(tx, 'password_reset', tokenHash, now)
       if (!accountId) throw new InvalidLinkToken()
-      await this.records.accountTokens.consumeAll(tx, accountId, 'password_reset', now)
+      await this.records.accountTokens.consumeAll(tx, accountId, now)
       const email = await this.records.accounts.setPasswordFromMail(tx, accountId, passwordHash, now)
       if (email === null) throw new InvalidLinkToken()
       await recordAudit(tx, { type: 'password.reset', accountId, ip, data: { email } })
@@ -82,6 +83,8 @@ export class PasswordRecovery {
     })
     await this.sessions.revokeAll(done.accountId, 'password_reset')
     await this.lockout.unlock(done.email)
+    // Like an operator's unlock, told in the trail: a lockout that ends early says why.
+    await recordAudit(this.db, { type: 'lockout.unlocked', accountId: done.accountId, ip, data: { email: done.email, by: 'password_reset' } })
     return { accountId: done.accountId }
   }
 }

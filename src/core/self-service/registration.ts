@@ -1,7 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client.js'
-import { accountExistsMail, emailVerificationMail } from '../../mail/messages.js'
+import { accountExistsMail, emailVerificationMail, type OutgoingMail } from '../../mail/messages.js'
 import type { AccountRecords } from '../../stores/account-records.js'
-import type { AccountTokenRecords } from '../../stores/account-token-records.js'
+import type { AccountTokenRecords, TokenPurpose } from '../../stores/account-token-records.js'
 import type { Database } from '../../stores/database.js'
 import type { MailOutboxRecords } from '../../stores/mail-outbox-records.js'
 import { recordAudit } from '../audit.js'
@@ -16,6 +16,8 @@ export interface RegistrationSettings {
   enabled: boolean
   issuer: string
   verificationTtlMs: number
+  /** How long the password link mailed to an email that is already taken works. */
+  resetTtlMs: number
   defaultRole: string
 }
 
@@ -24,7 +26,7 @@ type Tx = Prisma.TransactionClient
 /**
  * Sign-up (where REGISTRATION_ENABLED): an account that can log in only once its email is confirmed
  * from a mailed link. The answer is the same whether the email was free or not; the owner of a taken
- * email gets a mail saying someone tried.
+ * email gets a mail saying someone tried, with a link to choose a password.
  */
 export class Registration {
   constructor(
@@ -51,17 +53,17 @@ export class Registration {
       if (created) {
         await this.records.accounts.assignRoles(tx, created, [await this.records.accounts.ensureRole(tx, this.settings.defaultRole)])
         await recordAudit(tx, { type: 'account.registered', accountId: created, ip, data: { email, role: this.settings.defaultRole } })
-        return this.mailVerification(tx, created, email, name, now)
+        return this.mailLink(tx, created, 'email_verification', now, (link) => emailVerificationMail(email, link, this.settings.verificationTtlMs / 1000))
       }
+      // The email is taken, confirmed or not. Nothing about the account changes: a sign-up must never
+      // set the password of an account someone else may be about to confirm. Its owner gets a link to
+      // choose a password instead, which also confirms the email (it proves the mailbox), so an owner
+      // who signed up before and lost the mail, or whose email someone else signed up with first,
+      // still gets in, and the other sign-up's password is gone.
       const existing = await this.records.accounts.findByEmailForRegistration(tx, email)
       await recordAudit(tx, { type: 'account.registration_repeated', accountId: existing?.id, ip, data: { email, verified: existing?.verified ?? null } })
-      // Not confirmed yet: the latest registration replaces the earlier one (password and name), and
-      // only its link works, so someone who signed up first with another's email cannot keep it.
-      if (existing && !existing.verified && await this.records.accounts.replaceUnverified(tx, existing.id, { passwordHash, name })) {
-        await this.records.accountTokens.consumeAll(tx, existing.id, 'email_verification', now)
-        return this.mailVerification(tx, existing.id, email, name, now)
-      }
-      return this.records.outbox.enqueue(tx, accountExistsMail(email))
+      if (!existing?.active) return null
+      return this.mailLink(tx, existing.id, 'password_reset', now, (link) => accountExistsMail(email, link, this.settings.resetTtlMs / 1000))
     })
     if (mailId) this.events.emit('mail.queued', { id: mailId })
   }
@@ -78,11 +80,10 @@ export class Registration {
     })
   }
 
-  private async mailVerification(tx: Tx, accountId: string, email: string, name: string | null, now: Date): Promise<string | null> {
+  private async mailLink(tx: Tx, accountId: string, purpose: TokenPurpose, now: Date, mail: (link: string) => OutgoingMail): Promise<string | null> {
     const { token, hash } = newLinkToken()
-    const expiresAt = new Date(now.getTime() + this.settings.verificationTtlMs)
-    await this.records.accountTokens.insert(tx, { accountId, purpose: 'email_verification', tokenHash: hash, expiresAt })
-    const link = linkTo(this.settings.issuer, 'verify-email', token)
-    return this.records.outbox.enqueue(tx, emailVerificationMail(email, name, link, this.settings.verificationTtlMs / 1000))
+    const ttlMs = purpose === 'password_reset' ? this.settings.resetTtlMs : this.settings.verificationTtlMs
+    await this.records.accountTokens.insert(tx, { accountId, purpose, tokenHash: hash, expiresAt: new Date(now.getTime() + ttlMs) })
+    return this.records.outbox.enqueue(tx, mail(linkTo(this.settings.issuer, purpose === 'password_reset' ? 'reset-password' : 'verify-email', token)))
   }
 }

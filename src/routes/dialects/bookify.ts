@@ -31,7 +31,6 @@ function bookifyFailure(failure: RequestFailure): DialectFailure {
         case 'INVALID_CREDENTIALS': return say(401, 'User.InvalidCredentials', 'The provided email or password is incorrect')
         // The seed lists a disabled or locked account under the same 401 and code; the message says which.
         case 'ACCOUNT_LOCKED':
-        case 'EMAIL_NOT_VERIFIED':
         case 'ACCOUNT_DISABLED': return say(401, 'User.InvalidCredentials', failure.error.message)
         case 'INVALID_TOKEN': return say(401, 'User.Unauthorized', 'The access token is missing, invalid or expired')
         case 'ROLE_NOT_HELD': return say(403, 'User.Forbidden', failure.error.message)

@@ -29,7 +29,6 @@ function rakchaFailure(failure: RequestFailure): DialectFailure {
         // Not in the seed: a locked or disabled account is told so, in the seed's shape.
         case 'ACCOUNT_LOCKED':
         case 'ACCOUNT_DISABLED':
-        case 'EMAIL_NOT_VERIFIED':
         case 'ROLE_NOT_HELD': return say(403, failure.error.message)
         default: return say(400, failure.error.message)
       }

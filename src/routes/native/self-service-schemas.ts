@@ -80,14 +80,17 @@ export const register = {
   summary: 'Sign up',
   description: 'Only where REGISTRATION_ENABLED=true (otherwise 403 `REGISTRATION_DISABLED`). Creates an account with the '
     + 'role REGISTRATION_DEFAULT_ROLE that can log in only after its email is confirmed from the mailed link '
-    + '(`POST /api/v1/auth/email/verify`); until then a login with the right password gets 403 `EMAIL_NOT_VERIFIED`. '
-    + 'The answer is the same when the email already has an account: its owner is mailed instead. Signing up again '
-    + 'before confirming replaces the earlier sign-up. Limited per email address and per client address.',
+    + '(`POST /api/v1/auth/email/verify`); until then a login answers 401 `INVALID_CREDENTIALS`, exactly as for a wrong '
+    + 'password, so that signing up and then logging in cannot tell which emails have accounts. '
+    + 'The answer is the same when the email already has an account (confirmed or not): nothing about that account '
+    + 'changes, and its owner is mailed a link to choose a password, which also confirms the email. '
+    + 'The name is never put in a mail. Limited per email address and per client address.',
   security: security.none,
   body: Type.Object({
     email: Email,
     password: NewPassword('The password'),
-    name: Type.Optional(Type.String({ maxLength: 200, description: 'The name to show' })),
+    // No control characters (line breaks above all) nor line or paragraph separators.
+    name: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\p{Cc}\\u2028\\u2029]*$', description: 'The name to show: no line breaks or other control characters' })),
   }, { examples: [{ email: 'grace@example.com', password: 'a long passphrase of mine', name: 'Grace' }] }),
   response: {
     202: Done(REGISTER_MESSAGE),
