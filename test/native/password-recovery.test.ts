@@ -51,6 +51,7 @@ t.test('the mailed link resets the password once, ends every session and clears 
   t.equal((await login(account.email, account.password)).statusCode, 401, 'the old password is refused')
   t.equal((await login(account.email, 'a brand new passphrase')).statusCode, 200, 'the new one works: the lockout is cleared')
   t.match(await lastEvent('password.reset', account.id), { data: { email: account.email } }, 'audited')
+  t.match(await lastEvent('lockout.unlocked', account.id), { data: { email: account.email, by: 'password_reset' } }, 'the unlock too')
 
   const again = await post('/password/reset', { token, password: 'yet another passphrase' })
   t.equal(again.statusCode, 400, 'the link works once')
@@ -73,6 +74,25 @@ t.test('a refused password leaves the link usable; an expired, unknown or supers
   const expiring = await resetLink(account.email)
   await db.accountToken.updateMany({ where: { accountId: account.id, consumedAt: null }, data: { expiresAt: new Date(Date.now() - 1000) } })
   t.match((await post('/password/reset', { token: expiring, password: 'too late for this one' })).json(), { code: 'INVALID_LINK_TOKEN' }, 'expired')
+})
+
+t.test('every mailed link ends when the password is set another way or the account is disabled', async (t) => {
+  const cli = { id: null, via: 'cli' } as const
+  const endings: [string, (account: Awaited<ReturnType<typeof createAccount>>) => Promise<unknown>][] = [
+    ['a change', async (account) => {
+      const session = await nativeLogin(app, account)
+      const changed = await post('/password/change', { current_password: account.password, new_password: 'a changed passphrase' }, bearer(session.token))
+      if (changed.statusCode !== 200) throw new Error(`change: ${changed.statusCode}`)
+    }],
+    ['an operator\'s reset', (account) => app.core.admin.accounts.resetPassword(account.id, 'an operator passphrase', cli)],
+    ['a disable', (account) => app.core.admin.accounts.disable(account.id, cli)],
+  ]
+  for (const [what, end] of endings) {
+    const account = await createAccount(app)
+    const token = await resetLink(account.email)
+    await end(account)
+    t.equal((await post('/password/reset', { token, password: 'the link asked for before' })).statusCode, 400, `the link is dead after ${what}`)
+  }
 })
 
 t.test('a dead link is refused before any password is hashed, so guessing links costs no argon2', async (t) => {
