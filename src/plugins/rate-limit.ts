@@ -72,21 +72,31 @@ export default fp(async (app) => {
   app.decorate('rateLimited', (budget: RateLimitBudget) => (config.RATE_LIMIT_ENABLED ? { onRequest: hooks[budget] } : {}))
   // Keyed on a hash of the normalized email: the Redis key never holds the address itself. The
   // limiter's own hook runs once per request (its first one wins), so this second limit counts by hand.
+  // Requests from an address the account has logged in from count apart from the rest, as the
+  // lockout does: whoever spends an email's budget from elsewhere cannot stop its owner's recovery.
+  const recipientKeys = new WeakMap<FastifyRequest, string>()
   const countRecipient = app.createRateLimit({
     max: config.RATE_LIMIT_MAIL_PER_EMAIL_MAX, timeWindow: windowMs(config.RATE_LIMIT_MAIL_WINDOW),
-    keyGenerator: (request) => `mail-recipient:${recipientKey(request.body)}`,
+    keyGenerator: (request) => `mail-recipient:${recipientKeys.get(request)}`,
   })
-  const recipientHook: Hook = async (request, reply) => {
+  const count: Hook = async (request, reply) => {
     const result = await countRecipient(request)
     if (result.isAllowed || !result.isExceeded) return
     reply.header('retry-after', String(result.ttlInSeconds))
     throw new RateLimitExceeded(`Rate limit exceeded, retry in ${result.ttlInSeconds} seconds`)
   }
-  const perRecipient = inRedis ? countingInRedis(recipientHook) : recipientHook
+  const counted = inRedis ? countingInRedis(count) : count
+  const perRecipient: Hook = async (request, reply) => {
+    const email = recipientOf(request.body)
+    // The same query whether or not the email has an account, so the limit reveals nothing either.
+    const found = await app.core.accounts.findForLogin(email, request.ip)
+    recipientKeys.set(request, `${crypto.createHash('sha256').update(email).digest('base64url')}:${found?.knownIp ? 'known-ip' : 'other'}`)
+    await counted(request, reply)
+  }
   app.decorate('mailRecipientLimit', () => (config.RATE_LIMIT_ENABLED ? { preHandler: perRecipient } : {}))
 }, { name: 'rate-limit', dependencies: ['stores'] })
 
-function recipientKey(body: unknown): string {
+function recipientOf(body: unknown): string {
   const email = (body as { email?: unknown } | undefined)?.email
-  return crypto.createHash('sha256').update(typeof email === 'string' ? normalizeEmail(email) : '').digest('base64url')
+  return typeof email === 'string' ? normalizeEmail(email) : ''
 }

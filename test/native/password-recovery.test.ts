@@ -236,6 +236,13 @@ t.test('forgot is limited per email (known or not, the same) and per client addr
   t.same(unknownAnswers.map((r) => r.statusCode), [200, 200, 429], 'the same for an unknown email')
   t.equal(answers[2]!.body, unknownAnswers[2]!.body)
   t.ok(answers[2]!.headers['retry-after'])
+
+  // Whoever spent the email's budget from elsewhere has not spent its owner's, from where they log in.
+  const home = '203.0.113.7'
+  const loggedIn = await limited.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password }, remoteAddress: home })
+  t.equal(loggedIn.statusCode, 200)
+  t.same([await ask(account.email, home), await ask(account.email, home), await ask(account.email, home)].map((r) => r.statusCode), [200, 200, 429],
+    'the owner, from an address the account has logged in from, has a budget of its own')
   t.same(await Promise.all(['a', 'b', 'c', 'd', 'e'].map((x) => ask(`${x}-other@example.com`, '198.51.100.3'))).then((r) => r.map((x) => x.statusCode)), [200, 200, 200, 200, 200])
   t.equal((await ask('f-other@example.com', '198.51.100.3')).statusCode, 200, 'the sixth from one address')
   t.equal((await ask('g-other@example.com', '198.51.100.3')).statusCode, 429, 'the seventh is refused')
