@@ -34,7 +34,7 @@ import { Revocations } from './revocations.js'
 import { RoleSelection } from './role-selection.js'
 import { SelectionTickets } from './selection-tickets.js'
 import { Sessions } from './sessions.js'
-import { KeyEncryption } from './key-encryption.js'
+import { KeyEncryption, Sealer } from './key-encryption.js'
 import { deriveKey } from './secrets.js'
 import { SigningKeys } from './signing-keys.js'
 import { PasswordChange } from './self-service/password-change.js'
@@ -61,7 +61,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     signingKeys: new SigningKeyRecords(db),
     audit: new AuditRecords(db),
     accountTokens: new AccountTokenRecords(),
-    outbox: new MailOutboxRecords(db),
+    outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.

@@ -80,24 +80,30 @@ export class MailSender {
   }
 
   private async deliver(mail: ClaimedMail): Promise<void> {
+    if (mail.unreadable !== undefined) {
+      await this.records.markFailed(mail, mail.unreadable)
+      this.events.emit('mail.delivery', { kind: mail.kind, outcome: 'failed' })
+      this.log.error({ mailId: mail.id, kind: mail.kind, reason: mail.unreadable }, 'mail given up: it cannot be read')
+      return
+    }
     try {
       await this.transport.send(mail.id, mail)
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
       const details = { mailId: mail.id, kind: mail.kind, attempts: mail.attempts, reason }
       if (mail.attempts >= this.settings.maxAttempts) {
-        await this.records.markFailed(mail.id, reason)
+        await this.records.markFailed(mail, reason)
         this.events.emit('mail.delivery', { kind: mail.kind, outcome: 'failed' })
         this.log.error(details, 'mail given up after its last attempt')
         return
       }
       const waitMs = Math.min(this.settings.retryMaxMs, this.settings.retryBaseMs * 2 ** (mail.attempts - 1))
-      await this.records.markRetry(mail.id, new Date(Date.now() + waitMs), reason)
+      await this.records.markRetry(mail, new Date(Date.now() + waitMs), reason)
       this.events.emit('mail.delivery', { kind: mail.kind, outcome: 'retry' })
       this.log.warn({ ...details, retryInSeconds: Math.round(waitMs / 1000) }, 'mail not delivered; it will be retried')
       return
     }
-    await this.records.markSent(mail.id, new Date())
+    await this.records.markSent(mail, new Date())
     this.events.emit('mail.delivery', { kind: mail.kind, outcome: 'sent' })
   }
 }

@@ -77,7 +77,7 @@ export default fp(async (app) => {
   const recipientKeys = new WeakMap<FastifyRequest, string>()
   const countRecipient = app.createRateLimit({
     max: config.RATE_LIMIT_MAIL_PER_EMAIL_MAX, timeWindow: windowMs(config.RATE_LIMIT_MAIL_WINDOW),
-    keyGenerator: (request) => `mail-recipient:${recipientKeys.get(request)}`,
+    keyGenerator: (request) => `mail-recipient:${recipientKeys.get(request) ?? ''}`,
   })
   const count: Hook = async (request, reply) => {
     const result = await countRecipient(request)

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto'
+import type { Sealer } from '../core/key-encryption.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { OutgoingMail } from '../mail/messages.js'
 import type { Database } from './database.js'
@@ -5,12 +7,19 @@ import { utcTimestamp } from './sql-time.js'
 
 type Tx = Prisma.TransactionClient
 
-/** A mail a sender has claimed: its lease runs until it is marked sent, retried or failed. */
-export interface ClaimedMail extends OutgoingMail {
+/** A sender's claim on a mail: it holds while the mail's attempts are still the count it claimed at. */
+export interface MailClaim {
   id: string
   /** Counting this one. */
   attempts: number
 }
+
+/** A mail a sender has claimed: its lease runs until it is marked sent, retried or failed. */
+export type ClaimedMail = MailClaim & (
+  | (OutgoingMail & { unreadable?: undefined })
+  /** Sealed under a key-encryption secret no longer configured, or altered: it can only be given up. */
+  | { kind: OutgoingMail['kind']; unreadable: string }
+)
 
 interface ClaimedRow {
   id: string
@@ -19,12 +28,18 @@ interface ClaimedRow {
   subject: string
   text_body: string
   html_body: string
+  sealed_with: string | null
   attempts: number
 }
 
-/** The mail outbox: rows written with the change they tell about, taken by whichever instance is free. */
+/**
+ * The mail outbox: rows written with the change they tell about, taken by whichever instance is free.
+ * A waiting mail may carry a live link, so its bodies are sealed under the key-encryption secret (the
+ * row id and the body's part as associated data, so no body can be moved to another row) until it is
+ * sent or given up, when they are cleared.
+ */
 export class MailOutboxRecords {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly sealer: Sealer) {}
 
   /**
    * Queues the mail in `tx`, only when `when` holds, and returns its id (null when not queued). The
@@ -32,9 +47,15 @@ export class MailOutboxRecords {
    * forgotten-password answer) does the same work in both.
    */
   async enqueue(tx: Tx, mail: OutgoingMail, when = true): Promise<string | null> {
+    const id = crypto.randomUUID()
+    const text = this.sealer.seal(mail.text, `${id}:text`)
+    const html = this.sealer.seal(mail.html, `${id}:html`)
+    // Times in UTC, as every comparison with them is: the column defaults are the server's local time.
+    const now = utcTimestamp(new Date())
     const [row] = await tx.$queryRaw<{ id: string }[]>`
-      INSERT INTO mail_outbox (id, kind, recipient, subject, text_body, html_body)
-      SELECT gen_random_uuid(), ${mail.kind}, ${mail.recipient}, ${mail.subject}, ${mail.text}, ${mail.html} WHERE ${when}::boolean
+      INSERT INTO mail_outbox (id, kind, recipient, subject, text_body, html_body, sealed_with, next_attempt_at, created_at)
+      SELECT ${id}::uuid, ${mail.kind}, ${mail.recipient}, ${mail.subject}, ${text}, ${html}, ${this.sealer.id}, ${now}, ${now}
+      WHERE ${when}::boolean
       RETURNING id::text`
     return row?.id ?? null
   }
@@ -52,23 +73,39 @@ export class MailOutboxRecords {
       WHERE id IN (
         SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= ${utcTimestamp(now)} ${only}
         ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING id::text, kind, recipient, subject, text_body, html_body, attempts`
-    return rows.map((row) => ({
-      id: row.id, kind: row.kind, recipient: row.recipient, subject: row.subject, text: row.text_body, html: row.html_body, attempts: row.attempts,
-    }))
+      RETURNING id::text, kind, recipient, subject, text_body, html_body, sealed_with, attempts`
+    return rows.map((row) => this.opened(row))
   }
+
+  private opened(row: ClaimedRow): ClaimedMail {
+    const claim = { id: row.id, attempts: row.attempts, kind: row.kind }
+    // Queued before bodies were sealed.
+    if (row.sealed_with === null) return { ...claim, recipient: row.recipient, subject: row.subject, text: row.text_body, html: row.html_body }
+    try {
+      const text = this.sealer.open(row.text_body, `${row.id}:text`, row.sealed_with)
+      const html = this.sealer.open(row.html_body, `${row.id}:html`, row.sealed_with)
+      return { ...claim, recipient: row.recipient, subject: row.subject, text, html }
+    } catch (error) {
+      return { ...claim, unreadable: `its bodies cannot be opened: ${error instanceof Error ? error.message : String(error)}` }
+    }
+  }
+
+  // Each outcome lands only while the claim is still the sender's: a sender whose lease ran out while
+  // it waited on the mail server must not overwrite the claim another sender has taken since.
 
   /** Delivered: the bodies, which may carry a live link, are cleared. */
-  async markSent(id: string, now: Date): Promise<void> {
-    await this.db.mailOutbox.updateMany({ where: { id, state: 'pending' }, data: { state: 'sent', sentAt: now, textBody: null, htmlBody: null, lastError: null } })
+  async markSent(claim: MailClaim, now: Date): Promise<void> {
+    await this.db.mailOutbox.updateMany({ where: { ...claimed(claim) }, data: { state: 'sent', sentAt: now, textBody: null, htmlBody: null, lastError: null } })
   }
 
-  async markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void> {
-    await this.db.mailOutbox.updateMany({ where: { id, state: 'pending' }, data: { nextAttemptAt, lastError: error } })
+  async markRetry(claim: MailClaim, nextAttemptAt: Date, error: string): Promise<void> {
+    await this.db.mailOutbox.updateMany({ where: { ...claimed(claim) }, data: { nextAttemptAt, lastError: error } })
   }
 
   /** Given up: recorded with the last error; the bodies are cleared. */
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.db.mailOutbox.updateMany({ where: { id, state: 'pending' }, data: { state: 'failed', lastError: error, textBody: null, htmlBody: null } })
+  async markFailed(claim: MailClaim, error: string): Promise<void> {
+    await this.db.mailOutbox.updateMany({ where: { ...claimed(claim) }, data: { state: 'failed', lastError: error, textBody: null, htmlBody: null } })
   }
 }
+
+const claimed = (claim: MailClaim) => ({ id: claim.id, attempts: claim.attempts, state: 'pending' })

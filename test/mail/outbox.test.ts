@@ -4,7 +4,6 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { passwordResetMail } from '../../src/mail/messages.js'
-import { MailOutboxRecords } from '../../src/stores/mail-outbox-records.js'
 import type { App } from '../../src/app.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { startMailServer } from '../helpers/mail-server.js'
@@ -17,8 +16,7 @@ const mail = await startMailServer(t)
 
 /** Queues a reset mail as the core does (committed, then announced) and returns its id. */
 async function queue(app: App, recipient: string, link = 'http://latchkey.test/account/reset-password?token=secret-token-value') {
-  const records = new MailOutboxRecords(app.core.db)
-  const id = await app.core.db.$transaction((tx) => records.enqueue(tx, passwordResetMail(recipient, link, 1800)))
+  const id = await app.core.db.$transaction((tx) => app.core.records.outbox.enqueue(tx, passwordResetMail(recipient, link, 1800)))
   app.core.events.emit('mail.queued', { id: id! })
   return id!
 }
@@ -41,6 +39,61 @@ t.test('a committed mail is sent at once over SMTP, with a text and an HTML body
   t.equal(await outcome, 'sent')
   const row = await rowOf(app, id)
   t.match(row, { state: 'sent', attempts: 1, textBody: null, htmlBody: null }, 'sent: the bodies, which hold the link, are gone')
+})
+
+t.test('a waiting mail\'s bodies are sealed: the link is not in the table, and a body moved to another row cannot be read', async (t) => {
+  const app = await buildTestApp(t, { SMTP_URL: mail.url, MAIL_POLL_INTERVAL: '3600' })
+  const records = app.core.records.outbox
+  const [first, second] = await app.core.db.$transaction(async (tx) => [
+    await records.enqueue(tx, passwordResetMail('sealed-1@example.com', 'http://latchkey.test/account/reset-password?token=first-secret-link', 1800)),
+    await records.enqueue(tx, passwordResetMail('sealed-2@example.com', 'http://latchkey.test/account/reset-password?token=second-secret-link', 1800)),
+  ])
+  const rows = await app.core.db.mailOutbox.findMany({ where: { id: { in: [first!, second!] } } })
+  t.equal(rows.length, 2)
+  for (const row of rows) {
+    t.notMatch([row.textBody, row.htmlBody].join(' '), /secret-link|latchkey\.test/, 'no link and no text in the row')
+    t.match(row.sealedWith, /^[0-9a-f]{16}$/, 'it names the secret that sealed it')
+  }
+  // The second row gets the first's bodies: sealed for another row, they do not open.
+  const firstRow = rows.find((row) => row.id === first)!
+  await app.core.db.mailOutbox.update({ where: { id: second! }, data: { textBody: firstRow.textBody, htmlBody: firstRow.htmlBody } })
+  await app.mailSender.pollOnce()
+  const received = await mail.next('sealed-1@example.com')
+  t.match(received.text, /token=first-secret-link/, 'a sealed mail arrives whole')
+  t.match(await rowOf(app, second!), { state: 'failed', textBody: null, htmlBody: null, lastError: /cannot be opened/ }, 'the altered one is given up')
+  t.equal(mail.inbox.filter((m) => m.to === 'sealed-2@example.com').length, 0, 'and never sent')
+})
+
+t.test('a sender whose claim has run out cannot overwrite the claim taken since', async (t) => {
+  const app = await buildTestApp(t, { SMTP_URL: mail.url, MAIL_POLL_INTERVAL: '3600' })
+  const records = app.core.records.outbox
+  const id = (await app.core.db.$transaction((tx) => records.enqueue(tx, passwordResetMail('lease@example.com', 'http://latchkey.test/x', 60))))!
+  const [stale] = await records.claim(new Date(), 0, 1, id)
+  // Its lease of 0 ms is over: another sender claims the mail, for two minutes.
+  const [current] = await records.claim(new Date(Date.now() + 1), 120_000, 1, id)
+  t.equal(current!.attempts, 2)
+  const leased = (await rowOf(app, id)).nextAttemptAt
+  await records.markRetry(stale!, new Date(), 'the late sender failed')
+  await records.markFailed(stale!, 'the late sender gave up')
+  t.match(await rowOf(app, id), { state: 'pending', nextAttemptAt: leased, lastError: null }, 'the late outcomes did not land')
+  await records.markSent(current!, new Date())
+  t.match(await rowOf(app, id), { state: 'sent' }, 'the current claim\'s does')
+})
+
+t.test('on a database whose time zone is not UTC, a new mail is due at once', async (t) => {
+  const base = await buildTestApp(t, { SMTP_URL: mail.url, MAIL_POLL_INTERVAL: '3600' })
+  const database = new URL(base.testEnv.config.DATABASE_URL!).pathname.slice(1)
+  await base.core.db.$executeRawUnsafe(`ALTER DATABASE "${database}" SET timezone TO 'Asia/Tokyo'`)
+  const { buildApp } = await import('../../src/app.js')
+  const app = await buildApp(base.testEnv.config)
+  t.teardown(() => app.close())
+  t.equal((await app.core.db.$queryRaw<{ tz: string }[]>`SELECT current_setting('TimeZone') AS tz`)[0]!.tz, 'Asia/Tokyo', 'the new connections are in Tokyo time')
+  const id = await queue(app, 'tokyo@example.com')
+  const row = await rowOf(app, id)
+  t.ok(Math.abs(row.createdAt.getTime() - Date.now()) < 60_000, 'created now, in UTC')
+  const due = row.nextAttemptAt.getTime() - Date.now() < 60_000
+  t.ok(due, 'due now (or leased for a moment), not nine hours on')
+  if (due) await mail.next('tokyo@example.com')
 })
 
 t.test('SMTP_URL carries the mail server\'s login, percent-encoded', async (t) => {
@@ -111,7 +164,7 @@ t.test('two instances polling one outbox at once send each mail once', async (t)
   const second = await buildApp(first.testEnv.config)
   t.teardown(() => second.close())
   await Promise.all([first.ready(), second.ready()])
-  const records = new MailOutboxRecords(first.core.db)
+  const records = first.core.records.outbox
   const recipients = Array.from({ length: 12 }, (_, i) => `batch-${i}@example.com`)
   // Queued without the announcement, so only the polls send them.
   await first.core.db.$transaction(async (tx) => {
