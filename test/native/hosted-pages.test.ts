@@ -47,6 +47,35 @@ t.test('every page carries its own policy: no framing, no script, forms to this 
   t.notMatch(hostile.body, /<script>/, 'the token is escaped')
 })
 
+/** The cookie and the form field a visit to `url` gives. */
+async function visit(target: typeof app, url: string) {
+  const page = await target.inject({ url })
+  const cookie = String(page.headers['set-cookie']).split(';')[0]!
+  const field = /name="csrf" value="([\w-]+)"/.exec(page.body)![1]!
+  return { cookie, field, setCookie: String(page.headers['set-cookie']) }
+}
+
+t.test('a form\'s field is bound to its link: one from a visit with another link is refused', async (t) => {
+  const mine = await visit(app, '/account/verify-email?token=the-attackers-own-link')
+  const response = await form('/account/verify-email', { token: 'the-victims-link', csrf: mine.field }, { cookie: mine.cookie })
+  t.equal(response.statusCode, 403, 'the cookie is right, the link is not the one the field was made for')
+  t.match(response.body, /This form has expired/)
+  const own = await form('/account/verify-email', { token: 'the-attackers-own-link', csrf: mine.field }, { cookie: mine.cookie })
+  t.equal(own.statusCode, 400, 'with its own link the field passes (and the unknown link is refused)')
+})
+
+t.test('over HTTPS the cookie is __Host-: Secure, for the whole host, settable by no sibling domain', async (t) => {
+  const secure = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', ISSUER: 'https://id.example.test' })
+  const visited = await visit(secure, '/account/verify-email?token=abc')
+  t.match(visited.setCookie, /^__Host-latchkey_csrf=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Strict$/)
+  const post = (cookie: string) => secure.inject({
+    method: 'POST', url: '/account/verify-email', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    payload: new URLSearchParams({ token: 'abc', csrf: visited.field }).toString(),
+  })
+  t.equal((await post(visited.cookie)).statusCode, 400, 'its own cookie passes (the link is unknown)')
+  t.equal((await post(visited.cookie.replace('__Host-', ''))).statusCode, 403, 'the same value without the prefix, as a sibling domain could plant it, does not')
+})
+
 t.test('too many attempts: 429 as a page', async (t) => {
   const limited = await buildTestApp(t, { RATE_LIMIT_TOKEN_MAX: '1' })
   const post = () => limited.inject({ method: 'POST', url: '/account/verify-email', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=x' })

@@ -2,32 +2,39 @@ import crypto from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 // Anti-forgery for the hosted pages' forms: a random value in an HttpOnly, SameSite=Strict cookie,
-// and in the form its HMAC under a key every instance shares. Another site can neither read the
-// cookie nor compute the field, and a cookie planted from a sibling domain has no matching field.
+// and in the form its HMAC, together with what the form acts on (a link's token), under a key every
+// instance shares. Another site can neither read the cookie nor compute the field. Over HTTPS the
+// cookie is `__Host-`: no sibling domain can set it. Where one could (plain HTTP), a planted cookie
+// still needs the field for that cookie and that very link, which only a visit with the link gives.
 
-export const CSRF_COOKIE = 'latchkey_csrf'
 export const CSRF_FIELD = 'csrf'
 const COOKIE_VALUE = /^[\w-]{43}$/
 
-function fieldFor(key: Buffer, cookieValue: string): string {
-  return crypto.createHmac('sha256', key).update(cookieValue).digest('base64url')
+/** The cookie's name and attributes: `__Host-` (Secure, Path=/, no Domain) where the issuer is HTTPS. */
+export function csrfCookie(secure: boolean): { name: string; path: string } {
+  return secure ? { name: '__Host-latchkey_csrf', path: '/' } : { name: 'latchkey_csrf', path: '/account' }
 }
 
-/** The form field for this browser, setting its cookie first if it has none. */
-export function issueCsrf(request: FastifyRequest, reply: FastifyReply, key: Buffer, secure: boolean): string {
-  let value = request.cookies[CSRF_COOKIE]
+function fieldFor(key: Buffer, cookieValue: string, boundTo: string): string {
+  return crypto.createHmac('sha256', key).update(`${cookieValue}\n${boundTo}`).digest('base64url')
+}
+
+/** The form field for this browser and what the form acts on, setting the browser's cookie first if it has none. */
+export function issueCsrf(request: FastifyRequest, reply: FastifyReply, key: Buffer, secure: boolean, boundTo: string): string {
+  const cookie = csrfCookie(secure)
+  let value = request.cookies[cookie.name]
   if (value === undefined || !COOKIE_VALUE.test(value)) {
     value = crypto.randomBytes(32).toString('base64url')
-    reply.setCookie(CSRF_COOKIE, value, { path: '/account', httpOnly: true, sameSite: 'strict', secure })
+    reply.setCookie(cookie.name, value, { path: cookie.path, httpOnly: true, sameSite: 'strict', secure })
   }
-  return fieldFor(key, value)
+  return fieldFor(key, value, boundTo)
 }
 
-/** Whether the form's field matches this browser's cookie. */
-export function checkCsrf(request: FastifyRequest, key: Buffer, field: string | undefined): boolean {
-  const value = request.cookies[CSRF_COOKIE]
+/** Whether the form's field matches this browser's cookie and what the form acts on. */
+export function checkCsrf(request: FastifyRequest, key: Buffer, secure: boolean, field: string | undefined, boundTo: string): boolean {
+  const value = request.cookies[csrfCookie(secure).name]
   if (value === undefined || !COOKIE_VALUE.test(value) || typeof field !== 'string') return false
-  const expected = Buffer.from(fieldFor(key, value))
+  const expected = Buffer.from(fieldFor(key, value, boundTo))
   const given = Buffer.from(field)
   return given.length === expected.length && crypto.timingSafeEqual(given, expected)
 }

@@ -66,7 +66,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/reset-password', { schema: { ...hidden, querystring: LinkQuery } }, async (request, reply) => {
     const { token } = request.query
     if (!token) return send(reply, 400, 'Choose a new password', message(INCOMPLETE, 'alert'))
-    return send(reply, 200, 'Choose a new password', resetPasswordForm({ token, csrf: issueCsrf(request, reply, key, secure), minLength }))
+    return send(reply, 200, 'Choose a new password', resetPasswordForm({ token, csrf: issueCsrf(request, reply, key, secure, token), minLength }))
   })
 
   app.post('/reset-password', {
@@ -74,13 +74,13 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...hidden, body: Type.Object({ token: Token, password: Field, csrf: Type.Optional(Field) }) },
   }, async (request, reply) => {
     const { token, password, csrf } = request.body
-    if (!checkCsrf(request, key, csrf)) return send(reply, 403, 'Choose a new password', message(FORM_EXPIRED, 'alert'))
+    if (!checkCsrf(request, key, secure, csrf, token)) return send(reply, 403, 'Choose a new password', message(FORM_EXPIRED, 'alert'))
     try {
       await recovery.reset(token, password, request.ip)
     } catch (error) {
       if (!(error instanceof InvalidInput)) throw error
       const errors = Object.values(error.fields).flat()
-      return send(reply, 422, 'Choose a new password', resetPasswordForm({ token, csrf: issueCsrf(request, reply, key, secure), minLength, errors }))
+      return send(reply, 422, 'Choose a new password', resetPasswordForm({ token, csrf: issueCsrf(request, reply, key, secure, token), minLength, errors }))
     }
     return send(reply, 200, 'Password changed', message('Your password has been changed, and you have been logged out everywhere. Log in with the new password.'))
   })
@@ -88,7 +88,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/verify-email', { schema: { ...hidden, querystring: LinkQuery } }, async (request, reply) => {
     const { token } = request.query
     if (!token) return send(reply, 400, 'Confirm your email address', message(INCOMPLETE, 'alert'))
-    return send(reply, 200, 'Confirm your email address', verifyEmailForm({ token, csrf: issueCsrf(request, reply, key, secure) }))
+    return send(reply, 200, 'Confirm your email address', verifyEmailForm({ token, csrf: issueCsrf(request, reply, key, secure, token) }))
   })
 
   app.post('/verify-email', {
@@ -96,7 +96,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...hidden, body: Type.Object({ token: Token, csrf: Type.Optional(Field) }) },
   }, async (request, reply) => {
     const { token, csrf } = request.body
-    if (!checkCsrf(request, key, csrf)) return send(reply, 403, 'Confirm your email address', message(FORM_EXPIRED, 'alert'))
+    if (!checkCsrf(request, key, secure, csrf, token)) return send(reply, 403, 'Confirm your email address', message(FORM_EXPIRED, 'alert'))
     await registration.verifyEmail(token, request.ip)
     return send(reply, 200, 'Email address confirmed', message('Your email address is confirmed. You can now log in.'))
   })
