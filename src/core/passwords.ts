@@ -38,7 +38,7 @@ export class PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.limit.run(() => hash(password, {
+    return this.limit.run(() => hash(normalizePassword(password), {
       algorithm: ARGON2ID,
       memoryCost: this.params.memoryKiB,
       timeCost: this.params.timeCost,
@@ -77,11 +77,11 @@ export class PasswordHasher {
   }
 
   private async verifyNow(passwordHash: string, password: string): Promise<boolean> {
-    try {
-      return await verify(passwordHash, password)
-    } catch {
-      return false // a malformed stored hash never matches
-    }
+    const normalized = normalizePassword(password)
+    if (await verifyOne(passwordHash, normalized)) return true
+    // Hashed before passwords were normalized, as typed then. Only input that normalization changes
+    // pays a second verify, for a known email or an unknown one alike.
+    return normalized !== password && verifyOne(passwordHash, password)
   }
 
   private async verifyDummyNow(password: string): Promise<false> {
@@ -95,5 +95,22 @@ export class PasswordHasher {
     if (!match) return true
     const [, m, t, p] = match.map(Number)
     return m !== this.params.memoryKiB || t !== this.params.timeCost || p !== this.params.parallelism
+  }
+}
+
+/**
+ * NFKC, as NIST SP 800-63B asks of a verifier that accepts Unicode: the same password typed on
+ * another keyboard or system (a composed or decomposed accent, full-width letters) is the same
+ * password.
+ */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC')
+}
+
+async function verifyOne(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password)
+  } catch {
+    return false // a malformed stored hash never matches
   }
 }

@@ -1,9 +1,11 @@
 import t from 'tap'
 import { PasswordPolicy } from '../../src/core/password-policy.js'
 import { InvalidInput } from '../../src/core/errors.js'
+import { hash } from '@node-rs/argon2'
+import { ARGON2ID, PasswordHasher } from '../../src/core/passwords.js'
 
-// NIST SP 800-63B's rules: length in characters, a generous maximum, no composition rules, and no
-// commonly used password, whatever its case.
+// NIST SP 800-63B's rules: length in characters, a generous maximum, no composition rules, no
+// commonly used password, whatever its case, and Unicode normalization.
 
 const policy = new PasswordPolicy(8)
 
@@ -27,4 +29,18 @@ t.test('commonly used passwords are refused, case-insensitively', async (t) => {
     t.match(policy.problems(password), [/too common/], password)
   }
   t.match((() => { try { policy.check('iloveyou', 'new_password') } catch (error) { return (error as InvalidInput).fields } })(), { new_password: [/too common/] })
+})
+
+t.test('passwords are NFKC-normalized: the same password from another keyboard is the same password', async (t) => {
+  const hasher = new PasswordHasher({ memoryKiB: 1024, timeCost: 1, parallelism: 1, concurrency: 1, maxWaiting: 8 })
+  const composed = 'caf\u00e9 au lait s\u00fbr'
+  const decomposed = 'cafe\u0301 au lait su\u0302r'
+  const stored = await hasher.hash(decomposed)
+  t.ok(await hasher.verify(stored, composed), 'composed accents match a password set with decomposed ones')
+  t.ok(await hasher.verify(await hasher.hash('\uff50\uff41\uff53\uff53 phrase'), 'pass phrase'), 'full-width letters are their plain forms')
+  t.notOk(await hasher.verify(stored, 'cafe au lait sur'), 'while accents still count')
+  // A hash made before normalization, of the password exactly as typed then.
+  const legacy = await hash(decomposed, { algorithm: ARGON2ID, memoryCost: 1024, timeCost: 1, parallelism: 1 })
+  t.ok(await hasher.verify(legacy, decomposed), 'a hash of the unnormalized password still verifies')
+  t.notOk(await hasher.verify(legacy, 'something else entirely'))
 })
