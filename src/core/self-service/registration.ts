@@ -62,8 +62,8 @@ export class Registration {
       // still gets in, and the other sign-up's password is gone.
       const existing = await this.records.accounts.findByEmailForRegistration(tx, email)
       await recordAudit(tx, { type: 'account.registration_repeated', accountId: existing?.id, ip, data: { email, verified: existing?.verified ?? null } })
-      if (!existing?.active) return null
-      return this.mailLink(tx, existing.id, 'password_reset', now, (link) => accountExistsMail(email, link, this.settings.resetTtlMs / 1000))
+      // A disabled account is mailed nothing, through the same statements (see PasswordRecovery.request).
+      return this.mailLink(tx, existing?.id ?? null, 'password_reset', now, (link) => accountExistsMail(email, link, this.settings.resetTtlMs / 1000), existing?.active === true)
     })
     if (mailId) this.events.emit('mail.queued', { id: mailId })
   }
@@ -80,10 +80,13 @@ export class Registration {
     })
   }
 
-  private async mailLink(tx: Tx, accountId: string, purpose: TokenPurpose, now: Date, mail: (link: string) => OutgoingMail): Promise<string | null> {
+  /** Stores a new link token for `purpose` and queues its mail, only when `when` holds (same statements either way). */
+  private async mailLink(
+    tx: Tx, accountId: string | null, purpose: TokenPurpose, now: Date, mail: (link: string) => OutgoingMail, when = true,
+  ): Promise<string | null> {
     const { token, hash } = newLinkToken()
     const ttlMs = purpose === 'password_reset' ? this.settings.resetTtlMs : this.settings.verificationTtlMs
-    await this.records.accountTokens.insert(tx, { accountId, purpose, tokenHash: hash, expiresAt: new Date(now.getTime() + ttlMs) })
-    return this.records.outbox.enqueue(tx, mail(linkTo(this.settings.issuer, purpose === 'password_reset' ? 'reset-password' : 'verify-email', token)))
+    await this.records.accountTokens.insert(tx, { accountId, purpose, tokenHash: hash, expiresAt: new Date(now.getTime() + ttlMs) }, when)
+    return this.records.outbox.enqueue(tx, mail(linkTo(this.settings.issuer, purpose === 'password_reset' ? 'reset-password' : 'verify-email', token)), when)
   }
 }
