@@ -122,7 +122,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
       issuer: config.ISSUER, resetTtlMs: config.PASSWORD_RESET_TTL * 1000,
     }),
     change: new PasswordChange(db, records, accounts, login, passwords, passwordPolicy, sessions),
-    registration: new Registration(db, records, passwords, passwordPolicy, events, {
+    registration: new Registration(db, records, passwords, passwordPolicy, lockout, events, {
       enabled: config.REGISTRATION_ENABLED, issuer: config.ISSUER,
       verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),

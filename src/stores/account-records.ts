@@ -158,10 +158,12 @@ export class AccountRecords {
     return count === 1
   }
 
-  /** Marks the email verified; false when it already was (or the account is gone). */
-  async markEmailVerified(tx: Tx, id: string, now: Date): Promise<boolean> {
-    const { count } = await tx.account.updateMany({ where: { id, emailVerifiedAt: null }, data: { emailVerifiedAt: now } })
-    return count === 1
+  /** Marks the email verified and returns it; null when it already was (or the account is gone). */
+  async markEmailVerified(tx: Tx, id: string, now: Date): Promise<string | null> {
+    const [row] = await tx.$queryRaw<{ email: string }[]>`
+      UPDATE accounts SET email_verified_at = ${utcTimestamp(now)}, updated_at = ${utcTimestamp(now)}
+      WHERE id = ${id}::uuid AND email_verified_at IS NULL RETURNING email`
+    return row?.email ?? null
   }
 
   /**

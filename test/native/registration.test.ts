@@ -76,6 +76,19 @@ t.test('sign-up then login tells no one whether the email had an account', async
   }
 })
 
+t.test('logins tried before confirming lock like wrong passwords, and the confirmation clears that lock', async (t) => {
+  const email = newEmail()
+  await post('/register', { email, password: 'an eager passphrase' })
+  const received = await mail.next(email)
+  const answers = []
+  for (let i = 0; i <= app.config.LOCKOUT_THRESHOLD; i++) answers.push((await login(email, 'an eager passphrase')).statusCode)
+  t.equal(answers.at(-1), 403, 'locked, as a wrong password would be')
+  t.equal((await post('/email/verify', { token: tokenOf(received) })).statusCode, 200)
+  t.equal((await login(email, 'an eager passphrase')).statusCode, 200, 'the link proves the mailbox: the lock is gone')
+  const account = await db.account.findUniqueOrThrow({ where: { email } })
+  t.ok(await db.auditEvent.findFirst({ where: { type: 'account.email_verified', accountId: account.id, data: { path: ['lockoutCleared'], equals: true } } }))
+})
+
 t.test('an email that has an account: the same answer, and its owner is mailed a way in instead', async (t) => {
   const owner = await createAccount(app)
   const fresh = newEmail()

@@ -8,6 +8,7 @@ import { recordAudit } from '../audit.js'
 import { normalizeEmail } from '../emails.js'
 import { InvalidLinkToken, RegistrationDisabled } from '../errors.js'
 import type { CoreEvents } from '../events.js'
+import type { LockoutPolicy } from '../lockout.js'
 import type { PasswordPolicy } from '../password-policy.js'
 import type { PasswordHasher } from '../passwords.js'
 import { hashLinkToken, linkTo, newLinkToken } from './link-tokens.js'
@@ -34,6 +35,7 @@ export class Registration {
     private readonly records: { accounts: AccountRecords; accountTokens: AccountTokenRecords; outbox: MailOutboxRecords },
     private readonly passwords: PasswordHasher,
     private readonly policy: PasswordPolicy,
+    private readonly lockout: LockoutPolicy,
     private readonly events: CoreEvents,
     private readonly settings: RegistrationSettings,
   ) {}
@@ -68,16 +70,22 @@ export class Registration {
     if (mailId) this.events.emit('mail.queued', { id: mailId })
   }
 
-  /** Confirms the email with the link's token, once; from then on the account can log in. */
+  /**
+   * Confirms the email with the link's token, once; from then on the account can log in. Logins
+   * tried before it failed like wrong passwords and count toward the lockout, so the lockout of the
+   * email is cleared: the link proves the mailbox, as a reset link does.
+   */
   async verifyEmail(token: string, ip?: string): Promise<{ accountId: string }> {
     const now = new Date()
-    return this.db.$transaction(async (tx) => {
+    const done = await this.db.$transaction(async (tx) => {
       const accountId = await this.records.accountTokens.consume(tx, 'email_verification', hashLinkToken(token), now)
       if (!accountId) throw new InvalidLinkToken()
-      await this.records.accounts.markEmailVerified(tx, accountId, now)
-      await recordAudit(tx, { type: 'account.email_verified', accountId, ip })
-      return { accountId }
+      const email = await this.records.accounts.markEmailVerified(tx, accountId, now)
+      await recordAudit(tx, { type: 'account.email_verified', accountId, ip, data: { lockoutCleared: email !== null } })
+      return { accountId, email }
     })
+    if (done.email !== null) await this.lockout.unlock(done.email)
+    return { accountId: done.accountId }
   }
 
   /** Stores a new link token for `purpose` and queues its mail, only when `when` holds (same statements either way). */
