@@ -17,7 +17,11 @@ export interface ReverseProxy {
   port: number
   /** nginx's error log so far, for failure messages. */
   log(): string
+  /** The access log so far, where the configuration writes one ('' otherwise). */
+  accessLog(): string
 }
+
+const ACCESS_LOG = 'access.log'
 
 /** nginx on a free 127.0.0.1 port, proxying everything to 127.0.0.1:`upstreamPort`, appending the peer to X-Forwarded-For. */
 export function startNginx(t: Teardown, upstreamPort: number): Promise<ReverseProxy> {
@@ -46,15 +50,16 @@ export function startLoadBalancer(t: Teardown, instancePorts: number[], port?: n
   if (servers.length !== instancePorts.length || !/^\s*listen 80;/m.test(shipped)) {
     throw new Error(`deploy/nginx/latchkey.conf no longer has \`listen 80;\` and ${instancePorts.length} \`server latchkey-N:3000;\` lines: update startLoadBalancer`)
   }
-  return runNginx(t, (port) => `
+  return runNginx(t, (port, dir) => `
   add_header ${UPSTREAM_HEADER} $upstream_addr always;
   ${shipped
     .replace(/^(\s*)listen 80;/m, `$1listen 127.0.0.1:${port};`)
+    .replace('/var/log/nginx/access.log', path.join(dir, ACCESS_LOG))
     .replace(/^(\s*server )latchkey-(\d+):3000;/gm, (_, head: string, n: string) => `${head}127.0.0.1:${String(instancePorts[Number(n) - 1])};`)}`, port)
 }
 
 /** nginx in the foreground with `http` holding what `server` gives for its port. */
-async function runNginx(t: Teardown, server: (port: number) => string, chosenPort?: number): Promise<ReverseProxy> {
+async function runNginx(t: Teardown, server: (port: number, dir: string) => string, chosenPort?: number): Promise<ReverseProxy> {
   if (!fs.existsSync(NGINX)) throw new Error(`${NGINX} is missing: install Debian's nginx package (apt-get install -y nginx; .ci/run does)`)
   const port = chosenPort ?? await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-nginx-'))
@@ -70,7 +75,7 @@ events { worker_connections 64; }
 http {
   access_log off;
   ${temp('client_body')} ${temp('proxy')} ${temp('fastcgi')} ${temp('uwsgi')} ${temp('scgi')}
-${server(port)}
+${server(port, dir)}
 }
 `)
   const child = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', errorLog], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -90,5 +95,6 @@ ${server(port)}
     fs.rmSync(dir, { recursive: true, force: true })
   })
   await waitUntilListening('nginx', child, port, log)
-  return { port, log }
+  const accessLog = () => (fs.existsSync(path.join(dir, ACCESS_LOG)) ? fs.readFileSync(path.join(dir, ACCESS_LOG), 'utf8') : '')
+  return { port, log, accessLog }
 }

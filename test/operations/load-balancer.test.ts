@@ -35,7 +35,7 @@ const instances = await Promise.all([1, 2, 3].map(() => startServerProcess(t, {
   RATE_LIMIT_AUTH_MAX: String(RATE_LIMIT), RATE_LIMIT_AUTH_WINDOW: '600',
 })))
 const ports = instances.map((instance) => Number(new URL(instance.baseUrl).port))
-await startLoadBalancer(t, ports, balancerPort)
+const balancer = await startLoadBalancer(t, ports, balancerPort)
 
 // The test's own view of the database, to create accounts and read the audit trail.
 const database = await openPostgres(databaseUrl)
@@ -88,6 +88,18 @@ t.test('nginx spreads requests over the three instances', async (t) => {
   const answers = await Promise.all([1, 2, 3].map(() => call('127.0.0.9', 'GET', '/health/ready')))
   t.same(answers.map((a) => a.status), [200, 200, 200])
   t.same(answers.map((a) => a.instance).sort(), [1, 2, 3], 'each instance answered once')
+})
+
+t.test('the access log writes a mailed link\'s page without its token', async (t) => {
+  const page = await call('127.0.0.9', 'GET', '/account/reset-password?token=a-secret-link-token')
+  t.equal(page.status, 200)
+  await call('127.0.0.9', 'GET', '/health/live?probe=kept')
+  // nginx writes a request's line once it has answered; wait for the second one.
+  for (let i = 0; i < 100 && !balancer.accessLog().includes('probe=kept'); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  const log = balancer.accessLog()
+  t.match(log, /"GET \/account\/reset-password\?\[redacted\] HTTP\/1\.1" 200/)
+  t.notMatch(log, /a-secret-link-token/)
+  t.match(log, /"GET \/health\/live\?probe=kept HTTP\/1\.1" 200/, 'other query strings are kept')
 })
 
 t.test('a refresh token issued by one instance rotates on another, and its reuse on the third ends the session on all', async (t) => {
