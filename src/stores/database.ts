@@ -76,7 +76,9 @@ export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   await fs.mkdir(dir, { recursive: true })
   // Loaded only in the embedded mode: PGlite costs ~40 MB of memory just by being imported.
   const { PGlite } = await import('@electric-sql/pglite')
-  const pglite = new PGlite(dir)
+  // Postgres's default 128 MB of shared buffers is most of the process's memory here, and the
+  // embedded tables are small: 16 MB keeps them cached.
+  const pglite = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] })
   await pglite.waitReady
   return embeddedDatabase(pglite)
 }

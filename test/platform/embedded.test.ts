@@ -63,6 +63,8 @@ t.test('the embedded database and signing key persist across restarts', async (t
   t.same((await second.core.signingKeys.jwks()).keys.map((k) => k.kid), kidBefore, 'same key, no new one generated')
   t.equal(await second.stores.database.prisma.account.count(), accounts)
   t.equal(accounts, DEMO_ACCOUNTS.length + 1, 'the demo accounts and the operator')
+  const [buffers] = await second.stores.database.prisma.$queryRaw<{ shared_buffers: string }[]>`SHOW shared_buffers`
+  t.equal(buffers?.shared_buffers, '16MB', 'small shared buffers: Postgres\'s default 128 MB was most of the embedded start\'s memory')
 })
 
 t.test('a bad configuration value stops the start with the variable name and a non-zero exit', async (t) => {
