@@ -5,6 +5,7 @@ import { newLinkToken } from '../../src/core/self-service/link-tokens.js'
 import { PruningRecords } from '../../src/stores/pruning-records.js'
 import { createAccount } from '../helpers/accounts.js'
 import { buildTestApp } from '../helpers/harness.js'
+import { holdNext } from '../helpers/hold.js'
 
 // Pruning of what self-service leaves behind, on real Postgres: used and expired links, mail that is
 // done, and sign-ups never confirmed; and what must stay: live links, mail still to send, confirmed
@@ -175,6 +176,36 @@ t.test('UNVERIFIED_ACCOUNT_RETENTION_DAYS=0 keeps unconfirmed accounts', async (
   t.equal(counts.unverified_accounts, 0)
   t.equal(await db.account.count({ where: { id: account.id } }), 1)
   t.equal(app.config.UNVERIFIED_ACCOUNT_RETENTION_DAYS, 30)
+})
+
+t.test('a repeated sign-up between reading an unconfirmed account and writing its link: pruning skips the account, the link is written', async (t) => {
+  await startClean()
+  const account = await signUp(31 * DAY)
+  const hold = holdNext(t, app.core.records.accountTokens, 'insert')
+  const signingUp = app.core.selfService.registration.register({ email: account.email, password: 'another sign-up passphrase' }, '198.51.100.7')
+  await hold.reached
+  // The sign-up has read the account and is about to write a password link for it.
+  t.match(await app.core.pruning.pruneNow(), { unverified_accounts: 0 }, 'pruning does not wait for the sign-up, and leaves its account')
+  hold.release()
+  await signingUp
+  t.equal(await db.account.count({ where: { id: account.id } }), 1)
+  t.equal(await db.accountToken.count({ where: { accountId: account.id, purpose: 'password_reset', expiresAt: { gt: new Date() } } }), 1, 'with its live link')
+  t.match(await app.core.pruning.pruneNow(), { unverified_accounts: 0 }, 'which keeps it from then on')
+})
+
+t.test('a forgotten-password request for an unconfirmed account pruned after its read: no error, no link, no mail', async (t) => {
+  await startClean()
+  const account = await signUp(31 * DAY)
+  const hold = holdNext(t, app.core.records.accountTokens, 'insert')
+  const requesting = app.core.selfService.recovery.request(account.email, '198.51.100.7')
+  await hold.reached
+  // The request read the account outside its transaction (as login does); pruning deletes it now.
+  t.match(await app.core.pruning.pruneNow(), { unverified_accounts: 1 })
+  hold.release()
+  await requesting
+  t.pass('the request is answered as any other')
+  t.equal(await db.accountToken.count({ where: { accountId: account.id } }), 0, 'no link for an account that is gone')
+  t.equal(await db.mailOutbox.count({ where: { recipient: account.email, kind: 'password_reset' } }), 0, 'and no mail carrying a dead one')
 })
 
 t.test('batches are bounded: 5 of each kind with a batch size of 2 take 3 transactions each', async (t) => {
