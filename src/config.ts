@@ -79,6 +79,11 @@ export const ConfigSchema = Type.Object({
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
   // A login address counts as known to the lockout for this long after its last successful login.
   KNOWN_IP_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 90 }),
+  // Mail that was sent or given up stays in the outbox this long (recipient, subject, last error).
+  MAIL_OUTBOX_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 7 }),
+  // A self-registered account that never confirmed its email is deleted this long after sign-up, once
+  // no link can confirm it and nothing else holds it (docs/operations.md); 0 keeps them.
+  UNVERIFIED_ACCOUNT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 30 }),
 
   // The shortest password accepted when one is set (NIST SP 800-63B: 8; 15 where the password is the
   // only factor). Counted in characters; no composition rules; common passwords are always refused.

@@ -104,6 +104,9 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     expiredRevocationMs: clockToleranceMs,
     knownIpMs: config.KNOWN_IP_RETENTION_DAYS * DAY_MS,
     auditMs: config.AUDIT_RETENTION_DAYS === 0 ? null : config.AUDIT_RETENTION_DAYS * DAY_MS,
+    deadLinkMs: clockToleranceMs,
+    mailOutboxMs: config.MAIL_OUTBOX_RETENTION_DAYS * DAY_MS,
+    unverifiedAccountMs: config.UNVERIFIED_ACCOUNT_RETENTION_DAYS === 0 ? null : config.UNVERIFIED_ACCOUNT_RETENTION_DAYS * DAY_MS,
   }, events)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
   const clients = new OAuthClients(db)

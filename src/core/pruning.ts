@@ -19,6 +19,12 @@ export interface RetentionPolicy {
   knownIpMs: number
   /** Null keeps audit events forever. */
   auditMs: number | null
+  /** How long a used or expired mailed link is kept, for clocks that differ; nothing reads it. */
+  deadLinkMs: number
+  /** How long a mail that was sent or given up stays in the outbox. */
+  mailOutboxMs: number
+  /** How long a self-registered account may stay unconfirmed, once no link can confirm it; null keeps it. */
+  unverifiedAccountMs: number | null
 }
 
 export type PruneCounts = Record<PruneKind, number>
@@ -32,6 +38,10 @@ export type PruneCounts = Record<PruneKind, number>
  * - A session that ended less than endedSessionMs ago: an access token it issued may still be
  *   accepted, so a reuse must still be able to revoke the session, and a Redis restore rewrites the
  *   revocations of sessions ended within that window.
+ * - An account that never confirmed its email while a link could still confirm it, or that has a
+ *   session or an operator's touch (pruning-records.ts, unverifiedAccount): those are for an
+ *   operator to delete, with the admin API's audit event.
+ * - Mail still pending, leased by a sender or not.
  */
 
 /**
@@ -67,6 +77,9 @@ export class Pruning {
       token_revocations: before(this.policy.expiredRevocationMs),
       known_ips: before(this.policy.knownIpMs),
       audit_events: this.policy.auditMs === null ? null : before(this.policy.auditMs),
+      account_tokens: before(this.policy.deadLinkMs),
+      unverified_accounts: this.policy.unverifiedAccountMs === null ? null : before(this.policy.unverifiedAccountMs),
+      mail_outbox: before(this.policy.mailOutboxMs),
     }
   }
 

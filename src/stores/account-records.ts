@@ -178,10 +178,16 @@ export class AccountRecords {
     return row?.id ?? null
   }
 
-  /** The account with this email, as registration needs it: its id, whether it is verified and active. */
+  /**
+   * The account with this email, as registration needs it: its id, whether it is verified and active.
+   * Its row stays locked (FOR KEY SHARE) until `tx` ends, so pruning cannot delete an unconfirmed one
+   * between this read and the link registration then writes for it.
+   */
   async findByEmailForRegistration(tx: Tx, email: string): Promise<{ id: string; verified: boolean; active: boolean } | null> {
-    const row = await tx.account.findUnique({ where: { email }, select: { id: true, emailVerifiedAt: true, status: true } })
-    return row ? { id: row.id, verified: row.emailVerifiedAt !== null, active: row.status === 'active' } : null
+    const [row] = await tx.$queryRaw<{ id: string; verified: boolean; active: boolean }[]>`
+      SELECT id::text AS id, email_verified_at IS NOT NULL AS verified, status = 'active' AS active
+      FROM accounts WHERE email = ${email} FOR KEY SHARE`
+    return row ?? null
   }
 
   /** The id of the role named `name`, created if missing (role names are data). */

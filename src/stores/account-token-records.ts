@@ -10,13 +10,18 @@ export type TokenPurpose = 'password_reset' | 'email_verification'
 export class AccountTokenRecords {
   /**
    * Stores the token's hash in `tx`, only when `when` holds: the statement is the same either way,
-   * so a caller that must not reveal which case it is in does the same work in both.
+   * so a caller that must not reveal which case it is in does the same work in both. False when
+   * nothing was stored: also when the account is gone (pruning may delete an unconfirmed one after
+   * the caller read it), which the account's row lock, taken here, makes a plain answer rather than
+   * a foreign-key error; and from here on, pruning leaves the account alone.
    */
-  async insert(tx: Tx, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<void> {
-    await tx.$executeRaw`
+  async insert(tx: Tx, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<boolean> {
+    const inserted = await tx.$executeRaw`
       INSERT INTO account_tokens (id, account_id, purpose, token_hash, expires_at)
-      SELECT gen_random_uuid(), ${token.accountId}::uuid, ${token.purpose}, ${token.tokenHash}, ${utcTimestamp(token.expiresAt)}
-      WHERE ${when}::boolean`
+      SELECT gen_random_uuid(), a.id, ${token.purpose}, ${token.tokenHash}, ${utcTimestamp(token.expiresAt)}
+      FROM accounts a WHERE a.id = ${token.accountId}::uuid AND ${when}::boolean
+      FOR KEY SHARE OF a`
+    return inserted === 1
   }
 
   /**

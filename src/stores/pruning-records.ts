@@ -1,11 +1,19 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
 
-/** What pruning deletes, in the order a run deletes it: a session's refresh tokens before the session. */
-export const PRUNE_KINDS = ['refresh_tokens', 'sessions', 'token_revocations', 'known_ips', 'audit_events'] as const
+/**
+ * What pruning deletes, in the order a run deletes it: a session's refresh tokens before the session,
+ * an account's dead links before the account.
+ */
+export const PRUNE_KINDS = [
+  'refresh_tokens', 'sessions', 'token_revocations', 'known_ips', 'audit_events', 'account_tokens', 'unverified_accounts', 'mail_outbox',
+] as const
 export type PruneKind = (typeof PRUNE_KINDS)[number]
 
-/** Per kind, rows last touched before this may go; null keeps that kind (AUDIT_RETENTION_DAYS=0). */
+/**
+ * Per kind, rows last touched before this may go; null keeps that kind (AUDIT_RETENTION_DAYS=0,
+ * UNVERIFIED_ACCOUNT_RETENTION_DAYS=0). For unverified accounts, the time they were created.
+ */
 export type PruneCutoffs = Record<PruneKind, Date | null>
 
 type Tx = Prisma.TransactionClient
@@ -23,7 +31,7 @@ const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIM
  * checked again on the row as it is once locked, and a row changed meanwhile is kept. An ended
  * session's tokens and an audit event never change.
  */
-function deleteStatement(kind: PruneKind, cutoff: Date, limit: number): Prisma.Sql {
+function deleteStatement(kind: Exclude<PruneKind, 'unverified_accounts'>, cutoff: Date, limit: number): Prisma.Sql {
   const before = utc(cutoff)
   // A session's idle expiry is never later than its absolute one, so it alone says when it expired.
   const sessionEnded = (s: Prisma.Sql) => Prisma.sql`(${s}.idle_expires_at < ${before} OR ${s}.revoked_at < ${before})`
@@ -55,7 +63,39 @@ function deleteStatement(kind: PruneKind, cutoff: Date, limit: number): Prisma.S
       return Prisma.sql`
         DELETE FROM audit_events WHERE id IN (
           SELECT id FROM audit_events WHERE created_at < ${before} LIMIT ${limit})`
+    case 'account_tokens':
+      // A used or expired link is refused like an unknown one (InvalidLinkToken), so nothing reads it.
+      // A link never becomes live again, so no second check is needed on the locked row.
+      return Prisma.sql`
+        DELETE FROM account_tokens WHERE id IN (
+          SELECT id FROM account_tokens WHERE expires_at < ${before} OR consumed_at < ${before} LIMIT ${limit})`
+    case 'mail_outbox':
+      // Only mail that is done: a pending row (due, waiting for a retry, or leased by a sender) stays.
+      // A sent or failed row never changes again. next_attempt_at is the end of its last attempt's
+      // lease, so it finds them in mail_outbox_state_next_attempt_at_idx; sent_at covers a send that
+      // outlasted its lease.
+      return Prisma.sql`
+        DELETE FROM mail_outbox WHERE id IN (
+          SELECT id FROM mail_outbox
+          WHERE state IN ('sent', 'failed') AND next_attempt_at < ${before} AND (sent_at IS NULL OR sent_at < ${before})
+          LIMIT ${limit})`
   }
+}
+
+/**
+ * A self-registered account that never confirmed its email, created before the cutoff, that nothing
+ * else holds on to: no link left (a live one could still confirm it: a verification link, or the
+ * password link a repeated sign-up mails; the dead ones went in the account_tokens step), no session,
+ * never touched by an operator (no audit event with an actor or a `via`, still active, and no role
+ * assigned after its sign-up: for when the audit trail is kept for less time than accounts). Its
+ * audit events stay: they have no foreign key.
+ */
+function unverifiedAccount(a: Prisma.Sql, cutoff: Date): Prisma.Sql {
+  return Prisma.sql`${a}.email_verified_at IS NULL AND ${a}.created_at < ${utc(cutoff)} AND ${a}.status = 'active'
+    AND NOT EXISTS (SELECT 1 FROM account_tokens t WHERE t.account_id = ${a}.id)
+    AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = ${a}.id)
+    AND NOT EXISTS (SELECT 1 FROM account_roles ar WHERE ar.account_id = ${a}.id AND ar.assigned_at > ${a}.created_at + interval '1 minute')
+    AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.account_id = ${a}.id AND (e.actor_id IS NOT NULL OR e.data -> 'via' IS NOT NULL))`
 }
 
 /**
@@ -94,12 +134,33 @@ export class PruningRecords {
   async deleteBatch(kind: PruneKind, cutoff: Date, limit: number, wait: boolean): Promise<number | null> {
     return this.db.$transaction(async (tx) => {
       if (!(await this.lock(tx, wait))) return null
-      const deleted = await tx.$executeRaw(deleteStatement(kind, cutoff, limit))
+      const deleted = kind === 'unverified_accounts'
+        ? await this.deleteUnverifiedAccounts(tx, cutoff, limit)
+        : await tx.$executeRaw(deleteStatement(kind, cutoff, limit))
       await this.stampIfDue(tx, 0)
       return deleted
       // Prisma's default of 5 s is short for a large PRUNE_BATCH_SIZE on a busy database, or for the
       // CLI waiting on the lock while a scheduled batch finishes.
     }, { timeout: 60_000 })
+  }
+
+  /**
+   * Two statements, where the other kinds take one: the first locks the accounts found (skipping any
+   * a request has locked, to take a new link or a session, or an operator to change it), the second
+   * deletes them if they still qualify. It starts after the lock is held, so it sees a link or an
+   * operator's change committed just before, and the lock keeps any new one out until the delete
+   * commits. One statement would check with the snapshot it started with, and miss those.
+   */
+  private async deleteUnverifiedAccounts(tx: Tx, cutoff: Date, limit: number): Promise<number> {
+    const locked = await tx.$queryRaw<{ id: string }[]>`
+      SELECT a.id::text AS id FROM accounts a WHERE ${unverifiedAccount(Prisma.sql`a`, cutoff)}
+      LIMIT ${limit} FOR UPDATE OF a SKIP LOCKED`
+    if (locked.length === 0) return 0
+    const ids = Prisma.join(locked.map((row) => Prisma.sql`${row.id}::uuid`))
+    // One that changed meanwhile is kept; the batch then comes back short, and the run goes on to the
+    // next kind: what is left waits for the next run.
+    return tx.$executeRaw`
+      DELETE FROM accounts a WHERE a.id IN (${ids}) AND ${unverifiedAccount(Prisma.sql`a`, cutoff)}`
   }
 
   /** The pruning lock, for this transaction only; false when `wait` is false and another holds it. */

@@ -24,7 +24,9 @@ const ahead = (ms: number) => new Date(Date.now() + ms)
 /** The policy the app was configured with, for pruners of its own (other "instances"). */
 const POLICY: RetentionPolicy = {
   intervalMs: 60_000, batchSize: 1000, endedSessionMs: 900_000 + 10_000, expiredRevocationMs: 5000, knownIpMs: 20 * DAY, auditMs: 30 * DAY,
+  deadLinkMs: 5000, mailOutboxMs: 7 * DAY, unverifiedAccountMs: 30 * DAY,
 }
+const NOTHING = { account_tokens: 0, unverified_accounts: 0, mail_outbox: 0 }
 
 /** A session with a chain of `tokens` refresh tokens (all but the last consumed), straight in the database. */
 async function seedSession(accountId: string, times: { idleExpiresAt: Date; revokedAt?: Date }, tokens = 2): Promise<{ sessionId: string; tokenIds: string[] }> {
@@ -73,7 +75,7 @@ t.test('each kind of dead row is deleted; each live or still needed row is kept'
   const recentEvent = await db.auditEvent.create({ data: { type: 'test.recent', createdAt: ago(29 * DAY) } })
 
   const counts = await app.core.pruning.pruneNow()
-  t.same(counts, { refresh_tokens: 5, sessions: 2, token_revocations: 1, known_ips: 1, audit_events: 1 })
+  t.same(counts, { refresh_tokens: 5, sessions: 2, token_revocations: 1, known_ips: 1, audit_events: 1, ...NOTHING })
 
   t.equal(await db.session.count({ where: { id: { in: [expired.sessionId, revoked.sessionId] } } }), 0, 'ended sessions are gone')
   t.equal(await db.refreshToken.count({ where: { id: { in: [...expired.tokenIds, ...revoked.tokenIds] } } }), 0, 'with their tokens')
@@ -87,7 +89,7 @@ t.test('each kind of dead row is deleted; each live or still needed row is kept'
   t.equal(await db.tokenRevocation.count({ where: { key: 'jti:live' } }), 1)
   t.equal(await db.knownLoginIp.count({ where: { ip: '203.0.113.2' } }), 1)
   t.equal(await db.auditEvent.count({ where: { id: recentEvent.id } }), 1)
-  t.same(await app.core.pruning.pruneNow(), { refresh_tokens: 0, sessions: 0, token_revocations: 0, known_ips: 0, audit_events: 0 }, 'a second run finds nothing')
+  t.same(await app.core.pruning.pruneNow(), { refresh_tokens: 0, sessions: 0, token_revocations: 0, known_ips: 0, audit_events: 0, ...NOTHING }, 'a second run finds nothing')
 })
 
 t.test('a consumed token of a live session is still reuse after pruning: the session is revoked', async (t) => {
@@ -147,7 +149,7 @@ t.test('batches are bounded: 5 dead rows with a batch size of 2 take 3 transacti
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   t.equal(counts.audit_events, 5)
   t.same(batches.filter(([kind]) => kind === 'audit_events'), [['audit_events', 2], ['audit_events', 2], ['audit_events', 1]])
-  t.same(batches.filter(([kind]) => kind !== 'audit_events').map(([, n]) => n), [0, 0, 0, 0], 'one short batch for each other kind')
+  t.same(batches.filter(([kind]) => kind !== 'audit_events').map(([, n]) => n), [0, 0, 0, 0, 0, 0, 0], 'one short batch for each other kind')
 })
 
 t.test('two instances racing to prune: the one inside its lock prunes, the other skips', async (t) => {
@@ -183,7 +185,7 @@ t.test('a scheduled run that finds another pruner inside the lock between its ba
   const manualRun = new Pruning(manual, POLICY).pruneNow()
   await insideLock.reached
   beforeBatch.release()
-  t.same(await scheduledRun, { refresh_tokens: 0, sessions: 0, token_revocations: 0, known_ips: 0, audit_events: 0 }, 'the scheduled run deletes nothing')
+  t.same(await scheduledRun, { refresh_tokens: 0, sessions: 0, token_revocations: 0, known_ips: 0, audit_events: 0, ...NOTHING }, 'the scheduled run deletes nothing')
   insideLock.release()
   t.match(await manualRun, { audit_events: 1 }, 'the manual run does it all')
 })
@@ -215,7 +217,7 @@ t.test('npm run cli -- prune prunes everything due now and prints the counts; AU
 
   const keeping = await cli({ AUDIT_RETENTION_DAYS: '0' })
   t.equal(keeping.code, 0, keeping.stderr)
-  t.same(JSON.parse(keeping.stdout), { refresh_tokens: 6, sessions: 3, token_revocations: 0, known_ips: 0, audit_events: 0 }, 'all batches, not just the first')
+  t.same(JSON.parse(keeping.stdout), { refresh_tokens: 6, sessions: 3, token_revocations: 0, known_ips: 0, audit_events: 0, ...NOTHING }, 'all batches, not just the first')
   t.equal(await db.auditEvent.count({ where: { type: 'test.cli' } }), 3, 'audit events kept forever')
 
   const pruning = await cli({})
@@ -226,8 +228,13 @@ t.test('npm run cli -- prune prunes everything due now and prints the counts; AU
 
 t.test('the pruning settings are checked like the other integers', async (t) => {
   const base = { LOG_LEVEL: 'silent' }
-  t.match(loadConfig(base), { PRUNE_INTERVAL: 60, PRUNE_BATCH_SIZE: 1000, AUDIT_RETENTION_DAYS: 365, KNOWN_IP_RETENTION_DAYS: 90 })
-  for (const [name, value] of [['PRUNE_INTERVAL', '-1'], ['PRUNE_BATCH_SIZE', '0'], ['PRUNE_BATCH_SIZE', '100001'], ['AUDIT_RETENTION_DAYS', 'forever'], ['KNOWN_IP_RETENTION_DAYS', '0']] as const) {
+  t.match(loadConfig(base), {
+    PRUNE_INTERVAL: 60, PRUNE_BATCH_SIZE: 1000, AUDIT_RETENTION_DAYS: 365, KNOWN_IP_RETENTION_DAYS: 90, MAIL_OUTBOX_RETENTION_DAYS: 7, UNVERIFIED_ACCOUNT_RETENTION_DAYS: 30,
+  })
+  for (const [name, value] of [
+    ['PRUNE_INTERVAL', '-1'], ['PRUNE_BATCH_SIZE', '0'], ['PRUNE_BATCH_SIZE', '100001'], ['AUDIT_RETENTION_DAYS', 'forever'], ['KNOWN_IP_RETENTION_DAYS', '0'],
+    ['MAIL_OUTBOX_RETENTION_DAYS', '0'], ['UNVERIFIED_ACCOUNT_RETENTION_DAYS', '-1'],
+  ] as const) {
     t.throws(() => loadConfig({ ...base, [name]: value }), new RegExp(`^Invalid configuration: ${name}`), `${name}=${value}`)
   }
 })

@@ -49,8 +49,9 @@ export class PasswordRecovery {
     const mail = passwordResetMail(normalized, linkTo(this.settings.issuer, 'reset-password', token), this.settings.resetTtlMs / 1000)
     const expiresAt = new Date(Date.now() + this.settings.resetTtlMs)
     const mailId = await this.db.$transaction(async (tx) => {
-      await this.records.accountTokens.insert(tx, { accountId: account?.id ?? null, purpose: 'password_reset', tokenHash: hash, expiresAt }, account !== null)
-      const id = await this.records.outbox.enqueue(tx, mail, account !== null)
+      // Not stored when the account has just been pruned (an unconfirmed one): then no mail either.
+      const stored = await this.records.accountTokens.insert(tx, { accountId: account?.id ?? null, purpose: 'password_reset', tokenHash: hash, expiresAt }, account !== null)
+      const id = await this.records.outbox.enqueue(tx, mail, stored)
       await recordAudit(tx, { type: 'password.reset_requested', accountId: account?.id, ip, data: { email: normalized, known: account !== null } })
       return id
     })
