@@ -94,7 +94,8 @@ export class Registration {
   ): Promise<string | null> {
     const { token, hash } = newLinkToken()
     const ttlMs = purpose === 'password_reset' ? this.settings.resetTtlMs : this.settings.verificationTtlMs
-    await this.records.accountTokens.insert(tx, { accountId, purpose, tokenHash: hash, expiresAt: new Date(now.getTime() + ttlMs) }, when)
-    return this.records.outbox.enqueue(tx, mail(linkTo(this.settings.issuer, purpose === 'password_reset' ? 'reset-password' : 'verify-email', token)), when)
+    const stored = await this.records.accountTokens.insert(tx, { accountId, purpose, tokenHash: hash, expiresAt: new Date(now.getTime() + ttlMs) }, when)
+    // No mail with a link that was not stored.
+    return this.records.outbox.enqueue(tx, mail(linkTo(this.settings.issuer, purpose === 'password_reset' ? 'reset-password' : 'verify-email', token)), stored)
   }
 }
