@@ -21,6 +21,22 @@ export interface AccessTokenClaims {
   realm_access: { roles: string[] }
 }
 
+/**
+ * A token a client got for itself (client credentials): no account, no session. Its audience is a
+ * resource the client is registered for, never the first-party audience unless registered as one.
+ */
+export interface ClientAccessTokenClaims {
+  iss: string
+  sub: string
+  aud: string
+  exp: number
+  iat: number
+  nbf: number
+  jti: string
+  client_id: string
+  scope: string
+}
+
 export interface AccessTokenSubject {
   accountId: string
   email: string
@@ -63,6 +79,8 @@ function headerOf(token: string): Record<string, unknown> {
   return header as Record<string, unknown>
 }
 type Verifier = (token: string) => unknown
+/** Account tokens (strict, or expired allowed for the bearer-only refresh), and clients' own tokens. */
+type VerifierSlot = 'strict' | 'expiredAllowed' | 'client'
 
 export function scopeForRole(role: string): string {
   return `profile email role:${role}`
@@ -71,7 +89,7 @@ export function scopeForRole(role: string): string {
 /** Issues and verifies the RS256 (or configured) access tokens of RFC 9068. */
 export class AccessTokens {
   // Per published key, so a verifier (and its cache) goes when its key leaves the key set.
-  private readonly verifiers = new WeakMap<PublishedKey, { strict?: Verifier; expiredAllowed?: Verifier }>()
+  private readonly verifiers = new WeakMap<PublishedKey, Partial<Record<VerifierSlot, Verifier>>>()
 
   constructor(private readonly keys: SigningKeys, readonly options: AccessTokenOptions) {}
 
@@ -94,12 +112,27 @@ export class AccessTokens {
       permissions: subject.permissions,
       realm_access: { roles: [subject.role] },
     }
+    return { token: await this.sign(key, claims), claims, expiresIn: this.options.ttlSeconds }
+  }
+
+  /** A token for a client itself (client credentials), for `audience`, with the scopes granted. */
+  async issueForClient(subject: { clientId: string; audience: string; scope: string }): Promise<{ token: string; claims: ClientAccessTokenClaims; expiresIn: number }> {
+    const key = await this.keys.activeKey()
+    const now = Math.floor(Date.now() / 1000)
+    const claims: ClientAccessTokenClaims = {
+      iss: this.options.issuer, sub: subject.clientId, aud: subject.audience, exp: now + this.options.ttlSeconds, iat: now, nbf: now,
+      jti: crypto.randomUUID(), client_id: subject.clientId, scope: subject.scope,
+    }
+    return { token: await this.sign(key, claims), claims, expiresIn: this.options.ttlSeconds }
+  }
+
+  private async sign(key: Awaited<ReturnType<SigningKeys['activeKey']>>, claims: object): Promise<string> {
     const header = { alg: key.alg, typ: TOKEN_TYPE, kid: key.kid }
     const input = `${base64url(header)}.${base64url(claims)}`
     // Async sign runs on the libuv pool, so signing uses every core.
     const signature = await sign(key.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input),
       key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey)
-    return { token: `${input}.${signature.toString('base64url')}`, claims, expiresIn: this.options.ttlSeconds }
+    return `${input}.${signature.toString('base64url')}`
   }
 
   /**
@@ -107,40 +140,56 @@ export class AccessTokens {
    * key store; checks typ, iss, aud, exp and nbf. Revocation is the caller's second step.
    */
   async verify(token: string, { allowExpired = false } = {}): Promise<AccessTokenClaims> {
-    const header = headerOf(token)
-    if (typeof header.kid !== 'string') throw new InvalidAccessToken('no kid')
-    if (header.typ !== TOKEN_TYPE && header.typ !== `application/${TOKEN_TYPE}`) throw new InvalidAccessToken('wrong typ')
-    const key = await this.keys.publishedKey(header.kid)
-    if (!key) throw new InvalidAccessToken('unknown kid')
-    if (header.alg !== key.alg) throw new InvalidAccessToken('algorithm does not match the key')
-    let claims: AccessTokenClaims
-    try {
-      claims = this.verifierFor(key, allowExpired)(token) as AccessTokenClaims
-    } catch (error) {
-      throw new InvalidAccessToken((error as { code?: string }).code ?? 'invalid')
-    }
+    const claims = await this.verifyWith(token, allowExpired ? 'expiredAllowed' : 'strict') as unknown as AccessTokenClaims
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.role !== 'string') {
       throw new InvalidAccessToken('missing claims')
     }
     return claims
   }
 
-  private verifierFor(key: PublishedKey, allowExpired: boolean): Verifier {
+  /**
+   * Verifies a client's own token (client credentials), for any audience: for introspection and
+   * revocation, which answer for every token this service issued. Never one of an account.
+   */
+  async verifyClientToken(token: string): Promise<ClientAccessTokenClaims> {
+    const claims = await this.verifyWith(token, 'client') as unknown as ClientAccessTokenClaims & { sid?: unknown }
+    if (claims.sid !== undefined || typeof claims.client_id !== 'string' || claims.sub !== claims.client_id || typeof claims.aud !== 'string') {
+      throw new InvalidAccessToken('not a client token')
+    }
+    return claims
+  }
+
+  private async verifyWith(token: string, slot: VerifierSlot): Promise<Record<string, unknown>> {
+    const header = headerOf(token)
+    if (typeof header.kid !== 'string') throw new InvalidAccessToken('no kid')
+    if (header.typ !== TOKEN_TYPE && header.typ !== `application/${TOKEN_TYPE}`) throw new InvalidAccessToken('wrong typ')
+    const key = await this.keys.publishedKey(header.kid)
+    if (!key) throw new InvalidAccessToken('unknown kid')
+    if (header.alg !== key.alg) throw new InvalidAccessToken('algorithm does not match the key')
+    try {
+      return this.verifierFor(key, slot)(token) as Record<string, unknown>
+    } catch (error) {
+      throw new InvalidAccessToken((error as { code?: string }).code ?? 'invalid')
+    }
+  }
+
+  private verifierFor(key: PublishedKey, slot: VerifierSlot): Verifier {
     let forKey = this.verifiers.get(key)
     if (!forKey) this.verifiers.set(key, (forKey = {}))
-    const slot = allowExpired ? 'expiredAllowed' : 'strict'
     let verifier = forKey[slot]
     if (!verifier) {
+      const forClients = slot === 'client'
       verifier = createVerifier({
         key: key.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
         algorithms: [key.alg],
         allowedIss: this.options.issuer,
-        allowedAud: this.options.audience,
-        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid'],
+        // A client's token is for the resource it asked for: its audience is checked by whoever reads it.
+        ...(forClients ? {} : { allowedAud: this.options.audience }),
+        requiredClaims: forClients ? ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'] : ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid'],
         clockTolerance: this.options.clockToleranceSeconds * 1000,
-        ignoreExpiration: allowExpired,
+        ignoreExpiration: slot === 'expiredAllowed',
         // Verified signatures are cached (bounded by each token's exp), so hot tokens skip RSA.
-        cache: allowExpired ? false : 10_000,
+        cache: slot === 'strict' ? 10_000 : false,
       })
       forKey[slot] = verifier
     }

@@ -38,6 +38,7 @@ export type AuditEventType =
   | 'admin.permission_created'
   | 'admin.role_permissions_changed'
   | 'admin.client_registered'
+  | 'admin.client_updated'
   | 'admin.client_deleted'
   | 'admin.signing_key_rotated'
 

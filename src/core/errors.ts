@@ -145,6 +145,21 @@ export class InvalidInput extends CoreError {
   }
 }
 
+/** RFC 6749 §5.2 `unauthorized_client`: the client is not registered for this grant. */
+export class UnauthorizedClient extends CoreError {
+  readonly code = 'UNAUTHORIZED_CLIENT'
+}
+
+/** RFC 6749 §5.2 `invalid_scope`: a scope the client is not registered for. */
+export class ScopeNotAllowed extends CoreError {
+  readonly code = 'SCOPE_NOT_ALLOWED'
+}
+
+/** RFC 8707 §2 `invalid_target`: a resource the client may not ask tokens for, or none named when one must be. */
+export class InvalidTarget extends CoreError {
+  readonly code = 'INVALID_TARGET'
+}
+
 /** For `.catch`: an invalid token reads as null; anything else (a store failure) still fails the request. */
 export function nullIfInvalidToken(error: unknown): null {
   if (error instanceof InvalidAccessToken) return null

@@ -4,6 +4,7 @@ import type { DatabaseHandle } from '../stores/database.js'
 import type { KeyValueStore } from '../stores/key-value-store.js'
 import { AccountRecords } from '../stores/account-records.js'
 import { AccountTokenRecords } from '../stores/account-token-records.js'
+import { ClientRecords } from '../stores/client-records.js'
 import { MailOutboxRecords } from '../stores/mail-outbox-records.js'
 import { AuditRecords } from '../stores/audit-records.js'
 import { PruningRecords } from '../stores/pruning-records.js'
@@ -61,6 +62,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     signingKeys: new SigningKeyRecords(db),
     audit: new AuditRecords(db),
     accountTokens: new AccountTokenRecords(),
+    clients: new ClientRecords(db),
     outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
   }
   const accounts = new Accounts(records.accounts)
@@ -109,7 +111,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     unverifiedAccountMs: config.UNVERIFIED_ACCOUNT_RETENTION_DAYS === 0 ? null : config.UNVERIFIED_ACCOUNT_RETENTION_DAYS * DAY_MS,
   }, events)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
-  const clients = new OAuthClients(db)
+  const clients = new OAuthClients(db, records.clients)
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
@@ -178,7 +180,9 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     roleSelection, profile, selfService,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
-    introspect: (token: string, hint?: TokenTypeHint) => introspect({ sessionRecords: records.sessions, accessTokens, revocations }, token, hint),
+    introspect: (token: string, hint?: TokenTypeHint) => introspect({
+      sessionRecords: records.sessions, accessTokens, revocations, clientExists: async (id) => (await clients.find(id)) !== null,
+    }, token, hint),
   }
 }
 

@@ -21,12 +21,33 @@ export type Introspection =
     jti?: string
     email?: string
   }
+  | {
+    active: true
+    token_type: 'access_token'
+    /** The client itself: a client credentials token has no account and no session. */
+    sub: string
+    exp: number
+    iat: number
+    iss: string
+    aud: string
+    client_id: string
+    scope: string
+    jti: string
+  }
 
 export type TokenTypeHint = 'access_token' | 'refresh_token'
 
+interface IntrospectionDeps {
+  sessionRecords: SessionRecords
+  accessTokens: AccessTokens
+  revocations: Revocations
+  /** Whether the client still exists: a deleted client's tokens are inactive at once. */
+  clientExists: (clientId: string) => Promise<boolean>
+}
+
 /** RFC 7662: what a token is worth right now, revocation included. Unknown, expired or revoked: inactive. */
 export async function introspect(
-  deps: { sessionRecords: SessionRecords; accessTokens: AccessTokens; revocations: Revocations },
+  deps: IntrospectionDeps,
   token: string,
   hint?: TokenTypeHint,
 ): Promise<Introspection> {
@@ -37,14 +58,23 @@ export async function introspect(
   return result.active ? result : second()
 }
 
-async function introspectAccessToken({ accessTokens, revocations }: { accessTokens: AccessTokens; revocations: Revocations }, token: string): Promise<Introspection> {
+async function introspectAccessToken(deps: IntrospectionDeps, token: string): Promise<Introspection> {
+  const { accessTokens, revocations } = deps
   if (token.split('.').length !== 3) return { active: false }
   const claims = await accessTokens.verify(token).catch(nullIfInvalidToken)
-  if (!claims || (await revocations.isRevoked(claims))) return { active: false }
+  if (!claims) return introspectClientToken(deps, token)
+  if (await revocations.isRevoked(claims)) return { active: false }
   return {
     active: true, token_type: 'access_token', sub: claims.sub, sid: claims.sid, exp: claims.exp, iat: claims.iat, iss: claims.iss,
     aud: claims.aud, client_id: claims.client_id, scope: claims.scope, role: claims.role, jti: claims.jti, email: claims.email,
   }
+}
+
+async function introspectClientToken({ accessTokens, revocations, clientExists }: IntrospectionDeps, token: string): Promise<Introspection> {
+  const claims = await accessTokens.verifyClientToken(token).catch(nullIfInvalidToken)
+  if (!claims || (await revocations.isTokenRevoked(claims.jti)) || !(await clientExists(claims.client_id))) return { active: false }
+  const { sub, exp, iat, iss, aud, client_id, scope, jti } = claims
+  return { active: true, token_type: 'access_token', sub, exp, iat, iss, aud, client_id, scope, jti }
 }
 
 async function introspectRefreshToken(

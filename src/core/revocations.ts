@@ -147,6 +147,13 @@ export class Revocations {
     return revoked !== null
   }
 
+  /** Whether a token that belongs to no session (a client's own) was revoked by its jti. */
+  async isTokenRevoked(jti: string): Promise<boolean> {
+    const group = this.groups.of(jti)
+    const [entry] = await this.read([group], [Revocations.tokenKey(group, jti)])
+    return entry !== null && entry !== undefined
+  }
+
   async isRevoked(token: RevocableToken): Promise<boolean> {
     return (await this.check(token)).revoked
   }

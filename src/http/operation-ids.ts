@@ -65,6 +65,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /api/v1/admin/keys/rotate': 'adminRotateSigningKey',
   'POST /api/v1/admin/clients': 'adminRegisterClient',
   'GET /api/v1/admin/clients': 'adminListClients',
+  'GET /api/v1/admin/clients/{clientId}': 'adminGetClient',
+  'PUT /api/v1/admin/clients/{clientId}': 'adminUpdateClient',
   'DELETE /api/v1/admin/clients/{clientId}': 'adminDeleteClient',
   'GET /api/v1/admin/audit-events': 'adminQueryAuditEvents',
 }

@@ -35,6 +35,12 @@ const SELECTION_TICKET = 'tK7pW2mQ9vL4xR1nC8bJ5sD3fG6hY0aE2uZ9iO4wV7c'
 const isp = demo('004')
 const ISP_ID = '9d3c1b5e-2f4a-4e6b-8c7d-1a2b3c4d5e6f'
 const ispToken = accessToken(ISP_ID, isp)
+const EXAMPLE_CLIENT = 'client_Qm9vazEyMzQ1Njc4'
+/** A client's own token (client credentials); its signature is not real. */
+const clientToken = `${base64url({ alg: 'RS256', typ: 'at+jwt', kid: 'rsa-2026-11-23' })}.${base64url({
+  iss: ISSUER, sub: EXAMPLE_CLIENT, aud: 'https://billing.example.com', exp: ISSUED_AT + 900, iat: ISSUED_AT, nbf: ISSUED_AT,
+  jti: '5e0b1c7a-8d2f-4c3b-9a6e-1f2d3c4b5a69', client_id: EXAMPLE_CLIENT, scope: 'invoices:read',
+})}.c2lnbmF0dXJlLW5vdC1zaG93bg`
 
 export const native = {
   loginRequest: { email: isp.email, password: isp.password },
@@ -121,6 +127,8 @@ export const standards = {
   },
   tokenRequest: { grant_type: 'refresh_token', refresh_token: REFRESH_TOKEN },
   tokenResponse: { access_token: ispToken, token_type: 'Bearer', expires_in: 900, refresh_token: 'Zt4nQ8wE1rY6uI3oP9aS2dF5gH7jK0lX4cV8bN1mM6q', scope: 'profile email role:admin' },
+  clientCredentialsRequest: { grant_type: 'client_credentials', scope: 'invoices:read', resource: 'https://billing.example.com' },
+  clientTokenResponse: { access_token: clientToken, token_type: 'Bearer', expires_in: 900, scope: 'invoices:read' },
   revokeRequest: { token: REFRESH_TOKEN, token_type_hint: 'refresh_token' },
   introspectRequest: { token: ispToken },
   introspectActive: {

@@ -2,13 +2,14 @@ import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { assertAdminOnly, loginAdmin } from '../helpers/admin.js'
 
-// The admin API's OAuth clients: register (secret shown once), list, delete.
+// The admin API's OAuth clients: register with RFC 7591 metadata (secret shown once), read, list,
+// replace, delete; metadata that would let a client be misused is refused, field by field.
 
 const app = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false' })
 const admin = await loginAdmin(app)
 const db = app.stores.database.prisma
 
-const call = (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: Record<string, unknown>) =>
+const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: Record<string, unknown>) =>
   app.inject({ method, url: `/api/v1/admin${url}`, headers: admin.headers, ...(payload ? { payload } : {}) })
 const introspectAs = (clientId: string, secret: string) => app.inject({
   method: 'POST', url: '/oauth/introspect', payload: { token: admin.token },
@@ -19,6 +20,8 @@ t.test('every client route is for admins only', async (t) => {
   await assertAdminOnly(t, app, [
     { method: 'POST', url: '/api/v1/admin/clients', payload: { name: 'x' } },
     { method: 'GET', url: '/api/v1/admin/clients' },
+    { method: 'GET', url: '/api/v1/admin/clients/client_x' },
+    { method: 'PUT', url: '/api/v1/admin/clients/client_x', payload: { client_name: 'x' } },
     { method: 'DELETE', url: '/api/v1/admin/clients/client_x' },
   ])
 })
@@ -46,7 +49,9 @@ t.test('list clients without secrets, page by page', async (t) => {
   const ids = response.json().data.map((c: { client_id: string }) => c.client_id)
   t.ok(ids.includes(a.client_id) && ids.includes(b.client_id))
   t.notOk(response.body.includes(a.client_secret) || response.body.includes(b.client_secret), 'no secret in the list')
-  t.notMatch(response.body, /secret|\$argon2/i, 'nor its hash')
+  const hashes = (await db.oAuthClient.findMany({ select: { secretHash: true } })).map((c) => c.secretHash).filter((h) => h !== null)
+  t.notOk(hashes.some((hash) => response.body.includes(hash)), 'nor its hash')
+  t.notMatch(response.body, /"client_secret"|\$argon2/)
   const total = await db.oAuthClient.count()
   t.match((await call('GET', '/clients?per_page=1&page=2')).json(), { data: [{ client_id: String }], meta: { page: 2, per_page: 1, total } })
 })
@@ -62,4 +67,62 @@ t.test('delete a client: its secret stops working at once; 404 when unknown', as
   const again = await call('DELETE', `/clients/${client_id}`)
   t.equal(again.statusCode, 404)
   t.match(again.json(), { success: false, code: 'NOT_FOUND' })
+})
+
+t.test('a public client (an SPA or a native app) gets no secret; its metadata reads back as given', async (t) => {
+  const metadata = {
+    client_name: 'Shop app', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'],
+    redirect_uris: ['https://shop.example.com/callback', 'http://127.0.0.1/callback', 'com.example.shop:/oauth'],
+    post_logout_redirect_uris: ['https://shop.example.com/'], scope: 'openid profile', first_party: true,
+  }
+  const response = await call('POST', '/clients', metadata)
+  t.equal(response.statusCode, 201)
+  const { data } = response.json()
+  t.notOk('client_secret' in data, 'no secret')
+  t.match(data, { ...metadata, response_types: ['code'], resources: [], updated_at: null })
+  t.same((await call('GET', `/clients/${data.client_id}`)).json().data, data, 'read back')
+  t.equal((await db.oAuthClient.findUniqueOrThrow({ where: { id: data.client_id } })).secretHash, null)
+  t.equal((await call('GET', '/clients/client_AAAAAAAAAAAAAAAA')).statusCode, 404)
+})
+
+t.test('metadata that would let a client be misused is refused, naming the field and why', async (t) => {
+  const code = { grant_types: ['authorization_code'] }
+  const refused: [string, Record<string, unknown>, string][] = [
+    ['plain http to a public host', { ...code, redirect_uris: ['http://shop.example.com/cb'] }, 'redirect_uris'],
+    ['a fragment', { ...code, redirect_uris: ['https://shop.example.com/cb#x'] }, 'redirect_uris'],
+    ['a relative URI', { ...code, redirect_uris: ['/callback'] }, 'redirect_uris'],
+    ['javascript:', { ...code, redirect_uris: ['javascript:alert(1)'] }, 'redirect_uris'],
+    ['credentials in the URI', { ...code, redirect_uris: ['https://user:pw@shop.example.com/cb'] }, 'redirect_uris'],
+    ['a private-use scheme for a confidential client', { ...code, redirect_uris: ['com.example.shop:/oauth'] }, 'redirect_uris'],
+    ['the code flow without a redirect URI', code, 'redirect_uris'],
+    ['a redirect URI without the code flow', { redirect_uris: ['https://shop.example.com/cb'] }, 'redirect_uris'],
+    ['client credentials for a public client', { token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], resources: ['https://api.example.com'] }, 'grant_types'],
+    ['client credentials with no resource', { grant_types: ['client_credentials'] }, 'resources'],
+    ['a refresh token without a login', { grant_types: ['refresh_token'] }, 'grant_types'],
+    ['the implicit response type', { ...code, redirect_uris: ['https://shop.example.com/cb'], response_types: ['token'] }, 'response_types'],
+    ['the password grant', { grant_types: ['password'] }, 'grant_types'],
+    ['an unknown authentication method', { token_endpoint_auth_method: 'private_key_jwt' }, 'token_endpoint_auth_method'],
+    ['a scope with a quote', { scope: 'read "all"' }, 'scope'],
+    ['a resource with a fragment', { grant_types: ['client_credentials'], resources: ['https://api.example.com/#x'] }, 'resources'],
+    ['a name with a line break', { client_name: 'Shop\nBcc: x' }, 'client_name'],
+  ]
+  for (const [what, metadata, field] of refused) {
+    const response = await call('POST', '/clients', { client_name: 'Refused', ...metadata })
+    t.equal(response.statusCode, 422, what)
+    t.ok(Object.keys(response.json().errors ?? {}).some((key) => key === field || key.startsWith(`${field}.`)), `${what}: names ${field}`)
+  }
+  t.equal(await db.oAuthClient.count({ where: { name: 'Refused' } }), 0, 'none was stored')
+})
+
+t.test('replace a client\'s metadata: audited; its secret stays; it cannot change kind', async (t) => {
+  const created = (await call('POST', '/clients', { client_name: 'Reporting', grant_types: ['client_credentials'], resources: ['https://reports.example.com'], scope: 'reports:read' })).json().data
+  const updated = await call('PUT', `/clients/${created.client_id}`, { client_name: 'Reporting v2', grant_types: ['client_credentials'], resources: ['https://reports.example.com'], scope: 'reports:read reports:write' })
+  t.equal(updated.statusCode, 200)
+  t.match(updated.json().data, { client_name: 'Reporting v2', scope: 'reports:read reports:write', updated_at: String })
+  t.match(await db.auditEvent.findFirst({ where: { type: 'admin.client_updated' } }), { actorId: admin.account.id, data: { clientId: created.client_id, scope: 'reports:read reports:write' } })
+  t.equal((await introspectAs(created.client_id, created.client_secret)).statusCode, 200, 'the secret still works')
+  const toPublic = await call('PUT', `/clients/${created.client_id}`, { client_name: 'Reporting', token_endpoint_auth_method: 'none' })
+  t.equal(toPublic.statusCode, 422)
+  t.ok(toPublic.json().errors.token_endpoint_auth_method)
+  t.equal((await call('PUT', '/clients/client_AAAAAAAAAAAAAAAA', { client_name: 'Nobody' })).statusCode, 404)
 })

@@ -180,6 +180,8 @@ t.test('standards surface', async (t) => {
   const { refresh_token: refreshToken, token } = await nativeLogin(app, isp)
   await contract.call(t, 'POST /oauth/token', 200, form({ grant_type: 'refresh_token', refresh_token: refreshToken }))
   await contract.call(t, 'POST /oauth/token', 400, form({ grant_type: 'password', username: isp.email, password: isp.password }))
+  const service = await app.core.clients.register({ client_name: 'contract-service', grant_types: ['client_credentials'], resources: ['https://api.example.com'] })
+  await contract.call(t, 'POST /oauth/token', 200, form({ grant_type: 'client_credentials' }, basic(service.id, service.secret!)))
   await contract.call(t, 'POST /oauth/token', 401, form({ grant_type: 'refresh_token', refresh_token: 'x' }, wrongClient))
   await refuseBadBodies(t, 'POST /oauth/token', {}, 400)
 
@@ -295,7 +297,14 @@ t.test('admin API', async (t) => {
   await contract.call(t, 'POST /api/v1/admin/clients', 422, { ...as, payload: { name: '' } })
   await contract.call(t, 'GET /api/v1/admin/clients', 200, as)
   await contract.call(t, 'GET /api/v1/admin/clients', 422, { ...as, url: '/api/v1/admin/clients?page=first' })
-  await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 200, { ...as, url: `/api/v1/admin/clients/${client.json().data.client_id}` })
+  const clientUrl = `/api/v1/admin/clients/${client.json().data.client_id}`
+  await contract.call(t, 'GET /api/v1/admin/clients/{clientId}', 200, { ...as, url: clientUrl })
+  await contract.call(t, 'GET /api/v1/admin/clients/{clientId}', 404, { ...as, url: '/api/v1/admin/clients/client_AAAAAAAAAAAAAAAA' })
+  await contract.call(t, 'GET /api/v1/admin/clients/{clientId}', 422, { ...as, url: '/api/v1/admin/clients/' })
+  await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 200, { ...as, url: clientUrl, payload: { client_name: 'Reporting v2' } })
+  await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 404, { ...as, url: '/api/v1/admin/clients/client_AAAAAAAAAAAAAAAA', payload: { client_name: 'Nobody' } })
+  await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 422, { ...as, url: clientUrl, payload: { client_name: 'Reporting', redirect_uris: ['http://example.com/cb'] } })
+  await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 200, { ...as, url: clientUrl })
   await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 404, { ...as, url: `/api/v1/admin/clients/${client.json().data.client_id}` })
   await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 422, { ...as, url: '/api/v1/admin/clients/' })
 

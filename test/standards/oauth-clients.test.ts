@@ -22,7 +22,7 @@ t.test('discovery: both documents, the issuer equals the tokens\' iss, and every
   const rfc8414 = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()
   t.same(rfc8414, oidc)
   t.equal(oidc.issuer, issuer)
-  t.same(oidc.grant_types_supported, ['refresh_token'])
+  t.same(oidc.grant_types_supported, ['refresh_token', 'client_credentials'])
   t.ok((oidc.id_token_signing_alg_values_supported as string[]).includes('RS256'))
   const { token } = await nativeLogin(app, account)
   t.equal(jose.decodeJwt(token).iss, oidc.issuer)

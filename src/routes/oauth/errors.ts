@@ -26,7 +26,7 @@ export const { one: oauthError, many: oauthErrors } = errorResponses(OAuthErrorB
 
 export type OAuthErrorCode =
   | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_scope'
-  | 'unsupported_token_type' | 'invalid_token' | 'temporarily_unavailable' | 'server_error'
+  | 'unsupported_token_type' | 'invalid_token' | 'temporarily_unavailable' | 'server_error' | 'unauthorized_client' | 'invalid_target'
 
 export class OAuthError extends Error {
   constructor(readonly error: OAuthErrorCode, readonly description: string, readonly status = 400) {
@@ -39,6 +39,9 @@ const CORE_TO_OAUTH: Record<string, [OAuthErrorCode, number]> = {
   REFRESH_TOKEN_REUSED: ['invalid_grant', 400],
   SESSION_EXPIRED: ['invalid_grant', 400],
   ROLE_NOT_HELD: ['invalid_scope', 400],
+  SCOPE_NOT_ALLOWED: ['invalid_scope', 400],
+  UNAUTHORIZED_CLIENT: ['unauthorized_client', 400],
+  INVALID_TARGET: ['invalid_target', 400],
   ACCOUNT_NOT_FOUND: ['invalid_grant', 400],
   INVALID_TOKEN: ['invalid_token', 401],
   SERVICE_UNAVAILABLE: ['temporarily_unavailable', 503],

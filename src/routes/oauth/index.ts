@@ -3,29 +3,25 @@ import formbody from '@fastify/formbody'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { bearerTokenOf } from '../../http/request-credentials.js'
 import { nullIfInvalidToken, nullIfNotOperator } from '../../core/errors.js'
+import type { ClientRecord } from '../../core/clients.js'
 import { clientCredentialsOf } from './client-auth.js'
+import { clientCredentialsGrant } from './grants/client-credentials.js'
+import { refreshTokenGrant } from './grants/refresh-token.js'
 import { OAuthError, oauthErrorHandler } from './errors.js'
 import * as schemas from './schemas.js'
 
-/** The role requested through `scope`: "role:<name>" among space-separated scopes (RFC 6749 §3.3). */
-function roleFromScope(scope: string | undefined): string | undefined {
-  const role = scope?.split(' ').find((s) => s.startsWith('role:'))?.slice('role:'.length)
-  return role === '' ? undefined : role
-}
-
-/** OAuth 2.0 endpoints: token (refresh grant only; RFC 9700 rules out the password grant), revocation, introspection. */
+/** OAuth 2.0 endpoints: token (refresh and client credentials grants; RFC 9700 rules out the password grant), revocation, introspection. */
 const oauth: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(formbody, { bodyLimit: app.config.AUTH_BODY_LIMIT })
   app.setErrorHandler(oauthErrorHandler)
 
   /** When client credentials are sent (Basic or in the body) they must be right; public clients send none. */
-  async function authenticateClientIfPresent(request: FastifyRequest, body: { client_id?: string; client_secret?: string }): Promise<string | undefined> {
+  async function authenticateClientIfPresent(request: FastifyRequest, body: { client_id?: string; client_secret?: string }): Promise<ClientRecord | undefined> {
     const credentials = clientCredentialsOf(request, body)
     if (credentials === undefined) return undefined
-    if (!(await app.core.clients.authenticate(credentials.clientId, credentials.clientSecret))) {
-      throw new OAuthError('invalid_client', 'Client authentication failed', 401)
-    }
-    return credentials.clientId
+    const client = await app.core.clients.authenticate(credentials.clientId, credentials.clientSecret)
+    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed', 401)
+    return client
   }
 
   app.post('/oauth/token', {
@@ -33,24 +29,19 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: schemas.token,
   }, async (request, reply) => {
-    const { grant_type: grantType, refresh_token: refreshToken, scope, client_id: clientId } = request.body
-    const authenticatedClient = await authenticateClientIfPresent(request, request.body)
+    const client = await authenticateClientIfPresent(request, request.body)
+    const grantType = request.body.grant_type
     if (!grantType) throw new OAuthError('invalid_request', 'The grant_type parameter is required')
-    if (grantType !== 'refresh_token') {
+    let response
+    if (grantType === 'refresh_token') response = await refreshTokenGrant(app, request.body, client?.id)
+    else if (grantType === 'client_credentials') response = await clientCredentialsGrant(app, request.body, client)
+    else {
       throw new OAuthError('unsupported_grant_type', grantType === 'password'
         ? 'The password grant is not supported (RFC 9700); log in through the first-party API'
         : `The grant type "${grantType}" is not supported`)
     }
-    if (!refreshToken) throw new OAuthError('invalid_request', 'The refresh_token parameter is required')
-    const pair = await app.core.sessions.rotate(refreshToken, { role: roleFromScope(scope), clientId: authenticatedClient ?? clientId })
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
-    return {
-      access_token: pair.accessToken.token,
-      token_type: 'Bearer' as const,
-      expires_in: pair.accessToken.expiresIn,
-      refresh_token: pair.refreshToken,
-      scope: pair.accessToken.claims.scope,
-    }
+    return response
   })
 
   app.post('/oauth/revoke', {
@@ -65,6 +56,7 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
     const revokedRefresh = hint !== 'access_token' && (await app.core.sessions.revokeByRefreshToken(token))
     if (!revokedRefresh) {
       const claims = await app.core.accessTokens.verify(token).catch(nullIfInvalidToken)
+        ?? await app.core.accessTokens.verifyClientToken(token).catch(nullIfInvalidToken)
       if (claims) await app.core.revocations.revokeToken(claims)
     }
     // An empty 200, which RFC 7009 asks for and the typed reply cannot express.

@@ -7,7 +7,7 @@ export function metadataFor(issuer: string) {
     revocation_endpoint: `${issuer}/oauth/revoke`,
     introspection_endpoint: `${issuer}/oauth/introspect`,
     userinfo_endpoint: `${issuer}/userinfo`,
-    grant_types_supported: ['refresh_token'],
+    grant_types_supported: ['refresh_token', 'client_credentials'],
     // No authorization endpoint: first-party login is the password API, so no response types.
     response_types_supported: [],
     scopes_supported: ['profile', 'email'],

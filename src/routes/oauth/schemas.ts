@@ -23,13 +23,20 @@ const TokenResponse = Type.Object({
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
   refresh_token: Type.String({ description: 'The next refresh token; the one presented is now used' }),
   scope: Type.String({ description: 'Granted scopes, with `role:<name>` for the token\'s role' }),
-}, { description: 'RFC 6749 §5.1 access token response', examples: [examples.tokenResponse], headers: NO_STORE })
+}, { description: 'RFC 6749 §5.1 access token response', examples: [examples.tokenResponse] })
+
+const ClientTokenResponse = Type.Object({
+  access_token: Type.String({ description: 'An RS256 JWT access token (`typ: at+jwt`) whose `sub` is the client' }),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+  scope: Type.String({ description: 'Granted scopes (may be empty)' }),
+}, { description: 'RFC 6749 §4.4.3: the client credentials grant\'s response, with no refresh token', examples: [examples.clientTokenResponse] })
 
 const IntrospectionResponse = Type.Object({
   active: Type.Boolean({ description: 'False for an unknown, expired or revoked token, and then nothing else is said' }),
   token_type: Type.Optional(Type.String({ description: '`access_token` or `refresh_token`' })),
-  sub: Type.Optional(Type.String({ description: 'The account id' })),
-  sid: Type.Optional(Type.String({ description: 'The session id' })),
+  sub: Type.Optional(Type.String({ description: 'The account id; for a client credentials token, the client id' })),
+  sid: Type.Optional(Type.String({ description: 'The session id (none for a client credentials token)' })),
   exp: Type.Optional(Type.Integer()),
   iat: Type.Optional(Type.Integer()),
   iss: Type.Optional(Type.String()),
@@ -43,25 +50,31 @@ const IntrospectionResponse = Type.Object({
 
 export const token = {
   tags: ['standards'],
-  summary: 'Token endpoint (refresh grant)',
-  description: 'RFC 6749 §6: rotates a refresh token and returns a new access token and refresh token. '
-    + 'Only `grant_type=refresh_token`: the password grant is not offered (RFC 9700); log in through the first-party API. '
-    + 'A `scope` containing `role:<name>` switches the token\'s role. A refresh token is bound to its client: '
-    + 'a confidential client authenticates with Basic or `client_secret_post`, a public one may name itself in `client_id`.',
+  summary: 'Token endpoint',
+  description: 'RFC 6749 §5. `grant_type=refresh_token` (§6) rotates a refresh token and returns a new access token and '
+    + 'refresh token; a `scope` containing `role:<name>` switches the token\'s role. A refresh token is bound to its client: '
+    + 'a confidential client authenticates with Basic or `client_secret_post`, a public one may name itself in `client_id`. '
+    + '`grant_type=client_credentials` (§4.4) gives an authenticated confidential client, registered for that grant, a token '
+    + 'for itself: `sub` and `client_id` are the client, `scope` at most its registered scopes, and `aud` the RFC 8707 '
+    + '`resource` asked for (one per token), which must be one the client is registered for (optional when it has only one). '
+    + 'No refresh token. The password grant is not offered (RFC 9700): log in through the first-party API.',
   security: security.optionalBasic,
   consumes,
   body: Type.Object({
-    grant_type: Param(100, 'Must be `refresh_token`'),
-    refresh_token: Param(512, 'The refresh token to rotate'),
-    scope: Param(1000, 'Space-separated scopes; `role:<name>` asks for another role of the account'),
+    grant_type: Param(100, '`refresh_token` or `client_credentials`'),
+    refresh_token: Param(512, 'The refresh token to rotate (refresh_token grant)'),
+    scope: Param(1000, 'Space-separated scopes; `role:<name>` asks for another role of the account (refresh_token grant)'),
+    resource: Param(2000, 'RFC 8707: the resource the token is for, an absolute URI (client_credentials grant)'),
     client_id: ClientId,
     client_secret: ClientSecret,
-  }, { examples: [examples.tokenRequest] }),
+  }, { examples: [examples.tokenRequest, examples.clientCredentialsRequest] }),
   response: {
-    200: TokenResponse,
+    200: Type.Union([TokenResponse, ClientTokenResponse], { description: 'RFC 6749 §5.1: the tokens (refresh_token grant) or the client\'s token (client_credentials grant)', headers: NO_STORE }),
     400: oauthError(400, '`invalid_request` (a parameter is missing, repeated or invalid, or the body is neither a form nor JSON), '
-      + '`unsupported_grant_type` (any grant but `refresh_token`), `invalid_grant` (the refresh token is unknown, used, '
-      + 'expired, revoked or another client\'s) or `invalid_scope` (a role the account does not hold)'),
+      + '`unsupported_grant_type` (any grant but `refresh_token` and `client_credentials`), `invalid_grant` (the refresh token is '
+      + 'unknown, used, expired, revoked or another client\'s), `invalid_scope` (a role the account does not hold, or a scope the '
+      + 'client is not registered for), `unauthorized_client` (a client not registered for the grant) or `invalid_target` '
+      + '(a resource the client may not ask for)'),
     ...oauthErrors(401, 413, 429, 500, 503),
   },
 }
