@@ -1,5 +1,6 @@
 import { isCommonPassword } from './common-passwords.js'
 import { InvalidInput } from './errors.js'
+import { normalizePassword } from './passwords.js'
 
 /**
  * The rules a new password must meet, after NIST SP 800-63B: a minimum length (counted in
@@ -13,8 +14,13 @@ export class PasswordPolicy {
 
   constructor(readonly minLength: number) {}
 
-  /** What is wrong with the password, in sentences for a person; empty when it is acceptable. */
-  problems(password: string): string[] {
+  /**
+   * What is wrong with the password, in sentences for a person; empty when it is acceptable. Judged
+   * in the NFKC form it is hashed in: full-width letters do not make a common password uncommon, and
+   * a decomposed accent is one character, as it is once normalized.
+   */
+  problems(given: string): string[] {
+    const password = normalizePassword(given)
     const length = codePoints(password)
     if (length < this.minLength) return [`The password must have at least ${this.minLength} characters.`]
     if (length > PasswordPolicy.MAX_LENGTH) return [`The password must have at most ${PasswordPolicy.MAX_LENGTH} characters.`]

@@ -78,10 +78,13 @@ export class PasswordHasher {
 
   private async verifyNow(passwordHash: string, password: string): Promise<boolean> {
     const normalized = normalizePassword(password)
-    if (await verifyOne(passwordHash, normalized)) return true
-    // Hashed before passwords were normalized, as typed then. Only input that normalization changes
-    // pays a second verify, for a known email or an unknown one alike.
-    return normalized !== password && verifyOne(passwordHash, password)
+    const matches = await verifyOne(passwordHash, normalized)
+    // Hashed before passwords were normalized, as typed then. Input that normalization changes pays
+    // a second verify, always: were it skipped after a match, a right password would answer faster
+    // than a wrong one or an unknown email, and sign-up then login would tell taken emails apart.
+    if (normalized === password) return matches
+    const matchesAsTyped = await verifyOne(passwordHash, password)
+    return matches || matchesAsTyped
   }
 
   private async verifyDummyNow(password: string): Promise<false> {

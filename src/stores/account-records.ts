@@ -143,12 +143,14 @@ export class AccountRecords {
 
   /**
    * Sets the password from a mailed reset link, which also proves the mailbox is the owner's: an
-   * unverified account is verified by it. Returns the account's email, null when it is gone.
+   * unverified account is verified by it, and loses the name its sign-up gave it (whoever signed up
+   * may not be the owner). Returns the account's email; null when it is gone or disabled.
    */
   async setPasswordFromMail(tx: Tx, id: string, passwordHash: string, now: Date): Promise<string | null> {
     const [row] = await tx.$queryRaw<{ email: string }[]>`
-      UPDATE accounts SET password_hash = ${passwordHash}, email_verified_at = COALESCE(email_verified_at, ${utcTimestamp(now)}), updated_at = ${utcTimestamp(now)}
-      WHERE id = ${id}::uuid RETURNING email`
+      UPDATE accounts SET password_hash = ${passwordHash}, email_verified_at = COALESCE(email_verified_at, ${utcTimestamp(now)}), updated_at = ${utcTimestamp(now)},
+        name = CASE WHEN email_verified_at IS NULL THEN NULL ELSE name END
+      WHERE id = ${id}::uuid AND status = 'active' RETURNING email`
     return row?.email ?? null
   }
 

@@ -16,11 +16,13 @@ export class AccountTokenRecords {
    * a foreign-key error; and from here on, pruning leaves the account alone.
    */
   async insert(tx: Tx, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<boolean> {
+    // Only for an active account, held so until the commit: a disable (which ends every link) cannot
+    // slip between this check and the insert, and pruning skips the account meanwhile.
     const inserted = await tx.$executeRaw`
       INSERT INTO account_tokens (id, account_id, purpose, token_hash, expires_at)
       SELECT gen_random_uuid(), a.id, ${token.purpose}, ${token.tokenHash}, ${utcTimestamp(token.expiresAt)}
-      FROM accounts a WHERE a.id = ${token.accountId}::uuid AND ${when}::boolean
-      FOR KEY SHARE OF a`
+      FROM accounts a WHERE a.id = ${token.accountId}::uuid AND a.status = 'active' AND ${when}::boolean
+      FOR SHARE OF a`
     return inserted === 1
   }
 
@@ -39,6 +41,11 @@ export class AccountTokenRecords {
   /** Whether the token is live now, without using it: a cheap look before a caller's costly work. */
   async isLive(db: Tx, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<boolean> {
     return (await db.accountToken.count({ where: { tokenHash, purpose, consumedAt: null, expiresAt: { gt: now } } })) > 0
+  }
+
+  /** Ends the account's live links for `purpose` (expired ones are left alone: nothing to end, and pruning's to delete). */
+  async consumePurpose(tx: Tx, accountId: string, purpose: TokenPurpose, now: Date): Promise<void> {
+    await tx.accountToken.updateMany({ where: { accountId, purpose, consumedAt: null, expiresAt: { gt: now } }, data: { consumedAt: now } })
   }
 
   /**

@@ -44,3 +44,30 @@ t.test('passwords are NFKC-normalized: the same password from another keyboard i
   t.ok(await hasher.verify(legacy, decomposed), 'a hash of the unnormalized password still verifies')
   t.notOk(await hasher.verify(legacy, 'something else entirely'))
 })
+
+t.test('the rules judge the password as it is hashed: NFKC', async (t) => {
+  t.match(policy.problems('\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13'), [/too common/], 'full-width password123 is password123')
+  t.match(policy.problems('e\u0301e\u0301e\u0301e\u0301x'), [/at least 8/], 'a decomposed accent is one character: five here, not nine')
+})
+
+t.test('input that normalization changes costs the same two verifies, whether it matches or not', async (t) => {
+  const argon2 = await import('@node-rs/argon2')
+  let verifies = 0
+  const counted = await t.mockImport<typeof import('../../src/core/passwords.js')>('../../src/core/passwords.js', {
+    '@node-rs/argon2': { ...argon2, verify: (...args: Parameters<typeof argon2.verify>) => { verifies++; return argon2.verify(...args) } },
+  })
+  const hasher = new counted.PasswordHasher({ memoryKiB: 1024, timeCost: 1, parallelism: 1, concurrency: 1, maxWaiting: 8 })
+  const typed = '\uff50\uff41\uff53\uff53 phrase of mine'
+  const stored = await hasher.hash(typed)
+  const count = async (check: () => Promise<boolean>) => {
+    verifies = 0
+    await check()
+    return verifies
+  }
+  t.same([
+    await count(() => hasher.verify(stored, typed)),
+    await count(() => hasher.verify(stored, '\uff57\uff52\uff4f\uff4e\uff47 phrase of mine')),
+    await count(() => hasher.verifyDummy(typed)),
+  ], [2, 2, 2], 'right, wrong and unknown email alike: a match answers no sooner')
+  t.equal(await count(() => hasher.verify(stored, 'pass phrase of mine')), 1, 'input already normalized: one verify')
+})

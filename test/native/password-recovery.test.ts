@@ -93,6 +93,13 @@ t.test('every mailed link ends when the password is set another way or the accou
     await end(account)
     t.equal((await post('/password/reset', { token, password: 'the link asked for before' })).statusCode, 400, `the link is dead after ${what}`)
   }
+  // Were a link to survive a disable (written in a race with it), it still would not set the password.
+  const disabled = await createAccount(app)
+  const survivor = await resetLink(disabled.email)
+  await db.account.update({ where: { id: disabled.id }, data: { status: 'disabled' } })
+  t.equal((await post('/password/reset', { token: survivor, password: 'set while disabled' })).statusCode, 400, 'a disabled account\'s password is not set from a link')
+  await db.account.update({ where: { id: disabled.id }, data: { status: 'active' } })
+  t.equal((await login(disabled.email, disabled.password)).statusCode, 200, 'enabled again, its password is the one it had')
 })
 
 t.test('a dead link is refused before any password is hashed, so guessing links costs no argon2', async (t) => {

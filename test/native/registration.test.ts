@@ -86,7 +86,7 @@ t.test('logins tried before confirming lock like wrong passwords, and the confir
   t.equal((await post('/email/verify', { token: tokenOf(received) })).statusCode, 200)
   t.equal((await login(email, 'an eager passphrase')).statusCode, 200, 'the link proves the mailbox: the lock is gone')
   const account = await db.account.findUniqueOrThrow({ where: { email } })
-  t.ok(await db.auditEvent.findFirst({ where: { type: 'account.email_verified', accountId: account.id, data: { path: ['lockoutCleared'], equals: true } } }))
+  t.ok(await db.auditEvent.findFirst({ where: { type: 'lockout.unlocked', accountId: account.id, data: { path: ['by'], equals: 'email_verification' } } }), 'audited as an unlock')
 })
 
 t.test('an email that has an account: the same answer, and its owner is mailed a way in instead', async (t) => {
@@ -105,18 +105,20 @@ t.test('an email that has an account: the same answer, and its owner is mailed a
   t.equal((await login(owner.email, 'an attacker passphrase')).statusCode, 401)
 })
 
-t.test('signing up again before the first sign-up is confirmed changes nothing', async (t) => {
+t.test('signing up again before confirming: the first link ends, and the password link is the way in', async (t) => {
   const email = newEmail()
-  await post('/register', { email, password: 'the owner passphrase', name: 'Owner' })
+  await post('/register', { email, password: 'the first passphrase', name: 'First' })
   const confirmation = tokenOf(await mail.next(email))
-  await post('/register', { email, password: 'the squatter passphrase', name: 'Squatter' })
+  await post('/register', { email, password: 'the second passphrase', name: 'Second' })
   const second = await mail.next(email)
   t.match(second.subject, 'Someone tried to create an account with your email', 'not a second confirmation link')
-  t.equal((await post('/email/verify', { token: confirmation })).statusCode, 200, 'the first link still confirms')
-  t.equal((await login(email, 'the squatter passphrase')).statusCode, 401, 'the later sign-up\'s password was never kept')
+  t.equal((await post('/email/verify', { token: confirmation })).statusCode, 400, 'the first sign-up\'s link can no longer confirm its password')
+  t.equal((await login(email, 'the second passphrase')).statusCode, 401, 'the later sign-up\'s password was never kept')
+  t.equal((await post('/password/reset', { token: tokenOf(second), password: 'the owner passphrase' })).statusCode, 200)
   const session = await login(email, 'the owner passphrase')
   t.equal(session.statusCode, 200)
-  t.match(session.json(), { data: { user: { name: 'Owner' } } })
+  t.match(session.json(), { data: { user: { name: null } } }, 'the name a sign-up typed is not kept: whoever typed it may not be the owner')
+  t.equal((await login(email, 'the first passphrase')).statusCode, 401)
 })
 
 t.test('an email someone else signed up with first: its owner takes it over with the mailed link', async (t) => {

@@ -64,6 +64,10 @@ export class Registration {
       // still gets in, and the other sign-up's password is gone.
       const existing = await this.records.accounts.findByEmailForRegistration(tx, email)
       await recordAudit(tx, { type: 'account.registration_repeated', accountId: existing?.id, ip, data: { email, verified: existing?.verified ?? null } })
+      // Never confirmed: its confirmation link ends, so the first sign-up's password (perhaps set by
+      // someone who signed up with this address before its owner) can no longer be confirmed; the
+      // password link below is the only way in, with a password its owner chooses.
+      if (existing && !existing.verified) await this.records.accountTokens.consumePurpose(tx, existing.id, 'email_verification', now)
       // A disabled account is mailed nothing, through the same statements (see PasswordRecovery.request).
       return this.mailLink(tx, existing?.id ?? null, 'password_reset', now, (link) => accountExistsMail(email, link, this.settings.resetTtlMs / 1000), existing?.active === true)
     })
@@ -81,10 +85,13 @@ export class Registration {
       const accountId = await this.records.accountTokens.consume(tx, 'email_verification', hashLinkToken(token), now)
       if (!accountId) throw new InvalidLinkToken()
       const email = await this.records.accounts.markEmailVerified(tx, accountId, now)
-      await recordAudit(tx, { type: 'account.email_verified', accountId, ip, data: { lockoutCleared: email !== null } })
+      await recordAudit(tx, { type: 'account.email_verified', accountId, ip })
       return { accountId, email }
     })
-    if (done.email !== null) await this.lockout.unlock(done.email)
+    if (done.email !== null) {
+      await this.lockout.unlock(done.email)
+      await recordAudit(this.db, { type: 'lockout.unlocked', accountId: done.accountId, ip, data: { email: done.email, by: 'email_verification' } })
+    }
     return { accountId: done.accountId }
   }
 
