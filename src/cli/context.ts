@@ -1,3 +1,4 @@
+import { InvalidInput } from '../core/errors.js'
 import { loadConfig, ConfigError } from '../config.js'
 import { createCore, type Core } from '../core/index.js'
 import type { DatabaseHandle } from '../stores/database.js'
@@ -18,7 +19,9 @@ export async function withCore<T>(fn: (core: Core, database: DatabaseHandle) => 
 /** Runs a CLI entry point: a one-line message and exit code 1 on failure, never a stack for a config error. */
 export function runCli(main: () => Promise<void>) {
   main().then(() => process.exit(0), (error: unknown) => {
-    console.error(error instanceof ConfigError || error instanceof Error ? error.message : error)
+    // Refused input says what is wrong with each field, as the admin API does.
+    const fields = error instanceof InvalidInput ? Object.entries(error.fields).map(([field, problems]) => `\n  ${field}: ${problems.join(' ')}`).join('') : ''
+    console.error(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}${fields}`)
     process.exit(1)
   })
 }

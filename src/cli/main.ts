@@ -2,6 +2,7 @@
 import { normalizeEmail } from '../core/emails.js'
 import { recordAudit } from '../core/audit.js'
 import { CLI_ACTOR } from '../core/admin/common.js'
+import type { ClientMetadataInput } from '../core/client-metadata.js'
 import { OPERATOR_ROLE } from '../core/operators.js'
 import { runCli, withCore } from './context.js'
 import { readSecret } from './read-secret.js'
@@ -11,6 +12,10 @@ const USAGE = `Usage: npm run cli -- <command>
 Commands:
   unlock <email>           Clear the login lockout of an email (both known-IP and other attempts)
   register-client <name>   Register a confidential OAuth client (for introspection); prints its secret once
+  register-client --metadata '<json>'
+                           Register a client from RFC 7591 metadata (client_name, redirect_uris,
+                           grant_types, token_endpoint_auth_method, scope, resources, first_party, ...),
+                           checked as the admin API checks it; prints it, with its secret once
   create-admin <email> [name]
                            Create an operator: an account with Latchkey's operator role
                            (latchkey:operator), which the admin API and introspection require.
@@ -22,6 +27,20 @@ Commands:
   prune                    Delete now, in batches, what nothing can use any more (ended sessions and
                            their refresh tokens, expired revocations, audit events and login
                            addresses past their retention); prints how many rows of each kind`
+
+/** The JSON of --metadata, as an object with a client_name; a clear error otherwise. */
+function parseMetadata(json: string | undefined): ClientMetadataInput {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json ?? '')
+  } catch {
+    throw new Error('--metadata needs RFC 7591 client metadata as one JSON object, e.g. \'{"client_name":"Shop","token_endpoint_auth_method":"none"}\'')
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || typeof (parsed as { client_name?: unknown }).client_name !== 'string') {
+    throw new Error('--metadata must be a JSON object with a client_name')
+  }
+  return parsed as ClientMetadataInput
+}
 
 runCli(async () => {
   const [command, ...args] = process.argv.slice(2)
@@ -39,11 +58,16 @@ runCli(async () => {
       return
     }
     case 'register-client': {
+      const metadata = args[0] === '--metadata' ? parseMetadata(args[1]) : undefined
       const name = args.join(' ').trim()
-      if (!name) throw new Error('register-client needs a name')
-      const client = await withCore((core) => core.clients.register(name, CLI_ACTOR))
-      console.log(JSON.stringify({ client_id: client.id, client_secret: client.secret, name: client.name }))
-      console.error('Store the client_secret now: it is shown only this once.')
+      if (!metadata && !name) throw new Error('register-client needs a name, or --metadata with RFC 7591 client metadata as JSON')
+      const client = await withCore((core) => core.clients.register(metadata ?? name, CLI_ACTOR))
+      console.log(JSON.stringify({
+        client_id: client.id, ...(client.secret === null ? {} : { client_secret: client.secret }), name: client.name,
+        token_endpoint_auth_method: client.tokenEndpointAuthMethod, grant_types: client.grantTypes, redirect_uris: client.redirectUris,
+        scope: client.scope, resources: client.resources, first_party: client.firstParty,
+      }))
+      if (client.secret !== null) console.error('Store the client_secret now: it is shown only this once.')
       return
     }
     case 'create-admin': {

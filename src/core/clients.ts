@@ -40,7 +40,7 @@ export class OAuthClients {
    * registration and its audit event commit together.
    */
   async register(name: string, actor?: Actor): Promise<RegisteredClient & { secret: string }>
-  async register(metadata: ClientMetadataInput, actor?: Actor): Promise<RegisteredClient>
+  async register(metadata: string | ClientMetadataInput, actor?: Actor): Promise<RegisteredClient>
   async register(input: string | ClientMetadataInput, actor?: Actor): Promise<RegisteredClient> {
     const metadata = checkClientMetadata(typeof input === 'string' ? { client_name: input } : input)
     const id = `client_${crypto.randomBytes(12).toString('base64url')}`

@@ -93,3 +93,21 @@ t.test('rotate-keys starts a rotation (the next key is published); register-clie
   const { client_id } = JSON.parse(registered.stdout)
   t.match(await db.auditEvent.findFirst({ where: { type: 'admin.client_registered' } }), { actorId: null, data: { clientId: client_id, via: 'cli' } })
 })
+
+t.test('register-client --metadata: RFC 7591 metadata, checked as the admin API checks it', async (t) => {
+  const metadata = { client_name: 'Shop app', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['https://shop.example.com/cb'], first_party: true }
+  const [registered, refused, malformed] = await Promise.all([
+    cli(['register-client', '--metadata', JSON.stringify(metadata)]),
+    cli(['register-client', '--metadata', JSON.stringify({ client_name: 'Bad', grant_types: ['authorization_code'], redirect_uris: ['http://shop.example.com/cb'] })]),
+    cli(['register-client', '--metadata', '{not json']),
+  ])
+  t.equal(registered.code, 0, registered.stderr)
+  const printed = JSON.parse(registered.stdout)
+  t.match(printed, { client_id: /^client_/, name: 'Shop app', token_endpoint_auth_method: 'none', redirect_uris: metadata.redirect_uris, first_party: true })
+  t.notOk('client_secret' in printed, 'a public client has no secret')
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /redirect_uris: .*plain http/, 'says which field and why')
+  t.equal(malformed.code, 1)
+  t.match(malformed.stderr, /--metadata needs RFC 7591 client metadata as one JSON object/)
+  t.equal(await db.oAuthClient.count({ where: { name: 'Bad' } }), 0)
+})
