@@ -26,7 +26,8 @@ export class RoleSelection {
 
   /** The shared password check (lockout, dummy verify, status), then a ticket for the second step. */
   async listRoles(credentials: Credentials, ip?: string): Promise<RoleListing> {
-    const account = await this.login.authenticate(credentials, ip)
+    // No second step in this dialect: an account with a second factor is refused here.
+    const account = await this.login.authenticateSingleFactor(credentials, ip)
     return { account, ticket: await this.tickets.issue(account.id, account.passwordHash) }
   }
 

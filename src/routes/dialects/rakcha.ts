@@ -29,6 +29,8 @@ function rakchaFailure(failure: RequestFailure): DialectFailure {
         // Not in the seed: a locked or disabled account is told so, in the seed's shape.
         case 'ACCOUNT_LOCKED':
         case 'ACCOUNT_DISABLED':
+        // No second step here: an account with a second factor is refused, never let in on its password.
+        case 'MFA_REQUIRED':
         case 'ROLE_NOT_HELD': return say(403, failure.error.message)
         default: return say(400, failure.error.message)
       }
