@@ -7,8 +7,16 @@ import type { CoreEvents } from './events.js'
 import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
 import type { PasswordHasher } from './passwords.js'
 import type { MfaTickets } from './second-factor/mfa-tickets.js'
-import type { TotpFactors } from './second-factor/totp-factors.js'
+import type { SecondFactorKind, TotpFactors } from './second-factor/totp-factors.js'
 import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
+
+interface CheckedPassword {
+  account: AccountView
+  /** The lockout counter the attempt went to. */
+  origin: AttemptOrigin
+  /** The account's active second factors, when asked for. */
+  factors: SecondFactorKind[]
+}
 
 export interface Credentials {
   email: string
@@ -38,7 +46,12 @@ export class PasswordLogin {
     return (await this.checkPassword(credentials, ip)).account
   }
 
-  private async checkPassword({ email, password }: Credentials, ip?: string): Promise<{ account: AccountView; origin: AttemptOrigin }> {
+  /**
+   * With `withFactors`, also reads the account's second factors. While one is still to be proven, the
+   * right password does not clear the failure count: wrong codes add to that count, and a login
+   * between them must not wipe it.
+   */
+  private async checkPassword({ email, password }: Credentials, ip?: string, withFactors = false): Promise<CheckedPassword> {
     const normalized = normalizeEmail(email)
     const found = await this.accounts.findForLogin(normalized, ip)
     const account = found?.account
@@ -73,7 +86,8 @@ export class PasswordLogin {
       }
       throw new InvalidCredentials()
     }
-    await this.lockout.succeed(normalized, origin)
+    const factors = withFactors ? await this.secondFactors.factors.activeFactors(account.id) : []
+    if (factors.length === 0) await this.lockout.succeed(normalized, origin)
     if (account.status !== 'active') {
       this.events?.emit('login.attempted', { outcome: 'disabled' })
       throw new AccountDisabled()
@@ -84,11 +98,11 @@ export class PasswordLogin {
       // Only over the hash just checked, so a password reset that lands meanwhile wins.
       if (await this.accounts.replacePasswordHash(account.id, account.passwordHash, upgraded)) {
         await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
-        return { account: { ...account, passwordHash: upgraded }, origin }
+        return { account: { ...account, passwordHash: upgraded }, origin, factors }
       }
-      return { account: await this.recheck(account.id, password), origin }
+      return { account: await this.recheck(account.id, password), origin, factors }
     }
-    return { account, origin }
+    return { account, origin, factors }
   }
 
   /**
@@ -109,8 +123,7 @@ export class PasswordLogin {
    * a second factor is refused (MfaRequired without a token), never let in on its password alone.
    */
   async authenticateSingleFactor(credentials: Credentials, ip?: string): Promise<AccountView> {
-    const account = await this.authenticate(credentials, ip)
-    const factors = await this.secondFactors.factors.activeFactors(account.id)
+    const { account, factors } = await this.checkPassword(credentials, ip, true)
     if (factors.length > 0) throw new MfaRequired(factors)
     return account
   }
@@ -121,9 +134,8 @@ export class PasswordLogin {
    * MfaRequired error carries an mfa_token for /mfa/verify; without, it only refuses.
    */
   async login(credentials: Credentials & { role?: string }, origin: SessionOrigin, options: { secondStep?: boolean } = {}): Promise<TokenPair> {
-    const { account, origin: attemptOrigin } = await this.checkPassword(credentials, origin.ip)
+    const { account, origin: attemptOrigin, factors } = await this.checkPassword(credentials, origin.ip, true)
     const role = selectRole(account, credentials.role)
-    const factors = await this.secondFactors.factors.activeFactors(account.id)
     if (factors.length > 0) {
       if (!options.secondStep) throw new MfaRequired(factors)
       const ticket = await this.secondFactors.tickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin: attemptOrigin, role: role.name })

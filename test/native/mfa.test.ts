@@ -1,15 +1,15 @@
-import crypto from 'node:crypto'
 import t, { type Test } from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
-import { bearer, claimsOf, createAccount, nativeLogin, type TestAccount } from '../helpers/accounts.js'
+import { bearer, claimsOf, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { loginAdmin } from '../helpers/admin.js'
 import { holdNext } from '../helpers/hold.js'
 import { hashToken } from '../../src/core/secrets.js'
+import { base32ToBytes, codeAt, enrolledAccount, stepNow, wrongCodeFor } from '../helpers/totp.js'
 
 // TOTP as a second factor through the native API, on real Postgres and Redis. Codes are computed
-// here from the secret the service hands out (RFC 6238, written out again so as not to trust the
-// service's own implementation). An account takes at most two TOTP codes here, the current step's
-// and then the next one's, so no test depends on where in its 30 seconds the clock is.
+// from the secret the service hands out (test/helpers/totp.ts). An account takes at most two TOTP
+// codes here, the current step's and then the next one's, so no test depends on where in its 30
+// seconds the clock is.
 
 const THRESHOLD = 4
 const app = await buildTestApp(t, {
@@ -20,61 +20,16 @@ const app = await buildTestApp(t, {
 })
 const db = app.stores.database.prisma
 
-function base32ToBytes(text: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
-  const bits = Array.from(text, (c) => c).map((c) => alphabet.indexOf(c).toString(2).padStart(5, '0')).join('')
-  return Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)))
-}
-
-/** The code of one 30-second step (RFC 6238 with SHA-1 and 6 digits). */
-function codeAt(secret: Buffer, step: number): string {
-  const counter = Buffer.alloc(8)
-  counter.writeBigUInt64BE(BigInt(step))
-  const mac = crypto.createHmac('sha1', secret).update(counter).digest()
-  const offset = mac[19]! & 0x0f
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
-}
-const stepNow = () => Math.floor(Date.now() / 30_000)
-
-/** A code no step near now has (so it is wrong whatever the clock does meanwhile). */
-function wrongCodeFor(secret: Buffer): string {
-  const near = new Set([-2, -1, 0, 1, 2].map((d) => codeAt(secret, stepNow() + d)))
-  return ['000000', '111111', '222222', '333333', '444444', '555555'].find((c) => !near.has(c))!
-}
-
-interface Enrolled extends TestAccount {
-  secret: Buffer
-  secretText: string
-  recoveryCodes: string[]
-  /** The next code this account may use: the step after the last one used (never more than one ahead of now). */
-  nextCode(): string
-}
-
 const post = (url: string, payload: Record<string, unknown> | undefined, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url, payload, headers })
 const login = (account: { email: string; password: string }, extra: Record<string, unknown> = {}) =>
   post('/api/v1/auth/login', { email: account.email, password: account.password, ...extra })
 const verify = (mfaToken: string, code: string) => post('/api/v1/auth/mfa/verify', { mfa_token: mfaToken, code })
 
-/** An account with an active TOTP factor, enrolled and confirmed through the API. */
-async function enrolled(t: Test, roles?: Record<string, string[]>): Promise<Enrolled> {
-  const account = await createAccount(app, roles ? { roles } : {})
-  const { token } = await nativeLogin(app, account)
-  const enroll = await post('/api/v1/auth/mfa/totp/enroll', undefined, bearer(token))
-  t.equal(enroll.statusCode, 200, 'enroll')
-  const { secret: secretText, otpauth_uri: uri } = enroll.json().data
-  let last = stepNow()
-  const secret = base32ToBytes(secretText)
-  const confirm = await post('/api/v1/auth/mfa/totp/confirm', { code: codeAt(secret, last) }, bearer(token))
-  t.equal(confirm.statusCode, 200, 'confirm')
-  t.ok(uri.startsWith('otpauth://totp/Latchkey%20Test:'))
-  return {
-    ...account, secret, secretText, recoveryCodes: confirm.json().data.recovery_codes,
-    nextCode() {
-      last = Math.max(stepNow(), last + 1)
-      return codeAt(secret, last)
-    },
-  }
+async function enrolled(t: Test) {
+  const account = await enrolledAccount(app)
+  t.ok(account.otpauthUri.startsWith('otpauth://totp/Latchkey%20Test:'), 'enrolled, with the configured issuer')
+  return account
 }
 
 /** The login's second step starts: 403 MFA_REQUIRED with a token, and no access or refresh token. */
@@ -237,6 +192,20 @@ t.test('wrong codes lock the email like wrong passwords, atomically', async (t) 
   const admin = await loginAdmin(app)
   t.equal((await post(`/api/v1/admin/accounts/${account.id}/unlock`, {}, admin.headers)).statusCode, 200)
   t.equal((await verify(mfaToken, code)).statusCode, 200, 'after an unlock the right code works')
+})
+
+t.test('the right password between wrong codes does not clear their count', async (t) => {
+  const account = await enrolled(t)
+  const seen: string[] = []
+  for (let round = 0; round < 3; round++) {
+    const started = await login(account)
+    seen.push(started.json().code)
+    if (started.statusCode !== 403 || started.json().code !== 'MFA_REQUIRED') break
+    seen.push((await verify(started.json().data.mfa_token, wrongCodeFor(account.secret))).json().code)
+  }
+  // The threshold is 4: each password step that no second step completed counts as an attempt too.
+  t.same(seen, ['MFA_REQUIRED', 'INVALID_MFA_CODE', 'MFA_REQUIRED', 'INVALID_MFA_CODE', 'ACCOUNT_LOCKED'],
+    'an attacker with the password cannot reset the count by logging in again')
 })
 
 t.test('removing the factor needs a current code', async (t) => {
