@@ -49,6 +49,8 @@ export const enrollTotp = {
         },
       }],
     }),
+    // It reads no body, but a body sent must still be JSON, and not too large.
+    ...nativeErrors(400, 413, 415),
     ...nativeErrors(401),
     409: nativeError(409, 'A TOTP factor is already active (`CONFLICT`)'),
     ...nativeErrors(429),

@@ -18,6 +18,7 @@ const nativeMfa: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/mfa/totp/enroll', {
     ...app.rateLimited('token'),
+    bodyLimit: app.config.AUTH_BODY_LIMIT,
     preHandler: app.requireBearer,
     schema: schemas.enrollTotp,
   }, async (request) => {
