@@ -52,6 +52,7 @@ t.test('enroll, confirm, then log in with a code computed from the secret', asyn
   const parsed = new URL(uri)
   t.equal(decodeURIComponent(parsed.pathname), `/Latchkey Test:${account.email}`)
   t.same(Object.fromEntries(parsed.searchParams), { secret, issuer: 'Latchkey Test', algorithm: 'SHA1', digits: '6', period: '30' })
+  t.equal(enroll.headers['cache-control'], 'no-store', 'the secret is never cached')
 
   // Pending: login still takes the password alone, and a wrong code does not activate it.
   t.equal((await login(account)).statusCode, 200, 'a pending factor protects nothing yet')
@@ -124,6 +125,22 @@ t.test('two logins racing with the same code: exactly one wins', async (t) => {
   t.equal(loser.statusCode, 401, 'the other finds the step taken')
   t.equal(loser.json().code, 'INVALID_MFA_CODE')
   t.equal(await db.session.count({ where: { accountId: account.id, amr: { has: 'mfa' } } }), 1, 'one second-factor session')
+})
+
+t.test('two second steps racing with one mfa_token and two valid codes: exactly one logs in', async (t) => {
+  const account = await enrolled(t)
+  const mfaToken = await challenge(t, account)
+  // The first has proven its code and is about to spend the token; the second, with another code, runs meanwhile.
+  const hold = holdNext(t, app.core.kv, 'take')
+  const pending = verify(mfaToken, account.nextCode())
+  await hold.reached
+  const winner = await verify(mfaToken, account.recoveryCodes[0]!)
+  hold.release()
+  const loser = await pending
+  t.equal(winner.statusCode, 200)
+  t.equal(loser.statusCode, 401, 'the token was spent by the other')
+  t.equal(loser.json().code, 'INVALID_MFA_TOKEN')
+  t.equal(await db.session.count({ where: { accountId: account.id, amr: { has: 'mfa' } } }), 1, 'one session from one password check')
 })
 
 t.test('an mfa_token works once and expires', async (t) => {
