@@ -3,6 +3,7 @@ import { buildTestApp } from '../helpers/harness.js'
 import { OPERATOR_ROLE } from '../../src/core/operators.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { runCli } from '../helpers/cli.js'
+import { enrolledAccount } from '../helpers/totp.js'
 
 // `npm run cli -- create-admin | rotate-keys | register-client`, against this file's own database.
 
@@ -92,4 +93,20 @@ t.test('rotate-keys starts a rotation (the next key is published); register-clie
   t.equal(registered.code, 0, registered.stderr)
   const { client_id } = JSON.parse(registered.stdout)
   t.match(await db.auditEvent.findFirst({ where: { type: 'admin.client_registered' } }), { actorId: null, data: { clientId: client_id, via: 'cli' } })
+})
+
+t.test('reset-factors removes an account\'s second factors, audited as a CLI change', async (t) => {
+  const account = await enrolledAccount(app)
+  const login = () => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
+  t.equal((await login()).json().code, 'MFA_REQUIRED')
+  const reset = await cli(['reset-factors', account.email.toUpperCase()])
+  t.equal(reset.code, 0, reset.stderr)
+  t.match(reset.stdout, `Second factors of ${account.email} removed`)
+  t.equal((await login()).statusCode, 200, 'the password alone logs in again')
+  t.match(await db.auditEvent.findFirst({ where: { type: 'admin.factors_reset', accountId: account.id } }), { actorId: null, data: { via: 'cli', factors: ['totp'] } })
+  const again = await cli(['reset-factors', account.email])
+  t.match(again.stdout, 'had no second factor')
+  const unknown = await cli(['reset-factors', 'nobody@example.com'])
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /No account has the email nobody@example\.com/)
 })
