@@ -144,7 +144,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
       verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),
   }
-  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
+  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, totp)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.
   const stampsReadWith = new WeakMap<AccessTokenClaims, (string | null)[]>()

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
-import { createAccount } from '../helpers/accounts.js'
-import { enrolledAccount } from '../helpers/totp.js'
+import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
+import { base32ToBytes, codeAt, enrolledAccount, stepNow } from '../helpers/totp.js'
 
 // The seed dialects have no second step: for an account with a second factor each refuses in its
 // own shape, with a message that says why, and never issues a token on the password alone.
@@ -38,6 +38,21 @@ t.test('Account roles refuses at the password step (403, a plain string), so no 
   t.notOk(response.headers['set-cookie'], 'no ticket cookie')
   const token = await app.inject({ method: 'POST', url: '/api/account/token', payload: { accountId: account.id, role: account.roles[0] } })
   t.equal(token.statusCode, 401, 'and the token call has no proof to go on')
+})
+
+t.test('Account roles: a selection ticket from before a factor was added no longer mints a token', async (t) => {
+  const owner = await createAccount(app)
+  const listed = await app.inject({ method: 'POST', url: '/api/account/roles', payload: { email: owner.email, password: owner.password } })
+  t.equal(listed.statusCode, 200)
+  const { token } = await nativeLogin(app, owner)
+  const enroll = await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/enroll', headers: bearer(token) })
+  const secret = base32ToBytes(enroll.json().data.secret)
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/confirm', headers: bearer(token), payload: { code: codeAt(secret, stepNow()) } })).statusCode, 200)
+  const minted = await app.inject({
+    method: 'POST', url: '/api/account/token', payload: { accountId: owner.id, role: owner.roles[0], selectionTicket: listed.json().selectionTicket },
+  })
+  t.equal(minted.statusCode, 403)
+  t.match(minted.json(), /second factor/)
 })
 
 t.test('an account without a factor still logs in through every dialect', async (t) => {

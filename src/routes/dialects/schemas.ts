@@ -182,7 +182,7 @@ export const accountRoles = {
       401: accountRolesError('No selection ticket or access token for this account, or it is used, expired or revoked', {
         'www-authenticate': { type: 'string', description: '`Bearer`, or `Bearer error="invalid_token"` for a refused access token' },
       }),
-      403: accountRolesError('"User doesn\'t have the requested role", or the account is disabled'),
+      403: accountRolesError('"User doesn\'t have the requested role", or the account is disabled or has had a second factor added since the ticket was issued'),
       404: accountRolesError('"Account not found"'),
       ...accountRolesCommon,
     },
