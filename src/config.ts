@@ -45,6 +45,10 @@ export const ConfigSchema = Type.Object({
   JWKS_MAX_AGE: Seconds(300),
   // How long the account-roles dialect's selection ticket (password checked, role not yet chosen) lives.
   SELECTION_TICKET_TTL: Seconds(120, 1),
+  // How long a login's mfa_token (password checked, second factor not yet) lives.
+  MFA_TOKEN_TTL: Seconds(300, 1),
+  // The issuer name authenticator apps show next to a TOTP factor (the otpauth:// URI's issuer).
+  TOTP_ISSUER: Type.String({ minLength: 1, maxLength: 100, default: 'Latchkey' }),
 
   SIGNING_ALGORITHM: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA')], { default: 'RS256' }),
   // How long an instance may serve its cached view of the signing keys.

@@ -11,6 +11,8 @@ const USAGE = `Usage: npm run cli -- <command>
 
 Commands:
   unlock <email>           Clear the login lockout of an email (both known-IP and other attempts)
+  reset-factors <email>    Remove every second factor (TOTP, recovery codes) of an account whose owner
+                           lost them; it logs in with its password alone until it enrolls again
   register-client <name>   Register a confidential OAuth client (for introspection); prints its secret once
   register-client --metadata '<json>'
                            Register a client from RFC 7591 metadata (client_name, redirect_uris,
@@ -55,6 +57,18 @@ runCli(async () => {
         await recordAudit(database.prisma, { type: 'lockout.unlocked', accountId: account?.id, data: { email: normalized, by: 'cli' } })
       })
       console.log(`Unlocked ${normalized}`)
+      return
+    }
+    case 'reset-factors': {
+      const email = args[0]
+      if (!email) throw new Error('reset-factors needs an email')
+      const normalized = normalizeEmail(email)
+      const removed = await withCore(async (core, database) => {
+        const found = await database.prisma.account.findUnique({ where: { email: normalized }, select: { id: true } })
+        if (!found) throw new Error(`No account has the email ${normalized}`)
+        return core.mfa.totp.reset(found.id, CLI_ACTOR)
+      })
+      console.log(removed ? `Second factors of ${normalized} removed` : `${normalized} had no second factor`)
       return
     }
     case 'register-client': {

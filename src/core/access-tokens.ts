@@ -19,6 +19,8 @@ export interface AccessTokenClaims {
   role: string
   permissions: string[]
   realm_access: { roles: string[] }
+  /** RFC 8176 authentication methods of the session's login; absent from tokens issued before it was added. */
+  amr?: string[]
 }
 
 /**
@@ -44,6 +46,8 @@ export interface AccessTokenSubject {
   permissions: string[]
   sessionId: string
   clientId: string
+  /** RFC 8176 authentication methods; sessions always give them. */
+  amr?: string[]
 }
 
 export interface IssuedAccessToken {
@@ -111,6 +115,7 @@ export class AccessTokens {
       role: subject.role,
       permissions: subject.permissions,
       realm_access: { roles: [subject.role] },
+      ...(subject.amr ? { amr: subject.amr } : {}),
     }
     return { token: await this.sign(key, claims), claims, expiresIn: this.options.ttlSeconds }
   }

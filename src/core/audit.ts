@@ -19,6 +19,14 @@ export type AuditEventType =
   | 'account.registered'
   | 'account.registration_repeated'
   | 'account.email_verified'
+  // Second factors: enrolled (pending), activated, removed by the owner, recovery codes replaced,
+  // and how each second step of a login ended.
+  | 'mfa.totp_enrolled'
+  | 'mfa.totp_activated'
+  | 'mfa.totp_removed'
+  | 'mfa.recovery_codes_regenerated'
+  | 'mfa.success'
+  | 'mfa.failure'
   | 'signing_key.created'
   | 'signing_key.rotated'
   | 'signing_key.activated'
@@ -41,6 +49,7 @@ export type AuditEventType =
   | 'admin.client_updated'
   | 'admin.client_deleted'
   | 'admin.signing_key_rotated'
+  | 'admin.factors_reset'
 
 /** An event of a known type; `data` holds facts only, never a password, token or hash. */
 export interface AuditEvent extends NewAuditEvent {

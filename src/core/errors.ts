@@ -171,3 +171,33 @@ export function nullIfNotOperator(error: unknown): null {
   if (error instanceof Forbidden || error instanceof InvalidAccessToken) return null
   throw error
 }
+
+/** The password was right, but the account has a second factor: the login needs a second step. */
+export class MfaRequired extends CoreError {
+  readonly code = 'MFA_REQUIRED'
+  /**
+   * `mfaToken` is the proof of the password check for the second step, where a surface has one (the
+   * native API's `/mfa/verify`); a surface without a second step gets none.
+   */
+  constructor(readonly factors: string[], readonly mfaToken?: { token: string; expiresIn: number }, message?: string) {
+    super(message ?? (mfaToken
+      ? 'A second factor is required: send a code from your authenticator app (or a recovery code) with the mfa_token'
+      : 'This account has a second factor, which this login does not support: log in through the native API or the hosted login page'))
+  }
+}
+
+/** An mfa_token that is unknown, expired, already used, or no longer matches its account; `reason` is for logs. */
+export class InvalidMfaToken extends CoreError {
+  readonly code = 'INVALID_MFA_TOKEN'
+  constructor(readonly reason: string) {
+    super('The mfa_token is invalid, has expired or has already been used: log in again')
+  }
+}
+
+/** A TOTP or recovery code that is wrong, or already used. */
+export class InvalidMfaCode extends CoreError {
+  readonly code = 'INVALID_MFA_CODE'
+  constructor() {
+    super('The code is invalid or has already been used')
+  }
+}

@@ -7,6 +7,10 @@ export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'disab
 export interface CoreEventMap {
   'login.attempted': { outcome: LoginOutcome }
   'lockout.locked': { level: number }
+  /** How a second-factor check ended: the right code, a wrong or used one, or refused while locked. */
+  'mfa.attempted': { outcome: MfaOutcome }
+  /** Wrong second-factor codes locked the email (also counted as a `lockout.locked`). */
+  'mfa.locked': { level: number }
   'refresh.rotated': { sessionId: string }
   'refresh.reuse_detected': { sessionId: string }
   'pruning.deleted': { kind: PruneKind; rows: number }
@@ -15,6 +19,8 @@ export interface CoreEventMap {
   /** How a delivery attempt ended: sent, to be retried, or given up (failed). */
   'mail.delivery': { kind: string; outcome: MailOutcome }
 }
+
+export type MfaOutcome = 'success' | 'invalid_code' | 'locked'
 
 export type MailOutcome = 'sent' | 'retry' | 'failed'
 

@@ -38,6 +38,10 @@ import { Sessions } from './sessions.js'
 import { KeyEncryption, Sealer } from './key-encryption.js'
 import { deriveKey } from './secrets.js'
 import { SigningKeys } from './signing-keys.js'
+import { SecondFactorRecords } from '../stores/second-factor-records.js'
+import { MfaLogin } from './second-factor/mfa-login.js'
+import { MfaTickets } from './second-factor/mfa-tickets.js'
+import { TotpFactors } from './second-factor/totp-factors.js'
 import { PasswordChange } from './self-service/password-change.js'
 import { PasswordRecovery } from './self-service/password-recovery.js'
 import { Registration } from './self-service/registration.js'
@@ -64,6 +68,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     accountTokens: new AccountTokenRecords(),
     clients: new ClientRecords(db),
     outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
+    secondFactors: new SecondFactorRecords(db),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -110,7 +115,14 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     mailOutboxMs: config.MAIL_OUTBOX_RETENTION_DAYS * DAY_MS,
     unverifiedAccountMs: config.UNVERIFIED_ACCOUNT_RETENTION_DAYS === 0 ? null : config.UNVERIFIED_ACCOUNT_RETENTION_DAYS * DAY_MS,
   }, events)
-  const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, events)
+  // Second factors: TOTP secrets sealed like signing keys, under a key of their own derived from the
+  // same key-encryption secrets.
+  const totp = new TotpFactors(db, records.secondFactors, accounts,
+    new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'totp-secret-encryption'),
+    lockout, { issuer: config.TOTP_ISSUER }, events)
+  const mfaTickets = new MfaTickets(kv, config.MFA_TOKEN_TTL * 1000)
+  const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, { factors: totp, tickets: mfaTickets }, events)
+  const mfa = { totp, login: new MfaLogin(mfaTickets, totp, accounts, sessions) }
   const clients = new OAuthClients(db, records.clients)
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
@@ -132,7 +144,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
       verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),
   }
-  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions)
+  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, totp)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.
   const stampsReadWith = new WeakMap<AccessTokenClaims, (string | null)[]>()
@@ -177,7 +189,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   return {
     config, db, records, pageSigningKey, kv, events, pruning, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
-    roleSelection, profile, selfService,
+    roleSelection, profile, selfService, mfa,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
     introspect: (token: string, hint?: TokenTypeHint) => introspect({

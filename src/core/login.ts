@@ -2,11 +2,21 @@ import type { Database } from '../stores/database.js'
 import { selectRole, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit } from './audit.js'
 import { normalizeEmail } from './emails.js'
-import { AccountDisabled, AccountLocked, InvalidCredentials } from './errors.js'
+import { AccountDisabled, AccountLocked, InvalidCredentials, MfaRequired } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
 import type { PasswordHasher } from './passwords.js'
+import type { MfaTickets } from './second-factor/mfa-tickets.js'
+import type { SecondFactorKind, TotpFactors } from './second-factor/totp-factors.js'
 import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
+
+interface CheckedPassword {
+  account: AccountView
+  /** The lockout counter the attempt went to. */
+  origin: AttemptOrigin
+  /** The account's active second factors, when asked for. */
+  factors: SecondFactorKind[]
+}
 
 export interface Credentials {
   email: string
@@ -24,11 +34,24 @@ export class PasswordLogin {
     private readonly passwords: PasswordHasher,
     private readonly lockout: LockoutPolicy,
     private readonly sessions: Sessions,
+    private readonly secondFactors: { factors: TotpFactors; tickets: MfaTickets },
     private readonly events?: CoreEvents,
   ) {}
 
-  /** Checks the credentials; throws InvalidCredentials, AccountLocked or AccountDisabled. */
-  async authenticate({ email, password }: Credentials, ip?: string): Promise<AccountView> {
+  /**
+   * Checks the credentials; throws InvalidCredentials, AccountLocked or AccountDisabled. The password
+   * alone: a caller that goes on to issue tokens must use login() or authenticateSingleFactor().
+   */
+  async authenticate(credentials: Credentials, ip?: string): Promise<AccountView> {
+    return (await this.checkPassword(credentials, ip)).account
+  }
+
+  /**
+   * With `withFactors`, also reads the account's second factors. While one is still to be proven, the
+   * right password does not clear the failure count: wrong codes add to that count, and a login
+   * between them must not wipe it.
+   */
+  private async checkPassword({ email, password }: Credentials, ip?: string, withFactors = false): Promise<CheckedPassword> {
     const normalized = normalizeEmail(email)
     const found = await this.accounts.findForLogin(normalized, ip)
     const account = found?.account
@@ -63,7 +86,8 @@ export class PasswordLogin {
       }
       throw new InvalidCredentials()
     }
-    await this.lockout.succeed(normalized, origin)
+    const factors = withFactors ? await this.secondFactors.factors.activeFactors(account.id) : []
+    if (factors.length === 0) await this.lockout.succeed(normalized, origin)
     if (account.status !== 'active') {
       this.events?.emit('login.attempted', { outcome: 'disabled' })
       throw new AccountDisabled()
@@ -74,11 +98,11 @@ export class PasswordLogin {
       // Only over the hash just checked, so a password reset that lands meanwhile wins.
       if (await this.accounts.replacePasswordHash(account.id, account.passwordHash, upgraded)) {
         await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
-        return { ...account, passwordHash: upgraded }
+        return { account: { ...account, passwordHash: upgraded }, origin, factors }
       }
-      return this.recheck(account.id, password)
+      return { account: await this.recheck(account.id, password), origin, factors }
     }
-    return account
+    return { account, origin, factors }
   }
 
   /**
@@ -94,9 +118,29 @@ export class PasswordLogin {
     return current
   }
 
-  /** Checks the credentials and starts a session for the requested role, or the account's first. */
-  async login(credentials: Credentials & { role?: string }, origin: SessionOrigin): Promise<TokenPair> {
-    const account = await this.authenticate(credentials, origin.ip)
-    return this.sessions.start(account, selectRole(account, credentials.role), origin)
+  /**
+   * The password check for a surface that has no second step (the seed dialects): an account with
+   * a second factor is refused (MfaRequired without a token), never let in on its password alone.
+   */
+  async authenticateSingleFactor(credentials: Credentials, ip?: string): Promise<AccountView> {
+    const { account, factors } = await this.checkPassword(credentials, ip, true)
+    if (factors.length > 0) throw new MfaRequired(factors)
+    return account
+  }
+
+  /**
+   * Checks the credentials and starts a session for the requested role, or the account's first. For
+   * an account with a second factor no session starts: with `secondStep` (the native API) the
+   * MfaRequired error carries an mfa_token for /mfa/verify; without, it only refuses.
+   */
+  async login(credentials: Credentials & { role?: string }, origin: SessionOrigin, options: { secondStep?: boolean } = {}): Promise<TokenPair> {
+    const { account, origin: attemptOrigin, factors } = await this.checkPassword(credentials, origin.ip, true)
+    const role = selectRole(account, credentials.role)
+    if (factors.length > 0) {
+      if (!options.secondStep) throw new MfaRequired(factors)
+      const ticket = await this.secondFactors.tickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin: attemptOrigin, role: role.name })
+      throw new MfaRequired(factors, ticket)
+    }
+    return this.sessions.start(account, role, origin)
   }
 }

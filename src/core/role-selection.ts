@@ -1,7 +1,8 @@
 import type { AccessTokenClaims } from './access-tokens.js'
 import { selectRole, type AccountView, type Accounts } from './accounts.js'
-import { AccountDisabled, InvalidAccessToken } from './errors.js'
+import { AccountDisabled, InvalidAccessToken, MfaRequired } from './errors.js'
 import type { Credentials, PasswordLogin } from './login.js'
+import type { TotpFactors } from './second-factor/totp-factors.js'
 import type { IssuedSelectionTicket, SelectionTickets } from './selection-tickets.js'
 import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
 
@@ -22,11 +23,13 @@ export class RoleSelection {
     private readonly tickets: SelectionTickets,
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
+    private readonly factors: Pick<TotpFactors, 'activeFactors'>,
   ) {}
 
   /** The shared password check (lockout, dummy verify, status), then a ticket for the second step. */
   async listRoles(credentials: Credentials, ip?: string): Promise<RoleListing> {
-    const account = await this.login.authenticate(credentials, ip)
+    // No second step in this dialect: an account with a second factor is refused here.
+    const account = await this.login.authenticateSingleFactor(credentials, ip)
     return { account, ticket: await this.tickets.issue(account.id, account.passwordHash) }
   }
 
@@ -38,6 +41,9 @@ export class RoleSelection {
     // start() holds it to this state until the session exists.
     redeemed.assertSamePassword(account.passwordHash)
     if (account.status !== 'active') throw new AccountDisabled()
+    // A factor added since the ticket was issued: the password alone no longer logs this account in.
+    const factors = await this.factors.activeFactors(account.id)
+    if (factors.length > 0) throw new MfaRequired(factors)
     return this.sessions.start(account, selectRole(account, roleName), origin)
   }
 

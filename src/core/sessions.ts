@@ -61,17 +61,17 @@ export class Sessions {
    * Starts a session after a successful password check and records the login. `account` is as it
    * was checked: if it was disabled, deleted or given a new password since, no session starts.
    */
-  async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin): Promise<TokenPair> {
+  async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin, amr: string[] = ['pwd']): Promise<TokenPair> {
     const now = new Date()
     const sessionId = crypto.randomUUID()
     const refreshToken = randomToken()
     const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
     const [accessToken, started] = await Promise.all([
-      this.issueFor(account, role, sessionId, origin.clientId),
+      this.issueFor(account, role, { id: sessionId, clientId: origin.clientId, amr }),
       // Only while the account is still as checked: a disable, password reset or delete racing this
       // login either ends the new session with the others or leaves nothing started.
       this.records.insertSessionIfAccountUnchanged({
-        sessionId, accountId: account.id, checkedPasswordHash: account.passwordHash, role: role.name, origin,
+        sessionId, accountId: account.id, checkedPasswordHash: account.passwordHash, role: role.name, origin, amr,
         tokenHash: hashToken(refreshToken), now, idleExpiresAt, absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
       }),
     ])
@@ -110,7 +110,7 @@ export class Sessions {
     const childId = crypto.randomUUID()
     const childToken = randomToken()
     const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
-    const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    const accessToken = await this.issueFor(account, role, session)
     const sealed = this.sealPair(refreshToken, childId, { accessToken: accessToken.token, refreshToken: childToken })
     try {
       await this.commitRotation({
@@ -199,7 +199,7 @@ export class Sessions {
     const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, session.role)
     const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
-    const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    const accessToken = await this.issueFor(account, role, session)
     const sealed = this.sealPair(presented, claims.jti, { accessToken: accessToken.token, refreshToken: '' })
     if (!(await this.revocations.claimExchange(claims, sealed))) return this.replayOrRevokeExchange(claims, presented, session, account)
     await this.touchLiveSession(session.id, { lastUsedAt: now, idleExpiresAt })
@@ -234,7 +234,7 @@ export class Sessions {
     const now = new Date()
     const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, roleName)
-    const accessToken = await this.issueFor(account, role, session.id, session.clientId)
+    const accessToken = await this.issueFor(account, role, session)
     await this.db.$transaction(async (tx) => {
       await this.touchLiveSession(session.id, { role: role.name, lastUsedAt: now }, tx)
       await recordAudit(tx, { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } })
@@ -327,8 +327,12 @@ export class Sessions {
     if (session.idleExpiresAt <= now || session.absoluteExpiresAt <= now) throw new SessionExpired()
   }
 
-  private issueFor(account: AccountView, role: AccountRoleView, sessionId: string, clientId: string) {
-    return this.tokens.issue({ accountId: account.id, email: account.email, role: role.name, permissions: role.permissions, sessionId, clientId })
+  /** A session's access token carries how its login was authenticated; sessions from before amr was kept say `pwd`. */
+  private issueFor(account: AccountView, role: AccountRoleView, session: { id: string; clientId: string; amr?: string[] | null }) {
+    return this.tokens.issue({
+      accountId: account.id, email: account.email, role: role.name, permissions: role.permissions, sessionId: session.id, clientId: session.clientId,
+      amr: session.amr?.length ? session.amr : ['pwd'],
+    })
   }
 
   // The child pair is sealed under a key only the parent token's holder can derive: nothing in the

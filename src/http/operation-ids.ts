@@ -22,6 +22,11 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /api/v1/auth/register': 'nativeRegister',
   'POST /api/v1/auth/email/verify': 'nativeVerifyEmail',
   'GET /api/v1/auth/me': 'nativeGetCurrentUser',
+  'POST /api/v1/auth/mfa/totp/enroll': 'nativeEnrollTotp',
+  'POST /api/v1/auth/mfa/totp/confirm': 'nativeConfirmTotp',
+  'POST /api/v1/auth/mfa/totp/remove': 'nativeRemoveTotp',
+  'POST /api/v1/auth/mfa/recovery-codes': 'nativeRegenerateRecoveryCodes',
+  'POST /api/v1/auth/mfa/verify': 'nativeVerifySecondFactor',
 
   // seed dialects
   'POST /api/users/auth': 'rakchaAuthenticate',
@@ -51,6 +56,8 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'PUT /api/v1/admin/accounts/{id}/roles': 'adminSetAccountRoles',
   'POST /api/v1/admin/accounts/{id}/password': 'adminResetAccountPassword',
   'POST /api/v1/admin/accounts/{id}/unlock': 'adminUnlockAccount',
+  'GET /api/v1/admin/accounts/{id}/factors': 'adminGetAccountFactors',
+  'DELETE /api/v1/admin/accounts/{id}/factors': 'adminResetAccountFactors',
   'GET /api/v1/admin/accounts/{id}/sessions': 'adminListAccountSessions',
   'DELETE /api/v1/admin/accounts/{id}/sessions': 'adminRevokeAccountSessions',
   'DELETE /api/v1/admin/accounts/{id}/sessions/{sessionId}': 'adminRevokeAccountSession',

@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { LoginOutcome } from '../core/events.js'
+import type { LoginOutcome, MfaOutcome } from '../core/events.js'
 import { PRUNE_KINDS } from '../core/pruning.js'
 import { RedisStore } from '../stores/redis-store.js'
 import { STORE_PING_TIMEOUT_MS, checkStores } from '../stores/store-health.js'
@@ -23,6 +23,7 @@ export interface Metrics {
 }
 
 const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled', 'unverified']
+const MFA_OUTCOMES: MfaOutcome[] = ['success', 'invalid_code', 'locked']
 
 /**
  * prom-client's gauges that end in `_total`, a suffix Prometheus keeps for counters (`promtool check
@@ -53,6 +54,11 @@ export default fp(async (app) => {
   const duration = new Histogram({ name: 'latchkey_http_request_duration_seconds', help: 'Time to answer HTTP requests, by route pattern', labelNames, registers: [registry] })
   const logins = new Counter({ name: 'latchkey_logins_total', help: 'Password checks, by outcome', labelNames: ['outcome'], registers: [registry] })
   const lockouts = new Counter({ name: 'latchkey_lockouts_total', help: 'Emails locked after too many failed logins', registers: [registry] })
+  const factorChecks = new Counter({
+    name: 'latchkey_mfa_attempts_total', help: 'Second-factor codes checked (login second step, removal, new recovery codes), by outcome',
+    labelNames: ['outcome'], registers: [registry],
+  })
+  const factorLockouts = new Counter({ name: 'latchkey_mfa_lockouts_total', help: 'Emails locked by a wrong second-factor code (also in latchkey_lockouts_total)', registers: [registry] })
   const rotations = new Counter({ name: 'latchkey_refresh_rotations_total', help: 'Refresh tokens rotated', registers: [registry] })
   const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh tokens presented again after use (their session is revoked)', registers: [registry] })
   const pruned = new Counter({ name: 'latchkey_pruned_rows_total', help: 'Expired rows deleted by pruning, by kind', labelNames: ['kind'], registers: [registry] })
@@ -101,12 +107,15 @@ export default fp(async (app) => {
   }
   // Every series exists from the start, so a rate over the first event is right.
   for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
+  for (const outcome of MFA_OUTCOMES) factorChecks.inc({ outcome }, 0)
   for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)
   for (const kind of PRUNE_KINDS) pruned.inc({ kind }, 0)
 
   const { events } = app.core
   events.on('login.attempted', ({ outcome }) => logins.inc({ outcome }))
   events.on('lockout.locked', () => lockouts.inc())
+  events.on('mfa.attempted', ({ outcome }) => factorChecks.inc({ outcome }))
+  events.on('mfa.locked', () => factorLockouts.inc())
   events.on('refresh.rotated', () => rotations.inc())
   events.on('refresh.reuse_detected', () => reuse.inc())
   events.on('pruning.deleted', ({ kind, rows }) => pruned.inc({ kind }, rows))

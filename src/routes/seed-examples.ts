@@ -24,6 +24,7 @@ function accessToken(accountId: string, account: SeedAccount, role = account.rol
     iss: ISSUER, sub: accountId, aud: 'latchkey', exp: ISSUED_AT + 900, iat: ISSUED_AT, nbf: ISSUED_AT,
     jti: '0b7c6f0e-3c1a-4b7e-9a51-6f1f1d2c8e40', client_id: 'latchkey', sid: 'd4a8dcb4-ab12-4736-9be0-3c688df472d9',
     scope: `profile email role:${role}`, email: account.email, role, permissions: SEED_PERMISSIONS[role] ?? [], realm_access: { roles: [role] },
+    amr: ['pwd'],
   }
   return `${base64url(header)}.${base64url(claims)}.c2lnbmF0dXJlLW5vdC1zaG93bg`
 }

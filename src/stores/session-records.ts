@@ -12,6 +12,8 @@ export interface SessionRecord {
   revokedAt: Date | null
   idleExpiresAt: Date
   absoluteExpiresAt: Date
+  /** How the session's login was authenticated (RFC 8176); null or empty for sessions from before it was kept. */
+  amr?: string[] | null
 }
 
 /** A refresh token with its session and the session's account, as one query reads them. */
@@ -28,6 +30,7 @@ export interface NewSession {
   checkedPasswordHash: string
   role: string
   origin: { clientId: string; ip?: string; userAgent?: string }
+  amr: string[]
   tokenHash: string
   now: Date
   idleExpiresAt: Date
@@ -67,6 +70,7 @@ type PresentedTokenRow = AccountRow & {
   revoked_at: Date | null
   idle_expires_at: Date
   absolute_expires_at: Date
+  session_amr: string[] | null
 }
 
 /** The client, or a transaction, that session writes go through. */
@@ -91,16 +95,16 @@ export class SessionRecords {
   async insertSessionIfAccountUnchanged(s: NewSession): Promise<boolean> {
     const now = utc(s.now)
     const ip = s.origin.ip ?? null
-    const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId })
+    const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId, amr: s.amr })
     const [result] = await this.prepared.query<{ started: number }>(Prisma.sql`
       WITH account AS (
         SELECT id FROM accounts
         WHERE id = ${s.accountId}::uuid AND status = 'active' AND password_hash = ${s.checkedPasswordHash}::text
         FOR SHARE
       ), session AS (
-        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at, amr)
         SELECT ${s.sessionId}::uuid, id, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
-          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}
+          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}, ${s.amr}::text[]
         FROM account
         RETURNING id
       ), token AS (
@@ -128,7 +132,7 @@ export class SessionRecords {
   async findPresentedToken(tokenHash: string): Promise<PresentedToken | null> {
     const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
       SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
-        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at,
+        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, s.amr AS session_amr,
         ${ACCOUNT_COLUMNS}
       FROM refresh_tokens rt
       JOIN sessions s ON s.id = rt.session_id
@@ -141,7 +145,7 @@ export class SessionRecords {
       token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
       session: {
         id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
-        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at,
+        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr,
       },
       account: toAccountView(row),
     }

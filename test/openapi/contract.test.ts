@@ -6,6 +6,7 @@ import { buildTestApp, testEnvironment } from '../helpers/harness.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { loginAdmin } from '../helpers/admin.js'
 import { ContractChecker, type OpenApiDocument } from '../helpers/openapi.js'
+import { base32ToBytes, codeAt, enrolledAccount, stepNow, wrongCodeFor } from '../helpers/totp.js'
 import { startPrivateRedis } from '../helpers/private-servers.js'
 
 // Each route, made to give each status it can: the status must be documented, and the body must fit
@@ -133,6 +134,60 @@ t.test('native self-service', async (t) => {
   await refuseBad('POST /api/v1/auth/email/verify')
 })
 
+t.test('native second factor', async (t) => {
+  const route = (name: string) => `POST /api/v1/auth/mfa/${name}`
+  // Enrollment, from the start: a pending secret, a wrong then the right first code, no second one.
+  const fresh = await createAccount(app)
+  const freshToken = (await nativeLogin(app, fresh)).token
+  const enroll = await contract.call(t, route('totp/enroll'), 200, { headers: bearer(freshToken) })
+  await contract.call(t, route('totp/enroll'), 401)
+  await refuseBadBodies(t, route('totp/enroll'), bearer(freshToken))
+  const secret = base32ToBytes(enroll.json().data.secret)
+  await contract.call(t, route('totp/confirm'), 401, { headers: bearer(freshToken), payload: { code: wrongCodeFor(secret) } })
+  await contract.call(t, route('totp/confirm'), 422, { headers: bearer(freshToken), payload: {} })
+  await refuseBadBodies(t, route('totp/confirm'), bearer(freshToken))
+  await contract.call(t, route('totp/confirm'), 200, { headers: bearer(freshToken), payload: { code: codeAt(secret, stepNow()) } })
+  await contract.call(t, route('totp/confirm'), 409, { headers: bearer(freshToken), payload: { code: codeAt(secret, stepNow()) } })
+  await contract.call(t, route('totp/enroll'), 409, { headers: bearer(freshToken) })
+  await contract.call(t, 'POST /api/v1/auth/login', 403, { payload: { email: fresh.email, password: fresh.password } })
+
+  // Without a factor there is nothing to confirm, replace or remove.
+  const plainToken = (await nativeLogin(app, await createAccount(app))).token
+  await contract.call(t, route('totp/confirm'), 404, { headers: bearer(plainToken), payload: { code: '123456' } })
+  for (const name of ['recovery-codes', 'totp/remove']) {
+    await contract.call(t, route(name), 404, { headers: bearer(plainToken), payload: { code: '123456' } })
+    await contract.call(t, route(name), 422, { headers: bearer(plainToken), payload: { code: 123456 } })
+    await refuseBadBodies(t, route(name), bearer(plainToken))
+  }
+
+  // The second step, with a recovery code; then new codes with a TOTP code, and removal with a new recovery code.
+  const owner = await enrolledAccount(app)
+  const mfaToken = (await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: owner.email, password: owner.password } })).json().data.mfa_token
+  const verified = await contract.call(t, route('verify'), 200, { payload: { mfa_token: mfaToken, code: owner.recoveryCodes[0] } })
+  const ownerToken = verified.json().data.token as string
+  const regenerated = await contract.call(t, route('recovery-codes'), 200, { headers: bearer(ownerToken), payload: { code: owner.nextCode() } })
+  await contract.call(t, route('totp/remove'), 200, { headers: bearer(ownerToken), payload: { code: regenerated.json().data.recovery_codes[0] } })
+  await contract.call(t, route('verify'), 401, { payload: { mfa_token: mfaToken, code: owner.recoveryCodes[1] } })
+  await contract.call(t, route('verify'), 422, { payload: { mfa_token: mfaToken } })
+  await refuseBadBodies(t, route('verify'))
+
+  // Wrong codes lock (the threshold is 2 here): the second step, then the owner's own checks, answer 403.
+  const guessed = await enrolledAccount(app)
+  const guessedLogin = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: guessed.email, password: guessed.password } })
+  const guessedToken = guessedLogin.json().data.mfa_token as string
+  await contract.call(t, route('verify'), 401, { payload: { mfa_token: guessedToken, code: wrongCodeFor(guessed.secret) } })
+  await contract.call(t, route('verify'), 403, { payload: { mfa_token: guessedToken, code: wrongCodeFor(guessed.secret) } })
+  const lockedOwner = await enrolledAccount(app)
+  const lockedLogin = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: lockedOwner.email, password: lockedOwner.password } })
+  const signedIn = (await contract.call(t, route('verify'), 200, {
+    payload: { mfa_token: lockedLogin.json().data.mfa_token, code: lockedOwner.recoveryCodes[0] },
+  })).json().data.token as string
+  await contract.call(t, route('recovery-codes'), 401, { headers: bearer(signedIn), payload: { code: wrongCodeFor(lockedOwner.secret) } })
+  await contract.call(t, route('totp/remove'), 401, { headers: bearer(signedIn), payload: { code: wrongCodeFor(lockedOwner.secret) } })
+  await contract.call(t, route('recovery-codes'), 403, { headers: bearer(signedIn), payload: { code: lockedOwner.recoveryCodes[1] } })
+  await contract.call(t, route('totp/remove'), 403, { headers: bearer(signedIn), payload: { code: lockedOwner.recoveryCodes[1] } })
+})
+
 t.test('seed dialects', async (t) => {
   const disabled = await createAccount(app, { status: 'disabled' })
 
@@ -247,6 +302,8 @@ t.test('admin API', async (t) => {
     ['POST /api/v1/admin/accounts/{id}/unlock', '/unlock', undefined, undefined],
     ['GET /api/v1/admin/accounts/{id}/sessions', '/sessions', undefined, undefined],
     ['DELETE /api/v1/admin/accounts/{id}/sessions', '/sessions', undefined, undefined],
+    ['GET /api/v1/admin/accounts/{id}/factors', '/factors', undefined, undefined],
+    ['DELETE /api/v1/admin/accounts/{id}/factors', '/factors', undefined, undefined],
   ]
   for (const [route, suffix, good, bad] of byId) {
     await contract.call(t, route, 200, { ...as, url: `${accountUrl}${suffix}`, ...(good ? { payload: good } : {}) })
@@ -318,6 +375,8 @@ t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
   const routes = [
     'POST /api/v1/auth/password/forgot', 'POST /api/v1/auth/password/reset', 'POST /api/v1/auth/password/change',
     'POST /api/v1/auth/register', 'POST /api/v1/auth/email/verify',
+    'POST /api/v1/auth/mfa/totp/enroll', 'POST /api/v1/auth/mfa/totp/confirm', 'POST /api/v1/auth/mfa/totp/remove',
+    'POST /api/v1/auth/mfa/recovery-codes', 'POST /api/v1/auth/mfa/verify',
     'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/users/auth', 'POST /api/users/login',
     'POST /api/account/roles', 'POST /api/account/token', 'POST /oauth/token', 'POST /oauth/revoke', 'POST /oauth/introspect',
   ]

@@ -22,9 +22,13 @@ const RATE_LIMITED = [
   'POST /oauth/token', 'POST /oauth/revoke',
   'POST /api/v1/auth/password/forgot', 'POST /api/v1/auth/password/reset', 'POST /api/v1/auth/password/change',
   'POST /api/v1/auth/register', 'POST /api/v1/auth/email/verify',
+  'POST /api/v1/auth/mfa/totp/enroll', 'POST /api/v1/auth/mfa/totp/confirm', 'POST /api/v1/auth/mfa/totp/remove',
+  'POST /api/v1/auth/mfa/recovery-codes', 'POST /api/v1/auth/mfa/verify',
 ]
 /** Routes that refuse a request without a valid Bearer token. */
-const BEARER_ONLY = ['POST /api/v1/auth/token', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password/change', 'GET /api/v1/auth/me', 'GET /api/users/me', 'GET /userinfo', 'POST /userinfo']
+const BEARER_ONLY = [
+  'POST /api/v1/auth/mfa/totp/enroll', 'POST /api/v1/auth/mfa/totp/confirm', 'POST /api/v1/auth/mfa/totp/remove', 'POST /api/v1/auth/mfa/recovery-codes',
+  'POST /api/v1/auth/token', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password/change', 'GET /api/v1/auth/me', 'GET /api/users/me', 'GET /userinfo', 'POST /userinfo']
 /** What checking credentials or tokens answers on each route that does it in the body, by its dialect. */
 const CREDENTIAL_REFUSALS: Record<string, number[]> = {
   'POST /api/v1/auth/login': [401, 403],
@@ -40,6 +44,11 @@ const CREDENTIAL_REFUSALS: Record<string, number[]> = {
   'POST /api/v1/auth/password/change': [403, 422],
   'POST /api/v1/auth/register': [403],
   'POST /api/v1/auth/email/verify': [400],
+  'POST /api/v1/auth/mfa/totp/enroll': [409],
+  'POST /api/v1/auth/mfa/totp/confirm': [401, 404, 409],
+  'POST /api/v1/auth/mfa/totp/remove': [401, 403, 404],
+  'POST /api/v1/auth/mfa/recovery-codes': [401, 403, 404],
+  'POST /api/v1/auth/mfa/verify': [401, 403],
 }
 
 interface Surface {

@@ -3,6 +3,7 @@ import { buildTestApp } from '../helpers/harness.js'
 import { OPERATOR_ROLE } from '../../src/core/operators.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { runCli } from '../helpers/cli.js'
+import { enrolledAccount } from '../helpers/totp.js'
 
 // `npm run cli -- create-admin | rotate-keys | register-client`, against this file's own database.
 
@@ -110,4 +111,20 @@ t.test('register-client --metadata: RFC 7591 metadata, checked as the admin API 
   t.equal(malformed.code, 1)
   t.match(malformed.stderr, /--metadata needs RFC 7591 client metadata as one JSON object/)
   t.equal(await db.oAuthClient.count({ where: { name: 'Bad' } }), 0)
+})
+
+t.test('reset-factors removes an account\'s second factors, audited as a CLI change', async (t) => {
+  const account = await enrolledAccount(app)
+  const login = () => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
+  t.equal((await login()).json().code, 'MFA_REQUIRED')
+  const reset = await cli(['reset-factors', account.email.toUpperCase()])
+  t.equal(reset.code, 0, reset.stderr)
+  t.match(reset.stdout, `Second factors of ${account.email} removed`)
+  t.equal((await login()).statusCode, 200, 'the password alone logs in again')
+  t.match(await db.auditEvent.findFirst({ where: { type: 'admin.factors_reset', accountId: account.id } }), { actorId: null, data: { via: 'cli', factors: ['totp'] } })
+  const again = await cli(['reset-factors', account.email])
+  t.match(again.stdout, 'had no second factor')
+  const unknown = await cli(['reset-factors', 'nobody@example.com'])
+  t.equal(unknown.code, 1)
+  t.match(unknown.stderr, /No account has the email nobody@example\.com/)
 })

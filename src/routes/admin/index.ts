@@ -4,6 +4,7 @@ import { nativeErrorHandler } from '../native/envelope.js'
 import accountRoutes from './accounts.js'
 import auditRoutes from './audit.js'
 import clientRoutes from './clients.js'
+import factorRoutes from './factors.js'
 import keyRoutes from './keys.js'
 import roleRoutes from './roles.js'
 import sessionRoutes from './sessions.js'
@@ -24,6 +25,7 @@ const adminApi: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   await app.register(accountRoutes)
+  await app.register(factorRoutes)
   await app.register(sessionRoutes)
   await app.register(roleRoutes)
   await app.register(keyRoutes)

@@ -28,6 +28,8 @@ function accountRolesFailure(failure: RequestFailure): DialectFailure {
         case 'INVALID_CREDENTIALS': return say(404, 'Invalid email or password')
         case 'ACCOUNT_LOCKED': return say(403, failure.error.message)
         case 'ACCOUNT_DISABLED': return say(403, 'Account has been disabled')
+        // No second step in this dialect: refused like a locked account, with a message that says why.
+        case 'MFA_REQUIRED': return say(403, failure.error.message)
         case 'ROLE_NOT_HELD': return say(403, 'User doesn\'t have the requested role')
         case 'ACCOUNT_NOT_FOUND': return say(404, 'Account not found')
         // No proof, or a proof that does not hold for this account: the bearer's session may have ended too.

@@ -32,6 +32,9 @@ function bookifyFailure(failure: RequestFailure): DialectFailure {
         // The seed lists a disabled or locked account under the same 401 and code; the message says which.
         case 'ACCOUNT_LOCKED':
         case 'ACCOUNT_DISABLED': return say(401, 'User.InvalidCredentials', failure.error.message)
+        // No second step in this dialect: the password alone never logs such an account in. Under the
+        // seed's 401, with a code of its own so a client can tell it from a wrong password.
+        case 'MFA_REQUIRED': return say(401, 'User.MfaRequired', failure.error.message)
         case 'INVALID_TOKEN': return say(401, 'User.Unauthorized', 'The access token is missing, invalid or expired')
         case 'ROLE_NOT_HELD': return say(403, 'User.Forbidden', failure.error.message)
         default: return say(400, 'Request.Invalid', failure.error.message)

@@ -26,9 +26,11 @@ function rakchaFailure(failure: RequestFailure): DialectFailure {
       switch (failure.error.code) {
         case 'INVALID_CREDENTIALS':
         case 'INVALID_TOKEN': return say(401, INVALID_CREDENTIALS)
-        // Not in the seed: a locked or disabled account is told so, in the seed's shape.
+        // Not in the seed: a locked or disabled account is told so, in the seed's shape. So is one with
+        // a second factor, which this dialect has no step for: it is refused, never let in on its password.
         case 'ACCOUNT_LOCKED':
         case 'ACCOUNT_DISABLED':
+        case 'MFA_REQUIRED':
         case 'ROLE_NOT_HELD': return say(403, failure.error.message)
         default: return say(400, failure.error.message)
       }

@@ -36,7 +36,8 @@ export const rakcha = {
       }, { description: 'Authenticated', examples: rakchaExamples.authResponses }),
       400: rakchaError('Malformed body, or a missing or invalid field'),
       401: rakchaError('Wrong email or password: `{"message":"Invalid credentials."}`'),
-      403: rakchaError('The account is locked (with Retry-After) or disabled', RETRY_AFTER),
+      403: rakchaError('The account is locked (with Retry-After) or disabled, or it has a second factor, which this login cannot take '
+        + '(log in through `/api/v1/auth/login` instead)', RETRY_AFTER),
       413: rakchaError('The body is too large'),
       415: rakchaError('The body is not JSON'),
       429: rakchaError('Too many attempts from this address (with Retry-After)', RETRY_AFTER),
@@ -79,7 +80,8 @@ export const bookify = {
         accessToken: Type.String({ description: 'JWT access token, for `Authorization: Bearer`' }),
       }, { description: 'Logged in', examples: [bookifyExamples.loginResponse] }),
       400: bookifyError('`Validation.Error`: "Email and password are required", or what else is wrong with the body'),
-      401: bookifyError('`User.InvalidCredentials`: unknown email, wrong password, or a disabled or locked account (locked: with Retry-After)', RETRY_AFTER),
+      401: bookifyError('`User.InvalidCredentials`: unknown email, wrong password, or a disabled or locked account (locked: with Retry-After); '
+        + '`User.MfaRequired`: the account has a second factor, which this login cannot take (log in through `/api/v1/auth/login`)', RETRY_AFTER),
       ...bookifyCommon,
     },
   },
@@ -150,7 +152,8 @@ export const accountRoles = {
         headers: { 'set-cookie': { type: 'string', description: `The ticket again, as the cookie \`${SELECTION_TICKET_COOKIE}\` (HttpOnly, SameSite=Strict, Path=/api/account)` } },
       }),
       400: accountRolesError('Invalid request format'),
-      403: accountRolesError('Account locked (with Retry-After) or disabled', RETRY_AFTER),
+      403: accountRolesError('Account locked (with Retry-After) or disabled, or it has a second factor, which this login cannot take '
+        + '(log in through `/api/v1/auth/login`)', RETRY_AFTER),
       404: accountRolesError('"Invalid email or password"'),
       ...accountRolesCommon,
     },
@@ -179,7 +182,7 @@ export const accountRoles = {
       401: accountRolesError('No selection ticket or access token for this account, or it is used, expired or revoked', {
         'www-authenticate': { type: 'string', description: '`Bearer`, or `Bearer error="invalid_token"` for a refused access token' },
       }),
-      403: accountRolesError('"User doesn\'t have the requested role", or the account is disabled'),
+      403: accountRolesError('"User doesn\'t have the requested role", or the account is disabled or has had a second factor added since the ticket was issued'),
       404: accountRolesError('"Account not found"'),
       ...accountRolesCommon,
     },

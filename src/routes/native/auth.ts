@@ -9,6 +9,20 @@ function tokenData(pair: TokenPair) {
   return { token: pair.accessToken.token, token_type: 'bearer' as const, expires_in: pair.accessToken.expiresIn }
 }
 
+/** The login's answer; a second step (/mfa/verify) ends with the same. */
+export function loginResponse(pair: TokenPair) {
+  return {
+    success: true as const,
+    message: 'Login successful',
+    data: {
+      user: { id: pair.account.id, name: pair.account.name, email: pair.account.email, role: pair.role.name, roles: pair.account.roles.map((r) => r.name) },
+      ...tokenData(pair),
+      refresh_token: pair.refreshToken,
+      refresh_expires_in: pair.refreshExpiresIn,
+    },
+  }
+}
+
 /** The native API, seed 004 extended: login, refresh, role switch, logout and me. */
 const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(nativeErrorHandler)
@@ -18,17 +32,8 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
     bodyLimit: app.config.AUTH_BODY_LIMIT,
     schema: schemas.login,
   }, async (request) => {
-    const pair = await app.core.login.login(request.body, sessionOrigin(app, request))
-    return {
-      success: true as const,
-      message: 'Login successful',
-      data: {
-        user: { id: pair.account.id, name: pair.account.name, email: pair.account.email, role: pair.role.name, roles: pair.account.roles.map((r) => r.name) },
-        ...tokenData(pair),
-        refresh_token: pair.refreshToken,
-        refresh_expires_in: pair.refreshExpiresIn,
-      },
-    }
+    const pair = await app.core.login.login(request.body, sessionOrigin(app, request), { secondStep: true })
+    return loginResponse(pair)
   })
 
   app.post('/refresh', {

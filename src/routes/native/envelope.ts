@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AccountLocked, InvalidInput } from '../../core/errors.js'
+import { AccountLocked, InvalidInput, MfaRequired } from '../../core/errors.js'
 import { classifyFailure } from '../../http/errors.js'
 import { failClosed } from '../../http/fail-closed.js'
 import { RETRY_AFTER, errorResponses, type HeaderDocs, type StatusDocs } from '../../http/openapi.js'
@@ -42,6 +42,9 @@ const STATUS_BY_CORE_CODE: Record<string, number> = {
   SESSION_EXPIRED: 401,
   ACCOUNT_LOCKED: 403,
   ACCOUNT_DISABLED: 403,
+  MFA_REQUIRED: 403,
+  INVALID_MFA_TOKEN: 401,
+  INVALID_MFA_CODE: 401,
   INVALID_LINK_TOKEN: 400,
   REGISTRATION_DISABLED: 403,
   ROLE_NOT_HELD: 403,
@@ -70,6 +73,11 @@ export function nativeErrorHandler(error: FastifyError, request: FastifyRequest,
       const { error: coreError } = failure
       if (coreError.code === 'INVALID_TOKEN') reply.header('www-authenticate', 'Bearer error="invalid_token"')
       if (coreError instanceof AccountLocked) reply.header('retry-after', String(coreError.retryAfterSeconds))
+      if (coreError instanceof MfaRequired && coreError.mfaToken) {
+        return reply.status(403).send({
+          success: false, message: coreError.message, code: coreError.code, data: { mfa_token: coreError.mfaToken.token, factors: coreError.factors },
+        })
+      }
       return send(STATUS_BY_CORE_CODE[coreError.code] ?? 400, coreError.code, coreError.message, coreError instanceof InvalidInput ? coreError.fields : undefined)
     }
     case 'client': return send(failure.status, 'BAD_REQUEST', failure.message)

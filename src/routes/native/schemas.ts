@@ -10,7 +10,7 @@ const Email = Type.String({ format: 'email', maxLength: 254, description: 'The a
 const Password = Type.String({ minLength: 1, maxLength: 1024, description: 'The password' })
 const RoleName = Type.String({ minLength: 1, maxLength: 100, description: 'A role the account holds' })
 
-const User = Type.Object({
+export const User = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.Union([Type.String(), Type.Null()]),
   email: Type.String(),
@@ -18,27 +18,49 @@ const User = Type.Object({
   roles: Type.Array(Type.String(), { description: 'Every role the account holds; the first is the default' }),
 })
 
-const TokenData = {
+export const TokenData = {
   token: Type.String({ description: 'The access token: an RS256 JWT (`typ: at+jwt`), for `Authorization: Bearer`' }),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
 }
 
-const RefreshData = {
+export const RefreshData = {
   refresh_token: Type.String({ description: 'Opaque refresh token, rotated on every use; a used one presented again revokes its session' }),
   refresh_expires_in: Type.Integer({ description: 'Seconds until the refresh token expires if unused (the session\'s idle lifetime)' }),
 }
 
 // Every native route that reads a body can fail to read it; every Bearer route can refuse the token.
-const bodyErrors = nativeErrors(400, 413, 415, 422)
-const serverErrors = nativeErrors(500, 503)
+export const bodyErrors = nativeErrors(400, 413, 415, 422)
+export const serverErrors = nativeErrors(500, 503)
+
+/** The login's 403: the native error envelope, with the second step's token when that is what is missing. */
+const LoginRefused = Type.Object({
+  success: Type.Literal(false),
+  message: Type.String(),
+  code: Type.String(),
+  data: Type.Optional(Type.Object({
+    mfa_token: Type.String({ description: 'Short-lived and single-use: send it to `/api/v1/auth/mfa/verify` with a code' }),
+    factors: Type.Array(Type.Literal('totp'), { description: 'The second factors the account can use' }),
+  })),
+}, {
+  description: 'The email is locked after too many failed logins or second-factor codes (`ACCOUNT_LOCKED`, with Retry-After), '
+    + 'the account is disabled (`ACCOUNT_DISABLED`), it does not hold the requested role (`ROLE_NOT_HELD`), or it has a second '
+    + 'factor (`MFA_REQUIRED`, with `data.mfa_token` and `data.factors`): no token is issued until `/api/v1/auth/mfa/verify`',
+  headers: RETRY_AFTER,
+  examples: [{
+    success: false, code: 'MFA_REQUIRED',
+    message: 'A second factor is required: send a code from your authenticator app (or a recovery code) with the mfa_token',
+    data: { mfa_token: 'qTmbZ7y2kGv1o3XnVfJr8s0aPcLdEhUwBiN5xR4tYz6', factors: ['totp'] },
+  }],
+})
 
 export const login = {
   tags: ['native'],
   summary: 'Log in',
   description: 'Checks email and password and starts a session: an access token for one role (the requested `role`, '
     + 'or the account\'s first) and a refresh token. An unknown email and a wrong password get the same answer. '
-    + 'After too many failures the email is locked for a while (403 with Retry-After), even to the right password.',
+    + 'After too many failures the email is locked for a while (403 with Retry-After), even to the right password. '
+    + 'An account with a second factor gets 403 `MFA_REQUIRED` with an `mfa_token` instead of tokens: see `/api/v1/auth/mfa/verify`.',
   security: security.none,
   body: Type.Object({ email: Email, password: Password, role: Type.Optional(RoleName) }, { examples: [examples.loginRequest] }),
   response: {
@@ -49,8 +71,7 @@ export const login = {
     }, { description: 'Logged in', examples: [examples.loginResponse] }),
     ...bodyErrors,
     401: nativeError(401, 'Wrong email or password (`INVALID_CREDENTIALS`), the same for an unknown email', {}),
-    403: nativeError(403, 'The email is locked after too many failed logins (`ACCOUNT_LOCKED`, with Retry-After), '
-      + 'the account is disabled (`ACCOUNT_DISABLED`), or it does not hold the requested role (`ROLE_NOT_HELD`)', RETRY_AFTER),
+    403: LoginRefused,
     ...nativeErrors(429),
     ...serverErrors,
   },

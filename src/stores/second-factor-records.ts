@@ -1,0 +1,89 @@
+import type { Database } from './database.js'
+
+/** An account's TOTP factor row: the secret still sealed. */
+export interface TotpFactorRecord {
+  secretEncrypted: string
+  encryptionKeyId: string
+  confirmedAt: Date | null
+  lastUsedStep: number | null
+}
+
+/** The client, or a transaction, that factor writes go through. */
+type FactorWriter = Pick<Database, 'totpFactor' | 'recoveryCode'>
+
+/** TOTP factors and recovery codes. Each "use" is one conditional write, so two racing requests cannot both succeed. */
+export class SecondFactorRecords {
+  constructor(private readonly db: Database) {}
+
+  findTotp(accountId: string): Promise<TotpFactorRecord | null> {
+    return this.db.totpFactor.findUnique({
+      where: { accountId }, select: { secretEncrypted: true, encryptionKeyId: true, confirmedAt: true, lastUsedStep: true },
+    })
+  }
+
+  /** Whether the account has a confirmed TOTP factor. */
+  async hasActiveTotp(accountId: string): Promise<boolean> {
+    return (await this.db.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })) > 0
+  }
+
+  /** How many unused recovery codes the account has. */
+  unusedRecoveryCodes(accountId: string): Promise<number> {
+    return this.db.recoveryCode.count({ where: { accountId, usedAt: null } })
+  }
+
+  /**
+   * A new pending secret, replacing a pending one; never an active factor (that must be removed
+   * first, with a code). False when the account has an active factor.
+   */
+  async savePendingTotp(accountId: string, secretEncrypted: string, encryptionKeyId: string): Promise<boolean> {
+    const count = await this.db.$executeRaw`
+      INSERT INTO totp_factors (account_id, secret_encrypted, encryption_key_id, created_at)
+      VALUES (${accountId}::uuid, ${secretEncrypted}, ${encryptionKeyId}, now() AT TIME ZONE 'UTC')
+      ON CONFLICT (account_id) DO UPDATE
+        SET secret_encrypted = EXCLUDED.secret_encrypted, encryption_key_id = EXCLUDED.encryption_key_id,
+          created_at = EXCLUDED.created_at, last_used_step = NULL
+        WHERE totp_factors.confirmed_at IS NULL`
+    return count === 1
+  }
+
+  /**
+   * Claims a time step for the factor sealed as `secretEncrypted` (so a secret replaced meanwhile is
+   * not claimed): only when no code of this step or a later one was accepted before. With `activate`,
+   * only a pending factor is claimed, and it becomes active. One conditional update: of two requests
+   * with the same code, the second finds the step taken.
+   */
+  async claimStep(accountId: string, secretEncrypted: string, step: number, options: { activate?: boolean; tx?: FactorWriter } = {}): Promise<boolean> {
+    const { count } = await (options.tx ?? this.db).totpFactor.updateMany({
+      where: {
+        accountId, secretEncrypted, confirmedAt: options.activate ? null : { not: null },
+        OR: [{ lastUsedStep: null }, { lastUsedStep: { lt: step } }],
+      },
+      data: { lastUsedStep: step, ...(options.activate ? { confirmedAt: new Date() } : {}) },
+    })
+    return count === 1
+  }
+
+  /** Spends one unused recovery code of the account, by its hash; false when there is none such. */
+  async useRecoveryCode(accountId: string, codeHash: string): Promise<boolean> {
+    const { count } = await this.db.recoveryCode.updateMany({ where: { accountId, codeHash, usedAt: null }, data: { usedAt: new Date() } })
+    return count === 1
+  }
+
+  /** Replaces every recovery code of the account. */
+  async replaceRecoveryCodes(tx: FactorWriter, accountId: string, codeHashes: string[]): Promise<void> {
+    await tx.recoveryCode.deleteMany({ where: { accountId } })
+    await tx.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ accountId, codeHash })) })
+  }
+
+  /** Removes the TOTP factor and the recovery codes; false when there was no factor. */
+  async removeAll(tx: FactorWriter, accountId: string): Promise<boolean> {
+    const { count } = await tx.totpFactor.deleteMany({ where: { accountId } })
+    await tx.recoveryCode.deleteMany({ where: { accountId } })
+    return count > 0
+  }
+
+  /** Re-seals a secret under the current key-encryption secret, unless it changed meanwhile. */
+  async reseal(accountId: string, from: string, to: string, encryptionKeyId: string): Promise<void> {
+    await this.db.totpFactor.updateMany({ where: { accountId, secretEncrypted: from }, data: { secretEncrypted: to, encryptionKeyId } })
+  }
+}

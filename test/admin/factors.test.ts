@@ -1,0 +1,76 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/harness.js'
+import { createAccount } from '../helpers/accounts.js'
+import { assertAdminOnly, loginAdmin } from '../helpers/admin.js'
+import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
+
+// Operators see which second factors an account has and reset them (audited); the metrics count
+// second-factor checks and the lockouts wrong codes cause.
+
+const app = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', LOCKOUT_THRESHOLD: '3', LOCKOUT_BASE_DURATION: '300' })
+const db = app.stores.database.prisma
+const admin = await loginAdmin(app)
+const factorsOf = (id: string) => app.inject({ method: 'GET', url: `/api/v1/admin/accounts/${id}/factors`, headers: admin.headers })
+const reset = (id: string) => app.inject({ method: 'DELETE', url: `/api/v1/admin/accounts/${id}/factors`, headers: admin.headers })
+const login = (account: { email: string; password: string }) =>
+  app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
+
+t.test('only operators read or reset factors', async (t) => {
+  const account = await createAccount(app)
+  await assertAdminOnly(t, app, [
+    { method: 'GET', url: `/api/v1/admin/accounts/${account.id}/factors` },
+    { method: 'DELETE', url: `/api/v1/admin/accounts/${account.id}/factors` },
+  ])
+})
+
+t.test('an operator sees the factors, never a secret, and resets them (audited)', async (t) => {
+  const account = await enrolledAccount(app)
+  const seen = await factorsOf(account.id)
+  t.equal(seen.statusCode, 200)
+  t.same(seen.json().data, { factors: ['totp'], totp_pending: false, recovery_codes_left: 10 })
+  t.notOk(seen.body.includes(account.secretText), 'no secret in the answer')
+  t.equal((await login(account)).json().code, 'MFA_REQUIRED')
+
+  const done = await reset(account.id)
+  t.equal(done.statusCode, 200)
+  t.same(done.json().data, { factors: [], totp_pending: false, recovery_codes_left: 0 })
+  t.equal(await db.totpFactor.count({ where: { accountId: account.id } }), 0)
+  t.equal(await db.recoveryCode.count({ where: { accountId: account.id } }), 0)
+  const [event] = await db.auditEvent.findMany({ where: { type: 'admin.factors_reset', accountId: account.id } })
+  t.match(event, { actorId: admin.account.id, data: { factors: ['totp'], via: 'admin-api' } }, 'audited with who did it')
+  t.equal((await login(account)).statusCode, 200, 'the password alone logs in again')
+
+  t.equal((await factorsOf(account.id)).json().data.factors.length, 0)
+  t.equal((await factorsOf('3f1c8a57-8f0e-4a53-9d47-1d2a63f2c0aa')).statusCode, 404, 'an unknown account is 404')
+  t.equal((await reset('not-a-uuid')).statusCode, 404)
+})
+
+t.test('metrics count second-factor successes, failures and lockouts', async (t) => {
+  const read = async () => {
+    const text = await app.metrics!.registry.metrics()
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN')
+    return {
+      success: value('latchkey_mfa_attempts_total{outcome="success"}'),
+      invalid: value('latchkey_mfa_attempts_total{outcome="invalid_code"}'),
+      locked: value('latchkey_mfa_attempts_total{outcome="locked"}'),
+      lockouts: value('latchkey_mfa_lockouts_total'),
+    }
+  }
+  const before = await read()
+  const account = await enrolledAccount(app)
+  const verify = async (code: string) => {
+    const mfaToken = (await login(account)).json().data.mfa_token as string
+    return app.inject({ method: 'POST', url: '/api/v1/auth/mfa/verify', payload: { mfa_token: mfaToken, code } })
+  }
+  t.equal((await verify(account.recoveryCodes[0]!)).statusCode, 200)
+  // The threshold is 3: the password step of a login whose second step has not succeeded counts too.
+  const mfaToken = (await login(account)).json().data.mfa_token as string
+  const wrong = () => app.inject({ method: 'POST', url: '/api/v1/auth/mfa/verify', payload: { mfa_token: mfaToken, code: wrongCodeFor(account.secret) } })
+  t.equal((await wrong()).statusCode, 401)
+  t.equal((await wrong()).statusCode, 401, 'the second wrong code locks')
+  t.equal((await wrong()).statusCode, 403, 'then codes are refused')
+  const after = await read()
+  t.same({
+    success: after.success - before.success, invalid: after.invalid - before.invalid, locked: after.locked - before.locked, lockouts: after.lockouts - before.lockouts,
+  }, { success: 1, invalid: 2, locked: 1, lockouts: 1 })
+})
