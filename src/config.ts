@@ -49,6 +49,8 @@ export const ConfigSchema = Type.Object({
   MFA_TOKEN_TTL: Seconds(300, 1),
   // The issuer name authenticator apps show next to a TOTP factor (the otpauth:// URI's issuer).
   TOTP_ISSUER: Type.String({ minLength: 1, maxLength: 100, default: 'Latchkey' }),
+  // The admin API and operator introspection only for tokens from a login that passed a second factor.
+  OPERATOR_MFA_REQUIRED: Type.Boolean({ default: false }),
 
   SIGNING_ALGORITHM: Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('EdDSA')], { default: 'RS256' }),
   // How long an instance may serve its cached view of the signing keys.

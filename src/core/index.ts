@@ -191,7 +191,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     exchangeAccessToken,
     roleSelection, profile, selfService, mfa,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
-    requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims),
+    requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims, { mfaRequired: config.OPERATOR_MFA_REQUIRED }),
     introspect: (token: string, hint?: TokenTypeHint) => introspect({
       sessionRecords: records.sessions, accessTokens, revocations, clientExists: async (id) => (await clients.find(id)) !== null,
     }, token, hint),

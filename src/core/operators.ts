@@ -19,11 +19,17 @@ const RESERVED_PREFIX = 'latchkey:'
  * active, holds the token's role now, and that role carries the operator permission now (read from
  * the database, not the token, so a demoted or disabled operator loses access at once).
  */
-export async function requireOperator(accounts: Pick<Accounts, 'findById'>, claims: { sub: string; role: string }): Promise<AccountView> {
+export async function requireOperator(
+  accounts: Pick<Accounts, 'findById'>, claims: { sub: string; role: string; amr?: string[] }, { mfaRequired = false } = {},
+): Promise<AccountView> {
   const account = await accounts.findById(claims.sub)
   if (account?.status !== 'active') throw new InvalidAccessToken('account gone')
   const role = account.roles.find((r) => r.name === claims.role)
   if (!role?.permissions.includes(OPERATOR_PERMISSION)) throw new Forbidden('Operator rights are required')
+  // The session's methods, carried by every token of it: a stolen password alone operates nothing.
+  if (mfaRequired && !claims.amr?.includes('mfa')) {
+    throw new Forbidden('Operator rights need a login with a second factor here (OPERATOR_MFA_REQUIRED): enroll TOTP, then log in again')
+  }
   return account
 }
 

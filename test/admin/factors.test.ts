@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { createAccount } from '../helpers/accounts.js'
-import { assertAdminOnly, loginAdmin } from '../helpers/admin.js'
+import { OPERATOR, assertAdminOnly, loginAdmin } from '../helpers/admin.js'
 import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
 
 // Operators see which second factors an account has and reset them (audited); the metrics count
@@ -73,4 +73,25 @@ t.test('metrics count second-factor successes, failures and lockouts', async (t)
   t.same({
     success: after.success - before.success, invalid: after.invalid - before.invalid, locked: after.locked - before.locked, lockouts: after.lockouts - before.lockouts,
   }, { success: 1, invalid: 2, locked: 1, lockouts: 1 })
+})
+
+t.test('OPERATOR_MFA_REQUIRED: operating needs a login that passed a second factor', async (t) => {
+  const strict = await buildTestApp(t, { RATE_LIMIT_ENABLED: 'false', OPERATOR_MFA_REQUIRED: 'true' })
+  const operator = await enrolledAccount(strict, { roles: OPERATOR })
+  const asOperator = (token: string) => strict.inject({ method: 'GET', url: '/api/v1/admin/accounts', headers: { authorization: `Bearer ${token}` } })
+  const first = await strict.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: operator.email, password: operator.password } })
+  t.equal(first.json().code, 'MFA_REQUIRED')
+  const verified = await strict.inject({ method: 'POST', url: '/api/v1/auth/mfa/verify', payload: { mfa_token: first.json().data.mfa_token, code: operator.nextCode() } })
+  t.equal(verified.statusCode, 200)
+  t.equal((await asOperator(verified.json().data.token)).statusCode, 200, 'with the second factor: operates')
+
+  // An operator without a factor: the password alone gives a token, which cannot operate.
+  const plain = await createAccount(strict, { roles: OPERATOR })
+  const session = await strict.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: plain.email, password: plain.password } })
+  t.equal(session.statusCode, 200)
+  const refused = await asOperator(session.json().data.token)
+  t.equal(refused.statusCode, 403)
+  t.match(refused.json(), { success: false, message: /second factor/ })
+  const introspected = await strict.inject({ method: 'POST', url: '/oauth/introspect', payload: { token: session.json().data.token }, headers: { authorization: `Bearer ${session.json().data.token}` } })
+  t.equal(introspected.statusCode, 401, 'nor introspect as an operator')
 })
