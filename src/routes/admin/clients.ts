@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, type ClientMetadataInput } from '../../core/client-metadata.js'
 import type { ClientRecord } from '../../core/clients.js'
 import { InvalidInput } from '../../core/errors.js'
+import { nativeError } from '../native/envelope.js'
 import { Done, NullableString, NullableTimestamp, Ok, PageQuery, Paged, Timestamp, actorOf, bodyErrors, commonErrors, iso, isoOrNull, notFound, pageOf, paged, documented } from './schemas.js'
 
 const Uris = (description: string) => Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 20, description })
@@ -47,6 +48,11 @@ const clientJson = (c: ClientRecord) => ({
   scope: c.scope, resources: c.resources, first_party: c.firstParty, created_at: iso(c.createdAt), updated_at: isoOrNull(c.updatedAt),
 })
 
+// RFC 7591 §3.2.2: what the rules refuse is 400 with its error code; what the schema refuses (a type,
+// a length, a value outside a list) is 422 VALIDATION_ERROR, as on every admin route.
+const METADATA_REFUSED = nativeError(400, 'The metadata breaks a rule: `invalid_redirect_uri` (only the redirect URIs are wrong) or '
+  + '`invalid_client_metadata` (RFC 7591 §3.2.2), with `errors` naming each field and why; or the body is not valid JSON (`BAD_REQUEST`)')
+
 const ClientId = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 200 }) })
 
 /** OAuth clients: register (the secret shown once), read, list, replace metadata, delete. */
@@ -56,7 +62,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Register an OAuth client', ...documented(),
       description: 'Takes RFC 7591 client metadata (or, as before, only `name`: a confidential client with no grant, for '
         + 'introspection and revocation). A confidential client\'s secret is returned this once; only its SHA-256 is kept. '
-        + 'Refused metadata answers 422 naming each field and why.',
+        + 'Metadata that breaks a rule answers 400 `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591), naming each field and why.',
       body: Type.Object({ ...metadataFields, client_name: Type.Optional(metadataFields.client_name), name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Older name of client_name' })) }, {
         additionalProperties: false,
         examples: [
@@ -68,7 +74,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
         201: Ok(Type.Intersect([Client, Type.Object({
           client_secret: Type.Optional(Type.String({ description: 'Shown this once; absent for a public client' })),
         })])),
-        ...commonErrors, ...bodyErrors,
+        ...commonErrors, ...bodyErrors, 400: METADATA_REFUSED,
       },
     },
   }, async (request, reply) => {
@@ -106,7 +112,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
         + 'a client cannot change between public and confidential.',
       params: ClientId,
       body: Type.Object(metadataFields, { additionalProperties: false, examples: [{ client_name: 'Billing service', grant_types: ['client_credentials'], scope: 'invoices:read invoices:write', resources: ['https://billing.example.com'] }] }),
-      response: { 200: Ok(Client), ...commonErrors, ...bodyErrors, ...notFound },
+      response: { 200: Ok(Client), ...commonErrors, ...bodyErrors, 400: METADATA_REFUSED, ...notFound },
     },
   }, async (request) => ({
     success: true as const, message: 'Client updated',
