@@ -1,5 +1,6 @@
 import type { AccessTokens, ClientAccessTokenClaims } from './access-tokens.js'
 import type { ClientRecord } from './clients.js'
+import type { CoreEvents } from './events.js'
 import { InvalidTarget, ScopeNotAllowed, UnauthorizedClient } from './errors.js'
 
 export interface ClientCredentialsRequest {
@@ -18,14 +19,16 @@ export interface ClientCredentialsRequest {
  * account, so the account endpoints (`/me`, userinfo) refuse it.
  */
 export async function clientCredentialsGrant(
-  tokens: AccessTokens, client: ClientRecord, request: ClientCredentialsRequest,
+  tokens: AccessTokens, client: ClientRecord, request: ClientCredentialsRequest, events?: CoreEvents,
 ): Promise<{ token: string; claims: ClientAccessTokenClaims; expiresIn: number }> {
   if (!client.grantTypes.includes('client_credentials')) throw new UnauthorizedClient('This client is not registered for the client_credentials grant')
   const allowed = (client.scope ?? '').split(' ').filter((s) => s !== '')
   const requested = request.scope === undefined ? allowed : [...new Set(request.scope.split(' ').filter((s) => s !== ''))]
   const refused = requested.filter((scope) => !allowed.includes(scope))
   if (refused.length > 0) throw new ScopeNotAllowed(`This client may not ask for the scope ${refused.map((s) => `"${s}"`).join(', ')}`)
-  return tokens.issueForClient({ clientId: client.id, audience: audienceFor(client, request.resource), scope: requested.join(' ') })
+  const issued = await tokens.issueForClient({ clientId: client.id, audience: audienceFor(client, request.resource), scope: requested.join(' ') })
+  events?.emit('client_credentials.issued', { clientId: client.id })
+  return issued
 }
 
 function audienceFor(client: ClientRecord, resource: string | undefined): string {
