@@ -6,8 +6,11 @@ import { InvalidTarget, ScopeNotAllowed, UnauthorizedClient } from './errors.js'
 export interface ClientCredentialsRequest {
   /** Space-separated; none asks for every scope the client is registered for. */
   scope?: string
-  /** The RFC 8707 resource the token is for; optional when the client is registered for one only. */
-  resource?: string
+  /**
+   * The RFC 8707 resource the token is for; optional when the client is registered for one only.
+   * RFC 8707 §2 lets a request name several; a token has one audience, so several are refused.
+   */
+  resource?: string | string[]
 }
 
 /**
@@ -31,7 +34,9 @@ export async function clientCredentialsGrant(
   return issued
 }
 
-function audienceFor(client: ClientRecord, resource: string | undefined): string {
+function audienceFor(client: ClientRecord, requested: string | string[] | undefined): string {
+  if (Array.isArray(requested) && requested.length > 1) throw new InvalidTarget('Ask for one resource per token: a token has one audience')
+  const resource = Array.isArray(requested) ? requested[0] : requested
   if (resource === undefined) {
     if (client.resources.length === 1) return client.resources[0]!
     throw new InvalidTarget(client.resources.length === 0
