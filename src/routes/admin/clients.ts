@@ -73,6 +73,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         201: Ok(Type.Intersect([Client, Type.Object({
           client_secret: Type.Optional(Type.String({ description: 'Shown this once; absent for a public client' })),
+          client_secret_expires_at: Type.Optional(Type.Literal(0, { description: 'RFC 7591 §3.2.1, with a secret: 0, it does not expire' })),
         })])),
         ...commonErrors, ...bodyErrors, 400: METADATA_REFUSED,
       },
@@ -85,7 +86,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
     return reply.status(201).send({
       success: true as const,
       message: client.secret === null ? 'Client registered' : 'Client registered; store the secret now, it is not shown again',
-      data: { ...clientJson(client), ...(client.secret === null ? {} : { client_secret: client.secret }) },
+      data: { ...clientJson(client), ...(client.secret === null ? {} : { client_secret: client.secret, client_secret_expires_at: 0 as const }) },
     })
   })
 
