@@ -1,4 +1,4 @@
-import { InvalidInput } from '../core/errors.js'
+import { ClientMetadataRefused, InvalidInput } from '../core/errors.js'
 import { loadConfig, ConfigError } from '../config.js'
 import { createCore, type Core } from '../core/index.js'
 import type { DatabaseHandle } from '../stores/database.js'
@@ -20,7 +20,7 @@ export async function withCore<T>(fn: (core: Core, database: DatabaseHandle) => 
 export function runCli(main: () => Promise<void>) {
   main().then(() => process.exit(0), (error: unknown) => {
     // Refused input says what is wrong with each field, as the admin API does.
-    const fields = error instanceof InvalidInput ? Object.entries(error.fields).map(([field, problems]) => `\n  ${field}: ${problems.join(' ')}`).join('') : ''
+    const fields = error instanceof InvalidInput || error instanceof ClientMetadataRefused ? Object.entries(error.fields).map(([field, problems]) => `\n  ${field}: ${problems.join(' ')}`).join('') : ''
     console.error(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}${fields}`)
     process.exit(1)
   })

@@ -1,12 +1,16 @@
 import type { AccessTokens, ClientAccessTokenClaims } from './access-tokens.js'
 import type { ClientRecord } from './clients.js'
+import type { CoreEvents } from './events.js'
 import { InvalidTarget, ScopeNotAllowed, UnauthorizedClient } from './errors.js'
 
 export interface ClientCredentialsRequest {
   /** Space-separated; none asks for every scope the client is registered for. */
   scope?: string
-  /** The RFC 8707 resource the token is for; optional when the client is registered for one only. */
-  resource?: string
+  /**
+   * The RFC 8707 resource the token is for; optional when the client is registered for one only.
+   * RFC 8707 §2 lets a request name several; a token has one audience, so several are refused.
+   */
+  resource?: string | string[]
 }
 
 /**
@@ -18,17 +22,21 @@ export interface ClientCredentialsRequest {
  * account, so the account endpoints (`/me`, userinfo) refuse it.
  */
 export async function clientCredentialsGrant(
-  tokens: AccessTokens, client: ClientRecord, request: ClientCredentialsRequest,
+  tokens: AccessTokens, client: ClientRecord, request: ClientCredentialsRequest, events?: CoreEvents,
 ): Promise<{ token: string; claims: ClientAccessTokenClaims; expiresIn: number }> {
   if (!client.grantTypes.includes('client_credentials')) throw new UnauthorizedClient('This client is not registered for the client_credentials grant')
   const allowed = (client.scope ?? '').split(' ').filter((s) => s !== '')
   const requested = request.scope === undefined ? allowed : [...new Set(request.scope.split(' ').filter((s) => s !== ''))]
   const refused = requested.filter((scope) => !allowed.includes(scope))
   if (refused.length > 0) throw new ScopeNotAllowed(`This client may not ask for the scope ${refused.map((s) => `"${s}"`).join(', ')}`)
-  return tokens.issueForClient({ clientId: client.id, audience: audienceFor(client, request.resource), scope: requested.join(' ') })
+  const issued = await tokens.issueForClient({ clientId: client.id, audience: audienceFor(client, request.resource), scope: requested.join(' ') })
+  events?.emit('client_credentials.issued', { clientId: client.id })
+  return issued
 }
 
-function audienceFor(client: ClientRecord, resource: string | undefined): string {
+function audienceFor(client: ClientRecord, requested: string | string[] | undefined): string {
+  if (Array.isArray(requested) && requested.length > 1) throw new InvalidTarget('Ask for one resource per token: a token has one audience')
+  const resource = Array.isArray(requested) ? requested[0] : requested
   if (resource === undefined) {
     if (client.resources.length === 1) return client.resources[0]!
     throw new InvalidTarget(client.resources.length === 0

@@ -1,4 +1,4 @@
-import { InvalidInput } from './errors.js'
+import { ClientMetadataRefused } from './errors.js'
 
 // OAuth client metadata under RFC 7591's names, checked as the OAuth security BCP (RFC 9700) and
 // native-app BCP (RFC 8252) ask. The admin API and the CLI register clients with it; it is not
@@ -42,7 +42,9 @@ export interface ClientMetadata {
   firstParty: boolean
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+// RFC 8252 §7.3: loopback redirects name the IP literal; `localhost` is NOT RECOMMENDED (§8.3), as a
+// resolver or a hosts file may send it elsewhere.
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]'])
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 // RFC 8252 §7.1: a private-use scheme is a reverse domain name the app's owner controls.
@@ -50,7 +52,7 @@ const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/
 const CONTROL = /[\p{Cc}\u2028\u2029]/u
 const MAX_URIS = 20
 
-/** Checks and completes the metadata; every problem is reported, by field, in one InvalidInput. */
+/** Checks and completes the metadata; every problem is reported, by field, in one ClientMetadataRefused. */
 export function checkClientMetadata(input: ClientMetadataInput): ClientMetadata {
   const errors: Record<string, string[]> = {}
   const problem = (field: string, message: string) => (errors[field] ??= []).push(message)
@@ -98,7 +100,7 @@ export function checkClientMetadata(input: ClientMetadataInput): ClientMetadata 
     problem('resources', 'A client_credentials client needs at least one resource: its tokens are for them, never for the first-party audience by default.')
   }
 
-  if (Object.keys(errors).length > 0) throw new InvalidInput(errors)
+  if (Object.keys(errors).length > 0) throw new ClientMetadataRefused(errors)
   return {
     name,
     tokenEndpointAuthMethod: method as TokenEndpointAuthMethod,
@@ -114,8 +116,8 @@ export function checkClientMetadata(input: ClientMetadataInput): ClientMetadata 
 
 /**
  * Redirect URIs are compared exactly at the authorization endpoint, so each is checked here once:
- * absolute, no fragment (RFC 6749 §3.1.2), HTTPS, or plain HTTP only to a loopback address for
- * native apps (RFC 8252 §7.3); a private-use scheme only for a public (native) client (§7.1).
+ * absolute, no fragment (RFC 6749 §3.1.2), HTTPS; plain HTTP to a loopback IP address (RFC 8252
+ * §7.3) and a private-use scheme (§7.1) only for a public (native) client.
  */
 function checkRedirectUris(field: string, uris: string[], isPublic: boolean, problem: (field: string, message: string) => void) {
   if (uris.length > MAX_URIS) problem(field, `At most ${MAX_URIS} URIs.`)
@@ -137,7 +139,12 @@ function redirectUriProblem(uri: string, isPublic: boolean): string | undefined 
   if (url.username !== '' || url.password !== '') return 'holds credentials.'
   const scheme = url.protocol.slice(0, -1)
   if (scheme === 'https') return undefined
-  if (scheme === 'http') return LOOPBACK_HOSTS.has(url.hostname) ? undefined : 'uses plain http, which is allowed only for a loopback address (RFC 8252 §7.3); use https.'
+  if (scheme === 'http') {
+    if (!LOOPBACK_HOSTS.has(url.hostname)) return 'uses plain http, which is allowed only for a loopback IP address, 127.0.0.1 or [::1] (RFC 8252 §7.3, §8.3); use https.'
+    // A loopback redirect is how a native app receives its code (RFC 8252 §7.3); a web app with a
+    // secret has an https address, and any program on the machine could listen on a loopback port.
+    return isPublic ? undefined : 'uses loopback http, which is for native apps: register them as public clients (token_endpoint_auth_method none), or use https.'
+  }
   if (PRIVATE_USE_SCHEME.test(scheme)) return isPublic ? undefined : 'uses a private-use scheme, which is for native apps: register them as public clients (token_endpoint_auth_method none).'
   return 'uses a scheme that is neither https, loopback http nor a reverse-domain private-use scheme.'
 }

@@ -7,7 +7,7 @@ import { recordAudit } from './audit.js'
 import { checkClientMetadata, type ClientMetadataInput } from './client-metadata.js'
 import { isClientIdForm } from './client-ids.js'
 import { ConcurrencyLimit } from './concurrency-limit.js'
-import { InvalidInput, NotFound } from './errors.js'
+import { ClientMetadataRefused, NotFound } from './errors.js'
 import { hashToken } from './secrets.js'
 
 export type { ClientRecord } from '../stores/client-records.js'
@@ -62,7 +62,7 @@ export class OAuthClients {
       if (!current) throw new NotFound('Client')
       // A client keeps its kind: a confidential one has a secret to protect, a public one none to use.
       if ((current.secretHash === null) !== (metadata.tokenEndpointAuthMethod === 'none')) {
-        throw new InvalidInput({ token_endpoint_auth_method: ['A client cannot change between public (none) and confidential: register a new one.'] })
+        throw new ClientMetadataRefused({ token_endpoint_auth_method: ['A client cannot change between public (none) and confidential: register a new one.'] })
       }
       const updated = await this.records.update(tx, id, metadata, new Date())
       if (!updated) throw new NotFound('Client')

@@ -160,6 +160,18 @@ export class InvalidTarget extends CoreError {
   readonly code = 'INVALID_TARGET'
 }
 
+/**
+ * Client metadata that RFC 7591's rules refuse, with its §3.2.2 error code: `invalid_redirect_uri`
+ * when only the redirect URIs are wrong, otherwise `invalid_client_metadata`; by field, like InvalidInput.
+ */
+export class ClientMetadataRefused extends CoreError {
+  readonly code: 'invalid_redirect_uri' | 'invalid_client_metadata'
+  constructor(readonly fields: Record<string, string[]>) {
+    super('The client metadata is refused')
+    this.code = Object.keys(fields).every((field) => field === 'redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata'
+  }
+}
+
 /** For `.catch`: an invalid token reads as null; anything else (a store failure) still fails the request. */
 export function nullIfInvalidToken(error: unknown): null {
   if (error instanceof InvalidAccessToken) return null

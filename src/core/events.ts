@@ -13,6 +13,8 @@ export interface CoreEventMap {
   'mfa.locked': { level: number }
   'refresh.rotated': { sessionId: string }
   'refresh.reuse_detected': { sessionId: string }
+  /** An access token issued to a client for itself (the client_credentials grant). */
+  'client_credentials.issued': { clientId: string }
   'pruning.deleted': { kind: PruneKind; rows: number }
   /** A mail was queued in the outbox and committed: a sender may deliver it now. */
   'mail.queued': { id: string }

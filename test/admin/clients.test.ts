@@ -31,6 +31,7 @@ t.test('register a client: its secret, shown once, authenticates to introspectio
   t.equal(response.statusCode, 201)
   const { data } = response.json()
   t.match(data, { client_id: /^client_/, client_secret: String, name: 'Billing service', created_at: String })
+  t.equal(data.client_secret_expires_at, 0, 'RFC 7591 §3.2.1: required with a secret; 0, it does not expire')
   t.ok(data.client_secret.length >= 43, 'at least 256 bits')
   const introspected = await introspectAs(data.client_id, data.client_secret)
   t.equal(introspected.statusCode, 200)
@@ -78,40 +79,60 @@ t.test('a public client (an SPA or a native app) gets no secret; its metadata re
   const response = await call('POST', '/clients', metadata)
   t.equal(response.statusCode, 201)
   const { data } = response.json()
-  t.notOk('client_secret' in data, 'no secret')
+  t.notOk('client_secret' in data || 'client_secret_expires_at' in data, 'no secret')
   t.match(data, { ...metadata, response_types: ['code'], resources: [], updated_at: null })
   t.same((await call('GET', `/clients/${data.client_id}`)).json().data, data, 'read back')
   t.equal((await db.oAuthClient.findUniqueOrThrow({ where: { id: data.client_id } })).secretHash, null)
   t.equal((await call('GET', '/clients/client_AAAAAAAAAAAAAAAA')).statusCode, 404)
 })
 
-t.test('metadata that would let a client be misused is refused, naming the field and why', async (t) => {
+t.test('metadata that would let a client be misused is refused with RFC 7591\'s error code, naming the field and why', async (t) => {
   const code = { grant_types: ['authorization_code'] }
-  const refused: [string, Record<string, unknown>, string][] = [
-    ['plain http to a public host', { ...code, redirect_uris: ['http://shop.example.com/cb'] }, 'redirect_uris'],
-    ['a fragment', { ...code, redirect_uris: ['https://shop.example.com/cb#x'] }, 'redirect_uris'],
-    ['a relative URI', { ...code, redirect_uris: ['/callback'] }, 'redirect_uris'],
-    ['javascript:', { ...code, redirect_uris: ['javascript:alert(1)'] }, 'redirect_uris'],
-    ['credentials in the URI', { ...code, redirect_uris: ['https://user:pw@shop.example.com/cb'] }, 'redirect_uris'],
-    ['a private-use scheme for a confidential client', { ...code, redirect_uris: ['com.example.shop:/oauth'] }, 'redirect_uris'],
-    ['the code flow without a redirect URI', code, 'redirect_uris'],
-    ['a redirect URI without the code flow', { redirect_uris: ['https://shop.example.com/cb'] }, 'redirect_uris'],
-    ['client credentials for a public client', { token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], resources: ['https://api.example.com'] }, 'grant_types'],
-    ['client credentials with no resource', { grant_types: ['client_credentials'] }, 'resources'],
-    ['a refresh token without a login', { grant_types: ['refresh_token'] }, 'grant_types'],
-    ['the implicit response type', { ...code, redirect_uris: ['https://shop.example.com/cb'], response_types: ['token'] }, 'response_types'],
-    ['the password grant', { grant_types: ['password'] }, 'grant_types'],
-    ['an unknown authentication method', { token_endpoint_auth_method: 'private_key_jwt' }, 'token_endpoint_auth_method'],
-    ['a scope with a quote', { scope: 'read "all"' }, 'scope'],
-    ['a resource with a fragment', { grant_types: ['client_credentials'], resources: ['https://api.example.com/#x'] }, 'resources'],
-    ['a name with a line break', { client_name: 'Shop\nBcc: x' }, 'client_name'],
+  const native = { ...code, token_endpoint_auth_method: 'none' }
+  const refused: [string, Record<string, unknown>, 'invalid_redirect_uri' | 'invalid_client_metadata', string][] = [
+    ['plain http to a public host', { ...code, redirect_uris: ['http://shop.example.com/cb'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['a fragment', { ...code, redirect_uris: ['https://shop.example.com/cb#x'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['an empty fragment', { ...code, redirect_uris: ['https://shop.example.com/cb#'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['a relative URI', { ...code, redirect_uris: ['/callback'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['javascript:', { ...native, redirect_uris: ['javascript:alert(1)'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['a scheme that is no reverse domain', { ...native, redirect_uris: ['shopapp:/cb'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['credentials in the URI', { ...code, redirect_uris: ['https://user:pw@shop.example.com/cb'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['a private-use scheme for a confidential client', { ...code, redirect_uris: ['com.example.shop:/oauth'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['loopback http for a confidential client', { ...code, redirect_uris: ['http://127.0.0.1:8080/cb'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['http to localhost, not the loopback IP (RFC 8252 §8.3)', { ...native, redirect_uris: ['http://localhost:8080/cb'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['the code flow without a redirect URI', code, 'invalid_redirect_uri', 'redirect_uris'],
+    ['a redirect URI without the code flow', { redirect_uris: ['https://shop.example.com/cb'] }, 'invalid_redirect_uri', 'redirect_uris'],
+    ['a bad post-logout redirect URI', { ...code, redirect_uris: ['https://shop.example.com/cb'], post_logout_redirect_uris: ['http://shop.example.com/bye'] }, 'invalid_client_metadata', 'post_logout_redirect_uris'],
+    ['a bad redirect URI and a bad scope: not only the redirect URIs', { ...code, redirect_uris: ['http://shop.example.com/cb'], scope: 'read "all"' }, 'invalid_client_metadata', 'scope'],
+    ['client credentials for a public client', { token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], resources: ['https://api.example.com'] }, 'invalid_client_metadata', 'grant_types'],
+    ['client credentials with no resource', { grant_types: ['client_credentials'] }, 'invalid_client_metadata', 'resources'],
+    ['a refresh token without a login', { grant_types: ['refresh_token'] }, 'invalid_client_metadata', 'grant_types'],
+    ['the code response type without the code flow', { grant_types: ['client_credentials'], resources: ['https://api.example.com'], response_types: ['code'] }, 'invalid_client_metadata', 'response_types'],
+    ['a scope with a quote', { scope: 'read "all"' }, 'invalid_client_metadata', 'scope'],
+    ['a relative resource', { grant_types: ['client_credentials'], resources: ['api'] }, 'invalid_client_metadata', 'resources'],
+    ['a resource with a fragment', { grant_types: ['client_credentials'], resources: ['https://api.example.com/#x'] }, 'invalid_client_metadata', 'resources'],
+    ['a name with a line break', { client_name: 'Shop\nBcc: x' }, 'invalid_client_metadata', 'client_name'],
   ]
-  for (const [what, metadata, field] of refused) {
+  for (const [what, metadata, error, field] of refused) {
+    const response = await call('POST', '/clients', { client_name: 'Refused', ...metadata })
+    t.equal(response.statusCode, 400, what)
+    t.match(response.json(), { success: false, code: error, message: String }, `${what}: ${error}`)
+    t.ok(response.json().errors?.[field]?.length, `${what}: names ${field}`)
+  }
+  // Values outside the lists the schema states are refused by it, as every admin input is.
+  const outsideTheSchema: [string, Record<string, unknown>][] = [
+    ['the implicit response type', { ...code, redirect_uris: ['https://shop.example.com/cb'], response_types: ['token'] }],
+    ['the password grant', { grant_types: ['password'] }],
+    ['an unknown authentication method', { token_endpoint_auth_method: 'private_key_jwt' }],
+  ]
+  for (const [what, metadata] of outsideTheSchema) {
     const response = await call('POST', '/clients', { client_name: 'Refused', ...metadata })
     t.equal(response.statusCode, 422, what)
-    t.ok(Object.keys(response.json().errors ?? {}).some((key) => key === field || key.startsWith(`${field}.`)), `${what}: names ${field}`)
+    t.equal(response.json().code, 'VALIDATION_ERROR', what)
   }
   t.equal(await db.oAuthClient.count({ where: { name: 'Refused' } }), 0, 'none was stored')
+  const loopback = await call('POST', '/clients', { client_name: 'CLI app', ...native, redirect_uris: ['http://127.0.0.1/cb', 'http://[::1]:53682/cb'] })
+  t.equal(loopback.statusCode, 201, 'a public native app may use loopback IP addresses on any port')
 })
 
 t.test('replace a client\'s metadata: audited; its secret stays; it cannot change kind', async (t) => {
@@ -122,7 +143,7 @@ t.test('replace a client\'s metadata: audited; its secret stays; it cannot chang
   t.match(await db.auditEvent.findFirst({ where: { type: 'admin.client_updated' } }), { actorId: admin.account.id, data: { clientId: created.client_id, scope: 'reports:read reports:write' } })
   t.equal((await introspectAs(created.client_id, created.client_secret)).statusCode, 200, 'the secret still works')
   const toPublic = await call('PUT', `/clients/${created.client_id}`, { client_name: 'Reporting', token_endpoint_auth_method: 'none' })
-  t.equal(toPublic.statusCode, 422)
-  t.ok(toPublic.json().errors.token_endpoint_auth_method)
+  t.equal(toPublic.statusCode, 400)
+  t.match(toPublic.json(), { code: 'invalid_client_metadata', errors: { token_endpoint_auth_method: [String] } })
   t.equal((await call('PUT', '/clients/client_AAAAAAAAAAAAAAAA', { client_name: 'Nobody' })).statusCode, 404)
 })

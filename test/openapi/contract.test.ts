@@ -352,6 +352,7 @@ t.test('admin API', async (t) => {
 
   const client = await contract.call(t, 'POST /api/v1/admin/clients', 201, { ...as, payload: { name: 'Reporting' } })
   await contract.call(t, 'POST /api/v1/admin/clients', 422, { ...as, payload: { name: '' } })
+  await contract.call(t, 'POST /api/v1/admin/clients', 400, { ...as, payload: { client_name: 'Web', grant_types: ['authorization_code'], redirect_uris: ['http://web.example.com/cb'] } })
   await contract.call(t, 'GET /api/v1/admin/clients', 200, as)
   await contract.call(t, 'GET /api/v1/admin/clients', 422, { ...as, url: '/api/v1/admin/clients?page=first' })
   const clientUrl = `/api/v1/admin/clients/${client.json().data.client_id}`
@@ -360,7 +361,8 @@ t.test('admin API', async (t) => {
   await contract.call(t, 'GET /api/v1/admin/clients/{clientId}', 422, { ...as, url: '/api/v1/admin/clients/' })
   await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 200, { ...as, url: clientUrl, payload: { client_name: 'Reporting v2' } })
   await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 404, { ...as, url: '/api/v1/admin/clients/client_AAAAAAAAAAAAAAAA', payload: { client_name: 'Nobody' } })
-  await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 422, { ...as, url: clientUrl, payload: { client_name: 'Reporting', redirect_uris: ['http://example.com/cb'] } })
+  await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 400, { ...as, url: clientUrl, payload: { client_name: 'Reporting', redirect_uris: ['http://example.com/cb'] } })
+  await contract.call(t, 'PUT /api/v1/admin/clients/{clientId}', 422, { ...as, url: clientUrl, payload: { client_name: 'Reporting', grant_types: ['password'] } })
   await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 200, { ...as, url: clientUrl })
   await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 404, { ...as, url: `/api/v1/admin/clients/${client.json().data.client_id}` })
   await contract.call(t, 'DELETE /api/v1/admin/clients/{clientId}', 422, { ...as, url: '/api/v1/admin/clients/' })

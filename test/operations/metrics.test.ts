@@ -145,6 +145,24 @@ t.test('refresh rotations and reuse detections are counted', async (t) => {
   t.equal(value(after, 'latchkey_refresh_reuse_detected_total') - value(before, 'latchkey_refresh_reuse_detected_total'), 1)
 })
 
+t.test('client_credentials tokens are counted when issued, not when refused', async (t) => {
+  const admin = await loginAdmin(app)
+  const registered = await app.inject({
+    method: 'POST', url: '/api/v1/admin/clients', headers: admin.headers,
+    payload: { client_name: 'Metrics job', grant_types: ['client_credentials'], resources: ['https://reports.example.com'] },
+  })
+  const { client_id: id, client_secret: secret } = registered.json().data
+  const grant = (resource: string) => app.inject({
+    method: 'POST', url: '/oauth/token', payload: { grant_type: 'client_credentials', resource },
+    headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` },
+  })
+  const before = await scrape()
+  t.equal((await grant('https://reports.example.com')).statusCode, 200)
+  t.equal((await grant('https://payroll.example.com')).statusCode, 400)
+  const after = await scrape()
+  t.equal(value(after, 'latchkey_client_credentials_tokens_total') - value(before, 'latchkey_client_credentials_tokens_total'), 1)
+})
+
 t.test('bearer checks are counted by where they were answered, and a gauge says whether the view is current', async (t) => {
   const { token } = await nativeLogin(app, await createAccount(app))
   const fromView = async () => value(parsePrometheus(await app.metrics!.registry.metrics()), 'latchkey_revocation_view_reads_total', { source: 'view' })

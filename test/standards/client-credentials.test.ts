@@ -64,6 +64,25 @@ t.test('refusals, each with its RFC error', async (t) => {
     t.equal(response.statusCode, status, what)
     t.equal(response.json().error, error, what)
   }
+  // A public client has no secret: naming itself, or sending an empty one, is no authentication.
+  const publicApp = await register({ client_name: 'Native app', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['http://127.0.0.1/cb'] })
+  for (const fields of [{ client_id: publicApp.client_id }, { client_id: publicApp.client_id, client_secret: '' }] as Record<string, string>[]) {
+    const response = await tokenRequest({ grant_type: 'client_credentials', resource: BILLING, ...fields })
+    t.equal(response.statusCode, 401, `a public client: ${JSON.stringify(Object.keys(fields))}`)
+    t.equal(response.json().error, 'invalid_client')
+  }
+  // A token has one audience: two resources in one request (RFC 8707 allows it) get no token.
+  const both = await app.inject({
+    method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(service.client_id, service.client_secret) },
+    payload: `grant_type=client_credentials&resource=${encodeURIComponent(BILLING)}&resource=${encodeURIComponent(REPORTS)}`,
+  })
+  t.equal(both.statusCode, 400, 'two resources')
+  t.equal(both.json().error, 'invalid_target', 'refused as a target, not as a malformed request')
+  const one = await app.inject({
+    method: 'POST', url: '/oauth/token', headers: { authorization: basic(service.client_id, service.client_secret) },
+    payload: { grant_type: 'client_credentials', resource: [REPORTS] },
+  })
+  t.equal((await jose.jwtVerify(one.json().access_token, jwks, { algorithms: ['RS256'], issuer, audience: REPORTS })).payload.aud, REPORTS, 'a list of one names the audience')
   const introspector = await register({ client_name: 'Only introspects' })
   const noGrant = await tokenRequest({ grant_type: 'client_credentials' }, { authorization: basic(introspector.client_id, introspector.client_secret) })
   t.equal(noGrant.statusCode, 400)

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, type ClientMetadataInput } from '../../core/client-metadata.js'
 import type { ClientRecord } from '../../core/clients.js'
 import { InvalidInput } from '../../core/errors.js'
+import { nativeError } from '../native/envelope.js'
 import { Done, NullableString, NullableTimestamp, Ok, PageQuery, Paged, Timestamp, actorOf, bodyErrors, commonErrors, iso, isoOrNull, notFound, pageOf, paged, documented } from './schemas.js'
 
 const Uris = (description: string) => Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 20, description })
@@ -47,6 +48,11 @@ const clientJson = (c: ClientRecord) => ({
   scope: c.scope, resources: c.resources, first_party: c.firstParty, created_at: iso(c.createdAt), updated_at: isoOrNull(c.updatedAt),
 })
 
+// RFC 7591 §3.2.2: what the rules refuse is 400 with its error code; what the schema refuses (a type,
+// a length, a value outside a list) is 422 VALIDATION_ERROR, as on every admin route.
+const METADATA_REFUSED = nativeError(400, 'The metadata breaks a rule: `invalid_redirect_uri` (only the redirect URIs are wrong) or '
+  + '`invalid_client_metadata` (RFC 7591 §3.2.2), with `errors` naming each field and why; or the body is not valid JSON (`BAD_REQUEST`)')
+
 const ClientId = Type.Object({ clientId: Type.String({ minLength: 1, maxLength: 200 }) })
 
 /** OAuth clients: register (the secret shown once), read, list, replace metadata, delete. */
@@ -56,7 +62,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Register an OAuth client', ...documented(),
       description: 'Takes RFC 7591 client metadata (or, as before, only `name`: a confidential client with no grant, for '
         + 'introspection and revocation). A confidential client\'s secret is returned this once; only its SHA-256 is kept. '
-        + 'Refused metadata answers 422 naming each field and why.',
+        + 'Metadata that breaks a rule answers 400 `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591), naming each field and why.',
       body: Type.Object({ ...metadataFields, client_name: Type.Optional(metadataFields.client_name), name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Older name of client_name' })) }, {
         additionalProperties: false,
         examples: [
@@ -67,8 +73,9 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         201: Ok(Type.Intersect([Client, Type.Object({
           client_secret: Type.Optional(Type.String({ description: 'Shown this once; absent for a public client' })),
+          client_secret_expires_at: Type.Optional(Type.Literal(0, { description: 'RFC 7591 §3.2.1, with a secret: 0, it does not expire' })),
         })])),
-        ...commonErrors, ...bodyErrors,
+        ...commonErrors, ...bodyErrors, 400: METADATA_REFUSED,
       },
     },
   }, async (request, reply) => {
@@ -79,7 +86,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
     return reply.status(201).send({
       success: true as const,
       message: client.secret === null ? 'Client registered' : 'Client registered; store the secret now, it is not shown again',
-      data: { ...clientJson(client), ...(client.secret === null ? {} : { client_secret: client.secret }) },
+      data: { ...clientJson(client), ...(client.secret === null ? {} : { client_secret: client.secret, client_secret_expires_at: 0 as const }) },
     })
   })
 
@@ -106,7 +113,7 @@ const clients: FastifyPluginAsyncTypebox = async (app) => {
         + 'a client cannot change between public and confidential.',
       params: ClientId,
       body: Type.Object(metadataFields, { additionalProperties: false, examples: [{ client_name: 'Billing service', grant_types: ['client_credentials'], scope: 'invoices:read invoices:write', resources: ['https://billing.example.com'] }] }),
-      response: { 200: Ok(Client), ...commonErrors, ...bodyErrors, ...notFound },
+      response: { 200: Ok(Client), ...commonErrors, ...bodyErrors, 400: METADATA_REFUSED, ...notFound },
     },
   }, async (request) => ({
     success: true as const, message: 'Client updated',

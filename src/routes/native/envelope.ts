@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { AccountLocked, InvalidInput, MfaRequired } from '../../core/errors.js'
+import { AccountLocked, ClientMetadataRefused, InvalidInput, MfaRequired } from '../../core/errors.js'
 import { classifyFailure } from '../../http/errors.js'
 import { failClosed } from '../../http/fail-closed.js'
 import { RETRY_AFTER, errorResponses, type HeaderDocs, type StatusDocs } from '../../http/openapi.js'
@@ -53,6 +53,9 @@ const STATUS_BY_CORE_CODE: Record<string, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   VALIDATION_ERROR: 422,
+  // RFC 7591 §3.2.2's codes and status, for client metadata the admin API refuses.
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
   SERVICE_UNAVAILABLE: 503,
 }
 
@@ -78,7 +81,7 @@ export function nativeErrorHandler(error: FastifyError, request: FastifyRequest,
           success: false, message: coreError.message, code: coreError.code, data: { mfa_token: coreError.mfaToken.token, factors: coreError.factors },
         })
       }
-      return send(STATUS_BY_CORE_CODE[coreError.code] ?? 400, coreError.code, coreError.message, coreError instanceof InvalidInput ? coreError.fields : undefined)
+      return send(STATUS_BY_CORE_CODE[coreError.code] ?? 400, coreError.code, coreError.message, coreError instanceof InvalidInput || coreError instanceof ClientMetadataRefused ? coreError.fields : undefined)
     }
     case 'client': return send(failure.status, 'BAD_REQUEST', failure.message)
     case 'internal':

@@ -64,7 +64,11 @@ export const token = {
     grant_type: Param(100, '`refresh_token` or `client_credentials`'),
     refresh_token: Param(512, 'The refresh token to rotate (refresh_token grant)'),
     scope: Param(1000, 'Space-separated scopes; `role:<name>` asks for another role of the account (refresh_token grant)'),
-    resource: Param(2000, 'RFC 8707: the resource the token is for, an absolute URI (client_credentials grant)'),
+    // RFC 8707 §2 lets a client repeat `resource`; a token has one audience, so more than one is
+    // refused as invalid_target by the grant rather than as a malformed request here.
+    resource: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 10 })], {
+      description: 'RFC 8707: the resource the token is for, an absolute URI (client_credentials grant); one per token',
+    })),
     client_id: ClientId,
     client_secret: ClientSecret,
   }, { examples: [examples.tokenRequest, examples.clientCredentialsRequest] }),
