@@ -111,20 +111,24 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
     const base = `http://127.0.0.1:${port}`
     const server = await start(['dist/server.js'], { ...serviceEnv(port, secret), PRUNE_INTERVAL: '1' }, isReady(base))
     try {
-      const sessions = await Promise.all(accounts.slice(0, 32).map((a) => post(`${base}/api/v1/auth/login`, a)))
-      const scenarios: Record<Flow, Parameters<typeof load>[0]> = {
-        login: { name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds },
-        refresh: { name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds },
-        me: { name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds },
+      // Sessions made just before each flow: writing a large backlog takes minutes, longer than an
+      // access token lives (at 10M rows, /me's tokens had expired before its flow began).
+      const scenario = async (flow: Flow): Promise<Parameters<typeof load>[0]> => {
+        if (flow === 'login') return { name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds }
+        const sessions = await Promise.all(accounts.slice(0, 32).map((a) => post(`${base}/api/v1/auth/login`, a)))
+        return flow === 'refresh'
+          ? { name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds }
+          : { name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds }
       }
       const results = {} as Record<Flow, FlowResult>
       for (const flow of ['login', 'refresh', 'me'] as const) {
         const prefix = `ended-${flow}-`
         if (backlog) await fill(client, prefix, sessionCount, true)
+        const loaded = await scenario(flow)
         const watching = { on: backlog }
         const pruned = watchPruning(prefix, watching)
         log(`${label}: ${flow}`)
-        const result = await load(scenarios[flow])
+        const result = await load(loaded)
         watching.on = false
         results[flow] = { load: result, prunedAfter: await pruned }
       }
