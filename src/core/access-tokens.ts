@@ -4,7 +4,8 @@ import { createVerifier } from 'fast-jwt'
 import { InvalidAccessToken } from './errors.js'
 import type { PublishedKey, SigningKeys } from './signing-keys.js'
 
-export interface AccessTokenClaims {
+/** What every access token carries (RFC 9068 §2.2): an account's or a client's. */
+export interface BaseAccessTokenClaims {
   iss: string
   sub: string
   aud: string
@@ -13,8 +14,11 @@ export interface AccessTokenClaims {
   nbf: number
   jti: string
   client_id: string
-  sid: string
   scope: string
+}
+
+export interface AccessTokenClaims extends BaseAccessTokenClaims {
+  sid: string
   email: string
   role: string
   permissions: string[]
@@ -27,17 +31,7 @@ export interface AccessTokenClaims {
  * A token a client got for itself (client credentials): no account, no session. Its audience is a
  * resource the client is registered for, never the first-party audience unless registered as one.
  */
-export interface ClientAccessTokenClaims {
-  iss: string
-  sub: string
-  aud: string
-  exp: number
-  iat: number
-  nbf: number
-  jti: string
-  client_id: string
-  scope: string
-}
+export type ClientAccessTokenClaims = BaseAccessTokenClaims
 
 export interface AccessTokenSubject {
   accountId: string

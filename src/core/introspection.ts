@@ -4,36 +4,23 @@ import { nullIfInvalidToken } from './errors.js'
 import type { Revocations } from './revocations.js'
 import { hashToken } from './secrets.js'
 
+/** What an active token's introspection says of any token (RFC 7662 §2.2). */
+interface ActiveToken {
+  active: true
+  sub: string
+  exp: number
+  iat: number
+  iss: string
+  aud: string
+  client_id: string
+  scope: string
+}
+
 export type Introspection =
   | { active: false }
-  | {
-    active: true
-    token_type: 'access_token' | 'refresh_token'
-    sub: string
-    sid: string
-    exp: number
-    iat: number
-    iss: string
-    aud: string
-    client_id: string
-    scope: string
-    role: string
-    jti?: string
-    email?: string
-  }
-  | {
-    active: true
-    token_type: 'access_token'
-    /** The client itself: a client credentials token has no account and no session. */
-    sub: string
-    exp: number
-    iat: number
-    iss: string
-    aud: string
-    client_id: string
-    scope: string
-    jti: string
-  }
+  | (ActiveToken & { token_type: 'access_token' | 'refresh_token'; sid: string; role: string; jti?: string; email?: string })
+  /** A client credentials token: `sub` is the client itself; no account, no session. */
+  | (ActiveToken & { token_type: 'access_token'; jti: string })
 
 export type TokenTypeHint = 'access_token' | 'refresh_token'
 

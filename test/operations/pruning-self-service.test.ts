@@ -6,6 +6,7 @@ import { PruningRecords } from '../../src/stores/pruning-records.js'
 import { createAccount } from '../helpers/accounts.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { holdNext } from '../helpers/hold.js'
+import { countingPruningRecords } from '../helpers/pruning.js'
 
 // Pruning of what self-service leaves behind, on real Postgres: used and expired links, mail that is
 // done, and sign-ups never confirmed; and what must stay: live links, mail still to send, confirmed
@@ -224,14 +225,7 @@ t.test('batches are bounded: 5 of each kind with a batch size of 2 take 3 transa
     await seedMail({ state: 'sent', nextAttemptAt: ago(8 * DAY), sentAt: ago(8 * DAY) })
     await signUp(31 * DAY)
   }
-  const records = new PruningRecords(db)
-  const batches: [string, number | null][] = []
-  const deleteBatch = records.deleteBatch.bind(records)
-  records.deleteBatch = async (kind, cutoff, limit, wait) => {
-    const deleted = await deleteBatch(kind, cutoff, limit, wait)
-    batches.push([kind, deleted])
-    return deleted
-  }
+  const { records, batches } = countingPruningRecords(db)
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   // The sign-ups' expired links are dead links too.
   t.match(counts, { account_tokens: 10, unverified_accounts: 5, mail_outbox: 5 })

@@ -9,6 +9,7 @@ import { createAccount } from '../helpers/accounts.js'
 import { buildTestApp } from '../helpers/harness.js'
 import { holdNext } from '../helpers/hold.js'
 import { runCli } from '../helpers/cli.js'
+import { countingPruningRecords } from '../helpers/pruning.js'
 
 // Pruning on real Postgres: what nothing can use any more goes, in bounded batches, by one instance
 // at a time; what reuse detection, grace replays and Redis restores need stays.
@@ -138,14 +139,7 @@ t.test('a session ended recently is kept until its access tokens have expired, t
 t.test('batches are bounded: 5 dead rows with a batch size of 2 take 3 transactions', async (t) => {
   await startClean()
   for (let i = 0; i < 5; i++) await db.auditEvent.create({ data: { type: 'test.batch', createdAt: ago(31 * DAY) } })
-  const records = new PruningRecords(db)
-  const batches: [string, number | null][] = []
-  const deleteBatch = records.deleteBatch.bind(records)
-  records.deleteBatch = async (kind, cutoff, limit, wait) => {
-    const deleted = await deleteBatch(kind, cutoff, limit, wait)
-    batches.push([kind, deleted])
-    return deleted
-  }
+  const { records, batches } = countingPruningRecords(db)
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   t.equal(counts.audit_events, 5)
   t.same(batches.filter(([kind]) => kind === 'audit_events'), [['audit_events', 2], ['audit_events', 2], ['audit_events', 1]])
