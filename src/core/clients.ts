@@ -58,10 +58,10 @@ export class OAuthClients {
     const metadata = checkClientMetadata(input)
     if (!isClientIdForm(id)) throw new NotFound('Client')
     return this.db.$transaction(async (tx) => {
-      const current = await this.records.findWithSecret(id)
+      const current = await this.records.find(id)
       if (!current) throw new NotFound('Client')
       // A client keeps its kind: a confidential one has a secret to protect, a public one none to use.
-      if ((current.secretHash === null) !== (metadata.tokenEndpointAuthMethod === 'none')) {
+      if ((current.tokenEndpointAuthMethod === 'none') !== (metadata.tokenEndpointAuthMethod === 'none')) {
         throw new ClientMetadataRefused({ token_endpoint_auth_method: ['A client cannot change between public (none) and confidential: register a new one.'] })
       }
       const updated = await this.records.update(tx, id, metadata, new Date())
