@@ -106,7 +106,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(discoveryRoutes)
   await app.register(oauthRoutes)
   await app.register(userinfoRoutes)
-  await app.register(pageRoutes, { prefix: '/account' })
+  await app.register(pageRoutes)
   return app
 }
 

@@ -47,6 +47,12 @@ export const ConfigSchema = Type.Object({
   SELECTION_TICKET_TTL: Seconds(120, 1),
   // How long a login's mfa_token (password checked, second factor not yet) lives.
   MFA_TOKEN_TTL: Seconds(300, 1),
+  // How long the hosted login page's browser session (single sign-on across clients) lasts.
+  BROWSER_SESSION_TTL: Seconds(12 * 3600, 60),
+  // How long an authorization code may wait for its redemption (RFC 6749 §4.1.2: at most 10 minutes).
+  AUTHORIZATION_CODE_TTL: Type.Integer({ minimum: 1, maximum: 600, default: 60 }),
+  // The ID token's lifetime (OpenID Connect Core §2): how long a client may take to validate it.
+  ID_TOKEN_TTL: Seconds(300, 1),
   // The issuer name authenticator apps show next to a TOTP factor (the otpauth:// URI's issuer).
   TOTP_ISSUER: Type.String({ minLength: 1, maxLength: 100, default: 'Latchkey' }),
   // The admin API and operator introspection only for tokens from a login that passed a second factor.

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto'
-import { promisify } from 'node:util'
 import { createVerifier } from 'fast-jwt'
 import { InvalidAccessToken } from './errors.js'
-import type { PublishedKey, SigningKeys } from './signing-keys.js'
+import { signJwt } from './jwt-signing.js'
+import type { ActiveKey, PublishedKey, SigningKeys } from './signing-keys.js'
 
 /** What every access token carries (RFC 9068 §2.2): an account's or a client's. */
 export interface BaseAccessTokenClaims {
@@ -42,6 +42,8 @@ export interface AccessTokenSubject {
   clientId: string
   /** RFC 8176 authentication methods; sessions always give them. */
   amr?: string[]
+  /** The scopes granted to an OpenID Connect client; a first-party login gets its role's defaults. */
+  scope?: string
 }
 
 export interface IssuedAccessToken {
@@ -57,7 +59,6 @@ export interface AccessTokenOptions {
   clockToleranceSeconds: number
 }
 
-const sign = promisify(crypto.sign)
 const TOKEN_TYPE = 'at+jwt' // RFC 9068 §2.1
 
 /**
@@ -104,7 +105,7 @@ export class AccessTokens {
       jti: crypto.randomUUID(),
       client_id: subject.clientId,
       sid: subject.sessionId,
-      scope: scopeForRole(subject.role),
+      scope: subject.scope ?? scopeForRole(subject.role),
       email: subject.email,
       role: subject.role,
       permissions: subject.permissions,
@@ -125,13 +126,8 @@ export class AccessTokens {
     return { token: await this.sign(key, claims), claims, expiresIn: this.options.ttlSeconds }
   }
 
-  private async sign(key: Awaited<ReturnType<SigningKeys['activeKey']>>, claims: object): Promise<string> {
-    const header = { alg: key.alg, typ: TOKEN_TYPE, kid: key.kid }
-    const input = `${base64url(header)}.${base64url(claims)}`
-    // Async sign runs on the libuv pool, so signing uses every core.
-    const signature = await sign(key.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input),
-      key.alg === 'ES256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey)
-    return `${input}.${signature.toString('base64url')}`
+  private sign(key: ActiveKey, claims: object): Promise<string> {
+    return signJwt(key, TOKEN_TYPE, claims)
   }
 
   /**
@@ -194,8 +190,4 @@ export class AccessTokens {
     }
     return verifier
   }
-}
-
-function base64url(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
 }

@@ -27,6 +27,13 @@ export type AuditEventType =
   | 'mfa.recovery_codes_regenerated'
   | 'mfa.success'
   | 'mfa.failure'
+  // The hosted login page: a browser session (single sign-on) started or ended, consent given or
+  // refused, and an authorization code presented twice (its session is revoked).
+  | 'browser_session.started'
+  | 'browser_session.ended'
+  | 'oauth.consent_granted'
+  | 'oauth.consent_denied'
+  | 'oauth.code_reuse_detected'
   | 'signing_key.created'
   | 'signing_key.rotated'
   | 'signing_key.activated'

@@ -213,3 +213,27 @@ export class InvalidMfaCode extends CoreError {
     super('The code is invalid or has already been used')
   }
 }
+
+/** RFC 6749 §5.2 `invalid_grant`: an authorization code that is unknown, used, expired, or not this client's, redirect's or verifier's. */
+export class InvalidGrant extends CoreError {
+  readonly code = 'INVALID_GRANT'
+  constructor(readonly reason: string) {
+    super('The authorization code is invalid, expired or already used, or was issued to another client or redirect URI')
+  }
+}
+
+/**
+ * An authorization request that cannot be answered at the client's redirect URI, because the client
+ * or the redirect URI is unknown (RFC 6749 §4.1.2.1): the person is told on a page instead.
+ */
+export class AuthorizationRequestRefused extends CoreError {
+  readonly code = 'AUTHORIZATION_REQUEST_REFUSED'
+}
+
+/** An authorization request refused at the client's redirect URI (RFC 6749 §4.1.2.1, OpenID Connect Core §3.1.2.6). */
+export class AuthorizationDenied extends CoreError {
+  readonly code = 'AUTHORIZATION_DENIED'
+  constructor(readonly error: string, description: string) {
+    super(description)
+  }
+}

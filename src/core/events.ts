@@ -15,6 +15,8 @@ export interface CoreEventMap {
   'refresh.reuse_detected': { sessionId: string }
   /** An access token issued to a client for itself (the client_credentials grant). */
   'client_credentials.issued': { clientId: string }
+  /** An authorization code exchanged for tokens at the token endpoint. */
+  'oauth.code_redeemed': { clientId: string }
   'pruning.deleted': { kind: PruneKind; rows: number }
   /** A mail was queued in the outbox and committed: a sender may deliver it now. */
   'mail.queued': { id: string }

@@ -21,6 +21,7 @@ import { RoleAdmin } from './admin/roles.js'
 import { SessionAdmin } from './admin/sessions.js'
 import { KeyAdmin } from './admin/signing-keys.js'
 import { OAuthClients } from './clients.js'
+import { createOpenIdConnect } from './oidc/index.js'
 import { introspect, type TokenTypeHint } from './introspection.js'
 import { InvalidAccessToken, SessionExpired } from './errors.js'
 import { CoreEvents } from './events.js'
@@ -144,6 +145,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
       verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),
   }
+  const oidc = createOpenIdConnect(config, db, kv, { accounts, sessions, signingKeys, events })
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, totp)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.
@@ -189,7 +191,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   return {
     config, db, records, pageSigningKey, kv, events, pruning, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
     exchangeAccessToken,
-    roleSelection, profile, selfService, mfa,
+    roleSelection, profile, selfService, mfa, oidc,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims, { mfaRequired: config.OPERATOR_MFA_REQUIRED }),
     introspect: (token: string, hint?: TokenTypeHint) => introspect({

@@ -129,6 +129,20 @@ export class PasswordLogin {
   }
 
   /**
+   * The hosted login page's password step: the account, whose browser session the page then starts.
+   * For an account with a second factor it throws MfaRequired with an mfa_token for the page's
+   * second step, as login() does for the native API.
+   */
+  async authenticateInBrowser(credentials: Credentials, ip?: string): Promise<AccountView> {
+    const { account, origin, factors } = await this.checkPassword(credentials, ip, true)
+    if (factors.length > 0) {
+      const ticket = await this.secondFactors.tickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin })
+      throw new MfaRequired(factors, ticket)
+    }
+    return account
+  }
+
+  /**
    * Checks the credentials and starts a session for the requested role, or the account's first. For
    * an account with a second factor no session starts: with `secondStep` (the native API) the
    * MfaRequired error carries an mfa_token for /mfa/verify; without, it only refuses.

@@ -31,6 +31,15 @@ export interface SessionOrigin {
   userAgent?: string
 }
 
+/** How a session started by an OpenID Connect client differs from a first-party login. */
+export interface DelegatedSession {
+  /** Chosen beforehand, so an authorization code can name the session its redemption starts. */
+  sessionId: string
+  /** The scopes granted to the client, which its access tokens carry. */
+  scope: string
+  browserSessionId?: string
+}
+
 interface SealedPair {
   accessToken: string
   refreshToken: string
@@ -61,17 +70,18 @@ export class Sessions {
    * Starts a session after a successful password check and records the login. `account` is as it
    * was checked: if it was disabled, deleted or given a new password since, no session starts.
    */
-  async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin, amr: string[] = ['pwd']): Promise<TokenPair> {
+  async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin, amr: string[] = ['pwd'], delegated?: DelegatedSession): Promise<TokenPair> {
     const now = new Date()
-    const sessionId = crypto.randomUUID()
+    const sessionId = delegated?.sessionId ?? crypto.randomUUID()
     const refreshToken = randomToken()
     const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
     const [accessToken, started] = await Promise.all([
-      this.issueFor(account, role, { id: sessionId, clientId: origin.clientId, amr }),
+      this.issueFor(account, role, { id: sessionId, clientId: origin.clientId, amr, scope: delegated?.scope }),
       // Only while the account is still as checked: a disable, password reset or delete racing this
       // login either ends the new session with the others or leaves nothing started.
       this.records.insertSessionIfAccountUnchanged({
         sessionId, accountId: account.id, checkedPasswordHash: account.passwordHash, role: role.name, origin, amr,
+        scope: delegated?.scope, browserSessionId: delegated?.browserSessionId,
         tokenHash: hashToken(refreshToken), now, idleExpiresAt, absoluteExpiresAt: new Date(now.getTime() + this.policy.absoluteTtlMs),
       }),
     ])
@@ -328,10 +338,10 @@ export class Sessions {
   }
 
   /** A session's access token carries how its login was authenticated; sessions from before amr was kept say `pwd`. */
-  private issueFor(account: AccountView, role: AccountRoleView, session: { id: string; clientId: string; amr?: string[] | null }) {
+  private issueFor(account: AccountView, role: AccountRoleView, session: { id: string; clientId: string; amr?: string[] | null; scope?: string | null }) {
     return this.tokens.issue({
       accountId: account.id, email: account.email, role: role.name, permissions: role.permissions, sessionId: session.id, clientId: session.clientId,
-      amr: session.amr?.length ? session.amr : ['pwd'],
+      amr: session.amr?.length ? session.amr : ['pwd'], scope: session.scope ?? undefined,
     })
   }
 

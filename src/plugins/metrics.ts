@@ -62,6 +62,7 @@ export default fp(async (app) => {
   const rotations = new Counter({ name: 'latchkey_refresh_rotations_total', help: 'Refresh tokens rotated', registers: [registry] })
   const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh tokens presented again after use (their session is revoked)', registers: [registry] })
   const clientTokens = new Counter({ name: 'latchkey_client_credentials_tokens_total', help: 'Access tokens issued to clients for themselves (the client_credentials grant)', registers: [registry] })
+  const codeRedemptions = new Counter({ name: 'latchkey_authorization_codes_redeemed_total', help: 'Authorization codes exchanged for tokens (OpenID Connect logins)', registers: [registry] })
   const pruned = new Counter({ name: 'latchkey_pruned_rows_total', help: 'Expired rows deleted by pruning, by kind', labelNames: ['kind'], registers: [registry] })
   const storeErrors = new Counter({ name: 'latchkey_store_errors_total', help: 'Requests failed because a store was unavailable', labelNames: ['store'], registers: [registry] })
   // Asked at each scrape, as readiness does: an outage shows even when no request fails.
@@ -120,6 +121,7 @@ export default fp(async (app) => {
   events.on('refresh.rotated', () => rotations.inc())
   events.on('refresh.reuse_detected', () => reuse.inc())
   events.on('client_credentials.issued', () => clientTokens.inc())
+  events.on('oauth.code_redeemed', () => codeRedemptions.inc())
   events.on('pruning.deleted', ({ kind, rows }) => pruned.inc({ kind }, rows))
   events.on('mail.delivery', ({ kind, outcome }) => mails.inc({ kind, outcome }))
 

@@ -14,6 +14,8 @@ export interface SessionRecord {
   absoluteExpiresAt: Date
   /** How the session's login was authenticated (RFC 8176); null or empty for sessions from before it was kept. */
   amr?: string[] | null
+  /** The scopes granted to an OpenID Connect client; null for a first-party login. */
+  scope?: string | null
 }
 
 /** A refresh token with its session and the session's account, as one query reads them. */
@@ -31,6 +33,10 @@ export interface NewSession {
   role: string
   origin: { clientId: string; ip?: string; userAgent?: string }
   amr: string[]
+  /** Granted to an OpenID Connect client; absent for a first-party login. */
+  scope?: string
+  /** The hosted login page's browser session it was started from, if any. */
+  browserSessionId?: string
   tokenHash: string
   now: Date
   idleExpiresAt: Date
@@ -71,6 +77,7 @@ type PresentedTokenRow = AccountRow & {
   idle_expires_at: Date
   absolute_expires_at: Date
   session_amr: string[] | null
+  session_scope: string | null
 }
 
 /** The client, or a transaction, that session writes go through. */
@@ -102,9 +109,10 @@ export class SessionRecords {
         WHERE id = ${s.accountId}::uuid AND status = 'active' AND password_hash = ${s.checkedPasswordHash}::text
         FOR SHARE
       ), session AS (
-        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at, amr)
+        INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at, amr,
+          scope, browser_session_id)
         SELECT ${s.sessionId}::uuid, id, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
-          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}, ${s.amr}::text[]
+          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}, ${s.amr}::text[], ${s.scope ?? null}::text, ${s.browserSessionId ?? null}::uuid
         FROM account
         RETURNING id
       ), token AS (
@@ -132,7 +140,7 @@ export class SessionRecords {
   async findPresentedToken(tokenHash: string): Promise<PresentedToken | null> {
     const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
       SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
-        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, s.amr AS session_amr,
+        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, s.amr AS session_amr, s.scope AS session_scope,
         ${ACCOUNT_COLUMNS}
       FROM refresh_tokens rt
       JOIN sessions s ON s.id = rt.session_id
@@ -145,7 +153,7 @@ export class SessionRecords {
       token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
       session: {
         id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
-        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr,
+        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr, scope: row.session_scope,
       },
       account: toAccountView(row),
     }

@@ -371,6 +371,38 @@ t.test('admin API', async (t) => {
   await contract.call(t, 'GET /api/v1/admin/audit-events', 422, { ...as, url: '/api/v1/admin/audit-events?from=yesterday' })
 })
 
+t.test('browser endpoints: authorization and end session', async (t) => {
+  const spa = await app.core.clients.register({
+    client_name: 'contract-spa', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'],
+    redirect_uris: ['https://spa.example.com/cb'], post_logout_redirect_uris: ['https://spa.example.com/bye'],
+  })
+  const request = {
+    response_type: 'code', client_id: spa.id, redirect_uri: 'https://spa.example.com/cb', scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 's',
+  }
+  const xml = { headers: { 'content-type': 'application/xml' }, body: '<request/>' }
+  const oversizedForm = form({ padding: 'x'.repeat(70 * 1024) })
+  for (const [route, options] of [['GET /oauth/authorize', {}], ['POST /oauth/authorize', { form: true }]] as const) {
+    const send = (fields: Record<string, string>) => ('form' in options ? form(fields) : { url: `/oauth/authorize?${new URLSearchParams(fields).toString()}` })
+    const toLogin = await contract.call(t, route, 'form' in options ? 303 : 302, send(request))
+    t.match(toLogin.headers.location, /^\/account\/login\?interaction=/, `${route}: to the hosted login page`)
+    await contract.call(t, route, 400, send({ ...request, client_id: 'client_unknown' }))
+  }
+  await contract.call(t, 'POST /oauth/authorize', 413, oversizedForm)
+  await contract.call(t, 'POST /oauth/authorize', 415, xml)
+
+  const bye = { client_id: spa.id, post_logout_redirect_uri: 'https://spa.example.com/bye', state: 'x' }
+  for (const [route, options] of [['GET /oauth/end-session', {}], ['POST /oauth/end-session', { form: true }]] as const) {
+    const send = (fields: Record<string, string>) => ('form' in options ? form(fields) : { url: `/oauth/end-session?${new URLSearchParams(fields).toString()}` })
+    await contract.call(t, route, 200, send({}))
+    const back = await contract.call(t, route, 'form' in options ? 303 : 302, send(bye))
+    t.equal(back.headers.location, 'https://spa.example.com/bye?state=x')
+    await contract.call(t, route, 400, send({ ...bye, post_logout_redirect_uri: 'https://evil.example.com/' }))
+  }
+  await contract.call(t, 'POST /oauth/end-session', 413, oversizedForm)
+  await contract.call(t, 'POST /oauth/end-session', 415, xml)
+})
+
 t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
   const limited = await buildTestApp(t, { RATE_LIMIT_AUTH_MAX: '1', RATE_LIMIT_TOKEN_MAX: '1', RATE_LIMIT_CLIENT_MAX: '1', RATE_LIMIT_MAIL_MAX: '1' })
   const checker = contract.on(limited)
@@ -387,6 +419,12 @@ t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
     // The first request spends the allowance, whatever it answers.
     await limited.inject({ method: 'POST', url, payload: {} })
     await checker.call(t, route, 429, { payload: {} })
+  }
+  for (const route of ['GET /oauth/authorize', 'POST /oauth/authorize', 'GET /oauth/end-session', 'POST /oauth/end-session']) {
+    const [method, url] = route.split(' ') as ['GET' | 'POST', string]
+    const request = method === 'POST' ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' } : {}
+    await limited.inject({ method, url, ...request })
+    await checker.call(t, route, 429, request)
   }
 })
 

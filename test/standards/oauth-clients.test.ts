@@ -22,14 +22,17 @@ t.test('discovery: both documents, the issuer equals the tokens\' iss, and every
   const rfc8414 = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()
   t.same(rfc8414, oidc)
   t.equal(oidc.issuer, issuer)
-  t.same(oidc.grant_types_supported, ['refresh_token', 'client_credentials'])
+  t.same(oidc.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials'])
+  t.same(oidc.response_types_supported, ['code'], 'OpenID Connect Discovery requires a response type; the code flow is the one offered')
+  t.same(oidc.code_challenge_methods_supported, ['S256'])
   t.ok((oidc.id_token_signing_alg_values_supported as string[]).includes('RS256'))
   const { token } = await nativeLogin(app, account)
   t.equal(jose.decodeJwt(token).iss, oidc.issuer)
-  for (const key of ['jwks_uri', 'token_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'userinfo_endpoint']) {
+  for (const key of ['jwks_uri', 'token_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'userinfo_endpoint', 'authorization_endpoint', 'end_session_endpoint']) {
     const url = oidc[key] as string
     t.ok(url.startsWith(issuer), `${key} is under the issuer`)
-    const response = await fetch(url, { method: key === 'jwks_uri' ? 'GET' : 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: key === 'jwks_uri' ? undefined : '' })
+    const get = ['jwks_uri', 'authorization_endpoint', 'end_session_endpoint'].includes(key)
+    const response = await fetch(url, { method: get ? 'GET' : 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: get ? undefined : '' })
     t.not(response.status, 404, `${key} answers`)
     t.ok(response.status < 500, `${key} does not fail`)
   }

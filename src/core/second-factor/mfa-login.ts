@@ -1,4 +1,4 @@
-import { selectRole, type Accounts } from '../accounts.js'
+import { selectRole, type AccountView, type Accounts } from '../accounts.js'
 import { AccountDisabled, InvalidMfaToken } from '../errors.js'
 import { hashToken } from '../secrets.js'
 import type { SessionOrigin, Sessions, TokenPair } from '../sessions.js'
@@ -24,13 +24,19 @@ export class MfaLogin {
    * it, so a token logs in once.
    */
   async verify(mfaToken: string, code: string, origin: SessionOrigin): Promise<TokenPair> {
+    const { account, role, amr } = await this.prove(mfaToken, code, origin.ip)
+    return this.sessions.start(account, selectRole(account, role), origin, amr)
+  }
+
+  /** The second step without a session: the hosted login page starts a browser session instead. */
+  async prove(mfaToken: string, code: string, ip?: string): Promise<{ account: AccountView; role?: string; amr: string[] }> {
     const pending = await this.tickets.read(mfaToken)
     const account = await this.accounts.findById(pending.accountId)
     // A password reset since the check voids it (the session would not start anyway).
     if (!account || hashToken(account.passwordHash) !== pending.password) throw new InvalidMfaToken('password changed since')
     if (account.status !== 'active') throw new AccountDisabled()
-    const method = await this.factors.prove(account, code, pending.origin, origin.ip)
+    const method = await this.factors.prove(account, code, pending.origin, ip)
     await this.tickets.spend(mfaToken)
-    return this.sessions.start(account, selectRole(account, pending.role), origin, AMR_BY_PROOF[method])
+    return { account, role: pending.role, amr: AMR_BY_PROOF[method] }
   }
 }

@@ -43,6 +43,7 @@ const CORE_TO_OAUTH: Record<string, [OAuthErrorCode, number]> = {
   UNAUTHORIZED_CLIENT: ['unauthorized_client', 400],
   INVALID_TARGET: ['invalid_target', 400],
   ACCOUNT_NOT_FOUND: ['invalid_grant', 400],
+  INVALID_GRANT: ['invalid_grant', 400],
   INVALID_TOKEN: ['invalid_token', 401],
   SERVICE_UNAVAILABLE: ['temporarily_unavailable', 503],
 }

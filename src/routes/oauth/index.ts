@@ -5,12 +5,13 @@ import { bearerTokenOf } from '../../http/request-credentials.js'
 import { nullIfInvalidToken, nullIfNotOperator } from '../../core/errors.js'
 import type { ClientRecord } from '../../core/clients.js'
 import { clientCredentialsOf } from './client-auth.js'
+import { authorizationCodeGrant } from './grants/authorization-code.js'
 import { clientCredentialsGrant } from './grants/client-credentials.js'
 import { refreshTokenGrant } from './grants/refresh-token.js'
 import { OAuthError, oauthErrorHandler } from './errors.js'
 import * as schemas from './schemas.js'
 
-/** OAuth 2.0 endpoints: token (refresh and client credentials grants; RFC 9700 rules out the password grant), revocation, introspection. */
+/** OAuth 2.0 endpoints: token (authorization code, refresh and client credentials grants; RFC 9700 rules out the password grant), revocation, introspection. */
 const oauth: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(formbody, { bodyLimit: app.config.AUTH_BODY_LIMIT })
   app.setErrorHandler(oauthErrorHandler)
@@ -33,7 +34,8 @@ const oauth: FastifyPluginAsyncTypebox = async (app) => {
     const grantType = request.body.grant_type
     if (!grantType) throw new OAuthError('invalid_request', 'The grant_type parameter is required')
     let response
-    if (grantType === 'refresh_token') response = await refreshTokenGrant(app, request.body, client?.id)
+    if (grantType === 'authorization_code') response = await authorizationCodeGrant(app, request, request.body, client)
+    else if (grantType === 'refresh_token') response = await refreshTokenGrant(app, request.body, client?.id)
     else if (grantType === 'client_credentials') response = await clientCredentialsGrant(app, request.body, client)
     else {
       throw new OAuthError('unsupported_grant_type', grantType === 'password'

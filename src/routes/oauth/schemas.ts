@@ -25,6 +25,15 @@ const TokenResponse = Type.Object({
   scope: Type.String({ description: 'Granted scopes, with `role:<name>` for the token\'s role' }),
 }, { description: 'RFC 6749 §5.1 access token response', examples: [examples.tokenResponse] })
 
+const CodeTokenResponse = Type.Object({
+  access_token: Type.String({ description: 'An RS256 JWT access token (`typ: at+jwt`) for the account, with the granted `scope`' }),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+  refresh_token: Type.Optional(Type.String({ description: 'Only when `offline_access` was granted' })),
+  id_token: Type.Optional(Type.String({ description: 'OpenID Connect Core §3.1.3.3: the ID token, when `openid` was granted' })),
+  scope: Type.String({ description: 'The granted scopes' }),
+}, { description: 'RFC 6749 §4.1.4: the authorization code grant\'s response' })
+
 const ClientTokenResponse = Type.Object({
   access_token: Type.String({ description: 'An RS256 JWT access token (`typ: at+jwt`) whose `sub` is the client' }),
   token_type: Type.Literal('Bearer'),
@@ -51,7 +60,10 @@ const IntrospectionResponse = Type.Object({
 export const token = {
   tags: ['standards'],
   summary: 'Token endpoint',
-  description: 'RFC 6749 §5. `grant_type=refresh_token` (§6) rotates a refresh token and returns a new access token and '
+  description: 'RFC 6749 §5. `grant_type=authorization_code` (§4.1.3) redeems a code from the authorization endpoint once, '
+    + 'with the PKCE `code_verifier` (RFC 7636) and the same `redirect_uri`; a confidential client authenticates, a public one '
+    + 'names itself in `client_id`. A code presented twice revokes the session its first redemption started. '
+    + '`grant_type=refresh_token` (§6) rotates a refresh token and returns a new access token and '
     + 'refresh token; a `scope` containing `role:<name>` switches the token\'s role. A refresh token is bound to its client: '
     + 'a confidential client authenticates with Basic or `client_secret_post`, a public one may name itself in `client_id`. '
     + '`grant_type=client_credentials` (§4.4) gives an authenticated confidential client, registered for that grant, a token '
@@ -61,7 +73,10 @@ export const token = {
   security: security.optionalBasic,
   consumes,
   body: Type.Object({
-    grant_type: Param(100, '`refresh_token` or `client_credentials`'),
+    grant_type: Param(100, '`authorization_code`, `refresh_token` or `client_credentials`'),
+    code: Param(512, 'The authorization code (authorization_code grant)'),
+    redirect_uri: Param(2048, 'The redirect URI the code was sent to (authorization_code grant)'),
+    code_verifier: Param(256, 'The PKCE verifier whose S256 challenge the authorization request sent (authorization_code grant)'),
     refresh_token: Param(512, 'The refresh token to rotate (refresh_token grant)'),
     scope: Param(1000, 'Space-separated scopes; `role:<name>` asks for another role of the account (refresh_token grant)'),
     // RFC 8707 §2 lets a client repeat `resource`; a token has one audience, so more than one is
@@ -73,10 +88,12 @@ export const token = {
     client_secret: ClientSecret,
   }, { examples: [examples.tokenRequest, examples.clientCredentialsRequest] }),
   response: {
-    200: Type.Union([TokenResponse, ClientTokenResponse], { description: 'RFC 6749 §5.1: the tokens (refresh_token grant) or the client\'s token (client_credentials grant)', headers: NO_STORE }),
+    200: Type.Union([CodeTokenResponse, TokenResponse, ClientTokenResponse], {
+      description: 'RFC 6749 §5.1: the tokens (authorization_code and refresh_token grants) or the client\'s token (client_credentials grant)', headers: NO_STORE,
+    }),
     400: oauthError(400, '`invalid_request` (a parameter is missing, repeated or invalid, or the body is neither a form nor JSON), '
-      + '`unsupported_grant_type` (any grant but `refresh_token` and `client_credentials`), `invalid_grant` (the refresh token is '
-      + 'unknown, used, expired, revoked or another client\'s), `invalid_scope` (a role the account does not hold, or a scope the '
+      + '`unsupported_grant_type` (the password grant, or any grant not listed above), `invalid_grant` (the code or refresh token is '
+      + 'unknown, used, expired, revoked or another client\'s, or the redirect URI or code verifier does not match), `invalid_scope` (a role the account does not hold, or a scope the '
       + 'client is not registered for), `unauthorized_client` (a client not registered for the grant) or `invalid_target` '
       + '(a resource the client may not ask for)'),
     ...oauthErrors(401, 413, 429, 500, 503),
@@ -124,13 +141,14 @@ export const introspect = {
 
 const UserInfo = Type.Object({
   sub: Type.String({ description: 'The account id' }),
-  email: Type.String(),
+  email: Type.Optional(Type.String({ description: 'For an OpenID Connect client\'s token: only with the `email` scope' })),
+  email_verified: Type.Optional(Type.Boolean({ description: 'With `email`, for an OpenID Connect client\'s token' })),
   name: Type.Optional(Type.String({ description: 'Absent when the account has no name' })),
   phone_number: Type.Optional(Type.String({ description: 'Absent when the account has no phone' })),
-  role: Type.String({ description: 'The token\'s role' }),
-  roles: Type.Array(Type.String(), { description: 'Every role the account holds' }),
-  permissions: Type.Array(Type.String(), { description: 'The permissions of the token\'s role, read now' }),
-}, { description: 'The claims about the account', examples: [examples.userinfo] })
+  role: Type.Optional(Type.String({ description: 'The token\'s role (for an OpenID Connect client\'s token: with the `profile` scope)' })),
+  roles: Type.Optional(Type.Array(Type.String(), { description: 'Every role the account holds (likewise)' })),
+  permissions: Type.Optional(Type.Array(Type.String(), { description: 'The permissions of the token\'s role, read now (likewise)' })),
+}, { description: 'The claims about the account: all of them for a first-party token; for an OpenID Connect client\'s token (its `scope` has `openid`), those its scopes release', examples: [examples.userinfo] })
 
 const INVALID_TOKEN = oauthError(401, '`invalid_token`: the Bearer token is missing, invalid, expired or revoked (RFC 6750 §3.1)', {
   'www-authenticate': { type: 'string', description: '`Bearer error="invalid_token"`' },
@@ -138,7 +156,9 @@ const INVALID_TOKEN = oauthError(401, '`invalid_token`: the Bearer token is miss
 const userinfoAbout = {
   tags: ['standards'],
   summary: 'UserInfo',
-  description: 'OpenID Connect UserInfo: the Bearer token\'s account as it is now, with the token\'s role and that role\'s current permissions.',
+  description: 'OpenID Connect UserInfo: the Bearer token\'s account as it is now, with the token\'s role and that role\'s current permissions. '
+    + 'For a token issued to an OpenID Connect client, only the claims its scopes release (OpenID Connect Core §5.4): `sub` always, '
+    + '`email` and `email_verified` with `email`, `name`, `phone_number`, `role`, `roles` and `permissions` with `profile`.',
   security: security.bearer,
 }
 
@@ -160,18 +180,27 @@ const EXAMPLE_METADATA = { ...metadataFor(examples.issuer), id_token_signing_alg
 
 const Metadata = Type.Object({
   issuer: Type.String({ description: 'ISSUER: the `iss` of every token' }),
-  jwks_uri: Type.String(),
+  authorization_endpoint: Type.String(),
   token_endpoint: Type.String(),
+  jwks_uri: Type.String(),
+  userinfo_endpoint: Type.String(),
+  end_session_endpoint: Type.String({ description: 'OpenID Connect RP-Initiated Logout' }),
   revocation_endpoint: Type.String(),
   introspection_endpoint: Type.String(),
-  userinfo_endpoint: Type.String(),
   grant_types_supported: Type.Array(Type.String()),
   response_types_supported: Type.Array(Type.String()),
+  response_modes_supported: Type.Array(Type.String()),
+  code_challenge_methods_supported: Type.Array(Type.String()),
   scopes_supported: Type.Array(Type.String()),
+  prompt_values_supported: Type.Array(Type.String()),
   subject_types_supported: Type.Array(Type.String()),
   token_endpoint_auth_methods_supported: Type.Array(Type.String()),
   revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
   introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  authorization_response_iss_parameter_supported: Type.Boolean({ description: 'RFC 9207' }),
+  claims_parameter_supported: Type.Boolean(),
+  request_parameter_supported: Type.Boolean(),
+  request_uri_parameter_supported: Type.Boolean(),
   id_token_signing_alg_values_supported: Type.Array(Type.String()),
   access_token_signing_alg_values_supported: Type.Array(Type.String(), { description: 'The algorithm new keys get, then those of the other published keys' }),
   claims_supported: Type.Array(Type.String()),
@@ -185,7 +214,7 @@ const Metadata = Type.Object({
 export const discovery = (summary: string) => ({
   tags: ['standards'],
   summary,
-  description: 'Where the JWKS, token, revocation, introspection and userinfo endpoints are, and what they support. '
+  description: 'Where the authorization, token, JWKS, userinfo, end-session, revocation and introspection endpoints are, and what they support. '
     + 'The same document at both well-known addresses; the URLs start with the ISSUER setting.',
   security: security.none,
   response: { 200: Metadata, ...nativeErrors(500, 503) },

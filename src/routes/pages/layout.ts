@@ -28,7 +28,9 @@ function render(value: string | number | Html | Html[] | undefined): string {
 const STYLE = `body{font-family:system-ui,sans-serif;line-height:1.5;max-width:30em;margin:2em auto;padding:0 1em;color:#1a1a1a}
 label{display:block;font-weight:600;margin-top:1em}input{font:inherit;width:100%;box-sizing:border-box;padding:.5em;margin-top:.25em}
 button{font:inherit;margin-top:1.25em;padding:.5em 1.25em}.hint{color:#444;font-size:.9em;margin:.25em 0 0}
-[role=alert]{border:2px solid #b00020;padding:.5em 1em;margin:1em 0}:focus-visible{outline:3px solid #1a56db;outline-offset:2px}`
+[role=alert]{border:2px solid #b00020;padding:.5em 1em;margin:1em 0}:focus-visible{outline:3px solid #1a56db;outline-offset:2px}
+fieldset{border:0;padding:0;margin:1em 0 0}legend{font-weight:600}fieldset label{display:inline;font-weight:400}
+input[type=radio]{width:auto;margin:.75em .5em 0 0}button+button{margin-left:.75em}`
 
 const STYLE_HASH = `'sha256-${crypto.createHash('sha256').update(STYLE).digest('base64')}'`
 
@@ -36,7 +38,21 @@ const STYLE_HASH = `'sha256-${crypto.createHash('sha256').update(STYLE).digest('
  * The hosted pages' policy: nothing but this style and forms posted to this origin; never framed
  * (clickjacking), no base URL to hijack, and no referrer (the URL holds a link's token).
  */
-export const PAGE_CSP = `default-src 'none'; style-src ${STYLE_HASH}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`
+export const PAGE_CSP = pageCsp()
+
+/**
+ * The policy for a page whose form may end in a redirect elsewhere: browsers apply form-action to
+ * the redirects that follow a form's submission, so the client's redirect URI must be allowed too.
+ */
+export function pageCsp(alsoFormActions: string[] = []): string {
+  return `default-src 'none'; style-src ${STYLE_HASH}; form-action ${['\'self\'', ...alsoFormActions].join(' ')}; frame-ancestors 'none'; base-uri 'none'`
+}
+
+/** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */
+export function cspSourceFor(uri: string): string {
+  const url = new URL(uri)
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol
+}
 
 /** A whole page around `body`: the language, a title that says where the reader is, one main landmark. */
 export function page(title: string, body: Html): string {

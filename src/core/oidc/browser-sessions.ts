@@ -1,0 +1,82 @@
+import type { BrowserSessionRecord, BrowserSessionRecords } from '../../stores/browser-session-records.js'
+import type { Database } from '../../stores/database.js'
+import type { AccountView, Accounts } from '../accounts.js'
+import { recordAudit } from '../audit.js'
+import { hashToken, randomToken } from '../secrets.js'
+import type { Sessions } from '../sessions.js'
+
+/** A live browser session with its account as it is now. */
+export interface LiveBrowserSession extends BrowserSessionRecord {
+  account: AccountView
+}
+
+/**
+ * Single sign-on at the hosted login page: after a login there, the browser holds a cookie with a
+ * random token (stored only as its hash) that lets a second client's login through without asking
+ * again. It lives BROWSER_SESSION_TTL at most, and only while the account is active with the
+ * password it logged in with. Ending it (RP-initiated logout) ends every session started from it.
+ */
+export class BrowserSessions {
+  constructor(
+    private readonly db: Database,
+    private readonly records: BrowserSessionRecords,
+    private readonly accounts: Accounts,
+    private readonly sessions: Sessions,
+    private readonly ttlMs: number,
+  ) {}
+
+  async start(account: AccountView, amr: string[], ip?: string): Promise<{ token: string; session: LiveBrowserSession }> {
+    const token = randomToken()
+    const now = new Date()
+    const record = await this.records.insert({
+      tokenHash: hashToken(token), accountId: account.id, passwordDigest: hashToken(account.passwordHash),
+      authTime: now, amr, ip, expiresAt: new Date(now.getTime() + this.ttlMs),
+    })
+    await recordAudit(this.db, { type: 'browser_session.started', accountId: account.id, ip, data: { browserSessionId: record.id, amr } })
+    return { token, session: { ...record, account } }
+  }
+
+  /** The live browser session a cookie's token names, or null (unknown, ended, expired, or its account changed). */
+  async find(token: string | undefined): Promise<LiveBrowserSession | null> {
+    if (!token || token.length > 100) return null
+    const record = await this.records.findByTokenHash(hashToken(token))
+    return record ? this.live(record) : null
+  }
+
+  async findById(id: string): Promise<LiveBrowserSession | null> {
+    const record = await this.records.findById(id)
+    return record ? this.live(record) : null
+  }
+
+  private async live(record: BrowserSessionRecord): Promise<LiveBrowserSession | null> {
+    if (record.endedAt || record.expiresAt <= new Date()) return null
+    const account = await this.accounts.findById(record.accountId)
+    if (account?.status !== 'active' || hashToken(account.passwordHash) !== record.passwordDigest) return null
+    return { ...record, account }
+  }
+
+  /** Remembers the role chosen at the hosted page, for the next client's login. */
+  chooseRole(id: string, role: string): Promise<void> {
+    return this.records.chooseRole(id, role)
+  }
+
+  /**
+   * Ends the browser session and every session started from it. The end is written first, then the
+   * sessions are read: a code redemption racing it writes its session first, then reads the end
+   * (see AuthorizationCodes), so one of the two always sees the other.
+   */
+  async end(session: Pick<BrowserSessionRecord, 'id' | 'accountId'>, reason: string): Promise<void> {
+    if (await this.records.end(session.id, new Date())) {
+      await recordAudit(this.db, { type: 'browser_session.ended', accountId: session.accountId, data: { browserSessionId: session.id, reason } })
+    }
+    for (const started of await this.records.liveSessionsOf(session.id)) {
+      await this.sessions.revoke(started.id, started.accountId, reason)
+    }
+  }
+
+  /** Whether it ended (or expired) since it was read. */
+  async hasEnded(id: string): Promise<boolean> {
+    const record = await this.records.findById(id)
+    return record?.endedAt !== null || record.expiresAt <= new Date()
+  }
+}

@@ -1,0 +1,173 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { AccountView } from '../../core/accounts.js'
+import { AccountDisabled, AccountLocked, InvalidCredentials, InvalidMfaCode, InvalidMfaToken, MfaRequired } from '../../core/errors.js'
+import type { Interaction } from '../../core/oidc/interactions.js'
+import { answer, INTERACTION_GONE, proceed, readBrowserSession, setBrowserSessionCookie } from './authorization-steps.js'
+import { checkCsrf, issueCsrf } from './csrf.js'
+import { cspSourceFor, pageCsp, type Html } from './layout.js'
+import { send } from './responses.js'
+import { chooseRoleForm, consentForm, loginForm, secondFactorForm } from './views/login.js'
+import { message } from './views/message.js'
+
+// The hosted login: password, second factor, role, consent; each page posts back with the id of the
+// interaction (the authorization request it serves) and an anti-forgery field bound to that id.
+
+const InteractionId = Type.String({ minLength: 1, maxLength: 100 })
+const Field = (maxLength: number) => Type.String({ maxLength })
+const InteractionQuery = Type.Object({ interaction: Type.Optional(InteractionId) })
+const hidden = { hide: true }
+
+const WRONG_PASSWORD = 'The email or password is not right.'
+const FORM_EXPIRED = 'This form has expired or was not sent from this page. Go back to the application and start again.'
+
+export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
+  const key = app.core.pageSigningKey
+  const secure = app.config.ISSUER.startsWith('https:')
+  const { interactions, browserSessions, consents } = app.core.oidc
+  const csrfFor = (request: FastifyRequest, reply: FastifyReply, interaction: Interaction) => issueCsrf(request, reply, key, secure, `interaction:${interaction.id}`)
+  const csrfValid = (request: FastifyRequest, interaction: Interaction, field: string | undefined) => checkCsrf(request, key, secure, field, `interaction:${interaction.id}`)
+
+  /** Sends a page of this interaction: its forms may end in a redirect to the client, which the policy must allow. */
+  function show(reply: FastifyReply, interaction: Interaction, status: number, title: string, body: Html) {
+    reply.header('content-security-policy', pageCsp([cspSourceFor(interaction.request.redirectUri)]))
+    return send(reply, status, title, body)
+  }
+  const gone = (reply: FastifyReply) => send(reply, 400, 'Log in', message(INTERACTION_GONE, 'alert'))
+  const forged = (reply: FastifyReply) => send(reply, 403, 'Log in', message(FORM_EXPIRED, 'alert'))
+  const clientName = async (interaction: Interaction) => (await app.core.clients.find(interaction.request.clientId))?.name ?? 'the application'
+
+  /** After the password (and second factor): the browser session starts, and the request goes on. */
+  async function loggedIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, account: AccountView, amr: string[]) {
+    const { token, session } = await browserSessions.start(account, amr, request.ip)
+    setBrowserSessionCookie(app, reply, token)
+    const updated = { ...interaction, loggedIn: session.id }
+    await interactions.save(updated)
+    return proceed(app, reply, updated, session, 303)
+  }
+
+  app.get('/login', { schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+    const interaction = await interactions.find(request.query.interaction)
+    if (!interaction) return gone(reply)
+    return show(reply, interaction, 200, 'Log in', loginForm({
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), email: interaction.request.loginHint,
+    }))
+  })
+
+  app.post('/login', {
+    ...app.rateLimited('password'),
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, email: Field(320), password: Field(1024), csrf: Type.Optional(Field(100)) }) },
+  }, async (request, reply) => {
+    const { email, password, csrf } = request.body
+    const interaction = await interactions.find(request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, csrf)) return forged(reply)
+    const again = async (status: number, error: string) => show(reply, interaction, status, 'Log in', loginForm({
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), email, error,
+    }))
+    let account: AccountView
+    try {
+      account = await app.core.login.authenticateInBrowser({ email, password }, request.ip)
+    } catch (error) {
+      if (error instanceof InvalidCredentials) return again(401, WRONG_PASSWORD)
+      if (error instanceof AccountLocked) {
+        reply.header('retry-after', String(error.retryAfterSeconds))
+        return again(429, `Too many failed attempts. Try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`)
+      }
+      if (error instanceof AccountDisabled) return again(403, 'This account is disabled.')
+      if (error instanceof MfaRequired && error.mfaToken) {
+        return show(reply, interaction, 200, 'Second step', secondFactorForm({ interaction: interaction.id, csrf: csrfFor(request, reply, interaction), mfaToken: error.mfaToken.token }))
+      }
+      throw error
+    }
+    return loggedIn(request, reply, interaction, account, ['pwd'])
+  })
+
+  app.post('/login/second-factor', {
+    ...app.rateLimited('password'),
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, mfa_token: Field(100), code: Field(64), csrf: Type.Optional(Field(100)) }) },
+  }, async (request, reply) => {
+    const { mfa_token: mfaToken, code, csrf } = request.body
+    const interaction = await interactions.find(request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, csrf)) return forged(reply)
+    const again = (status: number, error: string) => show(reply, interaction, status, 'Second step', secondFactorForm({
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), mfaToken, error,
+    }))
+    let proven
+    try {
+      proven = await app.core.mfa.login.prove(mfaToken, code, request.ip)
+    } catch (error) {
+      if (error instanceof InvalidMfaCode) return again(401, 'That code is not right, or was already used.')
+      if (error instanceof AccountLocked) {
+        reply.header('retry-after', String(error.retryAfterSeconds))
+        return again(429, `Too many failed attempts. Try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`)
+      }
+      if (error instanceof InvalidMfaToken) return show(reply, interaction, 400, 'Second step', message('This step has expired. Log in again.', 'alert'))
+      if (error instanceof AccountDisabled) return show(reply, interaction, 403, 'Second step', message('This account is disabled.', 'alert'))
+      throw error
+    }
+    return loggedIn(request, reply, interaction, proven.account, proven.amr)
+  })
+
+  /** The interaction and the browser session logged in for it, for the steps after the login. */
+  async function loggedInStep(request: FastifyRequest, interactionId: string | undefined) {
+    const interaction = await interactions.find(interactionId)
+    const session = interaction ? await readBrowserSession(app, request) : null
+    return { interaction, session }
+  }
+
+  app.get('/role', { schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+    const { interaction, session } = await loggedInStep(request, request.query.interaction)
+    if (!interaction) return gone(reply)
+    if (!session) return proceed(app, reply, interaction, null, 302)
+    return show(reply, interaction, 200, 'Choose a role', chooseRoleForm({
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), roles: session.account.roles.map((role) => role.name),
+    }))
+  })
+
+  app.post('/role', {
+    ...app.rateLimited('token'),
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, role: Field(200), csrf: Type.Optional(Field(100)) }) },
+  }, async (request, reply) => {
+    const { interaction, session } = await loggedInStep(request, request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    if (!session) return proceed(app, reply, interaction, null, 303)
+    const { role } = request.body
+    if (!session.account.roles.some((held) => held.name === role)) return show(reply, interaction, 400, 'Choose a role', message('Choose one of the roles listed.', 'alert'))
+    await browserSessions.chooseRole(session.id, role)
+    const updated = { ...interaction, role }
+    await interactions.save(updated)
+    return proceed(app, reply, updated, session, 303)
+  })
+
+  app.get('/consent', { schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+    const { interaction, session } = await loggedInStep(request, request.query.interaction)
+    if (!interaction) return gone(reply)
+    if (!session) return proceed(app, reply, interaction, null, 302)
+    return show(reply, interaction, 200, 'Allow access?', consentForm({
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), scopes: interaction.request.scopes,
+    }))
+  })
+
+  app.post('/consent', {
+    ...app.rateLimited('token'),
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, decision: Type.Union([Type.Literal('allow'), Type.Literal('deny')]), csrf: Type.Optional(Field(100)) }) },
+  }, async (request, reply) => {
+    const { interaction, session } = await loggedInStep(request, request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    if (!session) return proceed(app, reply, interaction, null, 303)
+    const { clientId, scopes } = interaction.request
+    if (request.body.decision === 'deny') {
+      await consents.deny(session.accountId, clientId, request.ip)
+      return answer(app, reply, interaction, { error: 'access_denied', error_description: 'The person did not allow access' }, 303)
+    }
+    await consents.grant(session.accountId, clientId, scopes, request.ip)
+    const updated = { ...interaction, consented: true }
+    await interactions.save(updated)
+    return proceed(app, reply, updated, session, 303)
+  })
+}

@@ -1,0 +1,92 @@
+import { html, type Html } from '../layout.js'
+
+export interface LoginFormValues {
+  interaction: string
+  csrf: string
+  clientName: string
+  email?: string
+  /** Why the last attempt failed, announced to screen readers. */
+  error?: string
+}
+
+/** The hosted login page: email and password, posted back with the interaction it belongs to. */
+export function loginForm({ interaction, csrf, clientName, email, error }: LoginFormValues): Html {
+  const describedBy = error ? html` aria-describedby="login-error" aria-invalid="true"` : undefined
+  return html`<p>Log in to continue to <strong>${clientName}</strong>.</p>
+${error ? html`<div role="alert" id="login-error"><p>${error}</p></div>` : undefined}
+<form method="post" action="/account/login">
+<input type="hidden" name="interaction" value="${interaction}">
+<input type="hidden" name="csrf" value="${csrf}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${email ?? ''}"${describedBy}${email ? undefined : html` autofocus`}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${describedBy}${email ? html` autofocus` : undefined}>
+<button type="submit">Log in</button>
+</form>`
+}
+
+export interface SecondFactorFormValues {
+  interaction: string
+  csrf: string
+  mfaToken: string
+  error?: string
+}
+
+/** The second step for an account with a second factor: a code from the authenticator app, or a recovery code. */
+export function secondFactorForm({ interaction, csrf, mfaToken, error }: SecondFactorFormValues): Html {
+  return html`${error ? html`<div role="alert" id="code-error"><p>${error}</p></div>` : undefined}
+<form method="post" action="/account/login/second-factor">
+<input type="hidden" name="interaction" value="${interaction}">
+<input type="hidden" name="csrf" value="${csrf}">
+<input type="hidden" name="mfa_token" value="${mfaToken}">
+<label for="code">Code from your authenticator app</label>
+<p class="hint" id="code-hint">Six digits; or one of your recovery codes if you have lost the app.</p>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="64"
+  aria-describedby="${error ? 'code-error code-hint' : 'code-hint'}"${error ? html` aria-invalid="true"` : undefined} autofocus>
+<button type="submit">Continue</button>
+</form>`
+}
+
+/** The second step of the seed-003 idea, done safely: the password was checked, the role is chosen here. */
+export function chooseRoleForm({ interaction, csrf, clientName, roles }: { interaction: string; csrf: string; clientName: string; roles: string[] }): Html {
+  return html`<form method="post" action="/account/role">
+<input type="hidden" name="interaction" value="${interaction}">
+<input type="hidden" name="csrf" value="${csrf}">
+<fieldset>
+<legend>Which role do you want to use in <strong>${clientName}</strong>?</legend>
+${roles.map((role, i) => html`<div><input type="radio" id="role-${i}" name="role" value="${role}" required${i === 0 ? html` autofocus` : undefined}> <label for="role-${i}">${role}</label></div>`)}
+</fieldset>
+<button type="submit">Continue</button>
+</form>`
+}
+
+const SCOPE_WORDS: Record<string, string> = {
+  openid: 'Know who you are (your account id)',
+  profile: 'See your name and your role',
+  email: 'See your email address',
+  offline_access: 'Stay signed in and act for you while you are away',
+}
+
+/** Consent for a third-party client: what it will get, and a choice that is equally easy either way. */
+export function consentForm({ interaction, csrf, clientName, scopes }: { interaction: string; csrf: string; clientName: string; scopes: string[] }): Html {
+  const listed = scopes.length > 0 ? scopes : ['openid']
+  return html`<p><strong>${clientName}</strong> is asking to:</p>
+<ul>${listed.map((scope) => html`<li>${SCOPE_WORDS[scope] ?? scope}</li>`)}</ul>
+<p>It will be able to call services on your behalf with the role you logged in with.</p>
+<form method="post" action="/account/consent">
+<input type="hidden" name="interaction" value="${interaction}">
+<input type="hidden" name="csrf" value="${csrf}">
+<button type="submit" name="decision" value="allow" autofocus>Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`
+}
+
+/** RP-initiated logout without proof of which client asks: the person confirms, so no other site can log them out. */
+export function logoutForm({ csrf, fields }: { csrf: string; fields: Record<string, string | undefined> }): Html {
+  return html`<p>Do you want to log out? You will be logged out of every application you logged in to here.</p>
+<form method="post" action="/account/logout">
+<input type="hidden" name="csrf" value="${csrf}">
+${Object.entries(fields).filter(([, value]) => value !== undefined).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+<button type="submit" autofocus>Log out</button>
+</form>`
+}
