@@ -82,6 +82,12 @@ export class OAuthClients {
     return isClientIdForm(id) ? this.records.find(id) : null
   }
 
+  /** Whether the id names a registered client that is not first-party (it gets consent, and no more than consented). */
+  async isThirdParty(id: string): Promise<boolean> {
+    const client = await this.find(id)
+    return client !== null && !client.firstParty
+  }
+
   async list(page: PageRequest): Promise<Page<ClientRecord>> {
     const { skip, take } = pageWindow(page)
     return { ...(await this.records.page(skip, take)), ...page }

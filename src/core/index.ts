@@ -23,7 +23,7 @@ import { KeyAdmin } from './admin/signing-keys.js'
 import { OAuthClients } from './clients.js'
 import { createOpenIdConnect } from './oidc/index.js'
 import { introspect, type TokenTypeHint } from './introspection.js'
-import { InvalidAccessToken, SessionExpired } from './errors.js'
+import { Forbidden, InvalidAccessToken, SessionExpired } from './errors.js'
 import { CoreEvents } from './events.js'
 import { KeyGroups } from './key-groups.js'
 import { LockoutPolicy } from './lockout.js'
@@ -97,11 +97,12 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     baseMs: config.LOCKOUT_BASE_DURATION * 1000,
     maxMs: config.LOCKOUT_MAX_DURATION * 1000,
   }, keyGroups)
+  const clients = new OAuthClients(db, records.clients)
   const sessions = new Sessions(db, records.sessions, accounts, accessTokens, revocations, {
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
-  }, events)
+  }, events, (clientId) => clients.isThirdParty(clientId))
   const clockToleranceMs = config.CLOCK_TOLERANCE * 1000
   const pruning = new Pruning(new PruningRecords(db), {
     intervalMs: config.PRUNE_INTERVAL * 1000,
@@ -124,7 +125,6 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const mfaTickets = new MfaTickets(kv, config.MFA_TOKEN_TTL * 1000)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, { factors: totp, tickets: mfaTickets }, events)
   const mfa = { totp, login: new MfaLogin(mfaTickets, totp, accounts, sessions) }
-  const clients = new OAuthClients(db, records.clients)
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
@@ -177,6 +177,15 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     return sessions.reissue(claims, token)
   }
 
+  /**
+   * For the routes that change the account (second factors, password): a token a third-party
+   * application got through the authorization endpoint acts for the person only within what they
+   * consented to, which never includes changing how they log in.
+   */
+  async function requireOwnToken(claims: AccessTokenClaims): Promise<void> {
+    if (await clients.isThirdParty(claims.client_id)) throw new Forbidden('A token issued to a third-party application cannot change the account')
+  }
+
   /** The bearer's account as it is now, with the token's role and that role's current permissions. */
   async function profile(claims: AccessTokenClaims) {
     const account = await profiles.get(claims.sub, stampsReadWith.get(claims))
@@ -190,7 +199,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
 
   return {
     config, db, records, pageSigningKey, kv, events, pruning, passwords, passwordPolicy, accounts, signingKeys, accessTokens, revocations, lockout, sessions, login, clients, admin, authenticate,
-    exchangeAccessToken,
+    exchangeAccessToken, requireOwnToken,
     roleSelection, profile, selfService, mfa, oidc,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
     requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims, { mfaRequired: config.OPERATOR_MFA_REQUIRED }),

@@ -4,7 +4,7 @@ import type { RotationCommit, SessionRecord, SessionRecords, SessionWriter } fro
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
 import { selectRole, type AccountRoleView, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
-import { AccountDisabled, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, SessionExpired } from './errors.js'
+import { AccountDisabled, Forbidden, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, ScopeNotAllowed, SessionExpired } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { Revocations } from './revocations.js'
 import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
@@ -64,6 +64,8 @@ export class Sessions {
     private readonly revocations: Revocations,
     private readonly policy: SessionPolicy,
     private readonly events?: CoreEvents,
+    /** Whether a client is a third-party one (OpenID Connect): its sessions keep the role the person chose. */
+    private readonly isThirdPartyClient: (clientId: string) => Promise<boolean> = () => Promise.resolve(false),
   ) {}
 
   /**
@@ -116,6 +118,9 @@ export class Sessions {
     if (await this.revocations.isSessionRevoked(session)) return this.refuseInRevokedSession(refreshToken)
     if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
     const role = selectRole(account, options.role ?? session.role)
+    if (role.name !== session.role && await this.isThirdPartyClient(session.clientId)) {
+      throw new ScopeNotAllowed('A third-party application cannot change the role the person chose when logging in')
+    }
 
     const childId = crypto.randomUUID()
     const childToken = randomToken()
@@ -244,6 +249,9 @@ export class Sessions {
     const now = new Date()
     const { session, account } = await this.bearerSession(claims, now)
     const role = selectRole(account, roleName)
+    if (role.name !== session.role && await this.isThirdPartyClient(session.clientId)) {
+      throw new Forbidden('A third-party application cannot change the role the person chose when logging in')
+    }
     const accessToken = await this.issueFor(account, role, session)
     await this.db.$transaction(async (tx) => {
       await this.touchLiveSession(session.id, { role: role.name, lastUsedAt: now }, tx)

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler for protected routes: verifies the Bearer token and sets request.principal. */
     requireBearer: (request: FastifyRequest) => Promise<void>
+    /** requireBearer, for routes that change the account: refuses a token a third-party application holds. */
+    requireAccountOwner: (request: FastifyRequest) => Promise<void>
   }
   interface FastifyRequest {
     principal?: AccessTokenClaims
@@ -21,5 +23,9 @@ export default fp(async (app) => {
     const token = bearerTokenOf(request)
     if (!token) throw new InvalidAccessToken('missing')
     request.principal = await app.core.authenticate(token)
+  })
+  app.decorate('requireAccountOwner', async (request: FastifyRequest) => {
+    await app.requireBearer(request)
+    await app.core.requireOwnToken(request.principal!)
   })
 }, { name: 'bearer', dependencies: ['stores'] })

@@ -142,6 +142,12 @@ t.test('native second factor', async (t) => {
   const enroll = await contract.call(t, route('totp/enroll'), 200, { headers: bearer(freshToken) })
   await contract.call(t, route('totp/enroll'), 401)
   await refuseBadBodies(t, route('totp/enroll'), bearer(freshToken))
+  // A token a third-party application got (OpenID Connect) does not change how the account logs in.
+  const thirdParty = await app.core.clients.register({ client_name: 'contract-third-party', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://3p.example.com/cb'] })
+  const freshAccount = (await app.core.accounts.findById(fresh.id))!
+  const delegated = (await app.core.sessions.start(freshAccount, freshAccount.roles[0]!, { clientId: thirdParty.id })).accessToken.token
+  await contract.call(t, route('totp/enroll'), 403, { headers: bearer(delegated) })
+  await contract.call(t, route('totp/confirm'), 403, { headers: bearer(delegated), payload: { code: '123456' } })
   const secret = base32ToBytes(enroll.json().data.secret)
   await contract.call(t, route('totp/confirm'), 401, { headers: bearer(freshToken), payload: { code: wrongCodeFor(secret) } })
   await contract.call(t, route('totp/confirm'), 422, { headers: bearer(freshToken), payload: {} })

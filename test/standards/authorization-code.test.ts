@@ -389,3 +389,36 @@ t.test('a password change or disable ends single sign-on', async (t) => {
   await app.inject({ method: 'POST', url: `/api/v1/admin/accounts/${second.id}/password`, headers: admin.headers, payload: { password: 'a brand new passphrase' } })
   t.equal(answerOf(await b2.visit('GET', authorizeUrl(spa, pkce().challenge, { prompt: 'none' }))).get('error'), 'login_required', 'new password')
 })
+
+t.test('a third-party application\'s token cannot change how the account logs in, nor its role', async (t) => {
+  const account = await createAccount(app, { roles: { reader: ['notes.read'], owner: ['notes.admin'] } })
+  const browser = new PageBrowser(app)
+  const { verifier, challenge } = pkce()
+  let page = await logIn(browser, await browser.visit('GET', authorizeUrl(thirdParty, challenge, { scope: 'openid email offline_access role:reader' })), account.email, account.password)
+  page = await browser.submit(page, '/account/consent', { decision: 'allow' })
+  const tokens = (await redeem(app, thirdParty, codeOf(page), verifier)).json<{ access_token: string; refresh_token: string }>()
+  const calls: [string, string, object][] = [
+    ['TOTP enrollment', '/api/v1/auth/mfa/totp/enroll', {}],
+    ['TOTP confirmation', '/api/v1/auth/mfa/totp/confirm', { code: '123456' }],
+    ['a password change', '/api/v1/auth/password/change', { current_password: account.password, new_password: 'a new long passphrase' }],
+    ['a role switch', '/api/v1/auth/token', { role: 'owner' }],
+  ]
+  for (const [what, url, payload] of calls) {
+    const response = await app.inject({ method: 'POST', url, headers: bearer(tokens.access_token), payload })
+    t.equal(response.statusCode, 403, what)
+    t.equal(response.json().code, 'FORBIDDEN', what)
+  }
+  const escalate = await app.inject({
+    method: 'POST', url: '/oauth/token', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: thirdParty.client_id, scope: 'role:owner' }).toString(),
+  })
+  t.match([escalate.statusCode, escalate.json().error], [400, 'invalid_scope'], 'nor by refreshing with another role')
+  const me = await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(tokens.access_token) })
+  t.equal(me.statusCode, 200, 'reading the profile is what it was given')
+
+  // A first-party client's token (and a native login's) still may.
+  const first = await codeFlow(spa, account, { scope: 'openid role:reader' })
+  const firstParty = (await redeem(app, spa, codeOf(first.page), first.verifier)).json<{ access_token: string }>()
+  const switched = await app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: bearer(firstParty.access_token), payload: { role: 'owner' } })
+  t.equal(switched.statusCode, 200, 'a first-party client\'s session may switch role')
+})

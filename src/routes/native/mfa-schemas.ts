@@ -19,9 +19,10 @@ const EXAMPLE_CODES = [
   'k7q2-mx4p-9fza-3dnw', 'b2v8-rt6y-hq3c-5mle', 'u4wz-7ks2-pd9x-a6gf', 'n3ej-c8r5-vy2t-w7bq', 'f6hl-2pmz-x9ka-4sud',
   'y5tc-w3nq-8gjr-e2vk', 'd7ma-4xfu-k6zs-p3hb', 'r2gy-9ve5-t4lc-m8qn', 'w8sk-3bzd-j5up-c7xa', 'h4nf-6qwt-a2ry-z9me',
 ]
+const THIRD_PARTY = 'the Bearer token was issued to a third-party application, which may not change how the account logs in (`FORBIDDEN`)'
 const codeErrors = {
   401: nativeError(401, 'The code is wrong or was already used (`INVALID_MFA_CODE`); wrong codes count toward the lockout like wrong passwords'),
-  403: nativeError(403, 'The email is locked after too many failed logins or codes (`ACCOUNT_LOCKED`, with Retry-After)', RETRY_AFTER),
+  403: nativeError(403, `The email is locked after too many failed logins or codes (\`ACCOUNT_LOCKED\`, with Retry-After), or ${THIRD_PARTY}`, RETRY_AFTER),
 }
 
 export const enrollTotp = {
@@ -52,6 +53,7 @@ export const enrollTotp = {
     // It reads no body, but a body sent must still be JSON, and not too large.
     ...nativeErrors(400, 413, 415),
     ...nativeErrors(401),
+    403: nativeError(403, `Not allowed: ${THIRD_PARTY}`),
     409: nativeError(409, 'A TOTP factor is already active (`CONFLICT`)'),
     ...nativeErrors(429),
     ...serverErrors,
@@ -71,6 +73,7 @@ export const confirmTotp = {
     }, { description: 'The factor is active', examples: [{ success: true, message: 'Two-factor authentication is on', data: { recovery_codes: EXAMPLE_CODES } }] }),
     ...bodyErrors,
     401: nativeError(401, 'The Bearer token is refused (`INVALID_TOKEN`), or the code is wrong (`INVALID_MFA_CODE`)'),
+    403: nativeError(403, `Not allowed: ${THIRD_PARTY}`),
     404: nativeError(404, 'No TOTP enrollment was started (`NOT_FOUND`)'),
     409: nativeError(409, 'The TOTP factor is already active (`CONFLICT`)'),
     ...nativeErrors(429),

@@ -19,7 +19,7 @@ const nativeMfa: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/mfa/totp/enroll', {
     ...app.rateLimited('token'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.enrollTotp,
   }, async (request) => {
     const enrollment = await totp.enroll(ownerOf(request))
@@ -32,7 +32,7 @@ const nativeMfa: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/mfa/totp/confirm', {
     ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.confirmTotp,
   }, async (request) => {
     const codes = await totp.confirm(ownerOf(request), request.body.code)
@@ -42,7 +42,7 @@ const nativeMfa: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/mfa/recovery-codes', {
     ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.regenerateRecoveryCodes,
   }, async (request) => {
     const codes = await totp.regenerateRecoveryCodes(ownerOf(request), request.body.code, request.ip)
@@ -52,7 +52,7 @@ const nativeMfa: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/mfa/totp/remove', {
     ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.removeTotp,
   }, async (request) => {
     await totp.remove(ownerOf(request), request.body.code, request.ip)

@@ -68,7 +68,8 @@ export const change = {
   response: {
     200: Done('Password changed; your other sessions have ended'),
     ...nativeErrors(400, 401, 413, 415),
-    403: nativeError(403, 'The email is locked after too many failed password checks (`ACCOUNT_LOCKED`, with Retry-After)', RETRY_AFTER),
+    403: nativeError(403, 'The email is locked after too many failed password checks (`ACCOUNT_LOCKED`, with Retry-After), or the Bearer token '
+      + 'was issued to a third-party application, which may not change the password (`FORBIDDEN`)', RETRY_AFTER),
     422: nativeError(422, 'The current password is wrong (`VALIDATION_ERROR` on `current_password`), or the new one is too short or too common (on `new_password`)'),
     ...nativeErrors(429),
     ...serverErrors,

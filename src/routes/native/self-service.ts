@@ -29,7 +29,7 @@ const nativeSelfService: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/password/change', {
     ...app.rateLimited('password'),
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.change,
   }, async (request) => {
     await selfService.change.change(request.principal!, request.body.current_password, request.body.new_password, request.ip)
