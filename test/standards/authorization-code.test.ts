@@ -422,3 +422,24 @@ t.test('a third-party application\'s token cannot change how the account logs in
   const switched = await app.inject({ method: 'POST', url: '/api/v1/auth/token', headers: bearer(firstParty.access_token), payload: { role: 'owner' } })
   t.equal(switched.statusCode, 200, 'a first-party client\'s session may switch role')
 })
+
+t.test('introspection, revocation and logout treat these tokens as they treat first-party ones', async (t) => {
+  const account = await createAccount(app)
+  const introspector = await registerClient(app, admin, { client_name: 'Resource server' })
+  const { page, verifier } = await codeFlow(spa, account, { scope: 'openid offline_access' })
+  const tokens = (await redeem(app, spa, codeOf(page), verifier)).json<{ access_token: string; refresh_token: string }>()
+  const form = (url: string, fields: Record<string, string>, client?: RegisteredTestClient) => app.inject({
+    method: 'POST', url,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(client ? { authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret!}`).toString('base64')}` } : {}),
+    },
+    payload: new URLSearchParams(fields).toString(),
+  })
+  const active = (await form('/oauth/introspect', { token: tokens.access_token }, introspector)).json()
+  t.match(active, { active: true, sub: account.id, client_id: spa.client_id, scope: 'openid offline_access' })
+  t.match((await form('/oauth/introspect', { token: tokens.refresh_token, token_type_hint: 'refresh_token' }, introspector)).json(), { active: true, client_id: spa.client_id })
+  t.equal((await form('/oauth/revoke', { token: tokens.refresh_token, client_id: spa.client_id })).statusCode, 200)
+  t.same((await form('/oauth/introspect', { token: tokens.access_token }, introspector)).json(), { active: false }, 'revoking the refresh token ends the session')
+  t.equal((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(tokens.access_token) })).statusCode, 401)
+})
