@@ -1,4 +1,5 @@
 import type { ClientRecord } from '../clients.js'
+import type { AuthorizationRequest } from './authorization-request.js'
 import type { AuthorizationCodes } from './authorization-codes.js'
 import type { LiveBrowserSession } from './browser-sessions.js'
 import type { Consents } from './consents.js'
@@ -21,7 +22,7 @@ const refuse = (error: string, description: string): NextStep => ({ kind: 'answe
 export class AuthorizationFlow {
   constructor(private readonly consents: Consents, private readonly codes: AuthorizationCodes) {}
 
-  async next(interaction: Interaction, client: ClientRecord, session: LiveBrowserSession | null, now = new Date()): Promise<NextStep> {
+  async next(interaction: Interaction & { request: AuthorizationRequest }, client: ClientRecord, session: LiveBrowserSession | null, now = new Date()): Promise<NextStep> {
     const { request } = interaction
     const silent = request.prompt.includes('none')
     if (!session || !this.loginCounts(interaction, session, now)) {
@@ -43,7 +44,7 @@ export class AuthorizationFlow {
   }
 
   /** A login counts unless prompt=login or max_age asks for a newer one than the browser's. */
-  private loginCounts(interaction: Interaction, session: LiveBrowserSession, now: Date): boolean {
+  private loginCounts(interaction: Interaction & { request: AuthorizationRequest }, session: LiveBrowserSession, now: Date): boolean {
     if (interaction.loggedIn === session.id) return true
     const { prompt, maxAge } = interaction.request
     if (prompt.includes('login')) return false

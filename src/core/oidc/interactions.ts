@@ -2,10 +2,13 @@ import type { KeyValueStore } from '../../stores/key-value-store.js'
 import { hashToken, randomToken } from '../secrets.js'
 import type { AuthorizationRequest } from './authorization-request.js'
 
-/** An authorization request on its way through the hosted pages (login, second factor, role, consent). */
+/**
+ * An authorization request on its way through the hosted pages (login, second factor, role, consent),
+ * or, with no request, a login to manage the account itself (/account/security).
+ */
 export interface Interaction {
   id: string
-  request: AuthorizationRequest
+  request: AuthorizationRequest | null
   /** The browser session a login during this interaction started: it satisfies prompt=login and max_age. */
   loggedIn?: string
   /** The role chosen on the role page. */
@@ -25,7 +28,7 @@ export class Interactions {
 
   private static key = (id: string) => `authorization:${hashToken(id)}`
 
-  async start(request: AuthorizationRequest): Promise<Interaction> {
+  async start(request: AuthorizationRequest | null): Promise<Interaction> {
     const interaction = { id: randomToken(), request }
     await this.save(interaction)
     return interaction

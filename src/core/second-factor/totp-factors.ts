@@ -72,6 +72,14 @@ export class TotpFactors {
     return { secret, otpauthUri: otpauthUri(secret, this.options.issuer, account.email) }
   }
 
+  /** The pending factor, to show again after a wrong first code; null when none is pending. */
+  async pendingEnrollment(account: FactorAccount): Promise<TotpEnrollment | null> {
+    const row = await this.records.findTotp(account.id)
+    if (!row || row.confirmedAt) return null
+    const secret = this.sealing.open(row.secretEncrypted, account.id, row.encryptionKeyId)
+    return { secret, otpauthUri: otpauthUri(secret, this.options.issuer, account.email) }
+  }
+
   /**
    * Activates the pending factor with a first code (which proves the app holds the secret) and
    * returns new recovery codes, shown this once. Wrong codes here do not count toward a lockout:

@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 import { AuthorizationDenied, AuthorizationRequestRefused, InvalidAccessToken } from '../../core/errors.js'
 import { checkAuthorizationRequest, checkRedirect, redirectWith, type AuthorizationParameters } from '../../core/oidc/authorization-request.js'
 import type { IdTokenHint } from '../../core/oidc/id-tokens.js'
-import { clearBrowserSessionCookie, proceed, readBrowserSession } from './authorization-steps.js'
+import { clearBrowserSessionCookie, LOGOUT_FORM, proceed, readBrowserSession } from './authorization-steps.js'
 import * as schemas from './authorization-schemas.js'
 import { checkCsrf, issueCsrf } from './csrf.js'
 import { cspSourceFor, pageCsp } from './layout.js'
@@ -12,7 +12,6 @@ import { send } from './responses.js'
 import { logoutForm } from './views/login.js'
 import { message } from './views/message.js'
 
-const LOGOUT_FORM = 'logout'
 
 /** OpenID Connect's browser endpoints: authorization (with the hosted login behind it) and end session. */
 export const authorizationEndpoints: FastifyPluginAsyncTypebox = async (app) => {

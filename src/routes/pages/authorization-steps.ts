@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { LiveBrowserSession } from '../../core/oidc/browser-sessions.js'
 import type { Interaction } from '../../core/oidc/interactions.js'
-import { redirectWith } from '../../core/oidc/authorization-request.js'
+import { redirectWith, type AuthorizationRequest } from '../../core/oidc/authorization-request.js'
 import { send } from './responses.js'
 import { message } from './views/message.js'
 
@@ -28,6 +28,9 @@ export function clearBrowserSessionCookie(app: FastifyInstance, reply: FastifyRe
   reply.clearCookie(browserSessionCookie(secure), { path: '/', httpOnly: true, sameSite: 'lax', secure })
 }
 
+/** What the logout form's anti-forgery field is bound to. */
+export const LOGOUT_FORM = 'logout'
+
 export const INTERACTION_GONE = 'This login has expired or is already finished. Go back to the application and start again.'
 
 /**
@@ -35,23 +38,30 @@ export const INTERACTION_GONE = 'This login has expired or is already finished. 
  * with the code or the error (RFC 6749 §4.1.2; `iss` as RFC 9207 asks, `state` as sent).
  */
 export async function proceed(app: FastifyInstance, reply: FastifyReply, interaction: Interaction, session: LiveBrowserSession | null, status: 302 | 303) {
-  const client = await app.core.clients.find(interaction.request.clientId)
-  if (!client?.redirectUris.includes(interaction.request.redirectUri)) {
+  const at = (path: string) => `/account/${path}?interaction=${encodeURIComponent(interaction.id)}`
+  const { request } = interaction
+  if (request === null) {
+    // A login to manage the account: it counts only when made in this interaction.
+    if (!session || interaction.loggedIn !== session.id) return reply.redirect(at('login'), status)
+    await app.core.oidc.interactions.end(interaction.id)
+    return reply.redirect('/account/security', status)
+  }
+  const client = await app.core.clients.find(request.clientId)
+  if (!client?.redirectUris.includes(request.redirectUri)) {
     await app.core.oidc.interactions.end(interaction.id)
     return send(reply, 400, 'Cannot log in', message('The application that sent you here is no longer registered.', 'alert'))
   }
-  const step = await app.core.oidc.flow.next(interaction, client, session)
-  const at = (path: string) => `/account/${path}?interaction=${encodeURIComponent(interaction.id)}`
+  const step = await app.core.oidc.flow.next({ ...interaction, request }, client, session)
   switch (step.kind) {
     case 'login': return reply.redirect(at('login'), status)
     case 'choose-role': return reply.redirect(at('role'), status)
     case 'consent': return reply.redirect(at('consent'), status)
-    case 'answer': return answer(app, reply, interaction, step.parameters, status)
+    case 'answer': return answer(app, reply, { ...interaction, request }, step.parameters, status)
   }
 }
 
 /** Ends the interaction and sends the browser back to the client with `parameters`. */
-export async function answer(app: FastifyInstance, reply: FastifyReply, interaction: Interaction, parameters: Record<string, string>, status: 302 | 303) {
+export async function answer(app: FastifyInstance, reply: FastifyReply, interaction: Interaction & { request: AuthorizationRequest }, parameters: Record<string, string>, status: 302 | 303) {
   await app.core.oidc.interactions.end(interaction.id)
   const { redirectUri, state } = interaction.request
   return reply.redirect(redirectWith(redirectUri, { ...parameters, state, iss: app.config.ISSUER }), status)

@@ -26,6 +26,8 @@ export function issueCsrf(request: FastifyRequest, reply: FastifyReply, key: Buf
   if (value === undefined || !COOKIE_VALUE.test(value)) {
     value = crypto.randomBytes(32).toString('base64url')
     reply.setCookie(cookie.name, value, { path: cookie.path, httpOnly: true, sameSite: 'strict', secure })
+    // A page with two forms asks twice: both fields must be for the one cookie the browser keeps.
+    request.cookies[cookie.name] = value
   }
   return fieldFor(key, value, boundTo)
 }

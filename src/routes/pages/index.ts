@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { pageSecurityHeaders } from '../../plugins/security-headers.js'
+import { accountPages } from './account-pages.js'
 import { authorizationEndpoints } from './authorization-endpoints.js'
 import { PAGE_CSP } from './layout.js'
 import { linkPages } from './link-pages.js'
@@ -24,6 +25,7 @@ const pages: FastifyPluginAsyncTypebox = async (app) => {
   })
   await app.register(linkPages, { prefix: '/account' })
   await app.register(loginPages, { prefix: '/account' })
+  await app.register(accountPages, { prefix: '/account' })
   await app.register(authorizationEndpoints)
 }
 

@@ -31,12 +31,15 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
 
   /** Sends a page of this interaction: its forms may end in a redirect to the client, which the policy must allow. */
   function show(reply: FastifyReply, interaction: Interaction, status: number, title: string, body: Html) {
-    reply.header('content-security-policy', pageCsp([cspSourceFor(interaction.request.redirectUri)]))
+    if (interaction.request) reply.header('content-security-policy', pageCsp([cspSourceFor(interaction.request.redirectUri)]))
     return send(reply, status, title, body)
   }
   const gone = (reply: FastifyReply) => send(reply, 400, 'Log in', message(INTERACTION_GONE, 'alert'))
   const forged = (reply: FastifyReply) => send(reply, 403, 'Log in', message(FORM_EXPIRED, 'alert'))
-  const clientName = async (interaction: Interaction) => (await app.core.clients.find(interaction.request.clientId))?.name ?? 'the application'
+  /** The application the person logs in to; undefined for a login to manage the account. */
+  const clientName = async (interaction: Interaction) => interaction.request
+    ? (await app.core.clients.find(interaction.request.clientId))?.name ?? 'the application'
+    : undefined
 
   /** After the password (and second factor): the browser session starts, and the request goes on. */
   async function loggedIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, account: AccountView, amr: string[]) {
@@ -47,11 +50,16 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     return proceed(app, reply, updated, session, 303)
   }
 
-  app.get('/login', { schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+  app.get('/login', { ...app.rateLimited('token'), schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+    // Opened directly (no authorization request): a login to manage the account.
+    if (request.query.interaction === undefined) {
+      const started = await interactions.start(null)
+      return reply.redirect(`/account/login?interaction=${encodeURIComponent(started.id)}`, 302)
+    }
     const interaction = await interactions.find(request.query.interaction)
     if (!interaction) return gone(reply)
     return show(reply, interaction, 200, 'Log in', loginForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), email: interaction.request.loginHint,
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), email: interaction.request?.loginHint,
     }))
   })
 
@@ -113,7 +121,9 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
 
   /** The interaction and the browser session logged in for it, for the steps after the login. */
   async function loggedInStep(request: FastifyRequest, interactionId: string | undefined) {
-    const interaction = await interactions.find(interactionId)
+    const found = await interactions.find(interactionId)
+    // Only an authorization request has a role or consent step.
+    const interaction = found?.request ? { ...found, request: found.request } : null
     const session = interaction ? await readBrowserSession(app, request) : null
     return { interaction, session }
   }
@@ -123,7 +133,7 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!interaction) return gone(reply)
     if (!session) return proceed(app, reply, interaction, null, 302)
     return show(reply, interaction, 200, 'Choose a role', chooseRoleForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), roles: session.account.roles.map((role) => role.name),
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction) ?? 'the application', roles: session.account.roles.map((role) => role.name),
     }))
   })
 
@@ -148,7 +158,7 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!interaction) return gone(reply)
     if (!session) return proceed(app, reply, interaction, null, 302)
     return show(reply, interaction, 200, 'Allow access?', consentForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), scopes: interaction.request.scopes,
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction) ?? 'the application', scopes: interaction.request.scopes,
     }))
   })
 

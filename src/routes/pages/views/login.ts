@@ -3,7 +3,8 @@ import { html, type Html } from '../layout.js'
 export interface LoginFormValues {
   interaction: string
   csrf: string
-  clientName: string
+  /** The application logged in to; none for a login to manage the account. */
+  clientName: string | undefined
   email?: string
   /** Why the last attempt failed, announced to screen readers. */
   error?: string
@@ -12,7 +13,7 @@ export interface LoginFormValues {
 /** The hosted login page: email and password, posted back with the interaction it belongs to. */
 export function loginForm({ interaction, csrf, clientName, email, error }: LoginFormValues): Html {
   const describedBy = error ? html` aria-describedby="login-error" aria-invalid="true"` : undefined
-  return html`<p>Log in to continue to <strong>${clientName}</strong>.</p>
+  return html`<p>${clientName === undefined ? 'Log in to manage your account.' : html`Log in to continue to <strong>${clientName}</strong>.`}</p>
 ${error ? html`<div role="alert" id="login-error"><p>${error}</p></div>` : undefined}
 <form method="post" action="/account/login">
 <input type="hidden" name="interaction" value="${interaction}">

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { renderSVG } from 'uqr'
+import { Conflict, InvalidMfaCode, NotFound } from '../../core/errors.js'
+import type { LiveBrowserSession } from '../../core/oidc/browser-sessions.js'
+import { LOGOUT_FORM, readBrowserSession } from './authorization-steps.js'
+import { checkCsrf, issueCsrf } from './csrf.js'
+import { send } from './responses.js'
+import { accountSecurity, recoveryCodesShown, totpEnrollment } from './views/account-security.js'
+import { message } from './views/message.js'
+
+// The account's own pages at the hosted login: what protects it, and setting up a second factor.
+// They need a login at the hosted page made in the last few minutes: changing how an account logs
+// in asks for its password again, whatever single sign-on would allow.
+
+const RECENT_LOGIN_MS = 10 * 60_000
+const hidden = { hide: true }
+const CsrfOnly = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })) })
+
+export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
+  const key = app.core.pageSigningKey
+  const secure = app.config.ISSUER.startsWith('https:')
+  const { totp } = app.core.mfa
+  const boundTo = (session: LiveBrowserSession) => `account:${session.id}`
+  const owner = (session: LiveBrowserSession) => ({ id: session.accountId, email: session.account.email })
+
+  /** The browser's session if its login is recent; otherwise the browser is sent to log in again. */
+  async function recentSession(request: FastifyRequest, reply: FastifyReply): Promise<LiveBrowserSession | null> {
+    const session = await readBrowserSession(app, request)
+    if (session && Date.now() - session.authTime.getTime() <= RECENT_LOGIN_MS) return session
+    await reply.redirect('/account/login', 303)
+    return null
+  }
+
+  async function securityPage(request: FastifyRequest, reply: FastifyReply, session: LiveBrowserSession) {
+    const { factors } = await totp.describe(session.accountId)
+    return send(reply, 200, 'Your account', accountSecurity({
+      email: session.account.email, totpActive: factors.includes('totp'),
+      csrf: issueCsrf(request, reply, key, secure, boundTo(session)), logoutCsrf: issueCsrf(request, reply, key, secure, LOGOUT_FORM),
+    }))
+  }
+
+  app.get('/security', { schema: hidden }, async (request, reply) => {
+    const session = await recentSession(request, reply)
+    return session ? securityPage(request, reply, session) : reply
+  })
+
+  app.post('/security/totp', { ...app.rateLimited('token'), schema: { ...hidden, body: CsrfOnly } }, async (request, reply) => {
+    const session = await recentSession(request, reply)
+    if (!session) return reply
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
+    try {
+      const enrollment = await totp.enroll(owner(session))
+      return send(reply, 200, 'Set up an authenticator app', totpEnrollment({
+        qrSvg: renderSVG(enrollment.otpauthUri), secret: enrollment.secret, csrf: issueCsrf(request, reply, key, secure, boundTo(session)),
+      }))
+    } catch (error) {
+      if (error instanceof Conflict) return securityPage(request, reply, session)
+      throw error
+    }
+  })
+
+  app.post('/security/totp/confirm', {
+    ...app.rateLimited('password'),
+    schema: { ...hidden, body: Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })), code: Type.String({ maxLength: 64 }) }) },
+  }, async (request, reply) => {
+    const session = await recentSession(request, reply)
+    if (!session) return reply
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
+    try {
+      const codes = await totp.confirm(owner(session), request.body.code)
+      return send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes))
+    } catch (error) {
+      if (error instanceof InvalidMfaCode) {
+        // The pending secret stays; show it again to try another code.
+        const pending = await totp.pendingEnrollment(owner(session))
+        if (pending) {
+          return send(reply, 422, 'Set up an authenticator app', totpEnrollment({
+            qrSvg: renderSVG(pending.otpauthUri), secret: pending.secret, csrf: issueCsrf(request, reply, key, secure, boundTo(session)),
+            error: 'That code is not right. Check the time on your phone, and try the code it shows now.',
+          }))
+        }
+      }
+      if (error instanceof NotFound || error instanceof Conflict || error instanceof InvalidMfaCode) return securityPage(request, reply, session)
+      throw error
+    }
+  })
+}

@@ -1,0 +1,41 @@
+import { html, type Html } from '../layout.js'
+
+/** The account's security page: its second factor, and logging out. */
+export function accountSecurity({ email, totpActive, csrf, logoutCsrf }: { email: string; totpActive: boolean; csrf: string; logoutCsrf: string }): Html {
+  return html`<p>Logged in as <strong>${email}</strong>.</p>
+<h2>Authenticator app</h2>
+${totpActive
+    ? html`<p>On: logins ask for a code from your authenticator app.</p>`
+    : html`<p>Off. An authenticator app adds a code to every login, so a stolen password is not enough.</p>
+<form method="post" action="/account/security/totp">
+<input type="hidden" name="csrf" value="${csrf}">
+<button type="submit">Set up an authenticator app</button>
+</form>`}
+<h2>Log out</h2>
+<form method="post" action="/account/logout">
+<input type="hidden" name="csrf" value="${logoutCsrf}">
+<button type="submit">Log out everywhere you logged in here</button>
+</form>`
+}
+
+/** Enrollment: the QR code (an SVG made here, no script), the secret for typing, and the first code. */
+export function totpEnrollment({ qrSvg, secret, csrf, error }: { qrSvg: string; secret: string; csrf: string; error?: string }): Html {
+  return html`<p>Scan this code with your authenticator app, or type the key below into it. Then enter the code it shows.</p>
+<figure aria-label="QR code of the key for your authenticator app">${{ html: qrSvg }}</figure>
+<p>Key: <code>${secret.replace(/(.{4})/g, '$1 ').trim()}</code></p>
+${error ? html`<div role="alert" id="code-error"><p>${error}</p></div>` : undefined}
+<form method="post" action="/account/security/totp/confirm">
+<input type="hidden" name="csrf" value="${csrf}">
+<label for="code">Code from the app</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="10"${error ? html` aria-describedby="code-error" aria-invalid="true"` : undefined} autofocus>
+<button type="submit">Turn it on</button>
+</form>`
+}
+
+/** The recovery codes, shown once. */
+export function recoveryCodesShown(codes: string[]): Html {
+  return html`<div role="status"><p>Your authenticator app is on.</p></div>
+<p>Keep these recovery codes somewhere safe. Each one logs you in once if you lose the app. They are shown only now.</p>
+<ul>${codes.map((code) => html`<li><code>${code}</code></li>`)}</ul>
+<p><a href="/account/security">Back to your account</a></p>`
+}
