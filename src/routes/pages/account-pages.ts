@@ -52,7 +52,7 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
     try {
       const enrollment = await totp.enroll(owner(session))
-      return send(reply, 200, 'Set up an authenticator app', totpEnrollment({
+      return await send(reply, 200, 'Set up an authenticator app', totpEnrollment({
         qrSvg: renderSVG(enrollment.otpauthUri), secret: enrollment.secret, csrf: issueCsrf(request, reply, key, secure, boundTo(session)),
       }))
     } catch (error) {
@@ -70,7 +70,7 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
     try {
       const codes = await totp.confirm(owner(session), request.body.code)
-      return send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes))
+      return await send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes))
     } catch (error) {
       if (error instanceof InvalidMfaCode) {
         // The pending secret stays; show it again to try another code.
