@@ -38,11 +38,12 @@ const REDACTED_PATHS = [
   'req.headers["x-selection-ticket"]', 'selectionTicket', '*.selectionTicket',
 ]
 
-/** A request as logged: a mailed link's token (`?token=…` on the hosted pages) never reaches the log. */
+/** A request as logged: a mailed link's token (`?token=…` on the hosted pages) and OpenID Connect's parameters never reach the log. */
 function requestForLog(request: FastifyRequest) {
   return {
     method: request.method,
-    url: request.url.replace(/([?&]token=)[^&#]*/g, '$1[redacted]'),
+    // Also what OpenID Connect puts in URLs: codes, ID tokens, who is logging in, and the client's state.
+    url: request.url.replace(/([?&](?:token|code|id_token_hint|login_hint|state|nonce|interaction|code_challenge)=)[^&#]*/g, '$1[redacted]'),
     host: request.host,
     remoteAddress: request.ip,
     remotePort: request.socket.remotePort,

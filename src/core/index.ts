@@ -178,9 +178,9 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }
 
   /**
-   * For the routes that change the account (second factors, password): a token a third-party
-   * application got through the authorization endpoint acts for the person only within what they
-   * consented to, which never includes changing how they log in.
+   * For the first-party routes that act as the account (its profile, second factors, password,
+   * logout, operator rights): a token a third-party application got through the authorization
+   * endpoint acts for the person only within what they consented to, which never includes these.
    */
   async function requireOwnToken(claims: AccessTokenClaims): Promise<void> {
     if (await clients.isThirdParty(claims.client_id)) throw new Forbidden('A token issued to a third-party application cannot change the account')
@@ -202,7 +202,10 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     exchangeAccessToken, requireOwnToken,
     roleSelection, profile, selfService, mfa, oidc,
     /** The account behind an operator's token; Forbidden for any other (src/core/operators.ts). */
-    requireOperator: (claims: AccessTokenClaims) => requireOperator(accounts, claims, { mfaRequired: config.OPERATOR_MFA_REQUIRED }),
+    requireOperator: async (claims: AccessTokenClaims) => {
+      await requireOwnToken(claims)
+      return requireOperator(accounts, claims, { mfaRequired: config.OPERATOR_MFA_REQUIRED })
+    },
     introspect: (token: string, hint?: TokenTypeHint) => introspect({
       sessionRecords: records.sessions, accessTokens, revocations, clientExists: async (id) => (await clients.find(id)) !== null,
     }, token, hint),

@@ -43,12 +43,12 @@ export class AuthorizationCodeRecords {
   }
 
   /**
-   * Marks a consumed code as presented again and returns the session its first redemption named;
-   * null for an unknown code.
+   * Marks a consumed code as presented again by the client it was issued to, and returns the session
+   * its first redemption named. Another client presenting it (a code leaked to it) revokes nothing.
    */
-  async markReused(codeHash: string, at: Date): Promise<{ found: boolean; sessionId: string | null; accountId: string | null }> {
+  async markReused(codeHash: string, clientId: string, at: Date): Promise<{ found: boolean; sessionId: string | null; accountId: string | null }> {
     const [row] = await this.db.authorizationCode.updateManyAndReturn({
-      where: { codeHash, consumedAt: { not: null } }, data: { reusedAt: at }, select: { sessionId: true, accountId: true },
+      where: { codeHash, clientId, consumedAt: { not: null } }, data: { reusedAt: at }, select: { sessionId: true, accountId: true },
     })
     return row ? { found: true, ...row } : { found: false, sessionId: null, accountId: null }
   }

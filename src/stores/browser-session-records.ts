@@ -50,6 +50,14 @@ export class BrowserSessionRecords {
     return count > 0
   }
 
+  /** Ends `from` and hands the sessions started from it to `to`, in one transaction. */
+  async handOver(from: string, to: string, at: Date): Promise<void> {
+    await this.db.$transaction([
+      this.db.browserSession.updateMany({ where: { id: from, endedAt: null }, data: { endedAt: at } }),
+      this.db.session.updateMany({ where: { browserSessionId: from }, data: { browserSessionId: to } }),
+    ])
+  }
+
   /** The live sessions started from this browser session, to end with it. */
   async liveSessionsOf(browserSessionId: string): Promise<{ id: string; accountId: string }[]> {
     return this.db.session.findMany({ where: { browserSessionId, revokedAt: null }, select: { id: true, accountId: true } })

@@ -81,7 +81,7 @@ type PresentedTokenRow = AccountRow & {
 }
 
 /** The client, or a transaction, that session writes go through. */
-export type SessionWriter = Pick<Database, 'session'>
+export type SessionWriter = Pick<Database, 'session' | 'browserSession'>
 
 /** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
 const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
@@ -233,6 +233,8 @@ export class SessionRecords {
     const rows = await tx.session.updateManyAndReturn({
       where: { accountId, revokedAt: null, ...(keep === undefined ? {} : { id: { not: keep } }) }, data: { revokedAt: at, revokedReason: reason }, select: { id: true },
     })
+    // Single sign-on at the hosted login ends too, or it would start new sessions at once.
+    await tx.browserSession.updateMany({ where: { accountId, endedAt: null }, data: { endedAt: at } })
     return rows.map((row) => row.id)
   }
 

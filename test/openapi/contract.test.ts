@@ -29,6 +29,15 @@ const form = (fields: Record<string, string>, headers = {}) => ({
 })
 const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` })
 
+/** An access token a third-party application got for the account (as the authorization code flow gives one). */
+async function thirdPartyToken(email: string): Promise<string> {
+  const thirdParty = await app.core.clients.register({
+    client_name: 'contract-third-party', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://3p.example.com/cb'],
+  })
+  const account = (await app.core.accounts.findForLogin(email.toLowerCase()))!.account
+  return (await app.core.sessions.start(account, account.roles[0]!, { clientId: thirdParty.id }, ['pwd'], { sessionId: crypto.randomUUID(), scope: 'openid' })).accessToken.token
+}
+
 /** 400, 413 and 415 (or the dialect's status for a body that is not JSON) for a route that reads a body. */
 async function refuseBadBodies(t: Test, route: string, headers: Record<string, string> = {}, notJsonStatus = 415) {
   await contract.call(t, route, 400, malformed(headers))
@@ -76,6 +85,9 @@ t.test('native API', async (t) => {
 
   await contract.call(t, 'GET /api/v1/auth/me', 200, { headers: bearer(token) })
   await contract.call(t, 'GET /api/v1/auth/me', 401)
+  const delegatedToken = await thirdPartyToken(isp.email)
+  await contract.call(t, 'GET /api/v1/auth/me', 403, { headers: bearer(delegatedToken) })
+  await contract.call(t, 'POST /api/v1/auth/logout', 403, { headers: bearer(delegatedToken) })
 
   await contract.call(t, 'POST /api/v1/auth/logout', 401)
   await contract.call(t, 'POST /api/v1/auth/logout', 422, { headers: bearer(token), payload: { all: 'yes' } })
@@ -143,9 +155,7 @@ t.test('native second factor', async (t) => {
   await contract.call(t, route('totp/enroll'), 401)
   await refuseBadBodies(t, route('totp/enroll'), bearer(freshToken))
   // A token a third-party application got (OpenID Connect) does not change how the account logs in.
-  const thirdParty = await app.core.clients.register({ client_name: 'contract-third-party', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://3p.example.com/cb'] })
-  const freshAccount = (await app.core.accounts.findById(fresh.id))!
-  const delegated = (await app.core.sessions.start(freshAccount, freshAccount.roles[0]!, { clientId: thirdParty.id })).accessToken.token
+  const delegated = await thirdPartyToken(fresh.email)
   await contract.call(t, route('totp/enroll'), 403, { headers: bearer(delegated) })
   await contract.call(t, route('totp/confirm'), 403, { headers: bearer(delegated), payload: { code: '123456' } })
   const secret = base32ToBytes(enroll.json().data.secret)

@@ -3,8 +3,8 @@ import t from 'tap'
 import * as jose from 'jose'
 import { listeningTestApp } from '../helpers/listening.js'
 import { bearer, createAccount, type TestAccount } from '../helpers/accounts.js'
-import { loginAdmin } from '../helpers/admin.js'
 import { racing } from '../helpers/hold.js'
+import { OPERATOR, loginAdmin } from '../helpers/admin.js'
 import { PageBrowser, type PageResponse } from '../helpers/page-browser.js'
 import { answerOf, authorizeUrl, logIn, pkce, redeem, registerClient, type RegisteredTestClient } from '../helpers/oidc.js'
 import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
@@ -413,8 +413,12 @@ t.test('a third-party application\'s token cannot change how the account logs in
     payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: thirdParty.client_id, scope: 'role:owner' }).toString(),
   })
   t.match([escalate.statusCode, escalate.json().error], [400, 'invalid_scope'], 'nor by refreshing with another role')
-  const me = await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(tokens.access_token) })
-  t.equal(me.statusCode, 200, 'reading the profile is what it was given')
+  for (const [what, method, url] of [['the first-party profile', 'GET', '/api/v1/auth/me'], ['a logout everywhere', 'POST', '/api/v1/auth/logout']] as const) {
+    const response = await app.inject({ method, url, headers: bearer(tokens.access_token), ...(method === 'POST' ? { payload: { all: true } } : {}) })
+    t.equal(response.statusCode, 403, `${what}: the first-party API is not for it`)
+  }
+  const info = await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(tokens.access_token) })
+  t.same(info.json(), { sub: account.id, email: account.email, email_verified: true }, 'userinfo: what the person consented to')
 
   // A first-party client's token (and a native login's) still may.
   const first = await codeFlow(spa, account, { scope: 'openid role:reader' })
@@ -474,4 +478,117 @@ t.test('the account page: a login there, then an authenticator app set up with i
   t.equal((await browser.request('GET', '/account/security')).location, '/account/login', 'a login older than ten minutes asks again')
   const logout = await logIn(browser, await browser.visit('GET', '/account/login'), account.email, account.password)
   t.match(logout.body, /Second step|one-time-code/, 'and now the login asks for the code')
+})
+
+t.test('a third-party client never gets Latchkey\'s operator role, and chooses no role the person did not consent to', async (t) => {
+  const operator = await createAccount(app, { roles: { ...OPERATOR, staff: ['notes.read'] } })
+  const browser = new PageBrowser(app)
+  const { verifier, challenge } = pkce()
+  const asked = await logIn(browser, await browser.visit('GET', authorizeUrl(thirdParty, challenge, { scope: 'openid role:latchkey:operator' })), operator.email, operator.password)
+  t.equal(answerOf(asked).get('error'), 'invalid_scope', 'role:latchkey:operator is refused to a third-party client')
+  // Logged in as operator for a first-party client; a third-party one then does not inherit that role.
+  const first = await codeFlow(spa, operator, { scope: 'openid role:latchkey:operator' }, browser)
+  t.ok(answerOf(first.page).get('code'), 'a first-party client may')
+  const consent = await browser.visit('GET', authorizeUrl(thirdParty, challenge, { scope: 'openid' }))
+  t.match(consent.body, /your role <strong>staff<\/strong>/, 'the only role it may have, named on the consent page')
+  const tokens = (await redeem(app, thirdParty, codeOf(await browser.submit(consent, '/account/consent', { decision: 'allow' })), verifier)).json<{ access_token: string }>()
+  t.equal(jose.decodeJwt(tokens.access_token).role, 'staff')
+  const adminCall = await app.inject({ method: 'GET', url: '/api/v1/admin/accounts', headers: bearer(tokens.access_token) })
+  t.equal(adminCall.statusCode, 403, 'its token is not an operator\'s')
+  const forged = await app.core.sessions.start((await app.core.accounts.findById(operator.id))!, { name: 'latchkey:operator', permissions: [] },
+    { clientId: thirdParty.client_id }, ['pwd'], { sessionId: crypto.randomUUID(), scope: 'openid' })
+  const asOperator = await app.inject({ method: 'GET', url: '/api/v1/admin/accounts', headers: bearer(forged.accessToken.token) })
+  t.equal(asOperator.statusCode, 403, 'even a third-party session with the operator role is refused by the admin API')
+})
+
+t.test('an interaction prepared by someone else carries neither their consent nor their role', async (t) => {
+  const attacker = await createAccount(app, { roles: { reader: [], owner: [] } })
+  const victim = await createAccount(app, { roles: { reader: [], owner: [] } })
+  const { verifier, challenge } = pkce()
+  const attackerBrowser = new PageBrowser(app)
+  let page = await logIn(attackerBrowser, await attackerBrowser.visit('GET', authorizeUrl(thirdParty, challenge, { scope: 'openid email offline_access', max_age: '0' })), attacker.email, attacker.password)
+  page = await attackerBrowser.submit(page, '/account/role', { role: 'owner' })
+  t.match(page.body, /is asking to/, 'the attacker chose a role and stops at the consent page')
+  const interaction = /name="interaction" value="([^"]+)"/.exec(page.body)![1]!
+
+  // The victim is sent to the same interaction's login page.
+  const victimBrowser = new PageBrowser(app)
+  const login = await victimBrowser.visit('GET', `/account/login?interaction=${interaction}`)
+  const next = await logIn(victimBrowser, login, victim.email, victim.password)
+  t.equal(next.status, 200, 'no code for the victim without their own choices')
+  t.match(next.body, /<legend>/, 'the victim chooses a role')
+  const consent = await victimBrowser.submit(next, '/account/role', { role: 'reader' })
+  t.match(consent.body, /is asking to/, 'and is asked for consent')
+  t.ok(verifier)
+})
+
+t.test('a consent or role form is accepted only at that step', async (t) => {
+  const account = await createAccount(app)
+  const browser = new PageBrowser(app)
+  const { challenge } = pkce()
+  const login = await browser.visit('GET', authorizeUrl(thirdParty, challenge, { scope: 'openid' }))
+  const interaction = /name="interaction" value="([^"]+)"/.exec(login.body)![1]!
+  const early = await browser.visit('POST', '/account/consent', { ...Object.fromEntries(Object.entries({ interaction })), decision: 'allow', csrf: /name="csrf" value="([^"]+)"/.exec(login.body)![1]! })
+  t.match(early.body, /action="\/account\/login"/, 'a consent posted before the login leads to the login')
+  t.equal(await app.stores.database.prisma.oAuthConsent.count({ where: { accountId: account.id } }), 0, 'and records nothing')
+})
+
+t.test('logout with an ID token ends the session it names (its sid), even without the cookie; never this browser\'s other person\'s', async (t) => {
+  const alice = await createAccount(app)
+  const bob = await createAccount(app)
+  const aliceFlow = await codeFlow(spa, alice)
+  const bobFlow = await codeFlow(spa, bob)
+  const bobIdToken = (await redeem(app, spa, codeOf(bobFlow.page), bobFlow.verifier)).json<{ id_token: string }>().id_token
+  const aliceTokens = (await redeem(app, spa, codeOf(aliceFlow.page), aliceFlow.verifier)).json<{ access_token: string }>()
+  const silently = (browser: PageBrowser) => browser.visit('GET', authorizeUrl(spa, pkce().challenge, { prompt: 'none' })).then(answerOf)
+
+  const crossSite = await new PageBrowser(app).request('POST', '/oauth/end-session', { id_token_hint: bobIdToken })
+  t.equal(crossSite.status, 200, 'a form post that carries no cookie')
+  t.equal((await silently(bobFlow.browser)).get('error'), 'login_required', 'ends Bob\'s browser session, named by the sid')
+
+  const asked = await aliceFlow.browser.request('GET', `/oauth/end-session?id_token_hint=${bobIdToken}`)
+  t.equal(asked.status, 200)
+  t.match(asked.body, /action="\/account\/logout"/, 'Bob\'s (spent) ID token in Alice\'s browser: Alice is asked')
+  t.notOk([asked.headers['set-cookie'] ?? []].flat().some((c) => String(c).startsWith('latchkey_session=;')), 'her cookie is kept')
+  t.equal((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(aliceTokens.access_token) })).statusCode, 200, 'Alice is still logged in')
+  t.ok((await silently(aliceFlow.browser)).get('code'), 'and single sign-on still works for her')
+})
+
+t.test('userinfo for a token from the code flow releases only what its scopes grant, even with no openid scope', async (t) => {
+  const account = await createAccount(app)
+  await app.stores.database.prisma.account.update({ where: { id: account.id }, data: { phone: '+15550100' } })
+  const plain = await codeFlow(spa, account, { scope: undefined })
+  const plainToken = (await redeem(app, spa, codeOf(plain.page), plain.verifier)).json<{ access_token: string }>().access_token
+  t.same((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(plainToken) })).json(), { sub: account.id }, 'no scope: the subject only')
+  const phone = await codeFlow(spa, account, { scope: 'openid phone' }, plain.browser)
+  const phoneToken = (await redeem(app, spa, codeOf(phone.page), phone.verifier)).json<{ access_token: string }>().access_token
+  t.same((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(phoneToken) })).json(), { sub: account.id, phone_number: '+15550100' }, 'phone: the number')
+})
+
+t.test('logging out everywhere ends single sign-on; a new login in the same browser keeps its sessions reachable', async (t) => {
+  const account = await createAccount(app)
+  const first = await codeFlow(spa, account, { scope: 'openid offline_access' })
+  const firstTokens = (await redeem(app, spa, codeOf(first.page), first.verifier)).json<{ access_token: string }>()
+  const again = await codeFlow(spa, account, { prompt: 'login' }, first.browser)
+  t.ok(answerOf(again.page).get('code'), 'logged in again (prompt=login)')
+  t.equal((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(firstTokens.access_token) })).statusCode, 200, 'the first login\'s session lives on')
+  const confirm = await first.browser.visit('GET', '/oauth/end-session')
+  await first.browser.submit(confirm, '/account/logout')
+  t.equal((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(firstTokens.access_token) })).statusCode, 401, 'the logout reaches it')
+
+  const native = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
+  const sso = await codeFlow(spa, account)
+  t.ok(answerOf(sso.page).get('code'))
+  await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(native.json().data.token), payload: { all: true } })
+  t.equal(answerOf(await sso.browser.visit('GET', authorizeUrl(spa, pkce().challenge, { prompt: 'none' }))).get('error'), 'login_required', 'logout everywhere ends single sign-on')
+})
+
+t.test('a code presented by another client revokes nothing', async (t) => {
+  const account = await createAccount(app)
+  const { page, verifier } = await codeFlow(spa, account)
+  const code = codeOf(page)
+  const tokens = (await redeem(app, spa, code, verifier)).json<{ access_token: string }>()
+  const leaked = await redeem(app, thirdParty, code, verifier, { redirect_uri: spa.redirect_uris[0]! })
+  t.equal(leaked.json().error, 'invalid_grant')
+  t.equal((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(tokens.access_token) })).statusCode, 200, 'the session lives on')
 })

@@ -76,7 +76,7 @@ export class AuthorizationCodes {
     const sessionId = crypto.randomUUID()
     const now = new Date()
     const code = await this.records.consume(codeHash, sessionId, now)
-    if (!code) throw await this.refuseReuse(codeHash)
+    if (!code) throw await this.refuseReuse(codeHash, redemption.client.id)
     // The code is spent from here on, whatever follows: a stolen code tried with the wrong verifier
     // is not left for a second guess.
     if (code.expiresAt <= now) throw new InvalidGrant('expired')
@@ -123,8 +123,8 @@ export class AuthorizationCodes {
   }
 
   /** A code that could not be consumed: unknown, or used before, which revokes what it issued. */
-  private async refuseReuse(codeHash: string): Promise<InvalidGrant> {
-    const reused = await this.records.markReused(codeHash, new Date())
+  private async refuseReuse(codeHash: string, clientId: string): Promise<InvalidGrant> {
+    const reused = await this.records.markReused(codeHash, clientId, new Date())
     if (!reused.found) return new InvalidGrant('unknown')
     if (reused.sessionId && reused.accountId) {
       await this.sessions.revoke(reused.sessionId, reused.accountId, 'authorization_code_reuse')

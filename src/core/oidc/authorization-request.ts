@@ -2,7 +2,7 @@ import type { ClientRecord } from '../clients.js'
 import { AuthorizationDenied, AuthorizationRequestRefused } from '../errors.js'
 
 /** The scopes an authorization request may ask for, besides `role:<name>` (the role to log in with). */
-export const OPENID_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const
+export const OPENID_SCOPES = ['openid', 'profile', 'email', 'phone', 'offline_access'] as const
 export const PROMPT_VALUES = ['none', 'login', 'consent'] as const
 type Prompt = (typeof PROMPT_VALUES)[number]
 

@@ -74,6 +74,16 @@ export class BrowserSessions {
     }
   }
 
+  /**
+   * A new login in a browser that held a live browser session: the same person keeps the sessions
+   * it started (the new browser session takes them over, so a logout still reaches them); another
+   * person's end with it.
+   */
+  async replace(previous: LiveBrowserSession, next: LiveBrowserSession): Promise<void> {
+    if (previous.accountId === next.accountId) await this.records.handOver(previous.id, next.id, new Date())
+    else await this.end(previous, 'replaced')
+  }
+
   /** Whether it ended (or expired) since it was read. */
   async hasEnded(id: string): Promise<boolean> {
     const record = await this.records.findById(id)

@@ -11,10 +11,13 @@ export interface Interaction {
   request: AuthorizationRequest | null
   /** The browser session a login during this interaction started: it satisfies prompt=login and max_age. */
   loggedIn?: string
-  /** The role chosen on the role page. */
-  role?: string
-  /** Consent given on the consent page during this interaction. */
-  consented?: boolean
+  /**
+   * The role chosen on the role page, and the account consent was given for on the consent page:
+   * each counts only for that account, so an interaction prepared in one browser and finished by
+   * someone else in another carries neither over.
+   */
+  role?: { accountId: string; name: string }
+  consentedBy?: string
 }
 
 /**

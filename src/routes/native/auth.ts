@@ -68,7 +68,7 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/logout', {
     bodyLimit: app.config.AUTH_BODY_LIMIT,
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.logout,
   }, async (request) => {
     const { sid, sub } = request.principal!
@@ -78,7 +78,7 @@ const nativeAuth: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/me', {
-    preHandler: app.requireBearer,
+    preHandler: app.requireAccountOwner,
     schema: schemas.me,
   }, async (request) => {
     // Read now (through the change-stamped profile cache), not from the token, so a permission change shows at once.

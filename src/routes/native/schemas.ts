@@ -10,6 +10,9 @@ const Email = Type.String({ format: 'email', maxLength: 254, description: 'The a
 const Password = Type.String({ minLength: 1, maxLength: 1024, description: 'The password' })
 const RoleName = Type.String({ minLength: 1, maxLength: 100, description: 'A role the account holds' })
 
+/** The first-party API acts as the account: a token a third-party application got (OpenID Connect) is not for it. */
+const THIRD_PARTY_TOKEN = 'The Bearer token was issued to a third-party application, which uses `/userinfo` and what the person consented to (`FORBIDDEN`)'
+
 export const User = Type.Object({
   id: Type.String({ format: 'uuid' }),
   name: Type.Union([Type.String(), Type.Null()]),
@@ -140,6 +143,7 @@ export const logout = {
     200: Type.Object({ success: Type.Literal(true), message: Type.String() }, { description: 'Logged out', examples: [examples.logoutResponse] }),
     ...bodyErrors,
     ...nativeErrors(401),
+    403: nativeError(403, THIRD_PARTY_TOKEN),
     ...serverErrors,
   },
 }
@@ -166,6 +170,7 @@ export const me = {
       }),
     }, { description: 'The profile', examples: [examples.meResponse] }),
     ...nativeErrors(401),
+    403: nativeError(403, THIRD_PARTY_TOKEN),
     ...serverErrors,
   },
 }

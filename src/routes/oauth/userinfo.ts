@@ -9,17 +9,19 @@ const userinfo: FastifyPluginAsyncTypebox = async (app) => {
   const handler = async (request: { principal?: AccessTokenClaims }) => {
     const claims = request.principal!
     const { account, role, permissions } = await app.core.profile(claims)
-    // A first-party token gets every claim; an OpenID Connect client's, those its scopes release.
+    // A first-party login's token gets every claim; a token from the authorization endpoint (issued
+    // to a registered client), those its granted scopes release (OpenID Connect Core §5.4).
+    const delegated = claims.client_id !== app.config.CLIENT_ID
     const scopes = claims.scope.split(' ')
-    const openid = scopes.includes('openid')
-    const email = !openid || scopes.includes('email')
-    const profile = !openid || scopes.includes('profile')
+    const email = !delegated || scopes.includes('email')
+    const profile = !delegated || scopes.includes('profile')
+    const phone = !delegated || scopes.includes('phone')
     return {
       sub: account.id,
       ...(email ? { email: account.email } : {}),
-      ...(email && openid ? { email_verified: account.emailVerified } : {}),
+      ...(email && delegated ? { email_verified: account.emailVerified } : {}),
       ...(profile && account.name ? { name: account.name } : {}),
-      ...(profile && account.phone ? { phone_number: account.phone } : {}),
+      ...(phone && account.phone ? { phone_number: account.phone } : {}),
       ...(profile ? { role, roles: account.roles.map((r) => r.name), permissions } : {}),
     }
   }

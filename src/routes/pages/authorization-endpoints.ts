@@ -69,19 +69,27 @@ export const authorizationEndpoints: FastifyPluginAsyncTypebox = async (app) => 
     const target = await logoutRedirect(params, hint)
     if (target instanceof Error) return send(reply, 400, 'Log out', message(target.message, 'alert'))
     const session = await readBrowserSession(app, request)
-    if (session && !hint) {
-      // Without proof of which client asks, any site could log the person out: they confirm.
+    const status = request.method === 'POST' ? 303 : 302
+    // With a hint, the browser session it names (sid) while it is still that person's: the client
+    // proved it holds their ID token. That works without the cookie too (a cross-site form post).
+    const named = hint?.sid ? await browserSessions.findById(hint.sid) : null
+    const ending = hint && (named?.accountId === hint.sub ? named : session?.accountId === hint.sub ? session : null)
+    if (ending) {
+      await browserSessions.end(ending, 'rp_logout')
+      return loggedOut(reply, target, status, ending.id === session?.id)
+    }
+    if (session) {
+      // No hint, or one for someone else: any site could ask, so this browser's person confirms.
       reply.header('content-security-policy', pageCsp(target ? [cspSourceFor(target)] : []))
       const fields = { post_logout_redirect_uri: params.post_logout_redirect_uri as string | undefined, client_id: params.client_id as string | undefined, state: params.state as string | undefined }
       return send(reply, 200, 'Log out', logoutForm({ csrf: issueCsrf(request, reply, key, secure, LOGOUT_FORM), fields }))
     }
-    // A hint for another account than this browser's does not end this browser's session.
-    if (session && hint?.sub === session.accountId) await browserSessions.end(session, 'rp_logout')
-    return loggedOut(reply, target, request.method === 'POST' ? 303 : 302)
+    return loggedOut(reply, target, status, false)
   }
 
-  async function loggedOut(reply: FastifyReply, target: string | undefined, status: 302 | 303 = 302) {
-    clearBrowserSessionCookie(app, reply)
+  /** The answer once logged out: back to the client, or a page. The cookie goes only with the session it named. */
+  async function loggedOut(reply: FastifyReply, target: string | undefined, status: 302 | 303, ended: boolean) {
+    if (ended) clearBrowserSessionCookie(app, reply)
     if (target) return reply.redirect(target, status)
     return send(reply, 200, 'Logged out', message('You are logged out. You can close this window.'))
   }
@@ -106,6 +114,6 @@ export const authorizationEndpoints: FastifyPluginAsyncTypebox = async (app) => 
     if (target instanceof Error) return send(reply, 400, 'Log out', message(target.message, 'alert'))
     const session = await readBrowserSession(app, request)
     if (session) await browserSessions.end(session, 'logout')
-    return loggedOut(reply, target, 303)
+    return loggedOut(reply, target, 303, session !== null)
   })
 }

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { AccountView } from '../../core/accounts.js'
 import { AccountDisabled, AccountLocked, InvalidCredentials, InvalidMfaCode, InvalidMfaToken, MfaRequired } from '../../core/errors.js'
+import { consentScopes } from '../../core/oidc/authorization-flow.js'
 import type { Interaction } from '../../core/oidc/interactions.js'
 import { answer, INTERACTION_GONE, proceed, readBrowserSession, setBrowserSessionCookie } from './authorization-steps.js'
 import { checkCsrf, issueCsrf } from './csrf.js'
@@ -25,7 +26,7 @@ const FORM_EXPIRED = 'This form has expired or was not sent from this page. Go b
 export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
   const key = app.core.pageSigningKey
   const secure = app.config.ISSUER.startsWith('https:')
-  const { interactions, browserSessions, consents } = app.core.oidc
+  const { interactions, browserSessions, consents, flow } = app.core.oidc
   const csrfFor = (request: FastifyRequest, reply: FastifyReply, interaction: Interaction) => issueCsrf(request, reply, key, secure, `interaction:${interaction.id}`)
   const csrfValid = (request: FastifyRequest, interaction: Interaction, field: string | undefined) => checkCsrf(request, key, secure, field, `interaction:${interaction.id}`)
 
@@ -43,7 +44,10 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
 
   /** After the password (and second factor): the browser session starts, and the request goes on. */
   async function loggedIn(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, account: AccountView, amr: string[]) {
+    const previous = await readBrowserSession(app, request)
     const { token, session } = await browserSessions.start(account, amr, request.ip)
+    // So that a logout later still reaches every session this browser started.
+    if (previous) await browserSessions.replace(previous, session)
     setBrowserSessionCookie(app, reply, token)
     const updated = { ...interaction, loggedIn: session.id }
     await interactions.save(updated)
@@ -119,21 +123,28 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     return loggedIn(request, reply, interaction, proven.account, proven.amr)
   })
 
-  /** The interaction and the browser session logged in for it, for the steps after the login. */
+  /**
+   * The interaction, the browser session and the client, for the steps after the login; `at` is
+   * the step the request is at for this browser's person, which is the only one a form may answer.
+   */
   async function loggedInStep(request: FastifyRequest, interactionId: string | undefined) {
     const found = await interactions.find(interactionId)
     // Only an authorization request has a role or consent step.
-    const interaction = found?.request ? { ...found, request: found.request } : null
-    const session = interaction ? await readBrowserSession(app, request) : null
-    return { interaction, session }
+    if (!found?.request) return null
+    const interaction = { ...found, request: found.request }
+    const [session, client] = await Promise.all([readBrowserSession(app, request), app.core.clients.find(interaction.request.clientId)])
+    if (!client) return null
+    const at = (await flow.decide(interaction, client, session)).kind
+    return { interaction, session, client, at }
   }
 
-  app.get('/role', { schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
-    const { interaction, session } = await loggedInStep(request, request.query.interaction)
-    if (!interaction) return gone(reply)
-    if (!session) return proceed(app, reply, interaction, null, 302)
+  app.get('/role', { ...app.rateLimited('token'), schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+    const step = await loggedInStep(request, request.query.interaction)
+    if (!step) return gone(reply)
+    const { interaction, session, client } = step
+    if (step.at !== 'choose-role' || !session) return proceed(app, reply, interaction, session, 302)
     return show(reply, interaction, 200, 'Choose a role', chooseRoleForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction) ?? 'the application', roles: session.account.roles.map((role) => role.name),
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: client.name, roles: flow.rolesFor(client, session),
     }))
   })
 
@@ -141,24 +152,28 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('token'),
     schema: { ...hidden, body: Type.Object({ interaction: InteractionId, role: Field(200), csrf: Type.Optional(Field(100)) }) },
   }, async (request, reply) => {
-    const { interaction, session } = await loggedInStep(request, request.body.interaction)
-    if (!interaction) return gone(reply)
+    const step = await loggedInStep(request, request.body.interaction)
+    if (!step) return gone(reply)
+    const { interaction, session, client } = step
     if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
-    if (!session) return proceed(app, reply, interaction, null, 303)
+    if (step.at !== 'choose-role' || !session) return proceed(app, reply, interaction, session, 303)
     const { role } = request.body
-    if (!session.account.roles.some((held) => held.name === role)) return show(reply, interaction, 400, 'Choose a role', message('Choose one of the roles listed.', 'alert'))
-    await browserSessions.chooseRole(session.id, role)
-    const updated = { ...interaction, role }
+    if (!flow.rolesFor(client, session).includes(role)) return show(reply, interaction, 400, 'Choose a role', message('Choose one of the roles listed.', 'alert'))
+    // Remembered for the next first-party client's login in this browser; a third-party one always asks.
+    if (client.firstParty) await browserSessions.chooseRole(session.id, role)
+    const updated = { ...interaction, role: { accountId: session.accountId, name: role } }
     await interactions.save(updated)
     return proceed(app, reply, updated, session, 303)
   })
 
-  app.get('/consent', { schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
-    const { interaction, session } = await loggedInStep(request, request.query.interaction)
-    if (!interaction) return gone(reply)
-    if (!session) return proceed(app, reply, interaction, null, 302)
+  app.get('/consent', { ...app.rateLimited('token'), schema: { ...hidden, querystring: InteractionQuery } }, async (request, reply) => {
+    const step = await loggedInStep(request, request.query.interaction)
+    if (!step) return gone(reply)
+    const { interaction, session, client } = step
+    if (step.at !== 'consent' || !session) return proceed(app, reply, interaction, session, 302)
     return show(reply, interaction, 200, 'Allow access?', consentForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction) ?? 'the application', scopes: interaction.request.scopes,
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: client.name, scopes: interaction.request.scopes,
+      role: flow.roleFor(interaction, client, session)!,
     }))
   })
 
@@ -166,17 +181,17 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('token'),
     schema: { ...hidden, body: Type.Object({ interaction: InteractionId, decision: Type.Union([Type.Literal('allow'), Type.Literal('deny')]), csrf: Type.Optional(Field(100)) }) },
   }, async (request, reply) => {
-    const { interaction, session } = await loggedInStep(request, request.body.interaction)
-    if (!interaction) return gone(reply)
+    const step = await loggedInStep(request, request.body.interaction)
+    if (!step) return gone(reply)
+    const { interaction, session, client } = step
     if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
-    if (!session) return proceed(app, reply, interaction, null, 303)
-    const { clientId, scopes } = interaction.request
+    if (step.at !== 'consent' || !session) return proceed(app, reply, interaction, session, 303)
     if (request.body.decision === 'deny') {
-      await consents.deny(session.accountId, clientId, request.ip)
+      await consents.deny(session.accountId, client.id, request.ip)
       return answer(app, reply, interaction, { error: 'access_denied', error_description: 'The person did not allow access' }, 303)
     }
-    await consents.grant(session.accountId, clientId, scopes, request.ip)
-    const updated = { ...interaction, consented: true }
+    await consents.grant(session.accountId, client.id, consentScopes(interaction.request, flow.roleFor(interaction, client, session)!), request.ip)
+    const updated = { ...interaction, consentedBy: session.accountId }
     await interactions.save(updated)
     return proceed(app, reply, updated, session, 303)
   })

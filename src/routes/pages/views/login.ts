@@ -65,15 +65,16 @@ const SCOPE_WORDS: Record<string, string> = {
   openid: 'Know who you are (your account id)',
   profile: 'See your name and your role',
   email: 'See your email address',
+  phone: 'See your phone number',
   offline_access: 'Stay signed in and act for you while you are away',
 }
 
 /** Consent for a third-party client: what it will get, and a choice that is equally easy either way. */
-export function consentForm({ interaction, csrf, clientName, scopes }: { interaction: string; csrf: string; clientName: string; scopes: string[] }): Html {
+export function consentForm({ interaction, csrf, clientName, scopes, role }: { interaction: string; csrf: string; clientName: string; scopes: string[]; role: string }): Html {
   const listed = scopes.length > 0 ? scopes : ['openid']
   return html`<p><strong>${clientName}</strong> is asking to:</p>
-<ul>${listed.map((scope) => html`<li>${SCOPE_WORDS[scope] ?? scope}</li>`)}</ul>
-<p>It will be able to call services on your behalf with the role you logged in with.</p>
+<ul>${listed.map((scope) => html`<li>${SCOPE_WORDS[scope] ?? scope}</li>`)}
+<li>Act for you with your role <strong>${role}</strong>: call services on your behalf with what that role may do</li></ul>
 <form method="post" action="/account/consent">
 <input type="hidden" name="interaction" value="${interaction}">
 <input type="hidden" name="csrf" value="${csrf}">
