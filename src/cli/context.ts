@@ -15,7 +15,8 @@ export interface CliIo {
   stderr: { write(text: string): unknown }
 }
 
-export const processIo: CliIo = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }
+/** The process's own: read only by an entry point, since reading process.stdin opens it. */
+export const processIo = (): CliIo => ({ env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr })
 
 /** Opens the same stores the service would, for one CLI command, and closes them after. */
 export async function withCore<T>(io: CliIo, fn: (core: Core, database: DatabaseHandle) => Promise<T>): Promise<T> {

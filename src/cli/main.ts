@@ -3,4 +3,4 @@
 import { latchkeyCli } from './commands.js'
 import { exitWith, processIo } from './context.js'
 
-exitWith(latchkeyCli(process.argv.slice(2), processIo))
+exitWith(latchkeyCli(process.argv.slice(2), processIo()))

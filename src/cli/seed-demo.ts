@@ -2,4 +2,4 @@
 import { exitWith, processIo } from './context.js'
 import { seedDemoCli } from './seed-demo-command.js'
 
-exitWith(seedDemoCli(process.argv.slice(2), processIo))
+exitWith(seedDemoCli(process.argv.slice(2), processIo()))
