@@ -1,8 +1,6 @@
 import './threadpool.js'
 import path from 'node:path'
-import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo, seedDemoOperator } from './demo/demo-accounts.js'
 
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -18,6 +16,11 @@ async function main() {
     throw error
   }
 
+  // Loaded once the configuration is known to be good: a bad setting is reported at once, not after
+  // the seconds it takes to load the app (Fastify, Prisma, every route).
+  const [{ buildApp }, { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo, seedDemoOperator }] = await Promise.all([
+    import('./app.js'), import('./demo/demo-accounts.js'),
+  ])
   const app = await buildApp(config)
 
   // The embedded mode is for trying Latchkey out: it seeds the demo accounts on first boot.

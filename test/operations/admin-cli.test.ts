@@ -56,7 +56,7 @@ t.test('grant-operator makes an existing application account an operator, for th
   t.match(missing.stderr, /No account/)
 })
 
-// The commands below run in parallel: each CLI start costs seconds on a busy machine.
+// The commands below run in parallel, as an operator's separate invocations may.
 t.test('create-admin refuses a missing, short or common password and a missing email; help lists the commands', async (t) => {
   const [empty, short, common, noEmail, help] = await Promise.all([
     cli(['create-admin', 'nobody@example.com']),

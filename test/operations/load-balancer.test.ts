@@ -1,18 +1,21 @@
-// Three service processes on one Postgres database and one Redis prefix, behind nginx as shipped
+// Three service instances on one Postgres database and one Redis prefix, behind nginx as shipped
 // (deploy/nginx/latchkey.conf, round robin) with TRUST_PROXY=1: logins, refreshes, logouts, lockouts
 // and rate limits behave as one service, whichever instance answers, and see the client's address.
 // Every client connects from a loopback address of its own (Linux routes all of 127.0.0.0/8 to lo);
-// nginx's own address towards the instances is 127.0.0.1.
+// nginx's own address towards the instances is 127.0.0.1. The instances are apps of this process,
+// each from its own configuration with its own stores, as in two-instances.test.ts: nothing here
+// depends on their being processes, and a process would cost seconds of start-up each.
 import crypto from 'node:crypto'
 import http from 'node:http'
 import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
 import { PasswordHasher } from '../../src/core/passwords.js'
 import { openPostgres } from '../../src/stores/database.js'
 import { createAccount } from '../helpers/accounts.js'
 import { FAST_ARGON2, cleanRedisPrefix, createTestDatabase } from '../helpers/harness.js'
 import { UPSTREAM_HEADER, startLoadBalancer } from '../helpers/nginx.js'
 import { freePort } from '../helpers/private-servers.js'
-import { startServerProcess } from '../helpers/server-process.js'
 import { REDIS_URL } from '../helpers/services.js'
 
 const LOCKOUT_THRESHOLD = 3
@@ -22,19 +25,23 @@ const databaseUrl = await createTestDatabase(t)
 const redisPrefix = `latchkey-test:${crypto.randomBytes(6).toString('hex')}:`
 cleanRedisPrefix(t, redisPrefix)
 const balancerPort = await freePort()
-const instances = await Promise.all([1, 2, 3].map(() => startServerProcess(t, {
-  NODE_ENV: 'test',
-  DATABASE_URL: databaseUrl, REDIS_URL, REDIS_KEY_PREFIX: redisPrefix,
-  KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
-  ISSUER: `http://127.0.0.1:${balancerPort}`,
-  TRUST_PROXY: '1',
-  ...FAST_ARGON2,
-  // A reuse is told apart from a lost response only without the grace window.
-  REFRESH_REUSE_GRACE: '0',
-  LOCKOUT_THRESHOLD: String(LOCKOUT_THRESHOLD), LOCKOUT_BASE_DURATION: '600',
-  RATE_LIMIT_AUTH_MAX: String(RATE_LIMIT), RATE_LIMIT_AUTH_WINDOW: '600',
-})))
-const ports = instances.map((instance) => Number(new URL(instance.baseUrl).port))
+const instances = await Promise.all([1, 2, 3].map(async () => {
+  const app = await buildApp(loadConfig({
+    NODE_ENV: 'test', LOG_LEVEL: 'silent', METRICS_PORT: '0',
+    DATABASE_URL: databaseUrl, REDIS_URL, REDIS_KEY_PREFIX: redisPrefix,
+    KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
+    ISSUER: `http://127.0.0.1:${balancerPort}`,
+    TRUST_PROXY: '1',
+    ...FAST_ARGON2,
+    // A reuse is told apart from a lost response only without the grace window.
+    REFRESH_REUSE_GRACE: '0',
+    LOCKOUT_THRESHOLD: String(LOCKOUT_THRESHOLD), LOCKOUT_BASE_DURATION: '600',
+    RATE_LIMIT_AUTH_MAX: String(RATE_LIMIT), RATE_LIMIT_AUTH_WINDOW: '600',
+  }))
+  t.teardown(() => app.close())
+  return app.listen({ port: 0, host: '127.0.0.1' })
+}))
+const ports = instances.map((address) => Number(new URL(address).port))
 const balancer = await startLoadBalancer(t, ports, balancerPort)
 
 // The test's own view of the database, to create accounts and read the audit trail.

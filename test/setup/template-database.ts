@@ -3,12 +3,15 @@
 // snapshot that the core tier loads. Each is built once per set of migrations; the template under an
 // advisory lock, so that parallel runs neither race nor rebuild it.
 import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { ensureEmbeddedSnapshot } from '../helpers/embedded-snapshot.js'
 import { POSTGRES_ADMIN_URL, databaseUrl, templateDatabaseName } from '../helpers/services.js'
 
 const run = promisify(execFile)
+// Prisma's bin itself, as `npm run db:migrate` runs it; npx would load npm first.
+const PRISMA_CLI = fileURLToPath(new URL('../../node_modules/prisma/build/index.js', import.meta.url))
 
 async function ensureTemplateDatabase(): Promise<void> {
   const name = await templateDatabaseName()
@@ -21,7 +24,7 @@ async function ensureTemplateDatabase(): Promise<void> {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await admin.query(`CREATE DATABASE ${name}`)
       // DIRECT_DATABASE_URL, if the shell has one, would take precedence in prisma.config.ts.
-      await run('npx', ['prisma', 'migrate', 'deploy'], { env: { ...process.env, DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' } })
+      await run(process.execPath, [PRISMA_CLI, 'migrate', 'deploy'], { env: { ...process.env, DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' } })
       // Marked a template only once fully migrated: a half-built one is never cloned.
       await admin.query(`ALTER DATABASE ${name} IS_TEMPLATE true`)
     }
