@@ -3,6 +3,7 @@
 import fs from 'node:fs'
 import http from 'node:http'
 import autocannon from 'autocannon'
+import { runCodeFlows, type CodeFlowScenario } from './code-flow.js'
 
 export interface Scenario {
   name: string
@@ -25,6 +26,8 @@ export interface Scenario {
   chain?: { tokens: string[]; format: 'native' | 'oauth-form'; params?: Record<string, string> }
   /** Rotating bearer tokens. */
   bearers?: string[]
+  /** Whole logins by the authorization code flow instead of single requests: requestsPerSecond is logins per second. */
+  codeFlow?: CodeFlowScenario
 }
 
 export interface LoadResult {
@@ -116,4 +119,9 @@ async function openLoop(rate: number): Promise<LoadResult> {
   return { name: scenario.name, requestsPerSecond: latencies.length / scenario.duration, p50: at(0.5), p99: at(0.99), errors, total: latencies.length }
 }
 
-console.log(JSON.stringify(scenario.overallRate ? await openLoop(scenario.overallRate) : await closedLoop()))
+async function codeFlows(flow: CodeFlowScenario): Promise<LoadResult> {
+  return { name: scenario.name, ...await runCodeFlows(scenario.url, flow, scenario.connections, scenario.duration) }
+}
+
+console.log(JSON.stringify(scenario.codeFlow ? await codeFlows(scenario.codeFlow)
+  : scenario.overallRate ? await openLoop(scenario.overallRate) : await closedLoop()))

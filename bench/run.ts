@@ -16,6 +16,9 @@ import { dataScale } from './data-scale.js'
 import { argon2VerifyRate, rotationTransactionRate, signRate } from './limits.js'
 import type { LoadResult, Scenario } from './load-worker.js'
 
+// The resource (RFC 8707) client credentials tokens are for, here and at the peer.
+const PEER_RESOURCE = 'https://api.bench'
+
 const quick = process.argv.includes('--quick')
 // `--only=login,me` runs just those scenarios (the limits, Fastify routes included, always run); `--cpu-prof` writes
 // the server's CPU profile to ./profiles when it exits, for the profile-then-fix loop.
@@ -63,6 +66,15 @@ async function main() {
   const chains = 64
   const sessions = []
   for (let i = 0; i < chains; i += 8) sessions.push(...await Promise.all(accounts.slice(i, i + 8).map((a) => post(`${base}/api/v1/auth/login`, a))))
+  // OpenID Connect: a first-party public client (PKCE, no consent page) and a service for client credentials.
+  const redirectUri = 'https://app.bench/callback'
+  const spa = await core.clients.register({
+    client_name: 'Bench SPA', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [redirectUri], first_party: true,
+  })
+  const service = await core.clients.register({ client_name: 'Bench service', grant_types: ['client_credentials'], scope: 'api', resources: [PEER_RESOURCE] })
+  const serviceBasic = `Basic ${Buffer.from(`${service.id}:${service.secret!}`).toString('base64')}`
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const clientCredentialsBody = new URLSearchParams({ grant_type: 'client_credentials', resource: PEER_RESOURCE }).toString()
   const etag = (await fetch(`${base}/.well-known/jwks.json`)).headers.get('etag')!
   const loginBodies = accounts.map((a) => JSON.stringify(a))
   const json = { 'content-type': 'application/json' }
@@ -83,22 +95,40 @@ async function main() {
   await run({ name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32 })
   await run({ name: 'jwks', url: base, path: '/.well-known/jwks.json', connections: 32 })
   await run({ name: 'jwks 304', url: base, path: '/.well-known/jwks.json', headers: { 'if-none-match': etag }, connections: 32 })
+  // Whole logins, each a handful of requests: requestsPerSecond is logins per second, latency per login.
+  await run({ name: 'code flow password', url: base, path: '/', connections: 16, codeFlow: { mode: 'password', clientId: spa.id, redirectUri, accounts } })
+  await run({ name: 'code flow sso', url: base, path: '/', connections: 32, codeFlow: { mode: 'sso', clientId: spa.id, redirectUri, accounts } })
+  await run({ name: 'client credentials', url: base, path: '/oauth/token', method: 'POST', headers: { ...form, authorization: serviceBasic }, bodies: [clientCredentialsBody], connections: 32 })
   const saturation = results.login?.requestsPerSecond ?? 0
   if (saturation > 0) await run({ name: 'login @80%', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: loginBodies, connections: 16, overallRate: Math.max(1, Math.floor(saturation * 0.8)) })
   const peakRss = Math.max(...Object.values(results).map((r) => r.rssMb ?? 0))
 
   let peer: LoadResult | undefined
-  if (!only || only.includes('peer')) try {
-    log('peer: oidc-provider refresh grant')
+  let peerClientCredentials: LoadResult | undefined
+  // `--only=peer` runs both; `--only=client` (or any prefix of "client credentials") its peer too.
+  const peerRefresh = !only || only.includes('peer')
+  const peerClient = peerRefresh || only.some((name) => 'client credentials'.startsWith(name))
+  if (peerRefresh || peerClient) try {
     const peerPort = await freePort()
     const peerServer = await start(['bench/peer/oidc-provider-server.ts'], { ...process.env, PORT: String(peerPort), REDIS_URL, TOKENS: String(chains) }, (out) => out.includes('"ready":true'))
     const line = peerServer.output().split('\n').find((l) => l.includes('"ready":true'))!
-    const { refreshTokens } = JSON.parse(line) as { refreshTokens: string[] }
-    peer = await load({
-      name: 'peer refresh', url: `http://127.0.0.1:${peerPort}`, path: '/token', method: 'POST', duration: SECONDS, connections: 32,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' }, // No `openid` in the scope: Latchkey's refresh issues no ID token, so neither does the peer's.
-      chain: { tokens: refreshTokens, format: 'oauth-form', params: { client_id: 'bench', scope: 'offline_access api' } },
-    })
+    const { refreshTokens, service: peerService } = JSON.parse(line) as { refreshTokens: string[]; service: { clientId: string; clientSecret: string } }
+    if (peerClient) {
+      log('peer: oidc-provider client credentials')
+      peerClientCredentials = await load({
+        name: 'peer client credentials', url: `http://127.0.0.1:${peerPort}`, path: '/token', method: 'POST', duration: SECONDS, connections: 32,
+        headers: { ...form, authorization: `Basic ${Buffer.from(`${peerService.clientId}:${peerService.clientSecret}`).toString('base64')}` },
+        bodies: [new URLSearchParams({ grant_type: 'client_credentials', resource: PEER_RESOURCE, scope: 'api' }).toString()],
+      })
+    }
+    if (peerRefresh) {
+      log('peer: oidc-provider refresh grant')
+      peer = await load({
+        name: 'peer refresh', url: `http://127.0.0.1:${peerPort}`, path: '/token', method: 'POST', duration: SECONDS, connections: 32,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' }, // No `openid` in the scope: Latchkey's refresh issues no ID token, so neither does the peer's.
+        chain: { tokens: refreshTokens, format: 'oauth-form', params: { client_id: 'bench', scope: 'offline_access api' } },
+      })
+    }
   } catch (error) {
     log(`peer failed: ${(error as Error).message.split('\n')[0]!}`)
   }
@@ -106,6 +136,12 @@ async function main() {
   // The refresh limit: one RS256 sign plus one rotation transaction per request, on the same cores.
   const refreshLimit = 1 / (1 / sign + 1 / rotationTx)
   const rows: [string, (LoadResult & { rssMb?: number }) | undefined, number, string, number | undefined][] = [
+    // One argon2id verify per login, at the login form; everything else a login does is far cheaper.
+    ['code flow, password (logins/s)', results['code flow password'], argon2.perSecond, 'argon2id verify', undefined],
+    // No password: two RS256 signatures per login (the access token and the ID token).
+    ['code flow, SSO (logins/s)', results['code flow sso'], sign / 2, 'RS256 sign / 2', undefined],
+    // One signature per token; the client's secret is checked with one SHA-256.
+    ['client credentials', results['client credentials'], sign, 'RS256 sign', undefined],
     ['login', results.login, argon2.perSecond, 'argon2id verify', 0.9],
     ['refresh', results.refresh, refreshLimit, 'sign + rotation tx', 0.85],
     ['me', results.me, results['fastify hello']?.requestsPerSecond ?? NaN, 'fastify hello', 0.5],
@@ -123,7 +159,8 @@ async function main() {
   for (const [name, result, limit, limitName, target] of rows) {
     if (!result) continue
     const ratio = result.requestsPerSecond / limit
-    console.log(`| ${name} | ${f(result.requestsPerSecond)} | ${result.p50} | ${result.p99} | ${result.errors} | ${f(result.rssMb ?? 0)} | ${limitName} ${f(limit)}/s | ${f(ratio * 100, 1)}% | ≥ ${f((target ?? 0) * 100)}% | ${ratio >= (target ?? 0) ? 'yes' : 'no'} |`)
+    const [targetText, metText] = target === undefined ? ['none set', '—'] : [`≥ ${f(target * 100)}%`, ratio >= target ? 'yes' : 'no']
+    console.log(`| ${name} | ${f(result.requestsPerSecond)} | ${result.p50} | ${result.p99} | ${result.errors} | ${f(result.rssMb ?? 0)} | ${limitName} ${f(limit)}/s | ${f(ratio * 100, 1)}% | ${targetText} | ${metText} |`)
   }
   const at80 = results['login @80%']
   if (at80) console.log(`\nLogin at 80% of saturation (${f(saturation * 0.8)} req/s, paced open loop): p50 ${at80.p50} ms, p99 ${at80.p99} ms = ${f(at80.p99 / argon2.singleMs, 2)}× one argon2 verify (target ≤ 2×: ${at80.p99 <= 2 * argon2.singleMs ? 'met' : 'missed'}), errors ${at80.errors}`)
@@ -131,8 +168,15 @@ async function main() {
   if (peer && results.refresh) {
     const ratio = results.refresh.requestsPerSecond / peer.requestsPerSecond
     console.log(`Peer (oidc-provider refresh grant, rotation, RS256 JWT, Redis adapter): ${f(peer.requestsPerSecond)} req/s, p99 ${peer.p99} ms, errors ${peer.errors}; Latchkey refresh is ${f(ratio, 2)}× the peer (target ≥ 3×: ${ratio >= 3 ? 'met' : 'missed'})`)
-  } else {
+  } else if (peerRefresh) {
     console.log('Peer: not measured (see the log above)')
+  }
+  if (peerClientCredentials && results['client credentials']) {
+    const ratio = results['client credentials'].requestsPerSecond / peerClientCredentials.requestsPerSecond
+    console.log(`Peer (oidc-provider client credentials, Basic auth, one resource, RS256 JWT): ${f(peerClientCredentials.requestsPerSecond)} req/s, p99 ${peerClientCredentials.p99} ms, errors ${peerClientCredentials.errors}; Latchkey is ${f(ratio, 2)}× the peer`)
+  }
+  if (results['code flow password'] || results['code flow sso']) {
+    console.log('Code flow peer: none. With devInteractions off, oidc-provider has no login to drive: the login and consent interactions are the application\'s own code, so a figure would measure that code, not the library.')
   }
   const errors = Object.values(results).reduce((sum, r) => sum + r.errors, 0)
   console.log(`Errors across Latchkey scenarios: ${errors}`)

@@ -6,7 +6,7 @@
 //
 // The same options are read from PORT, TOKENS, REDIS_URL and REDIS_PREFIX; a flag wins over the
 // environment. Once listening with its tokens minted, the process prints ONE line of JSON to stdout,
-//   {"ready":true,"port":4100,"refreshTokens":["...", ...]}
+//   {"ready":true,"port":4100,"refreshTokens":["...", ...],"service":{"clientId":"bench-service","clientSecret":"..."}}
 // and everything else goes to stderr, so a harness can read stdout line by line. It runs until
 // SIGTERM or SIGINT, then deletes its Redis keys and exits 0.
 //
@@ -24,6 +24,9 @@ import { Redis } from 'ioredis'
 console.log = console.info = console.debug = console.error
 
 const CLIENT_ID = 'bench'
+// A confidential client for the client credentials grant (Basic auth), with a secret of this process's own.
+const SERVICE_ID = 'bench-service'
+const SERVICE_SECRET = randomBytes(32).toString('base64url')
 const RESOURCE = 'https://api.bench'
 const RESOURCE_SCOPE = 'api'
 const OIDC_SCOPE = 'openid offline_access'
@@ -212,6 +215,13 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: ['https://client.example/cb'],
+  }, {
+    client_id: SERVICE_ID,
+    client_secret: SERVICE_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
   }],
   jwks: { keys: [signingJwk] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -228,6 +238,8 @@ const provider = new Provider(issuer, {
   features: {
     // Tokens are minted below, never through a login, so the dev-only login pages stay off.
     devInteractions: { enabled: false },
+    // Compared with Latchkey's client credentials grant: one RS256 JWT for one resource.
+    clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: async () => RESOURCE,
@@ -246,6 +258,7 @@ const provider = new Provider(issuer, {
   // cap a rotated token at its parent's remaining lifetime; Latchkey's numbers are used instead.
   ttl: {
     AccessToken: ACCESS_TOKEN_TTL,
+    ClientCredentials: ACCESS_TOKEN_TTL,
     RefreshToken: REFRESH_TOKEN_TTL,
     Grant: REFRESH_TOKEN_TTL,
     IdToken: 3600,
@@ -334,7 +347,7 @@ try {
   await redis.connect()
   const refreshTokens = await mintRefreshTokens(options.tokens)
   console.error(`oidc-provider peer listening on ${issuer} with ${refreshTokens.length} refresh tokens under ${keyPrefix}`)
-  process.stdout.write(`${JSON.stringify({ ready: true, port: options.port, refreshTokens })}\n`)
+  process.stdout.write(`${JSON.stringify({ ready: true, port: options.port, refreshTokens, service: { clientId: SERVICE_ID, clientSecret: SERVICE_SECRET } })}\n`)
 } catch (error) {
   // When a signal interrupted start-up, its handler is already stopping and exits.
   if (!stopping) {

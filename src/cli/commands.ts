@@ -27,8 +27,9 @@ Commands:
                            it logs in with role "latchkey:operator" to operate)
   rotate-keys              Start a signing-key rotation: the next key is published now and signs later
   prune                    Delete now, in batches, what nothing can use any more (ended sessions and
-                           their refresh tokens, expired revocations, audit events and login
-                           addresses past their retention); prints how many rows of each kind`
+                           their refresh tokens, expired authorization codes, ended browser
+                           sessions, expired revocations, audit events and login addresses past
+                           their retention); prints how many rows of each kind`
 
 /** The JSON of --metadata, as an object with a client_name; a clear error otherwise. */
 function parseMetadata(json: string | undefined): ClientMetadataInput {

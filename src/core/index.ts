@@ -110,6 +110,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     // As long as the session's access tokens may be accepted (revocations.coveringSince), and one
     // clock tolerance more, for the instance that ended it having a slower clock than this one.
     endedSessionMs: accessTtlMs + 2 * clockToleranceMs,
+    endedBrowserSessionMs: clockToleranceMs,
     expiredRevocationMs: clockToleranceMs,
     knownIpMs: config.KNOWN_IP_RETENTION_DAYS * DAY_MS,
     auditMs: config.AUDIT_RETENTION_DAYS === 0 ? null : config.AUDIT_RETENTION_DAYS * DAY_MS,

@@ -14,6 +14,11 @@ export interface RetentionPolicy {
    * reuse that must revoke it, and a Redis restore must still find it.
    */
   endedSessionMs: number
+  /**
+   * How long a browser session is kept after it ended or expired, for clocks that differ: one that
+   * is gone counts as ended, so nothing else needs it.
+   */
+  endedBrowserSessionMs: number
   /** How long a token or role revocation is kept past its own expiry, for clocks that differ. */
   expiredRevocationMs: number
   knownIpMs: number
@@ -42,6 +47,9 @@ export type PruneCounts = Record<PruneKind, number>
  *   session or an operator's touch (pruning-records.ts, unverifiedAccount): those are for an
  *   operator to delete, with the admin API's audit event.
  * - Mail still pending, leased by a sender or not.
+ * - A consumed authorization code while the session it started is live or ended less than
+ *   endedSessionMs ago: presenting it again is reuse and revokes that session.
+ * - OAuth consents: they live until the account or the client goes, and the cascades take them.
  */
 
 /**
@@ -74,6 +82,9 @@ export class Pruning {
     return {
       refresh_tokens: ended,
       sessions: ended,
+      // Codes share the sessions' cutoff: a consumed one stays while the session it started does.
+      authorization_codes: ended,
+      browser_sessions: before(this.policy.endedBrowserSessionMs),
       token_revocations: before(this.policy.expiredRevocationMs),
       known_ips: before(this.policy.knownIpMs),
       audit_events: this.policy.auditMs === null ? null : before(this.policy.auditMs),

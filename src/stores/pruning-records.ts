@@ -3,10 +3,12 @@ import type { Database } from './database.js'
 
 /**
  * What pruning deletes, in the order a run deletes it: a session's refresh tokens before the session,
- * an account's dead links before the account.
+ * an account's dead links before the account, sessions before the authorization codes that started
+ * them. OAuth consents are never pruned: they last until the account or the client is deleted,
+ * which cascades to them.
  */
 export const PRUNE_KINDS = [
-  'refresh_tokens', 'sessions', 'token_revocations', 'known_ips', 'audit_events', 'account_tokens', 'unverified_accounts', 'mail_outbox',
+  'refresh_tokens', 'sessions', 'authorization_codes', 'browser_sessions', 'token_revocations', 'known_ips', 'audit_events', 'account_tokens', 'unverified_accounts', 'mail_outbox',
 ] as const
 export type PruneKind = (typeof PRUNE_KINDS)[number]
 
@@ -35,6 +37,8 @@ function deleteStatement(kind: Exclude<PruneKind, 'unverified_accounts'>, cutoff
   const before = utc(cutoff)
   // A session's idle expiry is never later than its absolute one, so it alone says when it expired.
   const sessionEnded = (s: Prisma.Sql) => Prisma.sql`(${s}.idle_expires_at < ${before} OR ${s}.revoked_at < ${before})`
+  // Not `NOT sessionEnded`: a session never revoked has a NULL revoked_at, and NOT NULL is not true.
+  const sessionKept = (s: Prisma.Sql) => Prisma.sql`(${s}.idle_expires_at >= ${before} AND (${s}.revoked_at IS NULL OR ${s}.revoked_at >= ${before}))`
   switch (kind) {
     case 'refresh_tokens':
       return Prisma.sql`
@@ -49,6 +53,27 @@ function deleteStatement(kind: Exclude<PruneKind, 'unverified_accounts'>, cutoff
           WHERE ${sessionEnded(Prisma.sql`s`)} AND NOT EXISTS (SELECT 1 FROM refresh_tokens rt WHERE rt.session_id = s.id)
           LIMIT ${limit})
         AND ${sessionEnded(Prisma.sql`sessions`)}`
+    case 'authorization_codes':
+      // Past its expiry no code starts a session (it is refused as expired), but a consumed one is kept
+      // while presenting it again is a reuse that matters: that revokes the session its redemption
+      // started (RFC 6749 §4.1.2), so it stays as long as that session does, i.e. until the session
+      // has been ended for as long as its access tokens may still be accepted (the same cutoff), and
+      // never less than that past the code's own expiry. A session ended that long ago is never live
+      // again, and an expired code starts none, so nothing needs checking again on the locked row.
+      return Prisma.sql`
+        DELETE FROM authorization_codes WHERE code_hash IN (
+          SELECT c.code_hash FROM authorization_codes c
+          WHERE c.expires_at < ${before} AND (c.session_id IS NULL
+            OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = c.session_id AND ${sessionKept(Prisma.sql`s`)}))
+          LIMIT ${limit})`
+    case 'browser_sessions':
+      // An ended or expired browser session lets no login through, and one that is gone counts as
+      // ended (BrowserSessions.hasEnded), so a code it issued still cannot start a session. The
+      // sessions started from it were revoked when it ended; their browser_session_id is no foreign
+      // key. Neither its end nor its expiry is ever undone, so no second check on the locked row.
+      return Prisma.sql`
+        DELETE FROM browser_sessions WHERE id IN (
+          SELECT id FROM browser_sessions WHERE expires_at < ${before} OR ended_at < ${before} LIMIT ${limit})`
     case 'token_revocations':
       return Prisma.sql`
         DELETE FROM token_revocations WHERE key IN (

@@ -30,7 +30,7 @@ const passphrase = 'a sign-up passphrase'
 
 /** The policy the app was configured with, for pruners of its own. */
 const POLICY: RetentionPolicy = {
-  intervalMs: 60_000, batchSize: 1000, endedSessionMs: 900_000 + 10_000, expiredRevocationMs: 5000, knownIpMs: 90 * DAY, auditMs: 365 * DAY,
+  intervalMs: 60_000, batchSize: 1000, endedSessionMs: 900_000 + 10_000, endedBrowserSessionMs: 5000, expiredRevocationMs: 5000, knownIpMs: 90 * DAY, auditMs: 365 * DAY,
   deadLinkMs: 5000, mailOutboxMs: 7 * DAY, unverifiedAccountMs: 30 * DAY,
 }
 

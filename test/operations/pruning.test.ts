@@ -24,10 +24,10 @@ const ahead = (ms: number) => new Date(Date.now() + ms)
 
 /** The policy the app was configured with, for pruners of its own (other "instances"). */
 const POLICY: RetentionPolicy = {
-  intervalMs: 60_000, batchSize: 1000, endedSessionMs: 900_000 + 10_000, expiredRevocationMs: 5000, knownIpMs: 20 * DAY, auditMs: 30 * DAY,
+  intervalMs: 60_000, batchSize: 1000, endedSessionMs: 900_000 + 10_000, endedBrowserSessionMs: 5000, expiredRevocationMs: 5000, knownIpMs: 20 * DAY, auditMs: 30 * DAY,
   deadLinkMs: 5000, mailOutboxMs: 7 * DAY, unverifiedAccountMs: 30 * DAY,
 }
-const NOTHING = { account_tokens: 0, unverified_accounts: 0, mail_outbox: 0 }
+const NOTHING = { authorization_codes: 0, browser_sessions: 0, account_tokens: 0, unverified_accounts: 0, mail_outbox: 0 }
 
 /** A session with a chain of `tokens` refresh tokens (all but the last consumed), straight in the database. */
 async function seedSession(accountId: string, times: { idleExpiresAt: Date; revokedAt?: Date }, tokens = 2): Promise<{ sessionId: string; tokenIds: string[] }> {
@@ -143,7 +143,7 @@ t.test('batches are bounded: 5 dead rows with a batch size of 2 take 3 transacti
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   t.equal(counts.audit_events, 5)
   t.same(batches.filter(([kind]) => kind === 'audit_events'), [['audit_events', 2], ['audit_events', 2], ['audit_events', 1]])
-  t.same(batches.filter(([kind]) => kind !== 'audit_events').map(([, n]) => n), [0, 0, 0, 0, 0, 0, 0], 'one short batch for each other kind')
+  t.same(batches.filter(([kind]) => kind !== 'audit_events').map(([, n]) => n), [0, 0, 0, 0, 0, 0, 0, 0, 0], 'one short batch for each other kind')
 })
 
 t.test('two instances racing to prune: the one inside its lock prunes, the other skips', async (t) => {
