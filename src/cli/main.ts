@@ -66,7 +66,7 @@ runCli(async () => {
       const removed = await withCore(async (core, database) => {
         const found = await database.prisma.account.findUnique({ where: { email: normalized }, select: { id: true } })
         if (!found) throw new Error(`No account has the email ${normalized}`)
-        return core.mfa.totp.reset(found.id, CLI_ACTOR)
+        return core.mfa.factors.reset(found.id, CLI_ACTOR)
       })
       console.log(removed ? `Second factors of ${normalized} removed` : `${normalized} had no second factor`)
       return
