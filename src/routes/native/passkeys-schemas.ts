@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import { RETRY_AFTER, security } from '../../http/openapi.js'
 import { nativeError, nativeErrors } from './envelope.js'
 import { RefreshData, TokenData, User, bodyErrors, serverErrors } from './schemas.js'
@@ -33,7 +33,7 @@ const CreationOptions = Type.Object({
   })),
   extensions: Type.Optional(Type.Object({ credProps: Type.Optional(Type.Boolean()) })),
   hints: Type.Optional(Type.Array(Type.String())),
-}, { description: 'PublicKeyCredentialCreationOptionsJSON, for `navigator.credentials.create()`' })
+}, { $id: 'PasskeyCreationOptions', description: 'PublicKeyCredentialCreationOptionsJSON, for `navigator.credentials.create()`' })
 
 const RequestOptions = Type.Object({
   rpId: Type.Optional(Type.String()),
@@ -41,7 +41,7 @@ const RequestOptions = Type.Object({
   allowCredentials: Type.Optional(Type.Array(CredentialDescriptor, { description: 'The account\'s passkeys; absent for a passwordless login (any discoverable passkey)' })),
   timeout: Type.Optional(Type.Integer({ description: 'Milliseconds' })),
   userVerification: Type.Optional(Type.String()),
-}, { description: 'PublicKeyCredentialRequestOptionsJSON, for `navigator.credentials.get()`' })
+}, { $id: 'PasskeyRequestOptions', description: 'PublicKeyCredentialRequestOptionsJSON, for `navigator.credentials.get()`' })
 
 const ClientExtensions = Type.Object({}, { additionalProperties: true, maxProperties: 10, description: 'getClientExtensionResults()' })
 
@@ -60,7 +60,7 @@ const Attestation = Type.Object({
   }),
   authenticatorAttachment: Type.Optional(Type.String({ maxLength: 32 })),
   clientExtensionResults: Type.Optional(ClientExtensions),
-}, { description: 'RegistrationResponseJSON: `PublicKeyCredential.toJSON()` after `navigator.credentials.create()`' })
+}, { $id: 'PasskeyRegistrationResponse', description: 'RegistrationResponseJSON: `PublicKeyCredential.toJSON()` after `navigator.credentials.create()`' })
 
 /** An AuthenticationResponseJSON (what `PublicKeyCredential.toJSON()` gives after get()). */
 const Assertion = Type.Object({
@@ -75,7 +75,15 @@ const Assertion = Type.Object({
   }),
   authenticatorAttachment: Type.Optional(Type.String({ maxLength: 32 })),
   clientExtensionResults: Type.Optional(ClientExtensions),
-}, { description: 'AuthenticationResponseJSON: `PublicKeyCredential.toJSON()` after `navigator.credentials.get()`' })
+}, { $id: 'PasskeyAssertion', description: 'AuthenticationResponseJSON: `PublicKeyCredential.toJSON()` after `navigator.credentials.get()`' })
+
+/** The WebAuthn shapes, added once at the root (src/plugins/shared-schemas.ts) and referred to by $ref. */
+export const passkeySharedSchemas = [CreationOptions, RequestOptions, Attestation, Assertion]
+const ref = <T extends TSchema>(schema: T & { $id?: string }) => Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#` })
+const CreationOptionsRef = ref(CreationOptions)
+const RequestOptionsRef = ref(RequestOptions)
+const AttestationRef = ref(Attestation)
+const AssertionRef = ref(Assertion)
 
 const Passkey = Type.Object({
   id: Type.String({ format: 'uuid', description: 'Latchkey\'s id for the passkey (not the credential id)' }),
@@ -106,7 +114,7 @@ export const registrationOptions = {
     + 'credentials preferred, so the passkey can also log in without a password.',
   security: security.bearer,
   response: {
-    200: ok({ options: CreationOptions }, 'Creation options'),
+    200: ok({ options: CreationOptionsRef }, 'Creation options'),
     ...nativeErrors(400, 413, 415),
     ...nativeErrors(401),
     409: nativeError(409, 'The account holds the most passkeys it may (`CONFLICT`)'),
@@ -122,7 +130,7 @@ export const register = {
     + 'challenge, spent by this call whatever the outcome) and stores the passkey. From then on, login needs a second step, '
     + 'which the passkey (or another factor) completes.',
   security: security.bearer,
-  body: Type.Object({ response: Attestation, name: Type.Optional(PasskeyName) }),
+  body: Type.Object({ response: AttestationRef, name: Type.Optional(PasskeyName) }),
   response: {
     200: ok({ passkey: Passkey }, 'Registered'),
     ...bodyErrors,
@@ -153,7 +161,7 @@ export const ownerProofOptions = {
     + 'one (removing a passkey). 404 when the account has none.',
   security: security.bearer,
   response: {
-    200: ok({ options: RequestOptions }, 'Request options'),
+    200: ok({ options: RequestOptionsRef }, 'Request options'),
     ...nativeErrors(400, 413, 415),
     ...nativeErrors(401),
     404: nativeError(404, 'The account has no passkey (`NOT_FOUND`)'),
@@ -172,7 +180,7 @@ export const remove = {
   params: Type.Object({ id: Type.String({ format: 'uuid', description: 'The passkey\'s id, from the list' }) }),
   body: Type.Union([
     Type.Object({ code: Type.String({ minLength: 1, maxLength: 64, description: 'A current TOTP code or a recovery code' }) }),
-    Type.Object({ assertion: Assertion }),
+    Type.Object({ assertion: AssertionRef }),
   ]),
   response: {
     200: Type.Object({ success: Type.Literal(true), message: Type.String() }, { description: 'Removed' }),
@@ -194,7 +202,7 @@ export const secondStepOptions = {
   security: security.none,
   body: Type.Object({ mfa_token: MfaToken }),
   response: {
-    200: ok({ options: RequestOptions }, 'Request options'),
+    200: ok({ options: RequestOptionsRef }, 'Request options'),
     ...bodyErrors,
     401: nativeError(401, 'The mfa_token is unknown, expired or used (`INVALID_MFA_TOKEN`: log in again)'),
     404: nativeError(404, 'The account has no passkey (`NOT_FOUND`): use a code at `/api/v1/auth/mfa/verify`'),
@@ -210,7 +218,7 @@ export const verifySecondStep = {
     + 'and an assertion answering `/mfa/passkey/options`. A failed assertion leaves the token usable and counts toward the lockout '
     + 'like a wrong code. Access tokens then carry `amr: ["pwd","hwk","user","mfa"]` (`swk` for a synced passkey).',
   security: security.none,
-  body: Type.Object({ mfa_token: MfaToken, assertion: Assertion }),
+  body: Type.Object({ mfa_token: MfaToken, assertion: AssertionRef }),
   response: {
     200: LoginData,
     ...bodyErrors,
@@ -230,7 +238,7 @@ export const passwordlessOptions = {
     + 'answers, with user verification (a PIN or biometric on the authenticator) required.',
   security: security.none,
   response: {
-    200: ok({ options: RequestOptions }, 'Request options'),
+    200: ok({ options: RequestOptionsRef }, 'Request options'),
     ...nativeErrors(400, 413, 415),
     ...nativeErrors(429),
     ...serverErrors,
@@ -245,7 +253,7 @@ export const passwordless = {
     + 'passkey is two factors by itself: access tokens carry `amr: ["hwk","user","mfa"]` (`swk` for a synced passkey). '
     + 'Counts against the same rate limit as password logins; a disabled account is refused.',
   security: security.none,
-  body: Type.Object({ assertion: Assertion, role: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'A role the account holds' })) }),
+  body: Type.Object({ assertion: AssertionRef, role: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'A role the account holds' })) }),
   response: {
     200: LoginData,
     ...bodyErrors,
