@@ -376,6 +376,23 @@ t.test('malformed bodies get a 4xx in the native envelope, never a 5xx', async (
   t.equal((await secondStep(account, mfaToken)).statusCode, 200, 'after all that, the mfa_token still works')
 })
 
+t.test('a token a third-party application holds neither registers, lists nor removes passkeys', async (t) => {
+  const account = await passkeyAccount(app)
+  const client = await app.core.clients.register({ client_name: 'passkeys-third-party', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://3p.example.com/cb'] })
+  const view = (await app.core.accounts.findById(account.id))!
+  const delegated = bearer((await app.core.sessions.start(view, view.roles[0]!, { clientId: client.id })).accessToken.token)
+  const ownOptions = (await post('/api/v1/auth/mfa/passkeys/options', undefined, bearer(account.token))).json().data.options
+  const calls = [
+    await post('/api/v1/auth/mfa/passkeys/options', undefined, delegated),
+    await post('/api/v1/auth/mfa/passkeys', { response: new SoftAuthenticator(ORIGIN).create(ownOptions) }, delegated),
+    await app.inject({ method: 'GET', url: '/api/v1/auth/mfa/passkeys', headers: delegated }),
+    await post('/api/v1/auth/mfa/passkeys/proof-options', undefined, delegated),
+    await post(`/api/v1/auth/mfa/passkeys/${account.passkeyId}/remove`, { code: '123456' }, delegated),
+  ]
+  t.same(calls.map((r) => r.statusCode), [403, 403, 403, 403, 403])
+  t.equal(await db.passkey.count({ where: { accountId: account.id } }), 1)
+})
+
 t.test('an account with no passkey gets no second-step options', async (t) => {
   const account = await enrolledAccount(app)
   const mfaToken = (await login(account)).json().data.mfa_token

@@ -200,6 +200,15 @@ t.test('native passkeys', async (t) => {
   const origin = new URL(app.config.ISSUER).origin
   const owner = await passkeyAccount(app, { roles: ['member'] })
   const asOwner = bearer(owner.token)
+  // A token a third-party application got (OpenID Connect) neither sees nor changes the passkeys.
+  const thirdParty = await app.core.clients.register({ client_name: 'contract-passkeys-third-party', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://3p.example.com/cb'] })
+  const ownerAccount = (await app.core.accounts.findById(owner.id))!
+  const delegated = bearer((await app.core.sessions.start(ownerAccount, ownerAccount.roles[0]!, { clientId: thirdParty.id })).accessToken.token)
+  await contract.call(t, route('mfa/passkeys/options'), 403, { headers: delegated })
+  await contract.call(t, route('mfa/passkeys'), 403, { headers: delegated, payload: { response: new SoftAuthenticator(origin).create((await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/passkeys/options', headers: asOwner })).json().data.options) } })
+  await contract.call(t, 'GET /api/v1/auth/mfa/passkeys', 403, { headers: delegated })
+  await contract.call(t, route('mfa/passkeys/proof-options'), 403, { headers: delegated })
+  await contract.call(t, route('mfa/passkeys/{id}/remove'), 403, { url: `/api/v1/auth/mfa/passkeys/${owner.passkeyId}/remove`, headers: delegated, payload: { code: '123456' } })
 
   // Registration: options, a second passkey, the same credential again, a forged one.
   const options = (await contract.call(t, route('mfa/passkeys/options'), 200, { headers: asOwner })).json().data.options

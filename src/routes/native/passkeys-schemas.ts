@@ -79,7 +79,7 @@ const Assertion = Type.Object({
 
 /** The WebAuthn shapes, added once at the root (src/plugins/shared-schemas.ts) and referred to by $ref. */
 export const passkeySharedSchemas = [CreationOptions, RequestOptions, Attestation, Assertion]
-const ref = <T extends TSchema>(schema: T & { $id?: string }) => Type.Unsafe<Static<T>>({ $ref: `${schema.$id}#` })
+const ref = <T extends TSchema>(schema: T & { $id?: string }) => Type.Unsafe<Static<T>>({ $ref: `${schema.$id ?? ''}#` })
 const CreationOptionsRef = ref(CreationOptions)
 const RequestOptionsRef = ref(RequestOptions)
 const AttestationRef = ref(Attestation)
@@ -94,6 +94,9 @@ const Passkey = Type.Object({
 })
 const PasskeyName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', description: 'A name for the owner to tell passkeys apart (default "Passkey")' })
 const MfaToken = Type.String({ minLength: 1, maxLength: 512, description: 'From the login\'s 403 `MFA_REQUIRED` answer' })
+
+const THIRD_PARTY = 'the Bearer token was issued to a third-party application, which may not see or change how the account logs in (`FORBIDDEN`)'
+const thirdPartyRefused = { 403: nativeError(403, `Not allowed: ${THIRD_PARTY}`) }
 
 const ok = <T extends Parameters<typeof Type.Object>[0]>(data: T, description: string) =>
   Type.Object({ success: Type.Literal(true), message: Type.String(), data: Type.Object(data) }, { description })
@@ -117,6 +120,7 @@ export const registrationOptions = {
     200: ok({ options: CreationOptionsRef }, 'Creation options'),
     ...nativeErrors(400, 413, 415),
     ...nativeErrors(401),
+    ...thirdPartyRefused,
     409: nativeError(409, 'The account holds the most passkeys it may (`CONFLICT`)'),
     ...nativeErrors(429),
     ...serverErrors,
@@ -135,6 +139,7 @@ export const register = {
     200: ok({ passkey: Passkey }, 'Registered'),
     ...bodyErrors,
     401: nativeError(401, 'The Bearer token is refused (`INVALID_TOKEN`), or the attestation does not verify (`INVALID_PASSKEY`)'),
+    ...thirdPartyRefused,
     409: nativeError(409, 'This credential is registered already, or the account holds the most passkeys it may (`CONFLICT`)'),
     ...nativeErrors(429),
     ...serverErrors,
@@ -149,6 +154,7 @@ export const list = {
   response: {
     200: ok({ passkeys: Type.Array(Passkey) }, 'The passkeys'),
     ...nativeErrors(401),
+    ...thirdPartyRefused,
     ...nativeErrors(429),
     ...serverErrors,
   },
@@ -164,6 +170,7 @@ export const ownerProofOptions = {
     200: ok({ options: RequestOptionsRef }, 'Request options'),
     ...nativeErrors(400, 413, 415),
     ...nativeErrors(401),
+    ...thirdPartyRefused,
     404: nativeError(404, 'The account has no passkey (`NOT_FOUND`)'),
     ...nativeErrors(429),
     ...serverErrors,
@@ -187,7 +194,7 @@ export const remove = {
     ...bodyErrors,
     401: nativeError(401, 'The Bearer token is refused (`INVALID_TOKEN`), the code is wrong (`INVALID_MFA_CODE`), or the assertion '
       + 'does not verify (`INVALID_PASSKEY`)'),
-    403: nativeError(403, 'The email is locked after too many failed logins or codes (`ACCOUNT_LOCKED`, with Retry-After)', RETRY_AFTER),
+    403: nativeError(403, `The email is locked after too many failed logins or codes (\`ACCOUNT_LOCKED\`, with Retry-After), or ${THIRD_PARTY}`, RETRY_AFTER),
     404: nativeError(404, 'No such passkey on this account, or a code was sent and the account has no TOTP factor (`NOT_FOUND`)'),
     ...nativeErrors(429),
     ...serverErrors,

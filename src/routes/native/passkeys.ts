@@ -14,7 +14,8 @@ const passkeyJson = (p: PasskeyView) => ({
 })
 
 /**
- * The native API's passkeys (WebAuthn): registration, listing and removal for the Bearer's account,
+ * The native API's passkeys (WebAuthn): registration, listing and removal for the Bearer's account
+ * (never with a token a third-party application holds),
  * a login's second step, and the passwordless login. Every route that checks an assertion or a code
  * draws on the password budget of the rate limits; issuing options draws on the token budget.
  */
@@ -24,33 +25,33 @@ const nativePasskeys: FastifyPluginAsyncTypebox = async (app) => {
   const body = { bodyLimit: app.config.AUTH_BODY_LIMIT }
 
   app.post('/mfa/passkeys/options', {
-    ...app.rateLimited('token'), ...body, preHandler: app.requireBearer, schema: schemas.registrationOptions,
+    ...app.rateLimited('token'), ...body, preHandler: app.requireAccountOwner, schema: schemas.registrationOptions,
   }, async (request) => ({
     success: true as const, message: 'Create the passkey with these options',
     data: { options: await passkeys.registrationOptions(ownerOf(request)) },
   }))
 
   app.post('/mfa/passkeys', {
-    ...app.rateLimited('password'), ...body, preHandler: app.requireBearer, schema: schemas.register,
+    ...app.rateLimited('password'), ...body, preHandler: app.requireAccountOwner, schema: schemas.register,
   }, async (request) => {
     const passkey = await passkeys.register(ownerOf(request), request.body.response, request.body.name?.trim(), request.ip)
     return { success: true as const, message: 'Passkey registered', data: { passkey: passkeyJson(passkey) } }
   })
 
   app.get('/mfa/passkeys', {
-    ...app.rateLimited('token'), preHandler: app.requireBearer, schema: schemas.list,
+    ...app.rateLimited('token'), preHandler: app.requireAccountOwner, schema: schemas.list,
   }, async (request) => ({
     success: true as const, message: 'Passkeys', data: { passkeys: (await passkeys.list(request.principal!.sub)).map(passkeyJson) },
   }))
 
   app.post('/mfa/passkeys/proof-options', {
-    ...app.rateLimited('token'), ...body, preHandler: app.requireBearer, schema: schemas.ownerProofOptions,
+    ...app.rateLimited('token'), ...body, preHandler: app.requireAccountOwner, schema: schemas.ownerProofOptions,
   }, async (request) => ({
     success: true as const, message: 'Sign with one of your passkeys', data: { options: await passkeys.ownerProofOptions(request.principal!.sub) },
   }))
 
   app.post('/mfa/passkeys/:id/remove', {
-    ...app.rateLimited('password'), ...body, preHandler: app.requireBearer, schema: schemas.remove,
+    ...app.rateLimited('password'), ...body, preHandler: app.requireAccountOwner, schema: schemas.remove,
   }, async (request) => {
     const proof = 'code' in request.body ? { code: request.body.code } : { assertion: request.body.assertion }
     await passkeys.remove(ownerOf(request), request.params.id, proof, request.ip)
