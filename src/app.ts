@@ -21,6 +21,7 @@ import jwksRoutes from './routes/jwks.js'
 import nativeAuthRoutes from './routes/native/auth.js'
 import nativeSelfServiceRoutes from './routes/native/self-service.js'
 import nativeMfaRoutes from './routes/native/mfa.js'
+import nativePasskeyRoutes from './routes/native/passkeys.js'
 import adminRoutes from './routes/admin/index.js'
 import rakchaRoutes from './routes/dialects/rakcha.js'
 import bookifyRoutes from './routes/dialects/bookify.js'
@@ -100,6 +101,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   await app.register(nativeAuthRoutes, { prefix: '/api/v1/auth' })
   await app.register(nativeSelfServiceRoutes, { prefix: '/api/v1/auth' })
   await app.register(nativeMfaRoutes, { prefix: '/api/v1/auth' })
+  await app.register(nativePasskeyRoutes, { prefix: '/api/v1/auth' })
   await app.register(adminRoutes, { prefix: '/api/v1/admin' })
   await app.register(rakchaRoutes, { prefix: '/api/users' })
   await app.register(bookifyRoutes, { prefix: '/api/users' })

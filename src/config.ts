@@ -55,6 +55,12 @@ export const ConfigSchema = Type.Object({
   ID_TOKEN_TTL: Seconds(300, 1),
   // The issuer name authenticator apps show next to a TOTP factor (the otpauth:// URI's issuer).
   TOTP_ISSUER: Type.String({ minLength: 1, maxLength: 100, default: 'Latchkey' }),
+  // Passkeys (WebAuthn): the relying party id, a host name (ISSUER's by default); the origins a
+  // passkey ceremony may come from, comma-separated (ISSUER's origin by default); the name
+  // authenticators show.
+  WEBAUTHN_RP_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+  WEBAUTHN_ORIGINS: Type.Optional(Type.String({ minLength: 1 })),
+  WEBAUTHN_RP_NAME: Type.String({ minLength: 1, maxLength: 100, default: 'Latchkey' }),
   // The admin API and operator introspection only for tokens from a login that passed a second factor.
   OPERATOR_MFA_REQUIRED: Type.Boolean({ default: false }),
 
@@ -148,9 +154,11 @@ export const ConfigSchema = Type.Object({
 type RawConfig = Static<typeof ConfigSchema>
 /** What Fastify's `trustProxy` gets: off, the number of proxy hops, or the proxies' addresses and CIDRs. */
 export type TrustProxy = false | number | string[]
-export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD' | 'TRUST_PROXY' | 'BEARER_REFRESH_WINDOW'> & {
+export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_ENCRYPTION_SECRETS_OLD' | 'TRUST_PROXY' | 'BEARER_REFRESH_WINDOW' | 'WEBAUTHN_RP_ID' | 'WEBAUTHN_ORIGINS'> & {
   TRUST_PROXY: TrustProxy
   ISSUER: string
+  WEBAUTHN_RP_ID: string
+  WEBAUTHN_ORIGINS: string[]
   BEARER_REFRESH_WINDOW: number
   KEY_PROPAGATION_DELAY: number
   KEY_ENCRYPTION_SECRETS_OLD: string[]
@@ -223,9 +231,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (oldSecrets.some((secret) => secret.length < 32)) {
     throw new ConfigError('Invalid configuration: KEY_ENCRYPTION_SECRETS_OLD must list secrets of at least 32 characters, separated by commas')
   }
+  const resolvedIssuer = issuer(config)
   return {
     ...config,
-    ISSUER: issuer(config),
+    ISSUER: resolvedIssuer,
+    ...webAuthn(config, resolvedIssuer),
     KEY_PROPAGATION_DELAY: propagationDelay(config),
     // One hour by default, never past the session's idle lifetime.
     BEARER_REFRESH_WINDOW: config.BEARER_REFRESH_WINDOW ?? Math.min(3600, config.SESSION_IDLE_TTL),
@@ -282,6 +292,31 @@ function issuer(config: RawConfig): string {
   }
   const host = WILDCARD_HOSTS.has(config.HOST) ? 'localhost' : net.isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST
   return `http://${host}:${config.PORT}`
+}
+
+/**
+ * The WebAuthn relying party: its id is a host name, and every origin must be that host or one of
+ * its subdomains (WebAuthn §5.1.4.1), or no browser would run a ceremony for it.
+ */
+function webAuthn(config: RawConfig, issuerUrl: string): { WEBAUTHN_RP_ID: string; WEBAUTHN_ORIGINS: string[] } {
+  const rpId = (config.WEBAUTHN_RP_ID ?? new URL(issuerUrl).hostname.replace(/^\[|\]$/g, '')).toLowerCase()
+  if (config.WEBAUTHN_RP_ID !== undefined && !/^[a-z0-9.-]+$/.test(rpId)) {
+    throw new ConfigError(`Invalid configuration: WEBAUTHN_RP_ID must be a host name, without scheme or port (got ${JSON.stringify(rpId)})`)
+  }
+  const listed = (config.WEBAUTHN_ORIGINS ?? new URL(issuerUrl).origin).split(',').map((o) => o.trim()).filter(Boolean)
+  const origins = listed.map((origin) => {
+    const url = URL.canParse(origin) ? new URL(origin) : null
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== origin.replace(/\/+$/, '')) {
+      throw new ConfigError(`Invalid configuration: WEBAUTHN_ORIGINS must list origins (scheme://host[:port], no path), separated by commas (got ${JSON.stringify(origin)})`)
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+      throw new ConfigError(`Invalid configuration: WEBAUTHN_ORIGINS: ${url.origin} is not on WEBAUTHN_RP_ID (${rpId}) or one of its subdomains`)
+    }
+    return url.origin
+  })
+  if (origins.length === 0) throw new ConfigError('Invalid configuration: WEBAUTHN_ORIGINS must list at least one origin')
+  return { WEBAUTHN_RP_ID: rpId, WEBAUTHN_ORIGINS: origins }
 }
 
 function checkRedis(config: RawConfig) {

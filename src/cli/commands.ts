@@ -11,7 +11,7 @@ const USAGE = `Usage: npm run cli -- <command>
 
 Commands:
   unlock <email>           Clear the login lockout of an email (both known-IP and other attempts)
-  reset-factors <email>    Remove every second factor (TOTP, recovery codes) of an account whose owner
+  reset-factors <email>    Remove every second factor (TOTP, recovery codes, passkeys) of an account whose owner
                            lost them; it logs in with its password alone until it enrolls again
   register-client <name>   Register a confidential OAuth client (for introspection); prints its secret once
   register-client --metadata '<json>'
@@ -69,7 +69,7 @@ export function latchkeyCli([command, ...args]: string[], io: CliIo): Promise<nu
         const removed = await withCore(io, async (core, database) => {
           const found = await database.prisma.account.findUnique({ where: { email: normalized }, select: { id: true } })
           if (!found) throw new Error(`No account has the email ${normalized}`)
-          return core.mfa.totp.reset(found.id, CLI_ACTOR)
+          return core.mfa.factors.reset(found.id, CLI_ACTOR)
         })
         print(removed ? `Second factors of ${normalized} removed` : `${normalized} had no second factor`)
         return

@@ -26,6 +26,10 @@ export type AuditEventType =
   | 'mfa.totp_removed'
   | 'mfa.recovery_codes_regenerated'
   | 'mfa.success'
+  // Passkeys: registered, removed by the owner, and an assertion whose counter did not rise (a clone).
+  | 'mfa.passkey_registered'
+  | 'mfa.passkey_removed'
+  | 'mfa.passkey_counter_regressed'
   | 'mfa.failure'
   // The hosted login page: a browser session (single sign-on) started or ended, consent given or
   // refused, and an authorization code presented twice (its session is revoked).

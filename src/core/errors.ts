@@ -237,3 +237,22 @@ export class AuthorizationDenied extends CoreError {
     super(description)
   }
 }
+
+/**
+ * A passkey assertion or registration that does not verify: unknown or removed credential, wrong
+ * origin or relying party, a challenge that is not this ceremony's (or was used), a bad signature, a
+ * counter that went back. `reason` is for logs and audit; the answer never says which.
+ */
+export class InvalidPasskey extends CoreError {
+  readonly code = 'INVALID_PASSKEY'
+  /** The account whose passkey it was, once known: for the audit trail. */
+  accountId?: string
+  constructor(readonly reason: string) {
+    super('The passkey could not be verified: start again')
+  }
+
+  of(accountId: string): this {
+    this.accountId = accountId
+    return this
+  }
+}

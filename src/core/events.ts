@@ -11,6 +11,8 @@ export interface CoreEventMap {
   'mfa.attempted': { outcome: MfaOutcome }
   /** Wrong second-factor codes locked the email (also counted as a `lockout.locked`). */
   'mfa.locked': { level: number }
+  /** How a passkey assertion ended, by what it was for (a clone: a verified signature whose counter did not rise). */
+  'passkey.attempted': { use: PasskeyUse; outcome: PasskeyOutcome }
   'refresh.rotated': { sessionId: string }
   'refresh.reuse_detected': { sessionId: string }
   /** An access token issued to a client for itself (the client_credentials grant). */
@@ -25,6 +27,9 @@ export interface CoreEventMap {
 }
 
 export type MfaOutcome = 'success' | 'invalid_code' | 'locked'
+
+export type PasskeyUse = 'second_factor' | 'passwordless' | 'owner_proof'
+export type PasskeyOutcome = 'success' | 'invalid' | 'locked' | 'cloned' | 'disabled'
 
 export type MailOutcome = 'sent' | 'retry' | 'failed'
 

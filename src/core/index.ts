@@ -40,6 +40,11 @@ import { KeyEncryption, Sealer } from './key-encryption.js'
 import { deriveKey } from './secrets.js'
 import { SigningKeys } from './signing-keys.js'
 import { SecondFactorRecords } from '../stores/second-factor-records.js'
+import { PasskeyRecords } from '../stores/passkey-records.js'
+import { AccountFactors } from './second-factor/account-factors.js'
+import { PasskeyChallenges } from './second-factor/passkey-challenges.js'
+import { PasskeyLogin } from './second-factor/passkey-login.js'
+import { Passkeys } from './second-factor/passkeys.js'
 import { MfaLogin } from './second-factor/mfa-login.js'
 import { MfaTickets } from './second-factor/mfa-tickets.js'
 import { TotpFactors } from './second-factor/totp-factors.js'
@@ -70,6 +75,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     clients: new ClientRecords(db),
     outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
     secondFactors: new SecondFactorRecords(db),
+    passkeys: new PasskeyRecords(db),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -124,8 +130,16 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'totp-secret-encryption'),
     lockout, { issuer: config.TOTP_ISSUER }, events)
   const mfaTickets = new MfaTickets(kv, config.MFA_TOKEN_TTL * 1000)
-  const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, { factors: totp, tickets: mfaTickets }, events)
-  const mfa = { totp, login: new MfaLogin(mfaTickets, totp, accounts, sessions) }
+  const passkeys = new Passkeys(db, records.passkeys, accounts, new PasskeyChallenges(kv), lockout, totp, {
+    id: config.WEBAUTHN_RP_ID, name: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS,
+  }, events)
+  // Which factors an account has, of every kind: what a login asks for and the dialects refuse.
+  const factors = new AccountFactors(db, totp, records.secondFactors, records.passkeys)
+  const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, { factors, tickets: mfaTickets }, events)
+  const mfa = {
+    totp, passkeys, factors, login: new MfaLogin(mfaTickets, totp, accounts, sessions),
+    passkeyLogin: new PasskeyLogin(mfaTickets, passkeys, accounts, sessions),
+  }
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.
   const admin = {
@@ -147,7 +161,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     }),
   }
   const oidc = createOpenIdConnect(config, db, kv, { accounts, sessions, signingKeys, events })
-  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, totp)
+  const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, factors)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.
   const stampsReadWith = new WeakMap<AccessTokenClaims, (string | null)[]>()

@@ -34,7 +34,7 @@ export class PasswordLogin {
     private readonly passwords: PasswordHasher,
     private readonly lockout: LockoutPolicy,
     private readonly sessions: Sessions,
-    private readonly secondFactors: { factors: TotpFactors; tickets: MfaTickets },
+    private readonly secondFactors: { factors: Pick<TotpFactors, 'activeFactors'>; tickets: MfaTickets },
     private readonly events?: CoreEvents,
   ) {}
 

@@ -28,7 +28,7 @@ export async function requireOperator(
   if (!role?.permissions.includes(OPERATOR_PERMISSION)) throw new Forbidden('Operator rights are required')
   // The session's methods, carried by every token of it: a stolen password alone operates nothing.
   if (mfaRequired && !claims.amr?.includes('mfa')) {
-    throw new Forbidden('Operator rights need a login with a second factor here (OPERATOR_MFA_REQUIRED): enroll TOTP, then log in again')
+    throw new Forbidden('Operator rights need a login with a second factor here (OPERATOR_MFA_REQUIRED): enroll TOTP or a passkey, then log in again')
   }
   return account
 }

@@ -27,6 +27,15 @@ export const OPERATION_IDS: Readonly<Record<string, string>> = {
   'POST /api/v1/auth/mfa/totp/remove': 'nativeRemoveTotp',
   'POST /api/v1/auth/mfa/recovery-codes': 'nativeRegenerateRecoveryCodes',
   'POST /api/v1/auth/mfa/verify': 'nativeVerifySecondFactor',
+  'POST /api/v1/auth/mfa/passkeys/options': 'nativePasskeyRegistrationOptions',
+  'POST /api/v1/auth/mfa/passkeys': 'nativeRegisterPasskey',
+  'GET /api/v1/auth/mfa/passkeys': 'nativeListPasskeys',
+  'POST /api/v1/auth/mfa/passkeys/proof-options': 'nativePasskeyProofOptions',
+  'POST /api/v1/auth/mfa/passkeys/{id}/remove': 'nativeRemovePasskey',
+  'POST /api/v1/auth/mfa/passkey/options': 'nativePasskeySecondStepOptions',
+  'POST /api/v1/auth/mfa/passkey/verify': 'nativeVerifyPasskeySecondFactor',
+  'POST /api/v1/auth/passkey/options': 'nativePasskeyLoginOptions',
+  'POST /api/v1/auth/passkey/login': 'nativePasskeyLogin',
 
   // seed dialects
   'POST /api/users/auth': 'rakchaAuthenticate',

@@ -2,7 +2,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { LoginOutcome, MfaOutcome } from '../core/events.js'
+import type { LoginOutcome, MfaOutcome, PasskeyOutcome, PasskeyUse } from '../core/events.js'
 import { PRUNE_KINDS } from '../core/pruning.js'
 import { RedisStore } from '../stores/redis-store.js'
 import { STORE_PING_TIMEOUT_MS, checkStores } from '../stores/store-health.js'
@@ -24,6 +24,8 @@ export interface Metrics {
 
 const LOGIN_OUTCOMES: LoginOutcome[] = ['success', 'invalid_credentials', 'locked', 'disabled', 'unverified']
 const MFA_OUTCOMES: MfaOutcome[] = ['success', 'invalid_code', 'locked']
+const PASSKEY_USES: PasskeyUse[] = ['second_factor', 'passwordless', 'owner_proof']
+const PASSKEY_OUTCOMES: PasskeyOutcome[] = ['success', 'invalid', 'locked', 'cloned', 'disabled']
 
 /**
  * prom-client's gauges that end in `_total`, a suffix Prometheus keeps for counters (`promtool check
@@ -59,6 +61,11 @@ export default fp(async (app) => {
     labelNames: ['outcome'], registers: [registry],
   })
   const factorLockouts = new Counter({ name: 'latchkey_mfa_lockouts_total', help: 'Emails locked by a wrong second-factor code (also in latchkey_lockouts_total)', registers: [registry] })
+  const passkeyChecks = new Counter({
+    name: 'latchkey_passkey_assertions_total',
+    help: 'Passkey assertions checked, by use (second factor, passwordless login, owner\'s proof) and outcome (`cloned`: a signature counter that did not rise)',
+    labelNames: ['use', 'outcome'], registers: [registry],
+  })
   const rotations = new Counter({ name: 'latchkey_refresh_rotations_total', help: 'Refresh tokens rotated', registers: [registry] })
   const reuse = new Counter({ name: 'latchkey_refresh_reuse_detected_total', help: 'Refresh tokens presented again after use (their session is revoked)', registers: [registry] })
   const clientTokens = new Counter({ name: 'latchkey_client_credentials_tokens_total', help: 'Access tokens issued to clients for themselves (the client_credentials grant)', registers: [registry] })
@@ -110,6 +117,7 @@ export default fp(async (app) => {
   // Every series exists from the start, so a rate over the first event is right.
   for (const outcome of LOGIN_OUTCOMES) logins.inc({ outcome }, 0)
   for (const outcome of MFA_OUTCOMES) factorChecks.inc({ outcome }, 0)
+  for (const use of PASSKEY_USES) for (const outcome of PASSKEY_OUTCOMES) passkeyChecks.inc({ use, outcome }, 0)
   for (const store of ['postgres', 'redis']) storeErrors.inc({ store }, 0)
   for (const kind of PRUNE_KINDS) pruned.inc({ kind }, 0)
 
@@ -118,6 +126,7 @@ export default fp(async (app) => {
   events.on('lockout.locked', () => lockouts.inc())
   events.on('mfa.attempted', ({ outcome }) => factorChecks.inc({ outcome }))
   events.on('mfa.locked', () => factorLockouts.inc())
+  events.on('passkey.attempted', ({ use, outcome }) => passkeyChecks.inc({ use, outcome }))
   events.on('refresh.rotated', () => rotations.inc())
   events.on('refresh.reuse_detected', () => reuse.inc())
   events.on('client_credentials.issued', () => clientTokens.inc())

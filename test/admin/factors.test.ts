@@ -3,6 +3,7 @@ import { buildTestApp } from '../helpers/harness.js'
 import { createAccount } from '../helpers/accounts.js'
 import { OPERATOR, assertAdminOnly, loginAdmin } from '../helpers/admin.js'
 import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
+import { SoftAuthenticator, passkeyAccount, registerPasskey } from '../helpers/webauthn.js'
 
 // Operators see which second factors an account has and reset them (audited); the metrics count
 // second-factor checks and the lockouts wrong codes cause.
@@ -27,13 +28,13 @@ t.test('an operator sees the factors, never a secret, and resets them (audited)'
   const account = await enrolledAccount(app)
   const seen = await factorsOf(account.id)
   t.equal(seen.statusCode, 200)
-  t.same(seen.json().data, { factors: ['totp'], totp_pending: false, recovery_codes_left: 10 })
+  t.same(seen.json().data, { factors: ['totp'], totp_pending: false, recovery_codes_left: 10, passkeys: [] })
   t.notOk(seen.body.includes(account.secretText), 'no secret in the answer')
   t.equal((await login(account)).json().code, 'MFA_REQUIRED')
 
   const done = await reset(account.id)
   t.equal(done.statusCode, 200)
-  t.same(done.json().data, { factors: [], totp_pending: false, recovery_codes_left: 0 })
+  t.same(done.json().data, { factors: [], totp_pending: false, recovery_codes_left: 0, passkeys: [] })
   t.equal(await db.totpFactor.count({ where: { accountId: account.id } }), 0)
   t.equal(await db.recoveryCode.count({ where: { accountId: account.id } }), 0)
   const [event] = await db.auditEvent.findMany({ where: { type: 'admin.factors_reset', accountId: account.id } })
@@ -43,6 +44,46 @@ t.test('an operator sees the factors, never a secret, and resets them (audited)'
   t.equal((await factorsOf(account.id)).json().data.factors.length, 0)
   t.equal((await factorsOf('3f1c8a57-8f0e-4a53-9d47-1d2a63f2c0aa')).statusCode, 404, 'an unknown account is 404')
   t.equal((await reset('not-a-uuid')).statusCode, 404)
+})
+
+t.test('an operator sees passkeys by name, and the reset removes them too (audited)', async (t) => {
+  const account = await passkeyAccount(app)
+  await registerPasskey(app, account.token, new SoftAuthenticator(app.config.ISSUER), 'Phone')
+  const seen = await factorsOf(account.id)
+  t.equal(seen.statusCode, 200)
+  t.match(seen.json().data, { factors: ['passkey'], passkeys: [{ id: account.passkeyId, name: 'Passkey', last_used_at: null }, { name: 'Phone' }] })
+  const stored = await db.passkey.findFirstOrThrow({ where: { id: account.passkeyId } })
+  t.notOk(seen.body.includes(Buffer.from(stored.publicKey).toString('base64url').slice(0, 16)) || seen.body.includes(stored.credentialId), 'no key or credential id')
+
+  const done = await reset(account.id)
+  t.equal(done.statusCode, 200)
+  t.same(done.json().data, { factors: [], totp_pending: false, recovery_codes_left: 0, passkeys: [] })
+  t.equal(await db.passkey.count({ where: { accountId: account.id } }), 0)
+  const [event] = await db.auditEvent.findMany({ where: { type: 'admin.factors_reset', accountId: account.id } })
+  t.match(event, { actorId: admin.account.id, data: { factors: ['passkey'], passkeysRemoved: 2, via: 'admin-api' } })
+  t.equal((await login(account)).statusCode, 200, 'the password alone logs in again')
+})
+
+t.test('metrics count passkey assertions by use and outcome', async (t) => {
+  const read = async (use: string, outcome: string) => {
+    const text = await app.metrics!.registry.metrics()
+    return Number(new RegExp(`^latchkey_passkey_assertions_total\\{use="${use}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN')
+  }
+  const series = [['second_factor', 'success'], ['second_factor', 'invalid'], ['passwordless', 'success'], ['passwordless', 'cloned']] as const
+  const before = await Promise.all(series.map(([use, outcome]) => read(use, outcome)))
+  const account = await passkeyAccount(app, { authenticator: new SoftAuthenticator(app.config.ISSUER, { counterStart: 1 }) })
+  const post = (url: string, payload: Record<string, unknown>) => app.inject({ method: 'POST', url, payload })
+  const mfaToken = (await login(account)).json().data.mfa_token as string
+  const options = async () => (await post('/api/v1/auth/mfa/passkey/options', { mfa_token: mfaToken })).json().data.options
+  t.equal((await post('/api/v1/auth/mfa/passkey/verify', { mfa_token: mfaToken, assertion: account.authenticator.get(await options(), { origin: 'https://evil.example' }) })).statusCode, 401)
+  t.equal((await post('/api/v1/auth/mfa/passkey/verify', { mfa_token: mfaToken, assertion: account.authenticator.get(await options()) })).statusCode, 200)
+  const passwordless = async (counter?: number) => post('/api/v1/auth/passkey/login', {
+    assertion: account.authenticator.get((await post('/api/v1/auth/passkey/options', {})).json().data.options, counter === undefined ? {} : { counter }),
+  })
+  t.equal((await passwordless()).statusCode, 200)
+  t.equal((await passwordless(1)).statusCode, 401, 'a counter that went back')
+  const after = await Promise.all(series.map(([use, outcome]) => read(use, outcome)))
+  t.same(after.map((value, i) => value - before[i]!), [1, 1, 1, 1])
 })
 
 t.test('metrics count second-factor successes, failures and lockouts', async (t) => {
@@ -94,4 +135,15 @@ t.test('OPERATOR_MFA_REQUIRED: operating needs a login that passed a second fact
   t.match(refused.json(), { success: false, message: /second factor/ })
   const introspected = await strict.inject({ method: 'POST', url: '/oauth/introspect', payload: { token: session.json().data.token }, headers: { authorization: `Bearer ${session.json().data.token}` } })
   t.equal(introspected.statusCode, 401, 'nor introspect as an operator')
+
+  // A passwordless login with a passkey and user verification is two factors: it operates.
+  const keyed = await passkeyAccount(strict, { roles: OPERATOR })
+  const options = (await strict.inject({ method: 'POST', url: '/api/v1/auth/passkey/options' })).json().data.options
+  const passwordless = await strict.inject({ method: 'POST', url: '/api/v1/auth/passkey/login', payload: { assertion: keyed.authenticator.get(options) } })
+  t.equal(passwordless.statusCode, 200)
+  t.equal((await asOperator(passwordless.json().data.token)).statusCode, 200, 'a passkey with user verification operates')
+  const unverified = await strict.inject({ method: 'POST', url: '/api/v1/auth/passkey/login', payload: {
+    assertion: keyed.authenticator.get((await strict.inject({ method: 'POST', url: '/api/v1/auth/passkey/options' })).json().data.options, { userVerified: false }),
+  } })
+  t.equal(unverified.statusCode, 401, 'and without user verification there is no passwordless login at all')
 })

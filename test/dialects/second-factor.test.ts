@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../helpers/harness.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { base32ToBytes, codeAt, enrolledAccount, stepNow } from '../helpers/totp.js'
+import { SoftAuthenticator, passkeyAccount, registerPasskey } from '../helpers/webauthn.js'
 
 // The seed dialects have no second step: for an account with a second factor each refuses in its
 // own shape, with a message that says why, and never issues a token on the password alone.
@@ -48,6 +49,35 @@ t.test('Account roles: a selection ticket from before a factor was added no long
   const enroll = await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/enroll', headers: bearer(token) })
   const secret = base32ToBytes(enroll.json().data.secret)
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/totp/confirm', headers: bearer(token), payload: { code: codeAt(secret, stepNow()) } })).statusCode, 200)
+  const minted = await app.inject({
+    method: 'POST', url: '/api/account/token', payload: { accountId: owner.id, role: owner.roles[0], selectionTicket: listed.json().selectionTicket },
+  })
+  t.equal(minted.statusCode, 403)
+  t.match(minted.json(), /second factor/)
+})
+
+t.test('an account whose only factor is a passkey is refused by every dialect too', async (t) => {
+  const owner = await passkeyAccount(app)
+  const payload = { email: owner.email, password: owner.password }
+  const before = await db.session.count({ where: { accountId: owner.id } })
+  const rakcha = await app.inject({ method: 'POST', url: '/api/users/auth', payload })
+  t.equal(rakcha.statusCode, 403)
+  t.match(rakcha.json(), { message: /second factor/ })
+  const bookify = await app.inject({ method: 'POST', url: '/api/users/login', payload })
+  t.equal(bookify.statusCode, 401)
+  t.match(bookify.json(), { code: 'User.MfaRequired' })
+  const roles = await app.inject({ method: 'POST', url: '/api/account/roles', payload })
+  t.equal(roles.statusCode, 403)
+  t.match(roles.json(), /second factor/)
+  t.equal(await db.session.count({ where: { accountId: owner.id } }), before, 'no session started')
+})
+
+t.test('Account roles: a selection ticket from before a passkey was registered no longer mints a token', async (t) => {
+  const owner = await createAccount(app)
+  const listed = await app.inject({ method: 'POST', url: '/api/account/roles', payload: { email: owner.email, password: owner.password } })
+  t.equal(listed.statusCode, 200)
+  const { token } = await nativeLogin(app, owner)
+  await registerPasskey(app, token, new SoftAuthenticator(app.config.ISSUER))
   const minted = await app.inject({
     method: 'POST', url: '/api/account/token', payload: { accountId: owner.id, role: owner.roles[0], selectionTicket: listed.json().selectionTicket },
   })

@@ -8,6 +8,7 @@ import { loginAdmin } from '../helpers/admin.js'
 import { ContractChecker, type OpenApiDocument } from '../helpers/openapi.js'
 import { base32ToBytes, codeAt, enrolledAccount, stepNow, wrongCodeFor } from '../helpers/totp.js'
 import { startPrivateRedis } from '../helpers/private-servers.js'
+import { SoftAuthenticator, passkeyAccount } from '../helpers/webauthn.js'
 
 // Each route, made to give each status it can: the status must be documented, and the body must fit
 // the schema documented for it. Success calls replay the seeds' examples on the demo accounts.
@@ -202,6 +203,89 @@ t.test('native second factor', async (t) => {
   await contract.call(t, route('totp/remove'), 401, { headers: bearer(signedIn), payload: { code: wrongCodeFor(lockedOwner.secret) } })
   await contract.call(t, route('recovery-codes'), 403, { headers: bearer(signedIn), payload: { code: lockedOwner.recoveryCodes[1] } })
   await contract.call(t, route('totp/remove'), 403, { headers: bearer(signedIn), payload: { code: lockedOwner.recoveryCodes[1] } })
+})
+
+t.test('native passkeys', async (t) => {
+  const route = (name: string) => `POST /api/v1/auth/${name}`
+  const origin = new URL(app.config.ISSUER).origin
+  const owner = await passkeyAccount(app, { roles: ['member'] })
+  const asOwner = bearer(owner.token)
+  // A token a third-party application got (OpenID Connect) neither sees nor changes the passkeys.
+  const thirdParty = await app.core.clients.register({ client_name: 'contract-passkeys-third-party', token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], redirect_uris: ['https://3p.example.com/cb'] })
+  const ownerAccount = (await app.core.accounts.findById(owner.id))!
+  const delegated = bearer((await app.core.sessions.start(ownerAccount, ownerAccount.roles[0]!, { clientId: thirdParty.id })).accessToken.token)
+  await contract.call(t, route('mfa/passkeys/options'), 403, { headers: delegated })
+  await contract.call(t, route('mfa/passkeys'), 403, { headers: delegated, payload: { response: new SoftAuthenticator(origin).create((await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/passkeys/options', headers: asOwner })).json().data.options) } })
+  await contract.call(t, 'GET /api/v1/auth/mfa/passkeys', 403, { headers: delegated })
+  await contract.call(t, route('mfa/passkeys/proof-options'), 403, { headers: delegated })
+  await contract.call(t, route('mfa/passkeys/{id}/remove'), 403, { url: `/api/v1/auth/mfa/passkeys/${owner.passkeyId}/remove`, headers: delegated, payload: { code: '123456' } })
+
+  // Registration: options, a second passkey, the same credential again, a forged one.
+  const options = (await contract.call(t, route('mfa/passkeys/options'), 200, { headers: asOwner })).json().data.options
+  await contract.call(t, route('mfa/passkeys/options'), 401)
+  await refuseBadBodies(t, route('mfa/passkeys/options'), asOwner)
+  const phone = new SoftAuthenticator(origin)
+  const registered = await contract.call(t, route('mfa/passkeys'), 200, { headers: asOwner, payload: { response: phone.create(options), name: 'Phone' } })
+  const phoneId = registered.json().data.passkey.id as string
+  const again = (await app.inject({ method: 'POST', url: '/api/v1/auth/mfa/passkeys/options', headers: asOwner })).json().data.options
+  await contract.call(t, route('mfa/passkeys'), 409, { headers: asOwner, payload: { response: new SoftAuthenticator(origin).create({ ...again, excludeCredentials: [] }, { credential: phone.credentials[0] }) } })
+  await contract.call(t, route('mfa/passkeys'), 401, { headers: asOwner, payload: { response: new SoftAuthenticator(origin).create(again, { origin: 'https://evil.example' }) } })
+  await contract.call(t, route('mfa/passkeys'), 422, { headers: asOwner, payload: { response: { id: 'x' } } })
+  await refuseBadBodies(t, route('mfa/passkeys'), asOwner)
+  // The most passkeys an account may hold.
+  const full = await passkeyAccount(app)
+  await app.stores.database.prisma.passkey.createMany({ data: Array.from({ length: 19 }, (_, i) => ({ accountId: full.id, credentialId: `filler-${full.id}-${i}`, publicKey: Buffer.alloc(1), name: 'Filler' })) })
+  await contract.call(t, route('mfa/passkeys/options'), 409, { headers: bearer(full.token) })
+
+  await contract.call(t, 'GET /api/v1/auth/mfa/passkeys', 200, { headers: asOwner })
+  await contract.call(t, 'GET /api/v1/auth/mfa/passkeys', 401)
+
+  // Removal, with a proof.
+  const plainToken = (await nativeLogin(app, await createAccount(app))).token
+  await contract.call(t, route('mfa/passkeys/proof-options'), 404, { headers: bearer(plainToken) })
+  await contract.call(t, route('mfa/passkeys/proof-options'), 401)
+  await refuseBadBodies(t, route('mfa/passkeys/proof-options'), asOwner)
+  const proofOptions = async () => (await contract.call(t, route('mfa/passkeys/proof-options'), 200, { headers: asOwner })).json().data.options
+  const remove = route('mfa/passkeys/{id}/remove')
+  const removeUrl = `/api/v1/auth/mfa/passkeys/${phoneId}/remove`
+  await contract.call(t, remove, 200, { url: removeUrl, headers: asOwner, payload: { assertion: phone.get(await proofOptions()) } })
+  await contract.call(t, remove, 404, { url: removeUrl, headers: asOwner, payload: { assertion: owner.authenticator.get(await proofOptions()) } })
+  await contract.call(t, remove, 422, { url: removeUrl, headers: asOwner, payload: {} })
+  await contract.call(t, remove, 422, { url: '/api/v1/auth/mfa/passkeys/not-a-uuid/remove', headers: asOwner, payload: { code: '123456' } })
+  await refuseBadBodies(t, remove, asOwner)
+  const ownUrl = `/api/v1/auth/mfa/passkeys/${owner.passkeyId}/remove`
+  // Failed proofs lock (the threshold is 2 here).
+  await contract.call(t, remove, 401, { url: ownUrl, headers: asOwner, payload: { assertion: owner.authenticator.get(await proofOptions(), { origin: 'https://evil.example' }) } })
+  await contract.call(t, remove, 401, { url: ownUrl, headers: asOwner, payload: { assertion: owner.authenticator.get(await proofOptions(), { origin: 'https://evil.example' }) } })
+  await contract.call(t, remove, 403, { url: ownUrl, headers: asOwner, payload: { assertion: owner.authenticator.get(await proofOptions()) } })
+  await app.core.lockout.unlock(owner.email)
+
+  // The second step of a login, with the passkey.
+  const login = async () => (await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: owner.email, password: owner.password } })).json().data.mfa_token as string
+  const mfaToken = await login()
+  const stepOptions = async (token = mfaToken) => (await contract.call(t, route('mfa/passkey/options'), 200, { payload: { mfa_token: token } })).json().data.options
+  await contract.call(t, route('mfa/passkey/options'), 401, { payload: { mfa_token: 'unknown' } })
+  await contract.call(t, route('mfa/passkey/options'), 422, { payload: {} })
+  await refuseBadBodies(t, route('mfa/passkey/options'))
+  const totpOnly = await enrolledAccount(app)
+  const totpToken = (await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: totpOnly.email, password: totpOnly.password } })).json().data.mfa_token as string
+  await contract.call(t, route('mfa/passkey/options'), 404, { payload: { mfa_token: totpToken } })
+  await contract.call(t, route('mfa/passkey/verify'), 200, { payload: { mfa_token: mfaToken, assertion: owner.authenticator.get(await stepOptions()) } })
+  await contract.call(t, route('mfa/passkey/verify'), 422, { payload: { mfa_token: mfaToken } })
+  await refuseBadBodies(t, route('mfa/passkey/verify'))
+  const next = await login()
+  await contract.call(t, route('mfa/passkey/verify'), 401, { payload: { mfa_token: next, assertion: owner.authenticator.get(await stepOptions(next), { rpId: 'evil.example' }) } })
+  await contract.call(t, route('mfa/passkey/verify'), 403, { payload: { mfa_token: next, assertion: owner.authenticator.get(await stepOptions(next)) } })
+  await app.core.lockout.unlock(owner.email)
+
+  // The passwordless login.
+  const loginOptions = async () => (await contract.call(t, route('passkey/options'), 200)).json().data.options
+  await refuseBadBodies(t, route('passkey/options'))
+  await contract.call(t, route('passkey/login'), 200, { payload: { assertion: owner.authenticator.get(await loginOptions()) } })
+  await contract.call(t, route('passkey/login'), 401, { payload: { assertion: owner.authenticator.get(await loginOptions(), { userVerified: false }) } })
+  await contract.call(t, route('passkey/login'), 403, { payload: { assertion: owner.authenticator.get(await loginOptions()), role: 'not-held' } })
+  await contract.call(t, route('passkey/login'), 422, { payload: { assertion: 'x' } })
+  await refuseBadBodies(t, route('passkey/login'))
 })
 
 t.test('seed dialects', async (t) => {
@@ -427,6 +511,8 @@ t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
     'POST /api/v1/auth/register', 'POST /api/v1/auth/email/verify',
     'POST /api/v1/auth/mfa/totp/enroll', 'POST /api/v1/auth/mfa/totp/confirm', 'POST /api/v1/auth/mfa/totp/remove',
     'POST /api/v1/auth/mfa/recovery-codes', 'POST /api/v1/auth/mfa/verify',
+    'POST /api/v1/auth/mfa/passkeys/options', 'POST /api/v1/auth/mfa/passkeys', 'POST /api/v1/auth/mfa/passkeys/proof-options',
+    'POST /api/v1/auth/mfa/passkey/options', 'POST /api/v1/auth/mfa/passkey/verify', 'POST /api/v1/auth/passkey/options', 'POST /api/v1/auth/passkey/login',
     'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/users/auth', 'POST /api/users/login',
     'POST /api/account/roles', 'POST /api/account/token', 'POST /oauth/token', 'POST /oauth/revoke', 'POST /oauth/introspect',
   ]
@@ -442,6 +528,11 @@ t.test('rate limits: 429 in each dialect\'s shape', async (t) => {
     await limited.inject({ method, url, ...request })
     await checker.call(t, route, 429, request)
   }
+  const removeUrl = '/api/v1/auth/mfa/passkeys/3f1c8a57-8f0e-4a53-9d47-1d2a63f2c0aa/remove'
+  await limited.inject({ method: 'POST', url: removeUrl, payload: {} })
+  await checker.call(t, 'POST /api/v1/auth/mfa/passkeys/{id}/remove', 429, { url: removeUrl, payload: {} })
+  await limited.inject({ method: 'GET', url: '/api/v1/auth/mfa/passkeys' })
+  await checker.call(t, 'GET /api/v1/auth/mfa/passkeys', 429)
 })
 
 t.test('Redis stopped: 503 in each dialect\'s shape', async (t) => {

@@ -15,6 +15,14 @@ const routes = registeredRoutes(app).filter((route) => !/^\/(docs|account)\b/.te
 const TAGS = ['native', 'rakcha', 'bookify', 'account-roles', 'standards', 'admin', 'operations']
 const SCHEMES = Object.keys((document as unknown as { components: { securitySchemes: object } }).components.securitySchemes)
 
+const PASSKEY_ACCOUNT_ROUTES = [
+  'POST /api/v1/auth/mfa/passkeys/options', 'POST /api/v1/auth/mfa/passkeys', 'GET /api/v1/auth/mfa/passkeys',
+  'POST /api/v1/auth/mfa/passkeys/proof-options', 'POST /api/v1/auth/mfa/passkeys/{id}/remove',
+]
+const PASSKEY_ROUTES = [
+  ...PASSKEY_ACCOUNT_ROUTES, 'POST /api/v1/auth/mfa/passkey/options', 'POST /api/v1/auth/mfa/passkey/verify',
+  'POST /api/v1/auth/passkey/options', 'POST /api/v1/auth/passkey/login',
+]
 /** The credential endpoints, under the shared auth rate limit. */
 const RATE_LIMITED = [
   'POST /api/v1/auth/login', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token',
@@ -25,10 +33,12 @@ const RATE_LIMITED = [
   'POST /api/v1/auth/register', 'POST /api/v1/auth/email/verify',
   'POST /api/v1/auth/mfa/totp/enroll', 'POST /api/v1/auth/mfa/totp/confirm', 'POST /api/v1/auth/mfa/totp/remove',
   'POST /api/v1/auth/mfa/recovery-codes', 'POST /api/v1/auth/mfa/verify',
+  ...PASSKEY_ROUTES,
 ]
 /** Routes that refuse a request without a valid Bearer token. */
 const BEARER_ONLY = [
   'POST /api/v1/auth/mfa/totp/enroll', 'POST /api/v1/auth/mfa/totp/confirm', 'POST /api/v1/auth/mfa/totp/remove', 'POST /api/v1/auth/mfa/recovery-codes',
+  ...PASSKEY_ACCOUNT_ROUTES,
   'POST /api/v1/auth/token', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password/change', 'GET /api/v1/auth/me', 'GET /api/users/me', 'GET /userinfo', 'POST /userinfo']
 /** What checking credentials or tokens answers on each route that does it in the body, by its dialect. */
 const CREDENTIAL_REFUSALS: Record<string, number[]> = {
@@ -50,6 +60,14 @@ const CREDENTIAL_REFUSALS: Record<string, number[]> = {
   'POST /api/v1/auth/mfa/totp/remove': [401, 403, 404],
   'POST /api/v1/auth/mfa/recovery-codes': [401, 403, 404],
   'POST /api/v1/auth/mfa/verify': [401, 403],
+  'POST /api/v1/auth/mfa/passkeys/options': [403, 409],
+  'POST /api/v1/auth/mfa/passkeys': [401, 403, 409],
+  'GET /api/v1/auth/mfa/passkeys': [403],
+  'POST /api/v1/auth/mfa/passkeys/proof-options': [403, 404],
+  'POST /api/v1/auth/mfa/passkeys/{id}/remove': [401, 403, 404],
+  'POST /api/v1/auth/mfa/passkey/options': [401, 404],
+  'POST /api/v1/auth/mfa/passkey/verify': [401, 403],
+  'POST /api/v1/auth/passkey/login': [401, 403],
 }
 
 interface Surface {

@@ -1,7 +1,6 @@
 import type { Database } from '../../stores/database.js'
 import type { SecondFactorRecords, TotpFactorRecord } from '../../stores/second-factor-records.js'
 import type { Accounts } from '../accounts.js'
-import { byActor, type Actor } from '../admin/common.js'
 import { recordAudit } from '../audit.js'
 import { normalizeEmail } from '../emails.js'
 import { AccountLocked, Conflict, InvalidMfaCode, NotFound } from '../errors.js'
@@ -11,7 +10,8 @@ import type { AttemptOrigin, LockoutPolicy } from '../lockout.js'
 import { hashRecoveryCode, isTotpCode, newRecoveryCodes } from './recovery-codes.js'
 import { base32Decode, base32Encode, generateTotpSecret, matchTotpStep, otpauthUri } from './totp.js'
 
-export type SecondFactorKind = 'totp'
+/** The kinds of second factor an account can have (MFA_REQUIRED's `factors`). */
+export type SecondFactorKind = 'totp' | 'passkey'
 /** How a second step was proven, for the access token's `amr`: an authenticator's code or a recovery code. */
 export type ProofMethod = 'totp' | 'recovery'
 
@@ -157,15 +157,6 @@ export class TotpFactors {
     await this.db.$transaction(async (tx) => {
       await this.records.removeAll(tx, account.id)
       await recordAudit(tx, { type: 'mfa.totp_removed', accountId: account.id, ip })
-    })
-  }
-
-  /** An operator's reset: every factor of the account goes, audited with who did it. False when it had none. */
-  async reset(accountId: string, actor: Actor): Promise<boolean> {
-    return this.db.$transaction(async (tx) => {
-      const removed = await this.records.removeAll(tx, accountId)
-      await recordAudit(tx, byActor(actor, { type: 'admin.factors_reset', accountId, data: { factors: removed ? ['totp'] : [] } }))
-      return removed
     })
   }
 

@@ -43,7 +43,9 @@ const LoginRefused = Type.Object({
   code: Type.String(),
   data: Type.Optional(Type.Object({
     mfa_token: Type.String({ description: 'Short-lived and single-use: send it to `/api/v1/auth/mfa/verify` with a code' }),
-    factors: Type.Array(Type.Literal('totp'), { description: 'The second factors the account can use' }),
+    factors: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('passkey')]), {
+      description: 'The second factors the account can use: `totp` at `/api/v1/auth/mfa/verify`, `passkey` at `/api/v1/auth/mfa/passkey/verify`',
+    }),
   })),
 }, {
   description: 'The email is locked after too many failed logins or second-factor codes (`ACCOUNT_LOCKED`, with Retry-After), '
