@@ -97,6 +97,11 @@ function errorSchemaOf(operation: Operation, status: number): unknown {
 function problemWith(operation: Operation, response: LightMyRequestResponse): string | null {
   if (response.statusCode >= 500) return `answered ${response.statusCode}`
   if (response.statusCode < 400) return null
+  // The browser endpoints (/oauth/authorize, /oauth/end-session) answer people with a page, as documented.
+  const documented = operation.responses[String(response.statusCode)]?.content
+  if (documented && 'text/html' in documented) {
+    return String(response.headers['content-type']).startsWith('text/html') ? null : `answered ${response.statusCode} without the documented HTML page`
+  }
   let body: unknown
   try {
     body = response.json()
