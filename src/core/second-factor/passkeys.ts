@@ -7,6 +7,7 @@ import { normalizeEmail } from '../emails.js'
 import { AccountDisabled, AccountLocked, Conflict, InvalidInput, InvalidPasskey, NotFound } from '../errors.js'
 import type { CoreEvents, PasskeyUse } from '../events.js'
 import type { AttemptOrigin, LockoutPolicy } from '../lockout.js'
+import { recordFailedProof } from './failed-proof.js'
 import { issuedFor, type CeremonyPurpose, type PasskeyChallenges } from './passkey-challenges.js'
 import type { FactorAccount, TotpFactors } from './totp-factors.js'
 import {
@@ -182,17 +183,8 @@ export class Passkeys {
       verified = await this.verifyAndCount(passkey, response, challenge, use, ip)
     } catch (error) {
       if (!(error instanceof InvalidPasskey)) throw error
-      const lock = await this.lockout.fail(email, origin)
-      await recordAudit(this.db, { type: 'mfa.failure', accountId: account.id, ip, data: { email, origin, factor: 'passkey', reason: error.reason } })
+      await recordFailedProof(this.db, this.lockout, this.events, { accountId: account.id, email, origin, ip, detail: { factor: 'passkey', reason: error.reason } })
       if (error.reason !== 'counter did not rise') this.events?.emit('passkey.attempted', { use, outcome: 'invalid' })
-      if (lock.locked) {
-        this.events?.emit('lockout.locked', { level: lock.level })
-        this.events?.emit('mfa.locked', { level: lock.level })
-        await recordAudit(this.db, {
-          type: 'lockout.locked', accountId: account.id, ip,
-          data: { email, origin, level: lock.level, durationSeconds: Math.ceil(lock.durationMs / 1000), secondFactor: true },
-        })
-      }
       throw error
     }
     await this.lockout.succeed(email, origin)

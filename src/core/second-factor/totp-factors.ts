@@ -7,6 +7,7 @@ import { AccountLocked, Conflict, InvalidMfaCode, NotFound } from '../errors.js'
 import type { CoreEvents } from '../events.js'
 import type { Sealer } from '../key-encryption.js'
 import type { AttemptOrigin, LockoutPolicy } from '../lockout.js'
+import { recordFailedProof } from './failed-proof.js'
 import { hashRecoveryCode, isTotpCode, newRecoveryCodes } from './recovery-codes.js'
 import { base32Decode, base32Encode, generateTotpSecret, matchTotpStep, otpauthUri } from './totp.js'
 
@@ -115,17 +116,8 @@ export class TotpFactors {
     }
     const method = await this.check(account.id, code)
     if (!method) {
-      const lock = await this.lockout.fail(email, origin)
-      await recordAudit(this.db, { type: 'mfa.failure', accountId: account.id, ip, data: { email, origin } })
+      await recordFailedProof(this.db, this.lockout, this.events, { accountId: account.id, email, origin, ip })
       this.events?.emit('mfa.attempted', { outcome: 'invalid_code' })
-      if (lock.locked) {
-        this.events?.emit('lockout.locked', { level: lock.level })
-        this.events?.emit('mfa.locked', { level: lock.level })
-        await recordAudit(this.db, {
-          type: 'lockout.locked', accountId: account.id, ip,
-          data: { email, origin, level: lock.level, durationSeconds: Math.ceil(lock.durationMs / 1000), secondFactor: true },
-        })
-      }
       throw new InvalidMfaCode()
     }
     await this.lockout.succeed(email, origin)
