@@ -115,7 +115,8 @@ function checkPrompt(prompt: string | undefined): Prompt[] {
   return values as Prompt[]
 }
 
-function optionalSingle(params: AuthorizationParameters, name: string): string | undefined {
+/** A parameter's value when sent once and not empty; undefined otherwise. */
+export function optionalSingle(params: AuthorizationParameters, name: string): string | undefined {
   const value = params[name]
   return typeof value === 'string' && value !== '' ? value : undefined
 }

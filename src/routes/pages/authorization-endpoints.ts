@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { AuthorizationDenied, AuthorizationRequestRefused, InvalidAccessToken } from '../../core/errors.js'
-import { checkAuthorizationRequest, checkRedirect, redirectWith, type AuthorizationParameters } from '../../core/oidc/authorization-request.js'
+import { checkAuthorizationRequest, checkRedirect, optionalSingle, redirectWith, type AuthorizationParameters } from '../../core/oidc/authorization-request.js'
 import type { IdTokenHint } from '../../core/oidc/id-tokens.js'
 import { clearBrowserSessionCookie, LOGOUT_FORM, proceed, readBrowserSession } from './authorization-steps.js'
 import * as schemas from './authorization-schemas.js'
@@ -45,14 +45,13 @@ export const authorizationEndpoints: FastifyPluginAsyncTypebox = async (app) => 
 
   /** Where a logout may send the browser back: only to a URI the client registered for it, exactly. */
   async function logoutRedirect(params: AuthorizationParameters, hint: IdTokenHint | undefined): Promise<string | undefined | Error> {
-    const one = (name: string) => (typeof params[name] === 'string' && params[name] !== '' ? params[name] : undefined)
-    const uri = one('post_logout_redirect_uri')
-    const clientId = one('client_id')
+    const uri = optionalSingle(params, 'post_logout_redirect_uri')
+    const clientId = optionalSingle(params, 'client_id')
     if (hint && clientId && clientId !== hint.aud) return new Error('The client_id does not match the ID token.')
     if (!uri) return undefined
     const client = await app.core.clients.find(hint?.aud ?? clientId ?? '')
     if (!client?.postLogoutRedirectUris.includes(uri)) return new Error('The application asked to be sent back to an address it has not registered.')
-    return redirectWith(uri, { state: one('state') })
+    return redirectWith(uri, { state: optionalSingle(params, 'state') })
   }
 
   async function endSession(request: FastifyRequest, reply: FastifyReply, params: AuthorizationParameters) {
