@@ -139,6 +139,8 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const mfa = {
     totp, passkeys, factors, login: new MfaLogin(mfaTickets, totp, accounts, sessions),
     passkeyLogin: new PasskeyLogin(mfaTickets, passkeys, accounts, sessions),
+    /** The factors that can answer a pending second step (InvalidMfaToken once its token is spent or unknown). */
+    factorsFor: async (mfaToken: string) => factors.activeFactors((await mfaTickets.read(mfaToken)).accountId),
   }
   const profiles = new AccountProfiles(accounts, kv, config.PROFILE_CACHE_TTL * 1000, keyGroups)
   // What operators do (admin API and CLI); every change is audited with who made it.

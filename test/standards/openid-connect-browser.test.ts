@@ -142,10 +142,10 @@ async function startLogin(visit: Visit, clientKey: string, query: Record<string,
 async function fillLogin(t: Test, visit: Visit, account: TestAccount) {
   const { page } = visit
   t.equal(await page.title(), 'Log in – Latchkey', 'the hosted login page')
-  t.equal(await page.locator('script').count(), 0, 'the page has no script (and this browser runs none)')
+  t.equal(await page.getByRole('button', { name: 'Log in with a passkey' }).count(), 0, 'the passkey form stays hidden: this browser runs no script')
   await page.getByLabel('Email').fill(account.email)
   await page.getByLabel('Password').fill(account.password)
-  await Promise.all([page.waitForURL(`${rpOrigin}/**`), page.getByRole('button', { name: 'Log in' }).click()])
+  await Promise.all([page.waitForURL(`${rpOrigin}/**`), page.getByRole('button', { name: 'Log in', exact: true }).click()])
 }
 
 /** The last callback the relying party received, which must have tokens. */
@@ -249,7 +249,7 @@ t.test('an account with two roles picks one on the role page', async (t) => {
   const rolePage = visit.page.waitForResponse((response) => new URL(response.url()).pathname === '/account/role' && response.request().method() === 'GET')
   await visit.page.getByLabel('Email').fill(account.email)
   await visit.page.getByLabel('Password').fill(account.password)
-  await Promise.all([visit.page.waitForURL(`${issuer}/account/role?**`), visit.page.getByRole('button', { name: 'Log in' }).click()])
+  await Promise.all([visit.page.waitForURL(`${issuer}/account/role?**`), visit.page.getByRole('button', { name: 'Log in', exact: true }).click()])
   t.match((await rolePage).headers()['content-security-policy'], `form-action 'self' ${rpOrigin};`)
   t.equal(await visit.page.title(), 'Choose a role – Latchkey')
   t.equal(await visit.page.getByRole('radio').count(), 2, 'both roles are offered')
@@ -268,7 +268,7 @@ t.test('a third-party client shows the consent page; allowing it completes the l
   const consentPage = visit.page.waitForResponse((response) => new URL(response.url()).pathname === '/account/consent' && response.request().method() === 'GET')
   await visit.page.getByLabel('Email').fill(account.email)
   await visit.page.getByLabel('Password').fill(account.password)
-  await Promise.all([visit.page.waitForURL(`${issuer}/account/consent?**`), visit.page.getByRole('button', { name: 'Log in' }).click()])
+  await Promise.all([visit.page.waitForURL(`${issuer}/account/consent?**`), visit.page.getByRole('button', { name: 'Log in', exact: true }).click()])
   t.match((await consentPage).headers()['content-security-policy'], `form-action 'self' ${rpOrigin};`)
   t.equal(await visit.page.title(), 'Allow access? – Latchkey')
   t.match(await visit.page.locator('main').textContent(), /RP calendar.*is asking to/s)

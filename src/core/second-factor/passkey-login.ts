@@ -1,5 +1,5 @@
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server'
-import { selectRole, type Accounts } from '../accounts.js'
+import { selectRole, type AccountView, type Accounts } from '../accounts.js'
 import { AccountDisabled, InvalidMfaToken } from '../errors.js'
 import { hashToken } from '../secrets.js'
 import type { SessionOrigin, Sessions, TokenPair } from '../sessions.js'
@@ -29,13 +29,19 @@ export class PasskeyLogin {
    * is spent and the session starts. A failed assertion leaves the token for another try.
    */
   async verifySecondStep(mfaToken: string, response: unknown, origin: SessionOrigin): Promise<TokenPair> {
+    const { account, role, amr } = await this.proveSecondStep(mfaToken, response, origin.ip)
+    return this.sessions.start(account, selectRole(account, role), origin, amr)
+  }
+
+  /** The second step without a session: the hosted login page starts a browser session instead. */
+  async proveSecondStep(mfaToken: string, response: unknown, ip?: string): Promise<{ account: AccountView; role?: string; amr: string[] }> {
     const pending = await this.tickets.read(mfaToken)
     const account = await this.accounts.findById(pending.accountId)
     if (!account || hashToken(account.passwordHash) !== pending.password) throw new InvalidMfaToken('password changed since')
     if (account.status !== 'active') throw new AccountDisabled()
-    const amr = await this.passkeys.proveSecondFactor(account, response, mfaToken, pending.origin, origin.ip)
+    const amr = await this.passkeys.proveSecondFactor(account, response, mfaToken, pending.origin, ip)
     await this.tickets.spend(mfaToken)
-    return this.sessions.start(account, selectRole(account, pending.role), origin, amr)
+    return { account, role: pending.role, amr }
   }
 
   passwordlessOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {

@@ -2,12 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { renderSVG } from 'uqr'
-import { Conflict, InvalidMfaCode, NotFound } from '../../core/errors.js'
+import { Conflict, InvalidMfaCode, InvalidPasskey, NotFound } from '../../core/errors.js'
 import type { LiveBrowserSession } from '../../core/oidc/browser-sessions.js'
 import { LOGOUT_FORM, readBrowserSession } from './authorization-steps.js'
 import { checkCsrf, issueCsrf } from './csrf.js'
+import { pageCsp } from './layout.js'
 import { send } from './responses.js'
-import { accountSecurity, recoveryCodesShown, totpEnrollment } from './views/account-security.js'
+import { accountSecurity, recoveryCodesShown, totpEnrollment, type SecurityPageValues } from './views/account-security.js'
 import { message } from './views/message.js'
 
 // The account's own pages at the hosted login: what protects it, and setting up a second factor.
@@ -21,7 +22,7 @@ const CsrfOnly = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 
 export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
   const key = app.core.pageSigningKey
   const secure = app.config.ISSUER.startsWith('https:')
-  const { totp } = app.core.mfa
+  const { totp, passkeys } = app.core.mfa
   const boundTo = (session: LiveBrowserSession) => `account:${session.id}`
   const owner = (session: LiveBrowserSession) => ({ id: session.accountId, email: session.account.email })
 
@@ -33,13 +34,15 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     return null
   }
 
-  async function securityPage(request: FastifyRequest, reply: FastifyReply, session: LiveBrowserSession) {
-    const { factors } = await totp.describe(session.accountId)
-    return send(reply, 200, 'Your account', accountSecurity({
-      email: session.account.email, totpActive: factors.includes('totp'),
+  async function securityPage(request: FastifyRequest, reply: FastifyReply, session: LiveBrowserSession, status = 200, notice?: SecurityPageValues['notice']) {
+    const { factors, passkeys } = await app.core.mfa.factors.describe(session.accountId)
+    reply.header('content-security-policy', pageCsp([], { passkeys: true }))
+    return send(reply, status, 'Your account', accountSecurity({
+      email: session.account.email, totpActive: factors.includes('totp'), passkeys, notice,
       csrf: issueCsrf(request, reply, key, secure, boundTo(session)), logoutCsrf: issueCsrf(request, reply, key, secure, LOGOUT_FORM),
     }))
   }
+  const expired = (reply: FastifyReply) => send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
 
   app.get('/security', { schema: hidden }, async (request, reply) => {
     const session = await recentSession(request, reply)
@@ -49,7 +52,7 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/security/totp', { ...app.rateLimited('token'), schema: { ...hidden, body: CsrfOnly } }, async (request, reply) => {
     const session = await recentSession(request, reply)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const enrollment = await totp.enroll(owner(session))
       return await send(reply, 200, 'Set up an authenticator app', totpEnrollment({
@@ -67,7 +70,7 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const session = await recentSession(request, reply)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const codes = await totp.confirm(owner(session), request.body.code)
       return await send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes))
@@ -83,6 +86,41 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
         }
       }
       if (error instanceof NotFound || error instanceof Conflict || error instanceof InvalidMfaCode) return securityPage(request, reply, session)
+      throw error
+    }
+  })
+
+  // Passkeys: the script fetches the registration options (JSON), then posts the new credential.
+  app.post('/security/passkeys/options', { ...app.rateLimited('token'), schema: { ...hidden, body: CsrfOnly } }, async (request, reply) => {
+    const session = await recentSession(request, reply)
+    if (!session) return reply
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
+    return reply.type('application/json').send({ options: await passkeys.registrationOptions(owner(session)) })
+  })
+
+  app.post('/security/passkeys', {
+    ...app.rateLimited('password'),
+    schema: {
+      ...hidden,
+      body: Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })), credential: Type.String({ maxLength: app.config.AUTH_BODY_LIMIT }), name: Type.Optional(Type.String({ maxLength: 100 })) }),
+    },
+  }, async (request, reply) => {
+    const session = await recentSession(request, reply)
+    if (!session) return reply
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
+    let credential: unknown
+    try {
+      credential = JSON.parse(request.body.credential)
+    } catch {
+      credential = undefined
+    }
+    try {
+      const name = request.body.name?.trim()
+      const added = await passkeys.register(owner(session), credential, name === '' ? undefined : name, request.ip)
+      return await securityPage(request, reply, session, 200, { text: `Passkey “${added.name}” added.`, role: 'status' })
+    } catch (error) {
+      if (error instanceof InvalidPasskey) return securityPage(request, reply, session, 400, { text: 'That passkey could not be added. Try again.', role: 'alert' })
+      if (error instanceof Conflict) return securityPage(request, reply, session, 409, { text: error.message, role: 'alert' })
       throw error
     }
   })

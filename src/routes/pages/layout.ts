@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import { escapeHtml } from '../../mail/templates.js'
+import { PASSKEY_SCRIPT_HASH } from './views/passkey-script.js'
 
 export { escapeHtml }
 
@@ -44,8 +45,10 @@ export const PAGE_CSP = pageCsp()
  * The policy for a page whose form may end in a redirect elsewhere: browsers apply form-action to
  * the redirects that follow a form's submission, so the client's redirect URI must be allowed too.
  */
-export function pageCsp(alsoFormActions: string[] = []): string {
-  return `default-src 'none'; style-src ${STYLE_HASH}; form-action ${['\'self\'', ...alsoFormActions].join(' ')}; frame-ancestors 'none'; base-uri 'none'`
+export function pageCsp(alsoFormActions: string[] = [], options: { passkeys?: boolean } = {}): string {
+  // A passkey form runs the one hashed script, which fetches its ceremony's options from this origin.
+  const script = options.passkeys ? `; script-src ${PASSKEY_SCRIPT_HASH}; connect-src 'self'` : ''
+  return `default-src 'none'; style-src ${STYLE_HASH}${script}; form-action ${['\'self\'', ...alsoFormActions].join(' ')}; frame-ancestors 'none'; base-uri 'none'`
 }
 
 /** A CSP source for a redirect URI: its origin, or its scheme for a private-use one (RFC 8252 §7.1). */

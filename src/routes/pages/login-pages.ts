@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { AccountView } from '../../core/accounts.js'
-import { AccountDisabled, AccountLocked, InvalidCredentials, InvalidMfaCode, InvalidMfaToken, MfaRequired } from '../../core/errors.js'
+import { AccountDisabled, AccountLocked, InvalidCredentials, InvalidMfaCode, InvalidMfaToken, InvalidPasskey, MfaRequired } from '../../core/errors.js'
 import { consentScopes } from '../../core/oidc/authorization-flow.js'
 import type { Interaction } from '../../core/oidc/interactions.js'
 import { answer, INTERACTION_GONE, proceed, readBrowserSession, setBrowserSessionCookie } from './authorization-steps.js'
@@ -27,14 +27,30 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
   const key = app.core.pageSigningKey
   const secure = app.config.ISSUER.startsWith('https:')
   const { interactions, browserSessions, consents, flow } = app.core.oidc
+  const { mfa } = app.core
   const csrfFor = (request: FastifyRequest, reply: FastifyReply, interaction: Interaction) => issueCsrf(request, reply, key, secure, `interaction:${interaction.id}`)
   const csrfValid = (request: FastifyRequest, interaction: Interaction, field: string | undefined) => checkCsrf(request, key, secure, field, `interaction:${interaction.id}`)
 
-  /** Sends a page of this interaction: its forms may end in a redirect to the client, which the policy must allow. */
-  function show(reply: FastifyReply, interaction: Interaction, status: number, title: string, body: Html) {
-    if (interaction.request) reply.header('content-security-policy', pageCsp([cspSourceFor(interaction.request.redirectUri)]))
+  /**
+   * Sends a page of this interaction: its forms may end in a redirect to the client, which the policy
+   * must allow; a login step runs the passkey script.
+   */
+  function show(reply: FastifyReply, interaction: Interaction, status: number, title: string, body: Html, options: { passkeys?: boolean } = {}) {
+    if (interaction.request || options.passkeys) {
+      reply.header('content-security-policy', pageCsp(interaction.request ? [cspSourceFor(interaction.request.redirectUri)] : [], options))
+    }
     return send(reply, status, title, body)
   }
+  const showLogin = async (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, status: number, values: { email?: string; error?: string } = {}) =>
+    show(reply, interaction, status, 'Log in', loginForm({
+      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), ...values,
+    }), { passkeys: true })
+  const showSecondStep = (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, status: number, values: { mfaToken: string; factors: string[]; error?: string }) =>
+    show(reply, interaction, status, 'Second step', secondFactorForm({ interaction: interaction.id, csrf: csrfFor(request, reply, interaction), ...values }), { passkeys: true })
+  /** The second step again after a wrong answer, with the factors its token's account has now. */
+  const secondStepAgain = async (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, mfaToken: string, status: number, error: string) =>
+    showSecondStep(request, reply, interaction, status, { mfaToken, factors: await mfa.factorsFor(mfaToken), error })
+  const stepExpired = (reply: FastifyReply, interaction: Interaction) => show(reply, interaction, 400, 'Second step', message('This step has expired. Log in again.', 'alert'))
   const gone = (reply: FastifyReply) => send(reply, 400, 'Log in', message(INTERACTION_GONE, 'alert'))
   const forged = (reply: FastifyReply) => send(reply, 403, 'Log in', message(FORM_EXPIRED, 'alert'))
   /** The application the person logs in to; undefined for a login to manage the account. */
@@ -62,9 +78,7 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     }
     const interaction = await interactions.find(request.query.interaction)
     if (!interaction) return gone(reply)
-    return show(reply, interaction, 200, 'Log in', loginForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), email: interaction.request?.loginHint,
-    }))
+    return showLogin(request, reply, interaction, 200, { email: interaction.request?.loginHint })
   })
 
   app.post('/login', {
@@ -75,9 +89,7 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     const interaction = await interactions.find(request.body.interaction)
     if (!interaction) return gone(reply)
     if (!csrfValid(request, interaction, csrf)) return forged(reply)
-    const again = async (status: number, error: string) => show(reply, interaction, status, 'Log in', loginForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), email, error,
-    }))
+    const again = (status: number, error: string) => showLogin(request, reply, interaction, status, { email, error })
     let account: AccountView
     try {
       account = await app.core.login.authenticateInBrowser({ email, password }, request.ip)
@@ -89,7 +101,7 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
       }
       if (error instanceof AccountDisabled) return again(403, 'This account is disabled.')
       if (error instanceof MfaRequired && error.mfaToken) {
-        return show(reply, interaction, 200, 'Second step', secondFactorForm({ interaction: interaction.id, csrf: csrfFor(request, reply, interaction), mfaToken: error.mfaToken.token }))
+        return showSecondStep(request, reply, interaction, 200, { mfaToken: error.mfaToken.token, factors: error.factors })
       }
       throw error
     }
@@ -104,21 +116,97 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     const interaction = await interactions.find(request.body.interaction)
     if (!interaction) return gone(reply)
     if (!csrfValid(request, interaction, csrf)) return forged(reply)
-    const again = (status: number, error: string) => show(reply, interaction, status, 'Second step', secondFactorForm({
-      interaction: interaction.id, csrf: csrfFor(request, reply, interaction), mfaToken, error,
-    }))
     let proven
     try {
-      proven = await app.core.mfa.login.prove(mfaToken, code, request.ip)
+      proven = await mfa.login.prove(mfaToken, code, request.ip)
     } catch (error) {
-      if (error instanceof InvalidMfaCode) return again(401, 'That code is not right, or was already used.')
+      return secondStepRefused(request, reply, interaction, mfaToken, error, 'That code is not right, or was already used.')
+    }
+    return loggedIn(request, reply, interaction, proven.account, proven.amr)
+  })
+
+  /** The second step's answer for a refused proof, whichever factor gave it. */
+  async function secondStepRefused(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, mfaToken: string, error: unknown, wrong: string) {
+    try {
+      if (error instanceof InvalidMfaCode || error instanceof InvalidPasskey) return await secondStepAgain(request, reply, interaction, mfaToken, 401, wrong)
       if (error instanceof AccountLocked) {
         reply.header('retry-after', String(error.retryAfterSeconds))
-        return again(429, `Too many failed attempts. Try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`)
+        return await secondStepAgain(request, reply, interaction, mfaToken, 429, `Too many failed attempts. Try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`)
       }
-      if (error instanceof InvalidMfaToken) return show(reply, interaction, 400, 'Second step', message('This step has expired. Log in again.', 'alert'))
-      if (error instanceof AccountDisabled) return show(reply, interaction, 403, 'Second step', message('This account is disabled.', 'alert'))
+    } catch (again) {
+      // The token went while the page was being made again (spent, expired).
+      if (again instanceof InvalidMfaToken) return stepExpired(reply, interaction)
+      throw again
+    }
+    if (error instanceof InvalidMfaToken) return stepExpired(reply, interaction)
+    if (error instanceof AccountDisabled) return show(reply, interaction, 403, 'Second step', message('This account is disabled.', 'alert'))
+    throw error
+  }
+
+  // Passkeys at the login: the script fetches a ceremony's options, then posts the form with the
+  // credential. Both carry the interaction and its anti-forgery field; the options come as JSON.
+  const PasskeyOptionsBody = Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Type.Optional(Field(100)) })
+  const Credential = Field(app.config.AUTH_BODY_LIMIT)
+  const PASSKEY_REFUSED = 'That passkey was not accepted. Try again, or use another way to log in.'
+  /** The posted credential's JSON, or undefined when it is not JSON (checked like any refused passkey). */
+  const parsed = (credential: string): unknown => {
+    try {
+      return JSON.parse(credential)
+    } catch {
+      return undefined
+    }
+  }
+
+  app.post('/login/passkey/options', { ...app.rateLimited('token'), schema: { ...hidden, body: PasskeyOptionsBody } }, async (request, reply) => {
+    const interaction = await interactions.find(request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    return reply.type('application/json').send({ options: await mfa.passkeyLogin.passwordlessOptions() })
+  })
+
+  app.post('/login/passkey', {
+    ...app.rateLimited('password'),
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), credential: Credential }) },
+  }, async (request, reply) => {
+    const interaction = await interactions.find(request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    let proven
+    try {
+      proven = await mfa.passkeys.authenticatePasswordless(parsed(request.body.credential), request.ip)
+    } catch (error) {
+      if (error instanceof InvalidPasskey) return showLogin(request, reply, interaction, 401, { error: PASSKEY_REFUSED })
+      if (error instanceof AccountDisabled) return showLogin(request, reply, interaction, 403, { error: 'This account is disabled.' })
       throw error
+    }
+    return loggedIn(request, reply, interaction, proven.account, proven.amr)
+  })
+
+  app.post('/login/second-factor/passkey/options', { ...app.rateLimited('token'), schema: { ...hidden, body: PasskeyOptionsBody } }, async (request, reply) => {
+    const interaction = await interactions.find(request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    try {
+      return await reply.type('application/json').send({ options: await mfa.passkeyLogin.secondStepOptions(request.body.mfa_token ?? '') })
+    } catch (error) {
+      if (error instanceof InvalidMfaToken) return stepExpired(reply, interaction)
+      throw error
+    }
+  })
+
+  app.post('/login/second-factor/passkey', {
+    ...app.rateLimited('password'),
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Field(100), credential: Credential }) },
+  }, async (request, reply) => {
+    const { mfa_token: mfaToken, csrf, credential } = request.body
+    const interaction = await interactions.find(request.body.interaction)
+    if (!interaction) return gone(reply)
+    if (!csrfValid(request, interaction, csrf)) return forged(reply)
+    let proven
+    try {
+      proven = await mfa.passkeyLogin.proveSecondStep(mfaToken, parsed(credential), request.ip)
+    } catch (error) {
+      return secondStepRefused(request, reply, interaction, mfaToken, error, PASSKEY_REFUSED)
     }
     return loggedIn(request, reply, interaction, proven.account, proven.amr)
   })

@@ -1,8 +1,22 @@
 import { html, type Html } from '../layout.js'
+import { passkeyForm } from './login.js'
 
-/** The account's security page: its second factor, and logging out. */
-export function accountSecurity({ email, totpActive, csrf, logoutCsrf }: { email: string; totpActive: boolean; csrf: string; logoutCsrf: string }): Html {
+export interface SecurityPageValues {
+  email: string
+  totpActive: boolean
+  passkeys: { name: string; createdAt: Date; lastUsedAt: Date | null }[]
+  csrf: string
+  logoutCsrf: string
+  /** What the last change did, announced. */
+  notice?: { text: string; role: 'status' | 'alert' }
+}
+
+const day = (date: Date) => date.toISOString().slice(0, 10)
+
+/** The account's security page: its second factors, passkeys, and logging out. */
+export function accountSecurity({ email, totpActive, passkeys, csrf, logoutCsrf, notice }: SecurityPageValues): Html {
   return html`<p>Logged in as <strong>${email}</strong>.</p>
+${notice ? html`<div role="${notice.role}"><p>${notice.text}</p></div>` : undefined}
 <h2>Authenticator app</h2>
 ${totpActive
     ? html`<p>On: logins ask for a code from your authenticator app.</p>`
@@ -11,6 +25,19 @@ ${totpActive
 <input type="hidden" name="csrf" value="${csrf}">
 <button type="submit">Set up an authenticator app</button>
 </form>`}
+<h2>Passkeys</h2>
+${passkeys.length > 0
+    ? html`<p>Logins ask for one of these after your password, and each logs you in without one:</p>
+<ul>${passkeys.map((p) => html`<li>${p.name}: added ${day(p.createdAt)}, ${p.lastUsedAt ? html`last used ${day(p.lastUsedAt)}` : 'not used yet'}</li>`)}</ul>`
+    : html`<p>None. A passkey on your phone or computer logs you in without a password, and cannot be phished.</p>`}
+${passkeyForm({
+    ceremony: 'create', action: '/account/security/passkeys', options: '/account/security/passkeys/options', fields: { csrf },
+    button: html`<label for="passkey-name">Name for the new passkey</label>
+<input id="passkey-name" name="name" type="text" maxlength="100" placeholder="My laptop">
+<button type="submit">Add a passkey</button>`,
+    failed: 'No passkey was added. Try again.',
+  })}
+<noscript><p>Adding a passkey needs JavaScript, which is off in this browser.</p></noscript>
 <h2>Log out</h2>
 <form method="post" action="/account/logout">
 <input type="hidden" name="csrf" value="${logoutCsrf}">

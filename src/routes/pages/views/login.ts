@@ -1,4 +1,28 @@
 import { html, type Html } from '../layout.js'
+import { PASSKEY_SCRIPT } from './passkey-script.js'
+
+/**
+ * A form the passkey script drives (views/passkey-script.ts): hidden until the script finds WebAuthn,
+ * it fetches `options` with its fields, then posts them with the credential to `action`.
+ */
+export function passkeyForm({ ceremony, action, options, fields, button, failed }: {
+  /** `create` registers a passkey; `get` signs with one. */
+  ceremony: 'create' | 'get'
+  action: string
+  options: string
+  fields: Record<string, string>
+  button: Html | string
+  /** What to say when the browser, the person or the service stops the ceremony. */
+  failed: string
+}): Html {
+  return html`<form method="post" action="${action}" data-passkey="${ceremony}" data-options="${options}" data-failed="${failed}" hidden>
+${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+<input type="hidden" name="credential" value="">
+${button}
+<p role="alert" data-passkey-status></p>
+</form>
+${PASSKEY_SCRIPT}`
+}
 
 export interface LoginFormValues {
   interaction: string
@@ -23,20 +47,38 @@ ${error ? html`<div role="alert" id="login-error"><p>${error}</p></div>` : undef
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${describedBy}${email ? html` autofocus` : undefined}>
 <button type="submit">Log in</button>
-</form>`
+</form>
+${passkeyForm({
+    ceremony: 'get', action: '/account/login/passkey', options: '/account/login/passkey/options', fields: { interaction, csrf },
+    button: html`<button type="submit">Log in with a passkey</button>`,
+    failed: 'No passkey was used. Try again, or log in with your password.',
+  })}`
 }
 
 export interface SecondFactorFormValues {
   interaction: string
   csrf: string
   mfaToken: string
+  /** The account's active factors: a code form for `totp`, a passkey form for `passkey`. */
+  factors: string[]
   error?: string
 }
 
-/** The second step for an account with a second factor: a code from the authenticator app, or a recovery code. */
-export function secondFactorForm({ interaction, csrf, mfaToken, error }: SecondFactorFormValues): Html {
+/** The second step for an account with a second factor: a passkey, a code from the authenticator app, or a recovery code. */
+export function secondFactorForm({ interaction, csrf, mfaToken, factors, error }: SecondFactorFormValues): Html {
+  const passkey = factors.includes('passkey')
   return html`${error ? html`<div role="alert" id="code-error"><p>${error}</p></div>` : undefined}
-<form method="post" action="/account/login/second-factor">
+${passkey
+    ? html`${passkeyForm({
+      ceremony: 'get', action: '/account/login/second-factor/passkey', options: '/account/login/second-factor/passkey/options',
+      fields: { interaction, csrf, mfa_token: mfaToken },
+      button: html`<button type="submit"${factors.includes('totp') ? undefined : html` autofocus`}>Use your passkey</button>`,
+      failed: factors.includes('totp') ? 'No passkey was used. Try again, or enter a code below.' : 'No passkey was used. Try again.',
+    })}
+<noscript><p>Using a passkey needs JavaScript, which is off in this browser.</p></noscript>`
+    : undefined}
+${factors.includes('totp')
+    ? html`<form method="post" action="/account/login/second-factor">
 <input type="hidden" name="interaction" value="${interaction}">
 <input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="mfa_token" value="${mfaToken}">
@@ -46,6 +88,7 @@ export function secondFactorForm({ interaction, csrf, mfaToken, error }: SecondF
   aria-describedby="${error ? 'code-error code-hint' : 'code-hint'}"${error ? html` aria-invalid="true"` : undefined} autofocus>
 <button type="submit">Continue</button>
 </form>`
+    : undefined}`
 }
 
 /** The second step of the seed-003 idea, done safely: the password was checked, the role is chosen here. */
