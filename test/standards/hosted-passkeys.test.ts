@@ -111,7 +111,8 @@ t.test('refused: a forged form, an unknown interaction, a replay, a wrong origin
   const again = await loginPage()
   const replayed = await post(again.browser, again.page, LOGIN, used.assertion)
   t.equal(replayed.status, 401, 'a used assertion: its challenge is spent')
-  t.match(replayed.body, /role="alert"[^]*That passkey was not accepted/)
+  t.match(replayed.body, /data-passkey-status>That passkey was not accepted/, 'said by the passkey form')
+  t.notMatch(replayed.body, 'aria-invalid', 'the password fields are not marked wrong')
   t.match(replayed.body, 'action="/account/login"', 'the login page again, with the password form')
   t.notOk(again.browser.hasCookie('latchkey_session'), 'no browser session')
 
@@ -124,6 +125,20 @@ t.test('refused: a forged form, an unknown interaction, a replay, a wrong origin
     t.equal((await post(fresh.browser, fresh.page, LOGIN, garbage)).status, 401, `unreadable: ${garbage.slice(0, 20)}`)
   }
   t.equal(await db.auditEvent.count({ where: { type: 'login.failure', accountId: account.id } }), 2, 'the two failures of a named passkey are audited against its account')
+})
+
+t.test('a passwordless challenge answers only the login it was asked for', async (t) => {
+  const account = await passkeyAccount(app)
+  const mine = await loginPage()
+  const theirs = await loginPage()
+  const forTheirs = account.authenticator.get(await options<RequestOptions>(theirs.browser, theirs.page, LOGIN))
+  t.equal((await post(mine.browser, mine.page, LOGIN, forTheirs)).status, 401, 'an assertion made for another login\'s challenge')
+  const native = await app.inject({ method: 'POST', url: '/api/v1/auth/passkey/options' })
+  const forNative = account.authenticator.get(native.json<{ data: { options: RequestOptions } }>().data.options)
+  t.equal((await post(mine.browser, mine.page, LOGIN, forNative)).status, 401, 'one made for the native API\'s')
+  const fromPage = account.authenticator.get(await options<RequestOptions>(mine.browser, mine.page, LOGIN))
+  const atNative = await app.inject({ method: 'POST', url: '/api/v1/auth/passkey/login', payload: { assertion: fromPage } })
+  t.equal(atNative.statusCode, 401, 'and the native API refuses one made for the hosted page\'s')
 })
 
 /** The password at the hosted page, for an account with a second factor: the second step's page. */

@@ -5,13 +5,14 @@ import { CEREMONY_TIMEOUT_MS, newChallenge } from './webauthn.js'
 /**
  * What a challenge was issued for: registering a passkey for an account; the owner's proof (to remove
  * one); the second step of the login an mfa_token stands for; or a passwordless login, for whoever's
- * discoverable passkey answers.
+ * discoverable passkey answers, bound where it was asked for (`boundTo`: the hosted login's
+ * interaction; none for the native API), so that an assertion made for one login finishes no other.
  */
 export type CeremonyPurpose =
   | { purpose: 'register'; accountId: string }
   | { purpose: 'owner-proof'; accountId: string }
   | { purpose: 'second-factor'; accountId: string; mfaToken: string }
-  | { purpose: 'passwordless' }
+  | { purpose: 'passwordless'; boundTo?: string }
 
 const PURPOSES = new Set(['register', 'owner-proof', 'second-factor', 'passwordless'])
 
@@ -50,7 +51,7 @@ export class PasskeyChallenges {
 /** Whether a taken challenge was issued for this ceremony (an mfa_token compared by its hash). */
 export function issuedFor(taken: CeremonyPurpose | null, expected: CeremonyPurpose): boolean {
   if (taken?.purpose !== expected.purpose) return false
-  if (expected.purpose === 'passwordless') return true
+  if (expected.purpose === 'passwordless') return (taken as { boundTo?: unknown }).boundTo === expected.boundTo
   const accountId = (taken as { accountId?: unknown }).accountId
   if (accountId !== expected.accountId) return false
   return expected.purpose !== 'second-factor' || (taken as { mfaToken?: unknown }).mfaToken === hashToken(expected.mfaToken)

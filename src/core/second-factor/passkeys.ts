@@ -125,9 +125,12 @@ export class Passkeys {
     return passkeyAmr(verified, true)
   }
 
-  /** Options for a passwordless login: no account named, any discoverable passkey, user verification required. */
-  async passwordlessOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    return requestOptions(this.rp, await this.challenges.issue({ purpose: 'passwordless' }), null)
+  /**
+   * Options for a passwordless login: no account named, any discoverable passkey, user verification
+   * required; the challenge answers only the login `boundTo` names (none: the native API's).
+   */
+  async passwordlessOptions(boundTo?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    return requestOptions(this.rp, await this.challenges.issue({ purpose: 'passwordless', ...(boundTo === undefined ? {} : { boundTo }) }), null)
   }
 
   /**
@@ -136,9 +139,9 @@ export class Passkeys {
    * assertion cannot be guessed (so a locked-out owner with a passkey still gets in); the rate limit
    * does. The account must be active.
    */
-  async authenticatePasswordless(response: unknown, ip?: string): Promise<{ account: AccountView; amr: string[] }> {
+  async authenticatePasswordless(response: unknown, ip?: string, boundTo?: string): Promise<{ account: AccountView; amr: string[] }> {
     try {
-      const challenge = await this.takeChallenge(response, { purpose: 'passwordless' })
+      const challenge = await this.takeChallenge(response, { purpose: 'passwordless', ...(boundTo === undefined ? {} : { boundTo }) })
       const passkey = await this.findNamed(response)
       const handle = (response as { response?: { userHandle?: unknown } }).response?.userHandle
       if (handle !== undefined && handle !== null && handle !== userHandleOf(passkey.accountId).toString('base64url')) {

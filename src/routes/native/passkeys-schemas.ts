@@ -92,7 +92,7 @@ const Passkey = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 })
-const PasskeyName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', description: 'A name for the owner to tell passkeys apart (default "Passkey")' })
+export const PasskeyName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', description: 'A name for the owner to tell passkeys apart (default "Passkey")' })
 const MfaToken = Type.String({ minLength: 1, maxLength: 512, description: 'From the login\'s 403 `MFA_REQUIRED` answer' })
 
 const THIRD_PARTY = 'the Bearer token was issued to a third-party application, which may not see or change how the account logs in (`FORBIDDEN`)'

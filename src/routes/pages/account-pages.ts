@@ -5,8 +5,10 @@ import { renderSVG } from 'uqr'
 import { Conflict, InvalidMfaCode, InvalidPasskey, NotFound } from '../../core/errors.js'
 import type { LiveBrowserSession } from '../../core/oidc/browser-sessions.js'
 import { LOGOUT_FORM, readBrowserSession } from './authorization-steps.js'
+import { PasskeyName } from '../native/passkeys-schemas.js'
 import { checkCsrf, issueCsrf } from './csrf.js'
 import { pageCsp } from './layout.js'
+import { CredentialField, credentialFrom } from './passkey-fields.js'
 import { send } from './responses.js'
 import { accountSecurity, recoveryCodesShown, totpEnrollment, type SecurityPageValues } from './views/account-security.js'
 import { message } from './views/message.js'
@@ -102,21 +104,16 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('password'),
     schema: {
       ...hidden,
-      body: Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })), credential: Type.String({ maxLength: app.config.AUTH_BODY_LIMIT }), name: Type.Optional(Type.String({ maxLength: 100 })) }),
+      // An empty name is the form's field left blank: the default name then.
+      body: Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })), credential: CredentialField, name: Type.Optional(Type.Union([Type.Literal(''), PasskeyName])) }),
     },
   }, async (request, reply) => {
     const session = await recentSession(request, reply)
     if (!session) return reply
     if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
-    let credential: unknown
-    try {
-      credential = JSON.parse(request.body.credential)
-    } catch {
-      credential = undefined
-    }
     try {
       const name = request.body.name?.trim()
-      const added = await passkeys.register(owner(session), credential, name === '' ? undefined : name, request.ip)
+      const added = await passkeys.register(owner(session), credentialFrom(request.body.credential), name === '' ? undefined : name, request.ip)
       return await securityPage(request, reply, session, 200, { text: `Passkey “${added.name}” added.`, role: 'status' })
     } catch (error) {
       if (error instanceof InvalidPasskey) return securityPage(request, reply, session, 400, { text: 'That passkey could not be added. Try again.', role: 'alert' })

@@ -31,7 +31,7 @@ label{display:block;font-weight:600;margin-top:1em}input{font:inherit;width:100%
 button{font:inherit;margin-top:1.25em;padding:.5em 1.25em}.hint{color:#444;font-size:.9em;margin:.25em 0 0}
 [role=alert]{border:2px solid #b00020;padding:.5em 1em;margin:1em 0}:focus-visible{outline:3px solid #1a56db;outline-offset:2px}
 fieldset{border:0;padding:0;margin:1em 0 0}legend{font-weight:600}fieldset label{display:inline;font-weight:400}
-input[type=radio]{width:auto;margin:.75em .5em 0 0}button+button{margin-left:.75em}`
+input[type=radio]{width:auto;margin:.75em .5em 0 0}button+button{margin-left:.75em}[data-passkey-status]:empty{display:none}`
 
 const STYLE_HASH = `'sha256-${crypto.createHash('sha256').update(STYLE).digest('base64')}'`
 

@@ -7,6 +7,7 @@ import { consentScopes } from '../../core/oidc/authorization-flow.js'
 import type { Interaction } from '../../core/oidc/interactions.js'
 import { answer, INTERACTION_GONE, proceed, readBrowserSession, setBrowserSessionCookie } from './authorization-steps.js'
 import { checkCsrf, issueCsrf } from './csrf.js'
+import { CredentialField, credentialFrom } from './passkey-fields.js'
 import { cspSourceFor, pageCsp, type Html } from './layout.js'
 import { send } from './responses.js'
 import { chooseRoleForm, consentForm, loginForm, secondFactorForm } from './views/login.js'
@@ -21,6 +22,8 @@ const InteractionQuery = Type.Object({ interaction: Type.Optional(InteractionId)
 const hidden = { hide: true }
 
 const WRONG_PASSWORD = 'The email or password is not right.'
+/** What a step says went wrong: with the password or code fields (`error`), or with the passkey. */
+interface StepErrors { error?: string; passkeyError?: string }
 const FORM_EXPIRED = 'This form has expired or was not sent from this page. Go back to the application and start again.'
 
 export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
@@ -41,15 +44,15 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     }
     return send(reply, status, title, body)
   }
-  const showLogin = async (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, status: number, values: { email?: string; error?: string } = {}) =>
+  const showLogin = async (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, status: number, values: { email?: string } & StepErrors = {}) =>
     show(reply, interaction, status, 'Log in', loginForm({
       interaction: interaction.id, csrf: csrfFor(request, reply, interaction), clientName: await clientName(interaction), ...values,
     }), { passkeys: true })
-  const showSecondStep = (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, status: number, values: { mfaToken: string; factors: string[]; error?: string }) =>
+  const showSecondStep = (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, status: number, values: { mfaToken: string; factors: string[] } & StepErrors) =>
     show(reply, interaction, status, 'Second step', secondFactorForm({ interaction: interaction.id, csrf: csrfFor(request, reply, interaction), ...values }), { passkeys: true })
   /** The second step again after a wrong answer, with the factors its token's account has now. */
-  const secondStepAgain = async (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, mfaToken: string, status: number, error: string) =>
-    showSecondStep(request, reply, interaction, status, { mfaToken, factors: await mfa.factorsFor(mfaToken), error })
+  const secondStepAgain = async (request: FastifyRequest, reply: FastifyReply, interaction: Interaction, mfaToken: string, status: number, errors: StepErrors) =>
+    showSecondStep(request, reply, interaction, status, { mfaToken, factors: await mfa.factorsFor(mfaToken), ...errors })
   const stepExpired = (reply: FastifyReply, interaction: Interaction) => show(reply, interaction, 400, 'Second step', message('This step has expired. Log in again.', 'alert'))
   const gone = (reply: FastifyReply) => send(reply, 400, 'Log in', message(INTERACTION_GONE, 'alert'))
   const forged = (reply: FastifyReply) => send(reply, 403, 'Log in', message(FORM_EXPIRED, 'alert'))
@@ -120,18 +123,18 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     try {
       proven = await mfa.login.prove(mfaToken, code, request.ip)
     } catch (error) {
-      return secondStepRefused(request, reply, interaction, mfaToken, error, 'That code is not right, or was already used.')
+      return secondStepRefused(request, reply, interaction, mfaToken, error, { error: 'That code is not right, or was already used.' })
     }
     return loggedIn(request, reply, interaction, proven.account, proven.amr)
   })
 
   /** The second step's answer for a refused proof, whichever factor gave it. */
-  async function secondStepRefused(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, mfaToken: string, error: unknown, wrong: string) {
+  async function secondStepRefused(request: FastifyRequest, reply: FastifyReply, interaction: Interaction, mfaToken: string, error: unknown, wrong: StepErrors) {
     try {
       if (error instanceof InvalidMfaCode || error instanceof InvalidPasskey) return await secondStepAgain(request, reply, interaction, mfaToken, 401, wrong)
       if (error instanceof AccountLocked) {
         reply.header('retry-after', String(error.retryAfterSeconds))
-        return await secondStepAgain(request, reply, interaction, mfaToken, 429, `Too many failed attempts. Try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`)
+        return await secondStepAgain(request, reply, interaction, mfaToken, 429, { error: `Too many failed attempts. Try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.` })
       }
     } catch (again) {
       // The token went while the page was being made again (spent, expired).
@@ -145,49 +148,45 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
 
   // Passkeys at the login: the script fetches a ceremony's options, then posts the form with the
   // credential. Both carry the interaction and its anti-forgery field; the options come as JSON.
-  const PasskeyOptionsBody = Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Type.Optional(Field(100)) })
-  const Credential = Field(app.config.AUTH_BODY_LIMIT)
   const PASSKEY_REFUSED = 'That passkey was not accepted. Try again, or use another way to log in.'
-  /** The posted credential's JSON, or undefined when it is not JSON (checked like any refused passkey). */
-  const parsed = (credential: string): unknown => {
-    try {
-      return JSON.parse(credential)
-    } catch {
-      return undefined
-    }
-  }
+  /** A passwordless challenge answers only the login it was asked for. */
+  const loginOf = (interaction: Interaction) => `interaction:${interaction.id}`
 
-  app.post('/login/passkey/options', { ...app.rateLimited('token'), schema: { ...hidden, body: PasskeyOptionsBody } }, async (request, reply) => {
+  app.post('/login/passkey/options', {
+    ...app.rateLimited('token'), schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)) }) },
+  }, async (request, reply) => {
     const interaction = await interactions.find(request.body.interaction)
     if (!interaction) return gone(reply)
     if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
-    return reply.type('application/json').send({ options: await mfa.passkeyLogin.passwordlessOptions() })
+    return reply.type('application/json').send({ options: await mfa.passkeys.passwordlessOptions(loginOf(interaction)) })
   })
 
   app.post('/login/passkey', {
     ...app.rateLimited('password'),
-    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), credential: Credential }) },
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), credential: CredentialField }) },
   }, async (request, reply) => {
     const interaction = await interactions.find(request.body.interaction)
     if (!interaction) return gone(reply)
     if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
     let proven
     try {
-      proven = await mfa.passkeys.authenticatePasswordless(parsed(request.body.credential), request.ip)
+      proven = await mfa.passkeys.authenticatePasswordless(credentialFrom(request.body.credential), request.ip, loginOf(interaction))
     } catch (error) {
-      if (error instanceof InvalidPasskey) return showLogin(request, reply, interaction, 401, { error: PASSKEY_REFUSED })
-      if (error instanceof AccountDisabled) return showLogin(request, reply, interaction, 403, { error: 'This account is disabled.' })
+      if (error instanceof InvalidPasskey) return showLogin(request, reply, interaction, 401, { passkeyError: PASSKEY_REFUSED })
+      if (error instanceof AccountDisabled) return showLogin(request, reply, interaction, 403, { passkeyError: 'This account is disabled.' })
       throw error
     }
     return loggedIn(request, reply, interaction, proven.account, proven.amr)
   })
 
-  app.post('/login/second-factor/passkey/options', { ...app.rateLimited('token'), schema: { ...hidden, body: PasskeyOptionsBody } }, async (request, reply) => {
+  app.post('/login/second-factor/passkey/options', {
+    ...app.rateLimited('token'), schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Field(100) }) },
+  }, async (request, reply) => {
     const interaction = await interactions.find(request.body.interaction)
     if (!interaction) return gone(reply)
     if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
     try {
-      return await reply.type('application/json').send({ options: await mfa.passkeyLogin.secondStepOptions(request.body.mfa_token ?? '') })
+      return await reply.type('application/json').send({ options: await mfa.passkeyLogin.secondStepOptions(request.body.mfa_token) })
     } catch (error) {
       if (error instanceof InvalidMfaToken) return stepExpired(reply, interaction)
       throw error
@@ -196,7 +195,7 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/login/second-factor/passkey', {
     ...app.rateLimited('password'),
-    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Field(100), credential: Credential }) },
+    schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Field(100), credential: CredentialField }) },
   }, async (request, reply) => {
     const { mfa_token: mfaToken, csrf, credential } = request.body
     const interaction = await interactions.find(request.body.interaction)
@@ -204,9 +203,9 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!csrfValid(request, interaction, csrf)) return forged(reply)
     let proven
     try {
-      proven = await mfa.passkeyLogin.proveSecondStep(mfaToken, parsed(credential), request.ip)
+      proven = await mfa.passkeyLogin.proveSecondStep(mfaToken, credentialFrom(credential), request.ip)
     } catch (error) {
-      return secondStepRefused(request, reply, interaction, mfaToken, error, PASSKEY_REFUSED)
+      return secondStepRefused(request, reply, interaction, mfaToken, error, { passkeyError: PASSKEY_REFUSED })
     }
     return loggedIn(request, reply, interaction, proven.account, proven.amr)
   })

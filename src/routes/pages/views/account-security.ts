@@ -1,5 +1,5 @@
 import { html, type Html } from '../layout.js'
-import { passkeyForm } from './login.js'
+import { passkeyForm } from './passkey-form.js'
 
 export interface SecurityPageValues {
   email: string
@@ -27,7 +27,7 @@ ${totpActive
 </form>`}
 <h2>Passkeys</h2>
 ${passkeys.length > 0
-    ? html`<p>Logins ask for one of these after your password, and each logs you in without one:</p>
+    ? html`<p>Logins ask for one of these after your password; one kept on your device can also log you in without it:</p>
 <ul>${passkeys.map((p) => html`<li>${p.name}: added ${day(p.createdAt)}, ${p.lastUsedAt ? html`last used ${day(p.lastUsedAt)}` : 'not used yet'}</li>`)}</ul>`
     : html`<p>None. A passkey on your phone or computer logs you in without a password, and cannot be phished.</p>`}
 ${passkeyForm({

@@ -1,28 +1,5 @@
 import { html, type Html } from '../layout.js'
-import { PASSKEY_SCRIPT } from './passkey-script.js'
-
-/**
- * A form the passkey script drives (views/passkey-script.ts): hidden until the script finds WebAuthn,
- * it fetches `options` with its fields, then posts them with the credential to `action`.
- */
-export function passkeyForm({ ceremony, action, options, fields, button, failed }: {
-  /** `create` registers a passkey; `get` signs with one. */
-  ceremony: 'create' | 'get'
-  action: string
-  options: string
-  fields: Record<string, string>
-  button: Html | string
-  /** What to say when the browser, the person or the service stops the ceremony. */
-  failed: string
-}): Html {
-  return html`<form method="post" action="${action}" data-passkey="${ceremony}" data-options="${options}" data-failed="${failed}" hidden>
-${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
-<input type="hidden" name="credential" value="">
-${button}
-<p role="alert" data-passkey-status></p>
-</form>
-${PASSKEY_SCRIPT}`
-}
+import { passkeyForm } from './passkey-form.js'
 
 export interface LoginFormValues {
   interaction: string
@@ -30,12 +7,14 @@ export interface LoginFormValues {
   /** The application logged in to; none for a login to manage the account. */
   clientName: string | undefined
   email?: string
-  /** Why the last attempt failed, announced to screen readers. */
+  /** Why the last password attempt failed, announced to screen readers. */
   error?: string
+  /** Why the last passkey was refused: said by the passkey form, leaving the password fields alone. */
+  passkeyError?: string
 }
 
 /** The hosted login page: email and password, posted back with the interaction it belongs to. */
-export function loginForm({ interaction, csrf, clientName, email, error }: LoginFormValues): Html {
+export function loginForm({ interaction, csrf, clientName, email, error, passkeyError }: LoginFormValues): Html {
   const describedBy = error ? html` aria-describedby="login-error" aria-invalid="true"` : undefined
   return html`<p>${clientName === undefined ? 'Log in to manage your account.' : html`Log in to continue to <strong>${clientName}</strong>.`}</p>
 ${error ? html`<div role="alert" id="login-error"><p>${error}</p></div>` : undefined}
@@ -51,7 +30,7 @@ ${error ? html`<div role="alert" id="login-error"><p>${error}</p></div>` : undef
 ${passkeyForm({
     ceremony: 'get', action: '/account/login/passkey', options: '/account/login/passkey/options', fields: { interaction, csrf },
     button: html`<button type="submit">Log in with a passkey</button>`,
-    failed: 'No passkey was used. Try again, or log in with your password.',
+    failed: 'No passkey was used. Try again, or log in with your password.', error: passkeyError,
   })}`
 }
 
@@ -62,10 +41,12 @@ export interface SecondFactorFormValues {
   /** The account's active factors: a code form for `totp`, a passkey form for `passkey`. */
   factors: string[]
   error?: string
+  /** Why the last passkey was refused, said by the passkey form. */
+  passkeyError?: string
 }
 
 /** The second step for an account with a second factor: a passkey, a code from the authenticator app, or a recovery code. */
-export function secondFactorForm({ interaction, csrf, mfaToken, factors, error }: SecondFactorFormValues): Html {
+export function secondFactorForm({ interaction, csrf, mfaToken, factors, error, passkeyError }: SecondFactorFormValues): Html {
   const passkey = factors.includes('passkey')
   return html`${error ? html`<div role="alert" id="code-error"><p>${error}</p></div>` : undefined}
 ${passkey
@@ -74,6 +55,7 @@ ${passkey
       fields: { interaction, csrf, mfa_token: mfaToken },
       button: html`<button type="submit"${factors.includes('totp') ? undefined : html` autofocus`}>Use your passkey</button>`,
       failed: factors.includes('totp') ? 'No passkey was used. Try again, or enter a code below.' : 'No passkey was used. Try again.',
+      error: passkeyError,
     })}
 <noscript><p>Using a passkey needs JavaScript, which is off in this browser.</p></noscript>`
     : undefined}

@@ -35,11 +35,18 @@ const SOURCE = `(function () {
       clientExtensionResults: credential.getClientExtensionResults(), authenticatorAttachment: credential.authenticatorAttachment || undefined
     });
   }
+  // Only this service's own passkey forms: markup slipped into a page cannot aim one elsewhere.
+  function own(path) { return (path || '').indexOf('/account/') === 0; }
   document.querySelectorAll('form[data-passkey]').forEach(function (form) {
+    if (!own(form.getAttribute('action')) || !own(form.dataset.options)) return;
     var status = form.querySelector('[data-passkey-status]');
+    var button = form.querySelector('button');
     form.hidden = false;
     form.addEventListener('submit', function (event) {
       event.preventDefault();
+      // One ceremony at a time: a second click would only fail and hide the first.
+      if (button.disabled) return;
+      button.disabled = true;
       status.textContent = '';
       var create = form.dataset.passkey === 'create';
       fetch(form.dataset.options, { method: 'POST', credentials: 'same-origin', body: new URLSearchParams(new FormData(form)) })
@@ -59,7 +66,10 @@ const SOURCE = `(function () {
           form.elements.credential.value = asJson(credential);
           form.submit();
         })
-        .catch(function () { status.textContent = form.dataset.failed; });
+        .catch(function () {
+          button.disabled = false;
+          status.textContent = form.dataset.failed;
+        });
     });
   });
 })();`
