@@ -29,8 +29,39 @@ export interface PrivateServer {
 const run = promisify(execFile)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** A port nothing listens on right now. */
+/**
+ * Where freePort looks: below the kernel's ephemeral range, which it hands out to every outgoing
+ * connection and every listen on port 0. A port from that range, free when asked, can be taken as
+ * the local end of one of the suite's thousands of connections to Postgres or Redis before the
+ * server meant for it binds (seen: nginx failing to start in a full run). Below it, only another
+ * test's freePort can pick the same port, and it checks first too.
+ */
+function portsOutsideEphemeralRange(): { low: number; high: number } | null {
+  try {
+    const [ephemeralLow] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    return ephemeralLow !== undefined && ephemeralLow > 11_000 ? { low: 10_000, high: ephemeralLow - 1 } : null
+  } catch {
+    return null
+  }
+}
+const FREE_PORT_RANGE = portsOutsideEphemeralRange()
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/** A port nothing listens on right now, and that the kernel will not give to a connection meanwhile. */
 export async function freePort(): Promise<number> {
+  if (FREE_PORT_RANGE) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = FREE_PORT_RANGE.low + Math.floor(Math.random() * (FREE_PORT_RANGE.high - FREE_PORT_RANGE.low + 1))
+      if (await canListen(port)) return port
+    }
+  }
   const server = net.createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
