@@ -1,10 +1,14 @@
 import crypto from 'node:crypto'
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type AuthenticatorTransportFuture, type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON, type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON, AuthenticatorTransportFuture, PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON,
 } from '@simplewebauthn/server'
 import { InvalidPasskey } from '../errors.js'
+
+// Loaded at the first ceremony, not at start: a quarter of a second of every process's start-up
+// (its CBOR, ASN.1 and crypto modules), for a feature many deployments use rarely.
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined
+const simpleWebAuthn = () => (library ??= import('@simplewebauthn/server'))
 
 // The WebAuthn ceremonies, through @simplewebauthn/server, as plain values in and out. Whatever the
 // library throws on input it cannot read (bad base64, CBOR, JSON, a wrong origin or RP id hash, a bad
@@ -52,7 +56,8 @@ const challengeBytes = (challenge: string) => new Uint8Array(Buffer.from(challen
 /** The WebAuthn user handle for an account: its id's 16 bytes, nothing personal (WebAuthn §14.6.1). */
 export const userHandleOf = (accountId: string) => Buffer.from(accountId.replace(/-/g, ''), 'hex')
 
-export function creationOptions(rp: RelyingParty, challenge: string, user: { id: string; email: string }, existing: StoredCredential[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
+export async function creationOptions(rp: RelyingParty, challenge: string, user: { id: string; email: string }, existing: StoredCredential[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { generateRegistrationOptions } = await simpleWebAuthn()
   return generateRegistrationOptions({
     rpName: rp.name, rpID: rp.id, challenge: challengeBytes(challenge), timeout: CEREMONY_TIMEOUT_MS,
     userID: new Uint8Array(userHandleOf(user.id)), userName: user.email, userDisplayName: user.email,
@@ -69,7 +74,8 @@ export function creationOptions(rp: RelyingParty, challenge: string, user: { id:
  * Request options: for one account's credentials (second factor, owner's proof), or for any
  * discoverable one (passwordless, where user verification is required: the key is the only factor).
  */
-export function requestOptions(rp: RelyingParty, challenge: string, allow: StoredCredential[] | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function requestOptions(rp: RelyingParty, challenge: string, allow: StoredCredential[] | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { generateAuthenticationOptions } = await simpleWebAuthn()
   return generateAuthenticationOptions({
     rpID: rp.id, challenge: challengeBytes(challenge), timeout: CEREMONY_TIMEOUT_MS,
     allowCredentials: allow?.map((c) => ({ id: c.credentialId, transports: knownTransports(c.transports) })),
@@ -96,6 +102,7 @@ export function credentialIdOf(response: unknown): string | null {
 }
 
 export async function verifyAttestation(rp: RelyingParty, response: unknown, challenge: string): Promise<VerifiedRegistration> {
+  const { verifyRegistrationResponse } = await simpleWebAuthn()
   const verified = await refuseOnThrow(() => verifyRegistrationResponse({
     response: response as RegistrationResponseJSON, expectedChallenge: challenge,
     expectedOrigin: rp.origins, expectedRPID: rp.id, requireUserVerification: false,
@@ -116,6 +123,7 @@ export async function verifyAttestation(rp: RelyingParty, response: unknown, cha
 export async function verifyAssertion(
   rp: RelyingParty, response: unknown, challenge: string, credential: StoredCredential, options: { requireUserVerification: boolean },
 ): Promise<VerifiedAssertion> {
+  const { verifyAuthenticationResponse } = await simpleWebAuthn()
   const verified = await refuseOnThrow(() => verifyAuthenticationResponse({
     response: response as AuthenticationResponseJSON, expectedChallenge: challenge, expectedOrigin: rp.origins, expectedRPID: rp.id,
     credential: { id: credential.credentialId, publicKey: new Uint8Array(credential.publicKey), counter: 0 },
