@@ -25,6 +25,7 @@ export type AuditEventType =
   | 'mfa.totp_activated'
   | 'mfa.totp_removed'
   | 'mfa.recovery_codes_regenerated'
+  | 'mfa.recovery_codes_issued'
   | 'mfa.success'
   // Passkeys: registered, removed by the owner, and an assertion whose counter did not rise (a clone).
   | 'mfa.passkey_registered'

@@ -75,6 +75,20 @@ export class SecondFactorRecords {
     await tx.recoveryCode.createMany({ data: codeHashes.map((codeHash) => ({ accountId, codeHash })) })
   }
 
+  /**
+   * Stores recovery codes for an account with no way back yet: no active TOTP factor and no unused
+   * code. The account's row is locked first, so of two registrations at once only one adds codes
+   * (and only its answer shows them). False when the account had a way back already.
+   */
+  async addRecoveryCodesIfNone(tx: FactorWriter & Pick<Database, '$queryRaw'>, accountId: string, codeHashes: string[]): Promise<boolean> {
+    await tx.$queryRaw`SELECT 1 AS locked FROM accounts WHERE id = ${accountId}::uuid FOR UPDATE`
+    const totp = await tx.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })
+    const unused = await tx.recoveryCode.count({ where: { accountId, usedAt: null } })
+    if (totp > 0 || unused > 0) return false
+    await this.replaceRecoveryCodes(tx, accountId, codeHashes)
+    return true
+  }
+
   /** Removes the TOTP factor and the recovery codes; false when there was no factor. */
   async removeAll(tx: FactorWriter, accountId: string): Promise<boolean> {
     const { count } = await tx.totpFactor.deleteMany({ where: { accountId } })

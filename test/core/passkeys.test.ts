@@ -17,7 +17,7 @@ async function withPasskey(authenticator = new SoftAuthenticator('https://login.
   const account = await createAccount(maker)
   const options = await passkeys.registrationOptions(account)
   t.match(options, { rp: { id: 'example.com', name: 'Example' } })
-  const passkey = await passkeys.register(account, authenticator.create(options), 'Key')
+  const { passkey } = await passkeys.register(account, authenticator.create(options), 'Key')
   return { account, authenticator, passkey }
 }
 

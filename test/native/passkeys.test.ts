@@ -400,3 +400,40 @@ t.test('an account with no passkey gets no second-step options', async (t) => {
   t.equal(none.statusCode, 404)
   t.equal(none.json().code, 'NOT_FOUND')
 })
+
+t.test('the first passkey of an account with no way back comes with recovery codes, which complete the second step once', async (t) => {
+  const account = await createAccount(app)
+  const { token } = await nativeLogin(app, account)
+  // Each passkey on an authenticator of its own (one holds one credential per account).
+  const register = async () => {
+    const options = (await post('/api/v1/auth/mfa/passkeys/options', undefined, bearer(token))).json().data.options
+    return post('/api/v1/auth/mfa/passkeys', { response: new SoftAuthenticator(ORIGIN).create(options) }, bearer(token))
+  }
+  const first = await register()
+  t.equal(first.statusCode, 200)
+  const codes = first.json().data.recovery_codes as string[]
+  t.equal(codes.length, 10, 'ten codes, shown once')
+  t.equal(await db.auditEvent.count({ where: { accountId: account.id, type: 'mfa.recovery_codes_issued' } }), 1, 'audited')
+  const second = await register()
+  t.equal(second.statusCode, 200)
+  t.notOk('recovery_codes' in second.json().data, 'the second passkey: the account has its codes already')
+
+  const mfaToken = await passwordStep(t, account)
+  const done = await post('/api/v1/auth/mfa/verify', { mfa_token: mfaToken, code: codes[3] })
+  t.equal(done.statusCode, 200, 'a recovery code instead of the passkey')
+  t.same(claimsOf(done.json().data.token).amr, ['pwd', 'otp', 'mfa'])
+  const reused = await post('/api/v1/auth/mfa/verify', { mfa_token: await passwordStep(t, account), code: codes[3] })
+  t.equal(reused.statusCode, 401, 'once')
+})
+
+t.test('an account with an authenticator app gets no codes with its passkey: the app is its way back', async (t) => {
+  const account = await enrolledAccount(app)
+  const mfaToken = (await login(account)).json().data.mfa_token as string
+  const session = await post('/api/v1/auth/mfa/verify', { mfa_token: mfaToken, code: account.nextCode() })
+  const bearerToken = session.json().data.token as string
+  const authenticator = new SoftAuthenticator(ORIGIN)
+  const options = (await post('/api/v1/auth/mfa/passkeys/options', undefined, bearer(bearerToken))).json().data.options
+  const registered = await post('/api/v1/auth/mfa/passkeys', { response: authenticator.create(options) }, bearer(bearerToken))
+  t.equal(registered.statusCode, 200)
+  t.notOk('recovery_codes' in registered.json().data)
+})

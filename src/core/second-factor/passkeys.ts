@@ -58,7 +58,7 @@ export class Passkeys {
     private readonly accounts: Accounts,
     private readonly challenges: PasskeyChallenges,
     private readonly lockout: LockoutPolicy,
-    private readonly totp: Pick<TotpFactors, 'proveForOwner'>,
+    private readonly totp: Pick<TotpFactors, 'proveForOwner' | 'issueRecoveryCodesIfNone'>,
     private readonly rp: RelyingParty,
     private readonly events?: CoreEvents,
   ) {}
@@ -78,15 +78,19 @@ export class Passkeys {
     return creationOptions(this.rp, await this.challenges.issue({ purpose: 'register', accountId: account.id }), account, existing)
   }
 
-  /** Verifies the attestation against a registration challenge of this account and stores the passkey. */
-  async register(account: FactorAccount, response: unknown, name = 'Passkey', ip?: string): Promise<PasskeyView> {
+  /**
+   * Verifies the attestation against a registration challenge of this account and stores the
+   * passkey. An account with no way back yet (no authenticator app, no unused recovery code) gets
+   * recovery codes with it, shown once: from now on its login asks for the passkey.
+   */
+  async register(account: FactorAccount, response: unknown, name = 'Passkey', ip?: string): Promise<{ passkey: PasskeyView; recoveryCodes: string[] | null }> {
     const challenge = await this.takeChallenge(response, { purpose: 'register', accountId: account.id })
     const verified = await verifyAttestation(this.rp, response, challenge)
     if ((await this.records.countForAccount(account.id)) >= MAX_PASSKEYS) throw new Conflict(`An account holds at most ${MAX_PASSKEYS} passkeys`)
     const stored = await this.records.create({ accountId: account.id, ...verified, name })
     if (!stored) throw new Conflict('This passkey is registered already')
     await recordAudit(this.db, { type: 'mfa.passkey_registered', accountId: account.id, ip, data: { passkeyId: stored.id, transports: stored.transports } })
-    return view(stored)
+    return { passkey: view(stored), recoveryCodes: await this.totp.issueRecoveryCodesIfNone(account.id, ip) }
   }
 
   /** Options for the owner's proof (removing a passkey), for the account's own passkeys. */

@@ -59,7 +59,8 @@ export class TotpFactors {
     return {
       factors: row?.confirmedAt ? (['totp'] as SecondFactorKind[]) : [],
       totpPending: !!row && !row.confirmedAt,
-      recoveryCodesLeft: row?.confirmedAt ? await this.records.unusedRecoveryCodes(accountId) : 0,
+      // Codes may stand in for a passkey too (issueRecoveryCodesIfNone): counted whatever the factor.
+      recoveryCodesLeft: await this.records.unusedRecoveryCodes(accountId),
     }
   }
 
@@ -141,6 +142,21 @@ export class TotpFactors {
       await recordAudit(tx, { type: 'mfa.recovery_codes_regenerated', accountId: account.id, ip })
     })
     return codes
+  }
+
+  /**
+   * Recovery codes for an account whose second factor is not TOTP (a passkey, which lives on one
+   * device): shown once, the way back when that device is lost. Null when the account has one
+   * already (an authenticator app, or unused codes).
+   */
+  async issueRecoveryCodesIfNone(accountId: string, ip?: string): Promise<string[] | null> {
+    const codes = newRecoveryCodes()
+    const issued = await this.db.$transaction(async (tx) => {
+      if (!(await this.records.addRecoveryCodesIfNone(tx, accountId, codes.map(hashRecoveryCode)))) return false
+      await recordAudit(tx, { type: 'mfa.recovery_codes_issued', accountId, ip })
+      return true
+    })
+    return issued ? codes : null
   }
 
   /** Removes the factor (and its recovery codes); needs a current code. */

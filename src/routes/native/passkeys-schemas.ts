@@ -136,7 +136,13 @@ export const register = {
   security: security.bearer,
   body: Type.Object({ response: AttestationRef, name: Type.Optional(PasskeyName) }),
   response: {
-    200: ok({ passkey: Passkey }, 'Registered'),
+    200: ok({
+      passkey: Passkey,
+      recovery_codes: Type.Optional(Type.Array(Type.String(), {
+        description: 'Only for an account that had no way back yet (no authenticator app, no unused recovery code): single-use codes '
+          + 'that complete a login\'s second step without the passkey. Shown once.',
+      })),
+    }, 'Registered'),
     ...bodyErrors,
     401: nativeError(401, 'The Bearer token is refused (`INVALID_TOKEN`), or the attestation does not verify (`INVALID_PASSKEY`)'),
     ...thirdPartyRefused,

@@ -34,8 +34,11 @@ const nativePasskeys: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/mfa/passkeys', {
     ...app.rateLimited('password'), ...body, preHandler: app.requireAccountOwner, schema: schemas.register,
   }, async (request) => {
-    const passkey = await passkeys.register(ownerOf(request), request.body.response, request.body.name?.trim(), request.ip)
-    return { success: true as const, message: 'Passkey registered', data: { passkey: passkeyJson(passkey) } }
+    const { passkey, recoveryCodes } = await passkeys.register(ownerOf(request), request.body.response, request.body.name?.trim(), request.ip)
+    return {
+      success: true as const, message: 'Passkey registered',
+      data: { passkey: passkeyJson(passkey), ...(recoveryCodes ? { recovery_codes: recoveryCodes } : {}) },
+    }
   })
 
   app.get('/mfa/passkeys', {

@@ -75,7 +75,7 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const codes = await totp.confirm(owner(session), request.body.code)
-      return await send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes))
+      return await send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes, 'Your authenticator app is on.', 'the app'))
     } catch (error) {
       if (error instanceof InvalidMfaCode) {
         // The pending secret stays; show it again to try another code.
@@ -113,8 +113,10 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const name = request.body.name?.trim()
-      const added = await passkeys.register(owner(session), credentialFrom(request.body.credential), name === '' ? undefined : name, request.ip)
-      return await securityPage(request, reply, session, 200, { text: `Passkey “${added.name}” added.`, role: 'status' })
+      const { passkey, recoveryCodes } = await passkeys.register(owner(session), credentialFrom(request.body.credential), name === '' ? undefined : name, request.ip)
+      const added = `Passkey “${passkey.name}” added.`
+      if (recoveryCodes) return await send(reply, 200, 'Passkey added', recoveryCodesShown(recoveryCodes, `${added} Logins now ask for it after your password.`, 'the passkey'))
+      return await securityPage(request, reply, session, 200, { text: added, role: 'status' })
     } catch (error) {
       if (error instanceof InvalidPasskey) return securityPage(request, reply, session, 400, { text: 'That passkey could not be added. Try again.', role: 'alert' })
       if (error instanceof Conflict) return securityPage(request, reply, session, 409, { text: error.message, role: 'alert' })

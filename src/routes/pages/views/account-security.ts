@@ -59,10 +59,10 @@ ${error ? html`<div role="alert" id="code-error"><p>${error}</p></div>` : undefi
 </form>`
 }
 
-/** The recovery codes, shown once. */
-export function recoveryCodesShown(codes: string[]): Html {
-  return html`<div role="status"><p>Your authenticator app is on.</p></div>
-<p>Keep these recovery codes somewhere safe. Each one logs you in once if you lose the app. They are shown only now.</p>
+/** The recovery codes, shown once, after what gave them: `done`, and the factor they stand in for. */
+export function recoveryCodesShown(codes: string[], done: string, factor: string): Html {
+  return html`<div role="status"><p>${done}</p></div>
+<p>Keep these recovery codes somewhere safe. Each one logs you in once if you lose ${factor}. They are shown only now.</p>
 <ul>${codes.map((code) => html`<li><code>${code}</code></li>`)}</ul>
 <p><a href="/account/security">Back to your account</a></p>`
 }

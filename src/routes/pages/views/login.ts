@@ -54,23 +54,27 @@ ${passkey
       ceremony: 'get', action: '/account/login/second-factor/passkey', options: '/account/login/second-factor/passkey/options',
       fields: { interaction, csrf, mfa_token: mfaToken },
       button: html`<button type="submit"${factors.includes('totp') ? undefined : html` autofocus`}>Use your passkey</button>`,
-      failed: factors.includes('totp') ? 'No passkey was used. Try again, or enter a code below.' : 'No passkey was used. Try again.',
+      failed: factors.includes('totp') ? 'No passkey was used. Try again, or enter a code below.' : 'No passkey was used. Try again, or enter a recovery code below.',
       error: passkeyError,
     })}
 <noscript><p>Using a passkey needs JavaScript, which is off in this browser.</p></noscript>`
     : undefined}
 ${factors.includes('totp')
-    ? html`<form method="post" action="/account/login/second-factor">
+    ? codeForm('Code from your authenticator app', 'Six digits; or one of your recovery codes if you have lost the app.', true)
+    : codeForm('Recovery code', 'If you cannot use your passkey: one of the recovery codes you were given when you added it.', false)}`
+
+  function codeForm(label: string, hint: string, numeric: boolean): Html {
+    return html`<form method="post" action="/account/login/second-factor">
 <input type="hidden" name="interaction" value="${interaction}">
 <input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" name="mfa_token" value="${mfaToken}">
-<label for="code">Code from your authenticator app</label>
-<p class="hint" id="code-hint">Six digits; or one of your recovery codes if you have lost the app.</p>
-<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="64"
-  aria-describedby="${error ? 'code-error code-hint' : 'code-hint'}"${error ? html` aria-invalid="true"` : undefined} autofocus>
+<label for="code">${label}</label>
+<p class="hint" id="code-hint">${hint}</p>
+<input id="code" name="code" type="text"${numeric ? html` inputmode="numeric"` : undefined} autocomplete="one-time-code" required maxlength="64"
+  aria-describedby="${error ? 'code-error code-hint' : 'code-hint'}"${error ? html` aria-invalid="true"` : undefined}${numeric || !passkey ? html` autofocus` : undefined}>
 <button type="submit">Continue</button>
 </form>`
-    : undefined}`
+  }
 }
 
 /** The second step of the seed-003 idea, done safely: the password was checked, the role is chosen here. */
