@@ -235,7 +235,7 @@ t.test('adding a passkey on the account page: after a recent login, with the pag
   const codes = [...shown.body.matchAll(/<li><code>([\w-]+)<\/code><\/li>/g)].map((m) => m[1]!)
   t.equal(codes.length, 10, 'the account\'s first factor: recovery codes, shown once')
   const added = await browser.visit('GET', '/account/security')
-  t.match(added.body, /<li>Phone: added \d{4}-\d\d-\d\d, not used yet<\/li>/)
+  t.match(added.body, /<li>Phone: added \d{4}-\d\d-\d\d, not used yet\n<form method="post" action="\/account\/security\/passkeys\/[\w-]+\/remove">/)
   t.equal(await db.passkey.count({ where: { accountId: account.id } }), 1)
 
   // Without the passkey: a recovery code completes the second step, once.
@@ -254,4 +254,29 @@ t.test('adding a passkey on the account page: after a recent login, with the pag
   t.equal(unreadable.status, 400)
   t.equal(await db.passkey.count({ where: { accountId: account.id } }), 1)
   t.equal(await db.auditEvent.count({ where: { type: 'mfa.passkey_registered', accountId: account.id } }), 1, 'audited')
+})
+
+t.test('removing a passkey on the account page: the recent login is the proof; the form is checked; only the account\'s own', async (t) => {
+  const account = await passkeyAccount(app)
+  const other = await passkeyAccount(app)
+  const browser = new PageBrowser(app)
+  let page = await browser.visit('GET', '/account/login')
+  page = await logIn(browser, page, account.email, account.password)
+  // The login's second step, with the passkey.
+  page = await post(browser, page, SECOND_STEP, account.authenticator.get(await options<RequestOptions>(browser, page, SECOND_STEP)))
+  t.match(page.body, '<title>Your account – Latchkey</title>')
+  const action = `/account/security/passkeys/${account.passkeyId}/remove`
+  t.match(page.body, `aria-label="Remove Passkey"`, 'each Remove button names its passkey')
+
+  t.equal((await browser.submit(page, action, { csrf: 'x'.repeat(43) })).status, 403, 'a forged form')
+  const foreign = await browser.request('POST', `/account/security/passkeys/${other.passkeyId}/remove`, hiddenFields(page.body, action))
+  t.equal(foreign.status, 404, 'another account\'s passkey is not found')
+  t.equal(await db.passkey.count({ where: { accountId: other.id } }), 1)
+
+  const removed = await browser.submit(page, action)
+  t.equal(removed.status, 200)
+  t.match(removed.body, /role="status"><p>Passkey removed\./)
+  t.match(removed.body, 'None. A passkey')
+  t.equal(await db.passkey.count({ where: { accountId: account.id } }), 0)
+  t.equal(await db.auditEvent.count({ where: { type: 'mfa.passkey_removed', accountId: account.id } }), 1, 'audited')
 })

@@ -27,8 +27,14 @@ export interface PasskeyView {
   lastUsedAt: Date | null
 }
 
-/** What the owner shows to remove a passkey: a current TOTP (or recovery) code, or a fresh assertion. */
-export type OwnerProof = { code: string } | { assertion: unknown }
+/**
+ * What the owner shows to remove a passkey: a current TOTP (or recovery) code, a fresh assertion, or
+ * (at the hosted account page) the time of a login there, which passed every factor the account has.
+ */
+export type OwnerProof = { code: string } | { assertion: unknown } | { loggedInAt: Date }
+
+/** How recent a login at the hosted page must be to change how the account logs in. */
+export const RECENT_LOGIN_MS = 10 * 60_000
 
 const view = ({ id, name, transports, createdAt, lastUsedAt }: PasskeyRecord): PasskeyView => ({ id, name, transports, createdAt, lastUsedAt })
 
@@ -109,7 +115,9 @@ export class Passkeys {
     if (!found) throw new NotFound('Passkey')
     if ('code' in proof) await this.totp.proveForOwner(account, proof.code, ip)
     else if ('assertion' in proof) await this.prove(account, proof.assertion, { purpose: 'owner-proof', accountId: account.id }, await this.originOf(account, ip), ip)
-    else throw new InvalidInput({ code: ['A current code, or an assertion, is required'] })
+    else if (!('loggedInAt' in proof) || Date.now() - proof.loggedInAt.getTime() > RECENT_LOGIN_MS) {
+      throw new InvalidInput({ code: ['A current code, or an assertion, is required'] })
+    }
     const removed = await this.db.$transaction(async (tx) => {
       if (!(await this.records.remove(tx, account.id, passkeyId))) return false
       await recordAudit(tx, { type: 'mfa.passkey_removed', accountId: account.id, ip, data: { passkeyId } })

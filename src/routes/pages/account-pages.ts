@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { renderSVG } from 'uqr'
 import { Conflict, InvalidMfaCode, InvalidPasskey, NotFound } from '../../core/errors.js'
+import { RECENT_LOGIN_MS } from '../../core/second-factor/passkeys.js'
 import type { LiveBrowserSession } from '../../core/oidc/browser-sessions.js'
 import { LOGOUT_FORM, readBrowserSession } from './authorization-steps.js'
 import { PasskeyName } from '../native/passkeys-schemas.js'
@@ -17,7 +18,6 @@ import { message } from './views/message.js'
 // They need a login at the hosted page made in the last few minutes: changing how an account logs
 // in asks for its password again, whatever single sign-on would allow.
 
-const RECENT_LOGIN_MS = 10 * 60_000
 const hidden = { hide: true }
 const CsrfOnly = Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })) })
 
@@ -120,6 +120,22 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     } catch (error) {
       if (error instanceof InvalidPasskey) return securityPage(request, reply, session, 400, { text: 'That passkey could not be added. Try again.', role: 'alert' })
       if (error instanceof Conflict) return securityPage(request, reply, session, 409, { text: error.message, role: 'alert' })
+      throw error
+    }
+  })
+
+  app.post('/security/passkeys/:id/remove', {
+    ...app.rateLimited('token'), schema: { ...hidden, params: Type.Object({ id: Type.String({ maxLength: 100 }) }), body: CsrfOnly },
+  }, async (request, reply) => {
+    const session = await recentSession(request, reply)
+    if (!session) return reply
+    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
+    try {
+      // The owner's proof is the login this page needs, made in the last few minutes with every factor.
+      await passkeys.remove(owner(session), request.params.id, { loggedInAt: session.authTime }, request.ip)
+      return await securityPage(request, reply, session, 200, { text: 'Passkey removed.', role: 'status' })
+    } catch (error) {
+      if (error instanceof NotFound) return securityPage(request, reply, session, 404, { text: 'That passkey is gone already.', role: 'alert' })
       throw error
     }
   })

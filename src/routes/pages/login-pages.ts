@@ -56,6 +56,14 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
   const stepExpired = (reply: FastifyReply, interaction: Interaction) => show(reply, interaction, 400, 'Second step', message('This step has expired. Log in again.', 'alert'))
   const gone = (reply: FastifyReply) => send(reply, 400, 'Log in', message(INTERACTION_GONE, 'alert'))
   const forged = (reply: FastifyReply) => send(reply, 403, 'Log in', message(FORM_EXPIRED, 'alert'))
+  /** The interaction a login form posts to, its anti-forgery field checked; null once the refusal is sent. */
+  async function postedTo(request: FastifyRequest, reply: FastifyReply, body: { interaction: string; csrf?: string }): Promise<Interaction | null> {
+    const interaction = await interactions.find(body.interaction)
+    if (!interaction) await gone(reply)
+    else if (!csrfValid(request, interaction, body.csrf)) await forged(reply)
+    else return interaction
+    return null
+  }
   /** The application the person logs in to; undefined for a login to manage the account. */
   const clientName = async (interaction: Interaction) => interaction.request
     ? (await app.core.clients.find(interaction.request.clientId))?.name ?? 'the application'
@@ -88,10 +96,9 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('password'),
     schema: { ...hidden, body: Type.Object({ interaction: InteractionId, email: Field(320), password: Field(1024), csrf: Type.Optional(Field(100)) }) },
   }, async (request, reply) => {
-    const { email, password, csrf } = request.body
-    const interaction = await interactions.find(request.body.interaction)
-    if (!interaction) return gone(reply)
-    if (!csrfValid(request, interaction, csrf)) return forged(reply)
+    const { email, password } = request.body
+    const interaction = await postedTo(request, reply, request.body)
+    if (!interaction) return reply
     const again = (status: number, error: string) => showLogin(request, reply, interaction, status, { email, error })
     let account: AccountView
     try {
@@ -115,10 +122,9 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('password'),
     schema: { ...hidden, body: Type.Object({ interaction: InteractionId, mfa_token: Field(100), code: Field(64), csrf: Type.Optional(Field(100)) }) },
   }, async (request, reply) => {
-    const { mfa_token: mfaToken, code, csrf } = request.body
-    const interaction = await interactions.find(request.body.interaction)
-    if (!interaction) return gone(reply)
-    if (!csrfValid(request, interaction, csrf)) return forged(reply)
+    const { mfa_token: mfaToken, code } = request.body
+    const interaction = await postedTo(request, reply, request.body)
+    if (!interaction) return reply
     let proven
     try {
       proven = await mfa.login.prove(mfaToken, code, request.ip)
@@ -155,9 +161,8 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login/passkey/options', {
     ...app.rateLimited('token'), schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)) }) },
   }, async (request, reply) => {
-    const interaction = await interactions.find(request.body.interaction)
-    if (!interaction) return gone(reply)
-    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    const interaction = await postedTo(request, reply, request.body)
+    if (!interaction) return reply
     return reply.type('application/json').send({ options: await mfa.passkeys.passwordlessOptions(loginOf(interaction)) })
   })
 
@@ -165,9 +170,8 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('password'),
     schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), credential: CredentialField }) },
   }, async (request, reply) => {
-    const interaction = await interactions.find(request.body.interaction)
-    if (!interaction) return gone(reply)
-    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    const interaction = await postedTo(request, reply, request.body)
+    if (!interaction) return reply
     let proven
     try {
       proven = await mfa.passkeys.authenticatePasswordless(credentialFrom(request.body.credential), request.ip, loginOf(interaction))
@@ -182,9 +186,8 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login/second-factor/passkey/options', {
     ...app.rateLimited('token'), schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Field(100) }) },
   }, async (request, reply) => {
-    const interaction = await interactions.find(request.body.interaction)
-    if (!interaction) return gone(reply)
-    if (!csrfValid(request, interaction, request.body.csrf)) return forged(reply)
+    const interaction = await postedTo(request, reply, request.body)
+    if (!interaction) return reply
     try {
       return await reply.type('application/json').send({ options: await mfa.passkeyLogin.secondStepOptions(request.body.mfa_token) })
     } catch (error) {
@@ -197,10 +200,9 @@ export const loginPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('password'),
     schema: { ...hidden, body: Type.Object({ interaction: InteractionId, csrf: Type.Optional(Field(100)), mfa_token: Field(100), credential: CredentialField }) },
   }, async (request, reply) => {
-    const { mfa_token: mfaToken, csrf, credential } = request.body
-    const interaction = await interactions.find(request.body.interaction)
-    if (!interaction) return gone(reply)
-    if (!csrfValid(request, interaction, csrf)) return forged(reply)
+    const { mfa_token: mfaToken, credential } = request.body
+    const interaction = await postedTo(request, reply, request.body)
+    if (!interaction) return reply
     let proven
     try {
       proven = await mfa.passkeyLogin.proveSecondStep(mfaToken, credentialFrom(credential), request.ip)

@@ -4,7 +4,7 @@ import { passkeyForm } from './passkey-form.js'
 export interface SecurityPageValues {
   email: string
   totpActive: boolean
-  passkeys: { name: string; createdAt: Date; lastUsedAt: Date | null }[]
+  passkeys: { id: string; name: string; createdAt: Date; lastUsedAt: Date | null }[]
   csrf: string
   logoutCsrf: string
   /** What the last change did, announced. */
@@ -28,7 +28,8 @@ ${totpActive
 <h2>Passkeys</h2>
 ${passkeys.length > 0
     ? html`<p>Logins ask for one of these after your password; one kept on your device can also log you in without it:</p>
-<ul>${passkeys.map((p) => html`<li>${p.name}: added ${day(p.createdAt)}, ${p.lastUsedAt ? html`last used ${day(p.lastUsedAt)}` : 'not used yet'}</li>`)}</ul>`
+<ul>${passkeys.map((p) => html`<li>${p.name}: added ${day(p.createdAt)}, ${p.lastUsedAt ? html`last used ${day(p.lastUsedAt)}` : 'not used yet'}
+<form method="post" action="/account/security/passkeys/${p.id}/remove"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" aria-label="Remove ${p.name}">Remove</button></form></li>`)}</ul>`
     : html`<p>None. A passkey on your phone or computer logs you in without a password, and cannot be phished.</p>`}
 ${passkeyForm({
     ceremony: 'create', action: '/account/security/passkeys', options: '/account/security/passkeys/options', fields: { csrf },
