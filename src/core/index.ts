@@ -45,6 +45,7 @@ import { AccountFactors } from './second-factor/account-factors.js'
 import { PasskeyChallenges } from './second-factor/passkey-challenges.js'
 import { PasskeyLogin } from './second-factor/passkey-login.js'
 import { Passkeys } from './second-factor/passkeys.js'
+import { FactorNotices } from './second-factor/factor-notices.js'
 import { MfaLogin } from './second-factor/mfa-login.js'
 import { MfaTickets } from './second-factor/mfa-tickets.js'
 import { TotpFactors } from './second-factor/totp-factors.js'
@@ -126,13 +127,15 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }, events)
   // Second factors: TOTP secrets sealed like signing keys, under a key of their own derived from the
   // same key-encryption secrets.
+  // The owner hears of every way to log in added to the account, whoever added it.
+  const factorNotices = new FactorNotices(records.outbox, config.ISSUER, events)
   const totp = new TotpFactors(db, records.secondFactors, accounts,
     new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'totp-secret-encryption'),
-    lockout, { issuer: config.TOTP_ISSUER }, events)
+    lockout, { issuer: config.TOTP_ISSUER }, events, factorNotices)
   const mfaTickets = new MfaTickets(kv, config.MFA_TOKEN_TTL * 1000)
   const passkeys = new Passkeys(db, records.passkeys, accounts, new PasskeyChallenges(kv), lockout, totp, {
     id: config.WEBAUTHN_RP_ID, name: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS,
-  }, events)
+  }, events, factorNotices)
   // Which factors an account has, of every kind: what a login asks for and the dialects refuse.
   const factors = new AccountFactors(db, totp, records.secondFactors, records.passkeys)
   const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, { factors, tickets: mfaTickets }, events)

@@ -9,7 +9,7 @@ export interface OutgoingMail {
   html: string
 }
 
-export type MailKind = 'password_reset' | 'email_verification' | 'account_exists'
+export type MailKind = 'password_reset' | 'email_verification' | 'account_exists' | 'factor_added'
 
 const SERVICE = 'Latchkey'
 
@@ -35,6 +35,12 @@ export function emailVerificationMail(recipient: string, link: string, ttlSecond
 export function accountExistsMail(recipient: string, link: string, ttlSeconds: number): OutgoingMail {
   const subject = 'Someone tried to create an account with your email'
   return { kind: 'account_exists', recipient, subject, ...renderMail('account-exists', subject, { link, minutes: minutes(ttlSeconds), service: SERVICE }) }
+}
+
+/** To the owner, when a way to log in was added to the account: a `factor` such as "passkey". */
+export function factorAddedMail(recipient: string, factor: string, accountPage: string): OutgoingMail {
+  const subject = `A new ${factor} was added to your account`
+  return { kind: 'factor_added', recipient, subject, ...renderMail('factor-added', subject, { factor, link: accountPage, service: SERVICE }) }
 }
 
 function minutes(seconds: number): string {

@@ -7,6 +7,7 @@ import { normalizeEmail } from '../emails.js'
 import { AccountDisabled, AccountLocked, Conflict, InvalidInput, InvalidPasskey, NotFound } from '../errors.js'
 import type { CoreEvents, PasskeyUse } from '../events.js'
 import type { AttemptOrigin, LockoutPolicy } from '../lockout.js'
+import type { FactorNotices } from './factor-notices.js'
 import { recordFailedProof } from './failed-proof.js'
 import { issuedFor, type CeremonyPurpose, type PasskeyChallenges } from './passkey-challenges.js'
 import type { FactorAccount, TotpFactors } from './totp-factors.js'
@@ -67,6 +68,7 @@ export class Passkeys {
     private readonly totp: Pick<TotpFactors, 'proveForOwner' | 'issueRecoveryCodesIfNone'>,
     private readonly rp: RelyingParty,
     private readonly events?: CoreEvents,
+    private readonly notices?: FactorNotices,
   ) {}
 
   async has(accountId: string): Promise<boolean> {
@@ -95,7 +97,11 @@ export class Passkeys {
     if ((await this.records.countForAccount(account.id)) >= MAX_PASSKEYS) throw new Conflict(`An account holds at most ${MAX_PASSKEYS} passkeys`)
     const stored = await this.records.create({ accountId: account.id, ...verified, name })
     if (!stored) throw new Conflict('This passkey is registered already')
-    await recordAudit(this.db, { type: 'mfa.passkey_registered', accountId: account.id, ip, data: { passkeyId: stored.id, transports: stored.transports } })
+    const notice = await this.db.$transaction(async (tx) => {
+      await recordAudit(tx, { type: 'mfa.passkey_registered', accountId: account.id, ip, data: { passkeyId: stored.id, transports: stored.transports } })
+      return this.notices?.queue(tx, account.email, 'passkey') ?? null
+    })
+    this.notices?.sent(notice)
     return { passkey: view(stored), recoveryCodes: await this.totp.issueRecoveryCodesIfNone(account.id, ip) }
   }
 

@@ -7,6 +7,7 @@ import { AccountLocked, Conflict, InvalidMfaCode, NotFound } from '../errors.js'
 import type { CoreEvents } from '../events.js'
 import type { Sealer } from '../key-encryption.js'
 import type { AttemptOrigin, LockoutPolicy } from '../lockout.js'
+import type { FactorNotices } from './factor-notices.js'
 import { recordFailedProof } from './failed-proof.js'
 import { hashRecoveryCode, isTotpCode, newRecoveryCodes } from './recovery-codes.js'
 import { base32Decode, base32Encode, generateTotpSecret, matchTotpStep, otpauthUri } from './totp.js'
@@ -46,6 +47,7 @@ export class TotpFactors {
     private readonly lockout: LockoutPolicy,
     private readonly options: TotpOptions,
     private readonly events?: CoreEvents,
+    private readonly notices?: FactorNotices,
   ) {}
 
   /** The account's active factors; empty for an account that logs in with its password alone. */
@@ -94,11 +96,13 @@ export class TotpFactors {
     const step = isTotpCode(code) ? matchTotpStep(this.open(account.id, row), code.replace(/\s/g, '')) : null
     if (step === null) throw new InvalidMfaCode()
     const codes = newRecoveryCodes()
-    await this.db.$transaction(async (tx) => {
+    const notice = await this.db.$transaction(async (tx) => {
       if (!(await this.records.claimStep(account.id, row.secretEncrypted, step, { activate: true, tx }))) throw new InvalidMfaCode()
       await this.records.replaceRecoveryCodes(tx, account.id, codes.map(hashRecoveryCode))
       await recordAudit(tx, { type: 'mfa.totp_activated', accountId: account.id })
+      return this.notices?.queue(tx, account.email, 'authenticator app') ?? null
     })
+    this.notices?.sent(notice)
     return codes
   }
 
