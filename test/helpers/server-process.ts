@@ -73,7 +73,9 @@ export async function startServerProcess(t: Teardown, env: Record<string, string
   const spawned = spawnProcess(t, env)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`server did not start:\n${spawned.output()}`)), 60_000)
+    // Generous: four test files share two cores, and a start under that load has taken over 60 s
+    // (PGlite's first open, the first key). A start that fails says so at once, whatever this is.
+    timer = setTimeout(() => reject(new Error(`server did not start:\n${spawned.output()}`)), 120_000)
   })
   const listening = spawned.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/).then(
     (match) => match[1]!,
