@@ -28,10 +28,11 @@ t.teardown(() => app.close())
 const account = await createAccount(app)
 
 /** Polls readiness until it answers 200; bounded, so a service that never recovers fails the test. */
-async function untilReady(t: Test) {
+/** Waits until `instance` (the file's app by default) reports ready: its stores reconnected. */
+async function untilReady(t: Test, instance: Pick<typeof app, 'inject'> = app) {
   let last: { statusCode: number; body: string } | undefined
   for (let i = 0; i < 100; i++) {
-    last = await app.inject({ url: '/health/ready' })
+    last = await instance.inject({ url: '/health/ready' })
     if (last.statusCode === 200) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
@@ -108,7 +109,9 @@ t.test('Redis stopped: a reuse detected meanwhile ends the session in Postgres; 
   // in Postgres, and the Redis entry for its access tokens cannot be written.
   assertUnavailable(t, await refreshOn(first.refresh_token), 'reuse detected without Redis')
   await redis.start()
+  // Both instances: each reconnects on its own schedule, and the requests below go to the second.
   await untilReady(t)
+  await untilReady(t, direct)
 
   const session = await app.stores.database.prisma.session.findUniqueOrThrow({ where: { id: claimsOf(third.token).sid } })
   t.equal(session.revokedReason, 'refresh_token_reuse', 'the revocation committed in Postgres')
