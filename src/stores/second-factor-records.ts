@@ -89,6 +89,15 @@ export class SecondFactorRecords {
     return true
   }
 
+  /**
+   * Removes the TOTP factor, and the recovery codes unless the account has a passkey: they are that
+   * passkey's way back too (a code completes any second step).
+   */
+  async removeTotp(tx: FactorWriter, accountId: string): Promise<void> {
+    await tx.totpFactor.deleteMany({ where: { accountId } })
+    await tx.recoveryCode.deleteMany({ where: { accountId, account: { passkeys: { none: {} } } } })
+  }
+
   /** Removes the TOTP factor and the recovery codes; false when there was no factor. */
   async removeAll(tx: FactorWriter, accountId: string): Promise<boolean> {
     const { count } = await tx.totpFactor.deleteMany({ where: { accountId } })

@@ -436,4 +436,10 @@ t.test('an account with an authenticator app gets no codes with its passkey: the
   const registered = await post('/api/v1/auth/mfa/passkeys', { response: authenticator.create(options) }, bearer(bearerToken))
   t.equal(registered.statusCode, 200)
   t.notOk('recovery_codes' in registered.json().data)
+
+  // The app's codes are the passkey's way back too: removing the app keeps them.
+  t.equal((await post('/api/v1/auth/mfa/totp/remove', { code: account.recoveryCodes[1] }, bearer(bearerToken))).statusCode, 200, 'the app removed')
+  const passkeyOnly = (await login(account)).json().data.mfa_token as string
+  const recovered = await post('/api/v1/auth/mfa/verify', { mfa_token: passkeyOnly, code: account.recoveryCodes[0] })
+  t.equal(recovered.statusCode, 200, 'a recovery code still completes the passkey account\'s second step')
 })

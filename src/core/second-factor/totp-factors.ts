@@ -163,11 +163,11 @@ export class TotpFactors {
     return issued ? codes : null
   }
 
-  /** Removes the factor (and its recovery codes); needs a current code. */
+  /** Removes the factor (and its recovery codes, unless a passkey still needs them); needs a current code. */
   async remove(account: FactorAccount, code: string, ip?: string): Promise<void> {
     await this.proveForOwner(account, code, ip)
     await this.db.$transaction(async (tx) => {
-      await this.records.removeAll(tx, account.id)
+      await this.records.removeTotp(tx, account.id)
       await recordAudit(tx, { type: 'mfa.totp_removed', accountId: account.id, ip })
     })
   }
