@@ -2,7 +2,7 @@ import { selectRole, type AccountView, type Accounts } from '../accounts.js'
 import { AccountDisabled, InvalidMfaToken } from '../errors.js'
 import { hashToken } from '../secrets.js'
 import type { SessionOrigin, Sessions, TokenPair } from '../sessions.js'
-import type { MfaTickets } from './mfa-tickets.js'
+import type { MfaTickets, PendingLogin } from './mfa-tickets.js'
 import type { ProofMethod, TotpFactors } from './totp-factors.js'
 
 /** RFC 8176 method references: the password, then a one-time password as the second factor. */
@@ -29,14 +29,33 @@ export class MfaLogin {
   }
 
   /** The second step without a session: the hosted login page starts a browser session instead. */
-  async prove(mfaToken: string, code: string, ip?: string): Promise<{ account: AccountView; role?: string; amr: string[] }> {
-    const pending = await this.tickets.read(mfaToken)
-    const account = await this.accounts.findById(pending.accountId)
-    // A password reset since the check voids it (the session would not start anyway).
-    if (!account || hashToken(account.passwordHash) !== pending.password) throw new InvalidMfaToken('password changed since')
-    if (account.status !== 'active') throw new AccountDisabled()
-    const method = await this.factors.prove(account, code, pending.origin, ip)
-    await this.tickets.spend(mfaToken)
-    return { account, role: pending.role, amr: AMR_BY_PROOF[method] }
+  prove(mfaToken: string, code: string, ip?: string): Promise<ProvenSecondStep> {
+    return proveSecondStep(this.tickets, this.accounts, mfaToken, async (account, pending) =>
+      AMR_BY_PROOF[await this.factors.prove(account, code, pending.origin, ip)])
   }
+}
+
+/** A login's second step, proven: its account, the role the login asked for, and how it was proven. */
+export interface ProvenSecondStep {
+  account: AccountView
+  role?: string
+  amr: string[]
+}
+
+/**
+ * The second step of the login `mfaToken` stands for, whatever the factor: the token's account, still
+ * with the password that was checked (a reset since voids it) and active, proven by `prove` (which
+ * counts a failure in the lockout and throws), then the token spent, so that it logs in once. A
+ * failed proof leaves the token for another try.
+ */
+export async function proveSecondStep(
+  tickets: MfaTickets, accounts: Accounts, mfaToken: string, prove: (account: AccountView, pending: PendingLogin) => Promise<string[]>,
+): Promise<ProvenSecondStep> {
+  const pending = await tickets.read(mfaToken)
+  const account = await accounts.findById(pending.accountId)
+  if (!account || hashToken(account.passwordHash) !== pending.password) throw new InvalidMfaToken('password changed since')
+  if (account.status !== 'active') throw new AccountDisabled()
+  const amr = await prove(account, pending)
+  await tickets.spend(mfaToken)
+  return { account, role: pending.role, amr }
 }

@@ -1,8 +1,7 @@
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server'
-import { selectRole, type AccountView, type Accounts } from '../accounts.js'
-import { AccountDisabled, InvalidMfaToken } from '../errors.js'
-import { hashToken } from '../secrets.js'
+import { selectRole, type Accounts } from '../accounts.js'
 import type { SessionOrigin, Sessions, TokenPair } from '../sessions.js'
+import { proveSecondStep, type ProvenSecondStep } from './mfa-login.js'
 import type { MfaTickets } from './mfa-tickets.js'
 import type { Passkeys } from './passkeys.js'
 
@@ -34,14 +33,9 @@ export class PasskeyLogin {
   }
 
   /** The second step without a session: the hosted login page starts a browser session instead. */
-  async proveSecondStep(mfaToken: string, response: unknown, ip?: string): Promise<{ account: AccountView; role?: string; amr: string[] }> {
-    const pending = await this.tickets.read(mfaToken)
-    const account = await this.accounts.findById(pending.accountId)
-    if (!account || hashToken(account.passwordHash) !== pending.password) throw new InvalidMfaToken('password changed since')
-    if (account.status !== 'active') throw new AccountDisabled()
-    const amr = await this.passkeys.proveSecondFactor(account, response, mfaToken, pending.origin, ip)
-    await this.tickets.spend(mfaToken)
-    return { account, role: pending.role, amr }
+  proveSecondStep(mfaToken: string, response: unknown, ip?: string): Promise<ProvenSecondStep> {
+    return proveSecondStep(this.tickets, this.accounts, mfaToken, (account, pending) =>
+      this.passkeys.proveSecondFactor(account, response, mfaToken, pending.origin, ip))
   }
 
   passwordlessOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
