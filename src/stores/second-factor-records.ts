@@ -22,13 +22,13 @@ export class SecondFactorRecords {
   }
 
   /** Whether the account has a confirmed TOTP factor. */
-  async hasActiveTotp(accountId: string): Promise<boolean> {
-    return (await this.db.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })) > 0
+  async hasActiveTotp(accountId: string, db: FactorWriter = this.db): Promise<boolean> {
+    return (await db.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })) > 0
   }
 
   /** How many unused recovery codes the account has. */
-  unusedRecoveryCodes(accountId: string): Promise<number> {
-    return this.db.recoveryCode.count({ where: { accountId, usedAt: null } })
+  unusedRecoveryCodes(accountId: string, db: FactorWriter = this.db): Promise<number> {
+    return db.recoveryCode.count({ where: { accountId, usedAt: null } })
   }
 
   /**
@@ -82,9 +82,7 @@ export class SecondFactorRecords {
    */
   async addRecoveryCodesIfNone(tx: FactorWriter & Pick<Database, '$queryRaw'>, accountId: string, codeHashes: string[]): Promise<boolean> {
     await tx.$queryRaw`SELECT 1 AS locked FROM accounts WHERE id = ${accountId}::uuid FOR UPDATE`
-    const totp = await tx.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })
-    const unused = await tx.recoveryCode.count({ where: { accountId, usedAt: null } })
-    if (totp > 0 || unused > 0) return false
+    if ((await this.hasActiveTotp(accountId, tx)) || (await this.unusedRecoveryCodes(accountId, tx)) > 0) return false
     await this.replaceRecoveryCodes(tx, accountId, codeHashes)
     return true
   }
