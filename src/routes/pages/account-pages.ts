@@ -46,15 +46,23 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
   }
   const expired = (reply: FastifyReply) => send(reply, 403, 'Your account', message('This form has expired. Open your account page again.', 'alert'))
 
+  /** The recent session a form of this page was posted in, its anti-forgery field checked; null once the answer is sent. */
+  async function postedIn(request: FastifyRequest, reply: FastifyReply, csrf: string | undefined): Promise<LiveBrowserSession | null> {
+    const session = await recentSession(request, reply)
+    if (!session) return null
+    if (checkCsrf(request, key, secure, csrf, boundTo(session))) return session
+    await expired(reply)
+    return null
+  }
+
   app.get('/security', { schema: hidden }, async (request, reply) => {
     const session = await recentSession(request, reply)
     return session ? securityPage(request, reply, session) : reply
   })
 
   app.post('/security/totp', { ...app.rateLimited('token'), schema: { ...hidden, body: CsrfOnly } }, async (request, reply) => {
-    const session = await recentSession(request, reply)
+    const session = await postedIn(request, reply, request.body.csrf)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const enrollment = await totp.enroll(owner(session))
       return await send(reply, 200, 'Set up an authenticator app', totpEnrollment({
@@ -70,9 +78,8 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
     ...app.rateLimited('password'),
     schema: { ...hidden, body: Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })), code: Type.String({ maxLength: 64 }) }) },
   }, async (request, reply) => {
-    const session = await recentSession(request, reply)
+    const session = await postedIn(request, reply, request.body.csrf)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const codes = await totp.confirm(owner(session), request.body.code)
       return await send(reply, 200, 'Authenticator app on', recoveryCodesShown(codes, 'Your authenticator app is on.', 'the app'))
@@ -94,9 +101,8 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
 
   // Passkeys: the script fetches the registration options (JSON), then posts the new credential.
   app.post('/security/passkeys/options', { ...app.rateLimited('token'), schema: { ...hidden, body: CsrfOnly } }, async (request, reply) => {
-    const session = await recentSession(request, reply)
+    const session = await postedIn(request, reply, request.body.csrf)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     return reply.type('application/json').send({ options: await passkeys.registrationOptions(owner(session)) })
   })
 
@@ -108,9 +114,8 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Object({ csrf: Type.Optional(Type.String({ maxLength: 100 })), credential: CredentialField, name: Type.Optional(Type.Union([Type.Literal(''), PasskeyName])) }),
     },
   }, async (request, reply) => {
-    const session = await recentSession(request, reply)
+    const session = await postedIn(request, reply, request.body.csrf)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       const name = request.body.name?.trim()
       const { passkey, recoveryCodes } = await passkeys.register(owner(session), credentialFrom(request.body.credential), name === '' ? undefined : name, request.ip)
@@ -127,9 +132,8 @@ export const accountPages: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/security/passkeys/:id/remove', {
     ...app.rateLimited('token'), schema: { ...hidden, params: Type.Object({ id: Type.String({ maxLength: 100 }) }), body: CsrfOnly },
   }, async (request, reply) => {
-    const session = await recentSession(request, reply)
+    const session = await postedIn(request, reply, request.body.csrf)
     if (!session) return reply
-    if (!checkCsrf(request, key, secure, request.body.csrf, boundTo(session))) return expired(reply)
     try {
       // The owner's proof is the login this page needs, made in the last few minutes with every factor.
       await passkeys.remove(owner(session), request.params.id, { loggedInAt: session.authTime }, request.ip)
