@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import t, { type Test } from 'tap'
+import fc from 'fast-check'
 import * as jose from 'jose'
 import { createAccount, type TestAccount } from '../helpers/accounts.js'
 import { loginAdmin } from '../helpers/admin.js'
@@ -280,3 +281,23 @@ t.test('removing a passkey on the account page: the recent login is the proof; t
   t.equal(await db.passkey.count({ where: { accountId: account.id } }), 0)
   t.equal(await db.auditEvent.count({ where: { type: 'mfa.passkey_removed', accountId: account.id } }), 1, 'audited')
 })
+
+t.test('fuzzed: random credentials, shaped like WebAuthn\'s or not, at a live login and a live second step are refused, never a 5xx', async (t) => {
+  const account = await passkeyAccount(app)
+  const login = await loginPage()
+  const second = await secondStepPage(account)
+  const b64 = fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('base64url'))
+  const shaped = fc.record({
+    id: fc.oneof(b64, fc.string()), rawId: b64, type: fc.constantFrom('public-key', 'x'),
+    response: fc.record({ clientDataJSON: fc.oneof(b64, fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)).toString('base64url'))), authenticatorData: b64, signature: b64, userHandle: b64 }, { requiredKeys: [] }),
+  }, { requiredKeys: [] })
+  const credential = fc.oneof(shaped.map((v) => JSON.stringify(v)), fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v)), fc.string({ maxLength: 2000 }))
+  await fc.assert(fc.asyncProperty(credential, fc.boolean(), async (text, atSecondStep) => {
+    const { browser, page } = atSecondStep ? second : login
+    const response = await post(browser, page, atSecondStep ? SECOND_STEP : LOGIN, text)
+    if (response.status >= 500 || response.status === 303) throw new Error(`${response.status} for ${text.slice(0, 200)}: ${response.body.slice(0, 300)}`)
+  }), { numRuns: 150 })
+  t.pass('no 5xx, and no login')
+  t.notOk(login.browser.hasCookie('latchkey_session'), 'no browser session came of it')
+})
+
