@@ -25,7 +25,12 @@ const databaseUrl = await createTestDatabase(t)
 const redisPrefix = `latchkey-test:${crypto.randomBytes(6).toString('hex')}:`
 cleanRedisPrefix(t, redisPrefix)
 const balancerPort = await freePort()
-const instances = await Promise.all([1, 2, 3].map(async () => {
+// Built one after another: apps of one process share its event loop, and one app compiling its
+// routes' schemas can hold another's first transaction past Prisma's 2 s to start it (a P2028 at
+// start was seen in a full CI run). Separate processes, as in production, do not starve each other so.
+const instances: string[] = []
+for (let i = 0; i < 3; i++) instances.push(await startInstance())
+async function startInstance(): Promise<string> {
   const app = await buildApp(loadConfig({
     NODE_ENV: 'test', LOG_LEVEL: 'silent', METRICS_PORT: '0',
     DATABASE_URL: databaseUrl, REDIS_URL, REDIS_KEY_PREFIX: redisPrefix,
@@ -40,7 +45,7 @@ const instances = await Promise.all([1, 2, 3].map(async () => {
   }))
   t.teardown(() => app.close())
   return app.listen({ port: 0, host: '127.0.0.1' })
-}))
+}
 const ports = instances.map((address) => Number(new URL(address).port))
 const balancer = await startLoadBalancer(t, ports, balancerPort)
 
