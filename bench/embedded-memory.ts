@@ -117,7 +117,7 @@ async function runPhase(label: string, dataDir: string): Promise<Phase> {
     for (const { pid } of nodes()) {
       const s = status(pid)
       if (!s) continue
-      const name = peaks.get(pid)?.name ?? cmdline(pid).replaceAll(root, '.').slice(0, 100)
+      const name = peaks.get(pid)?.name ?? cmdline(pid).replaceAll(root, '.').slice(-110)
       peaks.set(pid, { name, hwmKb: Math.max(peaks.get(pid)?.hwmKb ?? 0, s.hwmKb) })
     }
   }
