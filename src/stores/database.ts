@@ -4,7 +4,8 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import type { PGlite } from '@electric-sql/pglite'
 import { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations, type SqlRunner } from './migrations.js'
+import { applyMigrations } from './migrations.js'
+import { initialiseInChildProcess, openPGlite, pgliteSqlRunner } from './embedded-pglite.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
 import { parsePostgresUrl } from './postgres-url.js'
@@ -74,30 +75,14 @@ export async function openPostgres(url: string, log?: ConnectionLog, { poolSize 
 export async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   const dir = path.resolve(dataDir, 'pglite')
   await fs.mkdir(dir, { recursive: true })
-  // Loaded only in the embedded mode: PGlite costs ~40 MB of memory just by being imported.
-  const { PGlite } = await import('@electric-sql/pglite')
-  // Postgres's default 128 MB of shared buffers is most of the process's memory here, and the
-  // embedded tables are small: 16 MB keeps them cached.
-  const pglite = new PGlite(dir, { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'] })
-  await pglite.waitReady
-  return embeddedDatabase(pglite)
+  await initialiseInChildProcess(dir)
+  return embeddedDatabase(await openPGlite(dir))
 }
 
 /** A PGlite database, migrated to the latest schema, as the stores' handle; closing it closes PGlite. */
 export async function embeddedDatabase(pglite: PGlite): Promise<DatabaseHandle> {
   const { PrismaPGlite } = await import('pglite-prisma-adapter')
-  const runner: SqlRunner = {
-    exec: async (sql) => {
-      await pglite.exec(sql)
-    },
-    query: async (sql, params) => (await pglite.query(sql, params)).rows as Record<string, unknown>[],
-    transaction: (fn) => pglite.transaction((tx) => fn({
-      exec: async (sql) => {
-        await tx.exec(sql)
-      },
-      query: async (sql, params) => (await tx.query(sql, params)).rows as Record<string, unknown>[],
-    })),
-  }
+  const runner = pgliteSqlRunner(pglite)
   await applyMigrations(runner)
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
   return {
