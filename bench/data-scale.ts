@@ -1,8 +1,9 @@
 // `npm run bench -- --only=data-scale --rows=N`: login, refresh and /me on small tables, then again
-// with N refresh-token rows behind them, each figure beside the small-table one. Half the rows are in
-// live sessions; the other half, in sessions long ended, is written again before each flow, so every
-// flow runs while pruning deletes it. The rows are written by SQL (generate_series), not through the
-// API, so a million takes seconds rather than hours.
+// with N refresh-token rows behind them (in N/10 live sessions of as many accounts), each figure
+// beside the small-table one. Pruning runs through both, in steady state: before each flow, the rows
+// that a service doing PRUNABLE_ROWS_PER_SECOND refreshes would leave for pruning over the flow's
+// duration are written as ended sessions, and the service deletes them while the flow runs. The rows
+// are written by SQL (generate_series), not through the API, so a million takes seconds, not hours.
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import pg from 'pg'
@@ -18,6 +19,13 @@ import type { LoadResult } from './load-worker.js'
 /** Refresh tokens per filler session: a session that refreshed this often, all but the last consumed. */
 const TOKENS_PER_SESSION = 10
 const ACCOUNTS = 64
+/**
+ * Rows that become prunable each second in steady state: one per refresh at 1,000 refreshes a second
+ * (86 million a day, the growth that pruning exists to stop).
+ */
+const PRUNABLE_ROWS_PER_SECOND = 1000
+/** Small and large phases must stay within this of each other (issue 17's target). */
+const WITHIN = 0.2
 
 type Flow = 'login' | 'refresh' | 'me'
 
@@ -100,13 +108,14 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
   const json = { 'content-type': 'application/json' }
 
-  const sessionCount = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION / 2))
+  const sessionCount = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION))
+  const backlogSessions = Math.ceil(PRUNABLE_ROWS_PER_SECOND * seconds / TOKENS_PER_SESSION)
   /**
    * One service (pruning checked every second, as an instance that finds it due would) and the three
-   * flows against it. With `backlog`, a fresh backlog of ended sessions is written before each flow,
-   * so that every flow runs while pruning deletes it.
+   * flows against it. Before each flow, ended sessions with a flow's worth of prunable rows are
+   * written, so that every flow runs while pruning deletes them, in both phases alike.
    */
-  const phase = async (label: string, backlog: boolean): Promise<Record<Flow, FlowResult>> => {
+  const phase = async (label: string, large: boolean): Promise<Record<Flow, FlowResult>> => {
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
     const server = await start(['dist/server.js'], { ...serviceEnv(port, secret), PRUNE_INTERVAL: '1' }, isReady(base))
@@ -122,10 +131,10 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
       }
       const results = {} as Record<Flow, FlowResult>
       for (const flow of ['login', 'refresh', 'me'] as const) {
-        const prefix = `ended-${flow}-`
-        if (backlog) await fill(client, prefix, sessionCount, true)
+        const prefix = `ended-${large ? 'large' : 'small'}-${flow}-`
+        await fill(client, prefix, backlogSessions, true)
         const loaded = await scenario(flow)
-        const watching = { on: backlog }
+        const watching = { on: true }
         const pruned = watchPruning(prefix, watching)
         log(`${label}: ${flow}`)
         const result = await load(loaded)
@@ -140,7 +149,7 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
   }
 
   const small = await phase('small tables', false)
-  log(`filling ${rows} refresh-token rows: half live, and before each flow half in ended sessions`)
+  log(`filling ${rows} refresh-token rows in ${sessionCount} live sessions`)
   const filled = Date.now()
   await fill(client, 'live-', sessionCount, false)
   const fillSeconds = (Date.now() - filled) / 1000
@@ -151,15 +160,21 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
 
   const f = (n: number) => n.toFixed(0)
   console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow`)
-  console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions (written in ${fillSeconds.toFixed(1)} s), and before each flow ${liveTokens} more in ${sessionCount} ended ones for pruning to delete during it (PRUNE_BATCH_SIZE 1000)`)
-  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | ${rows} rows, pruning: req/s | p50 ms | p99 ms | backlog pruned after | errors |`)
-  console.log('|---|---|---|---|---|---|---|---|---|')
+  console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions of as many accounts (written in ${fillSeconds.toFixed(1)} s). In both phases, before each flow, ${backlogSessions * TOKENS_PER_SESSION} rows in ${backlogSessions} ended sessions for pruning to delete during it (${PRUNABLE_ROWS_PER_SECOND} a second; PRUNE_INTERVAL 1 s, PRUNE_BATCH_SIZE 1000)`)
+  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | pruned after | ${rows} rows: req/s | p50 ms | p99 ms | pruned after | throughput | p99 | within ${WITHIN * 100}% | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  const prunedText = (after: number | null) => after === null ? `not in ${seconds} s` : `${after.toFixed(1)} s`
+  let missed = 0
   for (const flow of ['login', 'refresh', 'me'] as const) {
     const s = small[flow].load
     const l = large[flow].load
-    const prunedAfter = large[flow].prunedAfter
-    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedAfter === null ? `not done in ${seconds} s` : `${prunedAfter.toFixed(1)} s`} | ${s.errors + l.errors} |`)
+    const throughput = l.requestsPerSecond / s.requestsPerSecond
+    const p99 = l.p99 / Math.max(1, s.p99)
+    const within = throughput >= 1 - WITHIN && p99 <= 1 + WITHIN
+    if (!within) missed++
+    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${prunedText(small[flow].prunedAfter)} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedText(large[flow].prunedAfter)} | ${(throughput * 100).toFixed(0)}% | ${(p99 * 100).toFixed(0)}% | ${within ? 'yes' : 'no'} | ${s.errors + l.errors} |`)
   }
+  console.log(`\nWithin ${WITHIN * 100}% of the small tables (throughput, and p99 at most ${WITHIN * 100}% higher): ${missed === 0 ? 'met' : `missed by ${missed} of 3 flows`}`)
   console.log(`\nLive sessions' refresh-token rows: ${liveTokens} before, ${liveAfter} after (pruning must keep them all: ${liveAfter === liveTokens ? 'kept' : 'LOST'})`)
   const errors = Object.values({ ...small, ...large }).reduce((sum, r) => sum + r.load.errors, 0)
   return errors + (liveAfter === liveTokens ? 0 : 1)
