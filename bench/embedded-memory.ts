@@ -60,6 +60,8 @@ function descendants(pid: number): { pid: number; depth: number }[] {
 interface Phase {
   label: string
   serverPeakMb: number
+  /** The server's peak when it became ready, before the load. */
+  readyPeakMb: number
   afterLoadMb: number
   /** Peak of each other node process under npm start (tsx's launcher; an initialisation child), by command. */
   others: Map<string, number>
@@ -97,12 +99,12 @@ async function smallLoad(base: string) {
   })
 }
 
-async function runPhase(label: string, dataDir: string): Promise<Phase> {
+async function runPhase(label: string, dataDir: string, tmpDir: string): Promise<Phase> {
   const port = await freePort()
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_SECRET', 'NODE_ENV', 'ISSUER'].includes(name)))
   // Exactly what `npm start` runs; the server is the innermost node process running src/server.ts.
   const npm: ChildProcess = spawn('npm', ['start', '--silent'], {
-    cwd: root, env: { ...env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, env: { ...env, TMPDIR: tmpDir, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', METRICS_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
   npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -131,16 +133,17 @@ async function runPhase(label: string, dataDir: string): Promise<Phase> {
       if (ready) break
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
+    const server = nodes().filter(({ pid }) => cmdline(pid).includes('src/server.ts')).sort((a, b) => b.depth - a.depth)[0]?.pid
+    if (server === undefined) throw new Error('no server process found under npm start')
+    const readyPeakKb = status(server)!.hwmKb
     log(`${label}: ready, running the load`)
     await smallLoad(base)
     sample()
-    const server = nodes().filter(({ pid }) => cmdline(pid).includes('src/server.ts')).sort((a, b) => b.depth - a.depth)[0]?.pid
-    if (server === undefined) throw new Error('no server process found under npm start')
     const afterLoadKb = status(server)!.rssKb
     process.kill(server, 'SIGTERM')
     await exited
     const others = new Map([...peaks].filter(([pid]) => pid !== server).map(([, p]) => [p.name, p.hwmKb / 1024]))
-    return { label, serverPeakMb: peaks.get(server)!.hwmKb / 1024, afterLoadMb: afterLoadKb / 1024, others }
+    return { label, serverPeakMb: peaks.get(server)!.hwmKb / 1024, readyPeakMb: readyPeakKb / 1024, afterLoadMb: afterLoadKb / 1024, others }
   } finally {
     clearInterval(sampler)
     // npm does not pass a kill on to its children: end the whole tree.
@@ -151,22 +154,27 @@ async function runPhase(label: string, dataDir: string): Promise<Phase> {
 const runs = Number(process.argv[2] ?? 1)
 const rows: Phase[] = []
 for (let run = 1; run <= runs; run++) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-embedded-memory-'))
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'latchkey-embedded-memory-'))
+  const dataDir = path.join(folder, 'data')
+  // tsx keeps what it compiled under TMPDIR: a fresh one makes the first start compile everything,
+  // as the first `npm start` after an install does, and the restart finds it compiled.
+  const tmpDir = path.join(folder, 'tmp')
+  fs.mkdirSync(tmpDir)
   try {
     const suffix = runs > 1 ? ` #${run}` : ''
-    rows.push(await runPhase(`first start${suffix}`, dataDir))
-    rows.push(await runPhase(`restart${suffix}`, dataDir))
+    rows.push(await runPhase(`first start${suffix}`, dataDir, tmpDir))
+    rows.push(await runPhase(`restart${suffix}`, dataDir, tmpDir))
   } finally {
-    fs.rmSync(dataDir, { recursive: true, force: true })
+    fs.rmSync(folder, { recursive: true, force: true })
   }
 }
 
 const mb = (n: number) => n.toFixed(0)
 console.log(`\nEmbedded start (npm start), load: ${LOAD.logins} logins, ${LOAD.refreshes} refreshes, ${LOAD.me} GET /api/v1/auth/me; RSS of the server process\n`)
-console.log(`| start | peak RSS MB | RSS after the load MB | target | met |`)
-console.log(`|---|---|---|---|---|`)
+console.log(`| start | peak RSS MB | peak when ready MB | RSS after the load MB | target | met |`)
+console.log(`|---|---|---|---|---|---|`)
 for (const row of rows) {
-  console.log(`| ${row.label} | ${mb(row.serverPeakMb)} | ${mb(row.afterLoadMb)} | < ${TARGET_MB} MB | ${row.serverPeakMb < TARGET_MB ? 'yes' : 'no'} |`)
+  console.log(`| ${row.label} | ${mb(row.serverPeakMb)} | ${mb(row.readyPeakMb)} | ${mb(row.afterLoadMb)} | < ${TARGET_MB} MB | ${row.serverPeakMb < TARGET_MB ? 'yes' : 'no'} |`)
 }
 console.log(`\nOther node processes under npm start (peak RSS MB, sampled every 100 ms, so a lower bound):`)
 for (const row of rows) {
