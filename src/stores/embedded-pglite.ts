@@ -14,8 +14,11 @@ const INITIALISE_SCRIPT = fileURLToPath(new URL(`./embedded-initialise${path.ext
 export async function openPGlite(dir: string): Promise<PGlite> {
   // PGlite's Postgres is 9 MB of WebAssembly: V8's optimising tier added 40-60 MB of code and compile
   // memory, and the embedded database's small queries ran no slower on the baseline tier alone.
+  // Compiled lazily, only the functions that run are.
   v8.setFlagsFromString('--liftoff-only')
-  // Loaded only in the embedded mode: PGlite costs ~40 MB of memory just by being imported.
+  v8.setFlagsFromString('--wasm-lazy-compilation')
+  // Loaded only in the embedded mode: importing PGlite costs ~40 MB under tsx (which rewrites its
+  // dynamic imports, with a source map), ~4 MB compiled.
   const { PGlite } = await import('@electric-sql/pglite')
   // Postgres's default 128 MB of shared buffers is most of the process's memory here, and the
   // embedded tables are small: 16 MB keeps them cached.
