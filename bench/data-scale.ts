@@ -60,7 +60,9 @@ async function fill(client: pg.Client, prefix: string, sessions: number, ended: 
     FROM sessions s JOIN accounts a ON a.id = s.account_id AND a.email LIKE $1 || '%'
     CROSS JOIN generate_series(1, ${TOKENS_PER_SESSION}) g`, [prefix])
   await client.query('COMMIT')
-  await client.query('ANALYZE sessions, refresh_tokens, accounts')
+  // As autovacuum leaves a table that grew over days: visibility map and hint bits set. Without it, the
+  // first flow after a bulk write of 10M rows shared the cores with autovacuum's pass over all of them.
+  await client.query('VACUUM ANALYZE sessions, refresh_tokens, accounts')
 }
 
 /** The refresh-token rows of the accounts named `<prefix>…`. */
@@ -161,20 +163,21 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
   const f = (n: number) => n.toFixed(0)
   console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow`)
   console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions of as many accounts (written in ${fillSeconds.toFixed(1)} s). In both phases, before each flow, ${backlogSessions * TOKENS_PER_SESSION} rows in ${backlogSessions} ended sessions for pruning to delete during it (${PRUNABLE_ROWS_PER_SECOND} a second; PRUNE_INTERVAL 1 s, PRUNE_BATCH_SIZE 1000)`)
-  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | pruned after | ${rows} rows: req/s | p50 ms | p99 ms | pruned after | throughput | p99 | within ${WITHIN * 100}% | errors |`)
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | pruned after | ${rows} rows: req/s | p50 ms | p99 ms | pruned after | throughput | p50 | p99 | within ${WITHIN * 100}% | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   const prunedText = (after: number | null) => after === null ? `not in ${seconds} s` : `${after.toFixed(1)} s`
   let missed = 0
   for (const flow of ['login', 'refresh', 'me'] as const) {
     const s = small[flow].load
     const l = large[flow].load
     const throughput = l.requestsPerSecond / s.requestsPerSecond
+    const p50 = l.p50 / Math.max(1, s.p50)
     const p99 = l.p99 / Math.max(1, s.p99)
-    const within = throughput >= 1 - WITHIN && p99 <= 1 + WITHIN
+    const within = throughput >= 1 - WITHIN && p50 <= 1 + WITHIN && p99 <= 1 + WITHIN
     if (!within) missed++
-    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${prunedText(small[flow].prunedAfter)} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedText(large[flow].prunedAfter)} | ${(throughput * 100).toFixed(0)}% | ${(p99 * 100).toFixed(0)}% | ${within ? 'yes' : 'no'} | ${s.errors + l.errors} |`)
+    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${prunedText(small[flow].prunedAfter)} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedText(large[flow].prunedAfter)} | ${(throughput * 100).toFixed(0)}% | ${(p50 * 100).toFixed(0)}% | ${(p99 * 100).toFixed(0)}% | ${within ? 'yes' : 'no'} | ${s.errors + l.errors} |`)
   }
-  console.log(`\nWithin ${WITHIN * 100}% of the small tables (throughput, and p99 at most ${WITHIN * 100}% higher): ${missed === 0 ? 'met' : `missed by ${missed} of 3 flows`}`)
+  console.log(`\nWithin ${WITHIN * 100}% of the small tables (throughput at least ${100 - WITHIN * 100}%, p50 and p99 at most ${100 + WITHIN * 100}%): ${missed === 0 ? 'met' : `missed by ${missed} of 3 flows`}`)
   console.log(`\nLive sessions' refresh-token rows: ${liveTokens} before, ${liveAfter} after (pruning must keep them all: ${liveAfter === liveTokens ? 'kept' : 'LOST'})`)
   const errors = Object.values({ ...small, ...large }).reduce((sum, r) => sum + r.load.errors, 0)
   return errors + (liveAfter === liveTokens ? 0 : 1)
