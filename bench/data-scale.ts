@@ -117,7 +117,8 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
    * flows against it. Before each flow, ended sessions with a flow's worth of prunable rows are
    * written, so that every flow runs while pruning deletes them, in both phases alike.
    */
-  const phase = async (label: string, large: boolean): Promise<Record<Flow, FlowResult>> => {
+  const phase = async (large: boolean): Promise<Record<Flow, FlowResult>> => {
+    const label = large ? `${rows} rows` : 'small tables'
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
     const server = await start(['dist/server.js'], { ...serviceEnv(port, secret), PRUNE_INTERVAL: '1' }, isReady(base))
@@ -150,13 +151,13 @@ export async function dataScale(options: { rows: number; seconds: number }): Pro
     }
   }
 
-  const small = await phase('small tables', false)
+  const small = await phase(false)
   log(`filling ${rows} refresh-token rows in ${sessionCount} live sessions`)
   const filled = Date.now()
   await fill(client, 'live-', sessionCount, false)
   const fillSeconds = (Date.now() - filled) / 1000
   const liveTokens = await tokensOf(client, 'live-')
-  const large = await phase(`${rows} rows`, true)
+  const large = await phase(true)
   const liveAfter = await tokensOf(client, 'live-')
   await client.end()
 
