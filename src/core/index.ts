@@ -75,7 +75,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     accountTokens: new AccountTokenRecords(),
     clients: new ClientRecords(db),
     outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
-    secondFactors: new SecondFactorRecords(db),
+    secondFactors: new SecondFactorRecords(db, database.prepared),
     passkeys: new PasskeyRecords(db),
   }
   const accounts = new Accounts(records.accounts)

@@ -6,8 +6,9 @@ import { AccountDisabled, AccountLocked, InvalidCredentials, MfaRequired } from 
 import type { CoreEvents } from './events.js'
 import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
 import type { PasswordHasher } from './passwords.js'
+import type { AccountFactors } from './second-factor/account-factors.js'
 import type { MfaTickets } from './second-factor/mfa-tickets.js'
-import type { SecondFactorKind, TotpFactors } from './second-factor/totp-factors.js'
+import type { SecondFactorKind } from './second-factor/totp-factors.js'
 import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
 
 interface CheckedPassword {
@@ -34,7 +35,7 @@ export class PasswordLogin {
     private readonly passwords: PasswordHasher,
     private readonly lockout: LockoutPolicy,
     private readonly sessions: Sessions,
-    private readonly secondFactors: { factors: Pick<TotpFactors, 'activeFactors'>; tickets: MfaTickets },
+    private readonly secondFactors: { factors: Pick<AccountFactors, 'activeFactors'>; tickets: MfaTickets },
     private readonly events?: CoreEvents,
   ) {}
 

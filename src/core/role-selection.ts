@@ -2,7 +2,7 @@ import type { AccessTokenClaims } from './access-tokens.js'
 import { selectRole, type AccountView, type Accounts } from './accounts.js'
 import { AccountDisabled, InvalidAccessToken, MfaRequired } from './errors.js'
 import type { Credentials, PasswordLogin } from './login.js'
-import type { TotpFactors } from './second-factor/totp-factors.js'
+import type { AccountFactors } from './second-factor/account-factors.js'
 import type { IssuedSelectionTicket, SelectionTickets } from './selection-tickets.js'
 import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
 
@@ -23,7 +23,7 @@ export class RoleSelection {
     private readonly tickets: SelectionTickets,
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
-    private readonly factors: Pick<TotpFactors, 'activeFactors'>,
+    private readonly factors: Pick<AccountFactors, 'activeFactors'>,
   ) {}
 
   /** The shared password check (lockout, dummy verify, status), then a ticket for the second step. */

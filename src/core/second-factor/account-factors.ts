@@ -20,14 +20,14 @@ export interface DescribedFactors {
 export class AccountFactors {
   constructor(
     private readonly db: Database,
-    private readonly totp: Pick<TotpFactors, 'activeFactors' | 'describe'>,
+    private readonly totp: Pick<TotpFactors, 'describe'>,
     private readonly totpRecords: SecondFactorRecords,
     private readonly passkeys: PasskeyRecords,
   ) {}
 
   async activeFactors(accountId: string): Promise<SecondFactorKind[]> {
-    const [totp, passkeys] = await Promise.all([this.totp.activeFactors(accountId), this.passkeys.countForAccount(accountId)])
-    return passkeys > 0 ? [...totp, 'passkey'] : totp
+    const active = await this.totpRecords.activeFactorKinds(accountId)
+    return [...(active.totp ? ['totp' as const] : []), ...(active.passkey ? ['passkey' as const] : [])]
   }
 
   async describe(accountId: string): Promise<DescribedFactors> {

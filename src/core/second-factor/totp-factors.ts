@@ -50,11 +50,6 @@ export class TotpFactors {
     private readonly notices?: FactorNotices,
   ) {}
 
-  /** The account's active factors; empty for an account that logs in with its password alone. */
-  async activeFactors(accountId: string): Promise<SecondFactorKind[]> {
-    return (await this.records.hasActiveTotp(accountId)) ? ['totp'] : []
-  }
-
   /** Which factors the account has, as operators see them. */
   async describe(accountId: string) {
     const row = await this.records.findTotp(accountId)
