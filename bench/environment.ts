@@ -67,11 +67,13 @@ export async function start(
   throw new Error(`${args.join(' ')} did not become ready:\n${output}`)
 }
 
-export async function load(scenario: Scenario): Promise<LoadResult> {
+/** Runs one scenario in a load worker; `onStarted` is called as its load starts (within 100 ms). */
+export async function load(scenario: Scenario, onStarted?: () => void): Promise<LoadResult> {
   const file = path.join(os.tmpdir(), `latchkey-bench-${crypto.randomUUID()}.json`)
   fs.writeFileSync(file, JSON.stringify(scenario))
   try {
-    const { child } = await start(['bench/load-worker.ts', file], process.env, () => true)
+    const { child } = await start(['bench/load-worker.ts', file], process.env, (output) => output.includes('{"started":true}'))
+    onStarted?.()
     let stdout = ''
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))

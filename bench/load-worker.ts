@@ -123,5 +123,7 @@ async function codeFlows(flow: CodeFlowScenario): Promise<LoadResult> {
   return { name: scenario.name, ...await runCodeFlows(scenario.url, flow, scenario.connections, scenario.duration) }
 }
 
+// The load starts now: the bench measures the server's CPU from this line on, not over this process's start.
+console.log(JSON.stringify({ started: true }))
 console.log(JSON.stringify(scenario.codeFlow ? await codeFlows(scenario.codeFlow)
   : scenario.overallRate ? await openLoop(scenario.overallRate) : await closedLoop()))

@@ -14,6 +14,7 @@ import {
 } from './environment.js'
 import { dataScale } from './data-scale.js'
 import { argon2VerifyRate, rotationTransactionRate, signRate } from './limits.js'
+import { cpuPerRequest, sampleCpu, type CpuPerRequest } from './cpu-time.js'
 import type { LoadResult, Scenario } from './load-worker.js'
 
 // The resource (RFC 8707) client credentials tokens are for, here and at the peer.
@@ -79,14 +80,16 @@ async function main() {
   const loginBodies = accounts.map((a) => JSON.stringify(a))
   const json = { 'content-type': 'application/json' }
 
-  const results: Record<string, LoadResult & { rssMb?: number }> = {}
+  const results: Record<string, LoadResult & { rssMb?: number; cpu?: CpuPerRequest }> = {}
   // The Fastify routes are limits (me and the JWKS are measured against them): always run.
-  const run = async (scenario: Omit<Scenario, 'duration'>, measureRss = true) => {
+  const run = async (scenario: Omit<Scenario, 'duration'>, measureServer = true) => {
     if (only && !scenario.name.startsWith('fastify') && !only.some((name) => scenario.name.startsWith(name))) return
-    if (measureRss) resetPeakRss(server.child.pid!)
+    const pid = server.child.pid!
+    if (measureServer) resetPeakRss(pid)
     log(`load: ${scenario.name}`)
-    const result = await load({ duration: SECONDS, ...scenario })
-    results[scenario.name] = { ...result, ...(measureRss ? { rssMb: peakRssMb(server.child.pid!) } : {}) }
+    let before = sampleCpu(pid)
+    const result = await load({ duration: SECONDS, ...scenario }, () => (before = sampleCpu(pid)))
+    results[scenario.name] = { ...result, ...(measureServer ? { rssMb: peakRssMb(pid), cpu: cpuPerRequest(before, sampleCpu(pid), result.total) } : {}) }
   }
   await run({ name: 'fastify hello', url: hello, path: '/hello', connections: 32 }, false)
   await run({ name: 'fastify static', url: hello, path: '/static', connections: 32 }, false)
@@ -103,7 +106,7 @@ async function main() {
   if (saturation > 0) await run({ name: 'login @80%', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: loginBodies, connections: 16, overallRate: Math.max(1, Math.floor(saturation * 0.8)) })
   const peakRss = Math.max(...Object.values(results).map((r) => r.rssMb ?? 0))
 
-  let peer: LoadResult | undefined
+  let peer: (LoadResult & { cpu?: CpuPerRequest }) | undefined
   let peerClientCredentials: LoadResult | undefined
   // `--only=peer` runs both; `--only=client` (or any prefix of "client credentials") its peer too.
   const peerRefresh = !only || only.includes('peer')
@@ -123,11 +126,14 @@ async function main() {
     }
     if (peerRefresh) {
       log('peer: oidc-provider refresh grant')
+      const peerPid = peerServer.child.pid!
+      let before = sampleCpu(peerPid)
       peer = await load({
         name: 'peer refresh', url: `http://127.0.0.1:${peerPort}`, path: '/token', method: 'POST', duration: SECONDS, connections: 32,
         headers: { 'content-type': 'application/x-www-form-urlencoded' }, // No `openid` in the scope: Latchkey's refresh issues no ID token, so neither does the peer's.
         chain: { tokens: refreshTokens, format: 'oauth-form', params: { client_id: 'bench', scope: 'offline_access api' } },
-      })
+      }, () => (before = sampleCpu(peerPid)))
+      peer.cpu = cpuPerRequest(before, sampleCpu(peerPid), peer.total)
     }
   } catch (error) {
     log(`peer failed: ${(error as Error).message.split('\n')[0]!}`)
@@ -135,7 +141,7 @@ async function main() {
 
   // The refresh limit: one RS256 sign plus one rotation transaction per request, on the same cores.
   const refreshLimit = 1 / (1 / sign + 1 / rotationTx)
-  const rows: [string, (LoadResult & { rssMb?: number }) | undefined, number, string, number | undefined][] = [
+  const rows: [string, (LoadResult & { rssMb?: number; cpu?: CpuPerRequest }) | undefined, number, string, number | undefined][] = [
     // One argon2id verify per login, at the login form; everything else a login does is far cheaper.
     ['code flow, password (logins/s)', results['code flow password'], argon2.perSecond, 'argon2id verify', undefined],
     // No password: two RS256 signatures per login (the access token and the ID token).
@@ -161,6 +167,20 @@ async function main() {
     const ratio = result.requestsPerSecond / limit
     const [targetText, metText] = target === undefined ? ['none set', '—'] : [`≥ ${f(target * 100)}%`, ratio >= target ? 'yes' : 'no']
     console.log(`| ${name} | ${f(result.requestsPerSecond)} | ${result.p50} | ${result.p99} | ${result.errors} | ${f(result.rssMb ?? 0)} | ${limitName} ${f(limit)}/s | ${f(ratio * 100, 1)}% | ${targetText} | ${metText} |`)
+  }
+  // What each request costs in CPU, whatever the machine's other load did to the rates above.
+  const cpuRows: [string, CpuPerRequest | undefined][] = [
+    ...rows.map(([name, result]) => [name, result?.cpu] as [string, CpuPerRequest | undefined]),
+    ['login @80%', results['login @80%']?.cpu],
+    ['peer: oidc-provider refresh', peer?.cpu],
+  ]
+  if (cpuRows.some(([, cpu]) => cpu)) {
+    console.log('\nCPU per request in ms (per login for the code flows), as the kernel counts it over each load; Postgres and Redis are all their processes on this machine:')
+    console.log('\n| flow | server, all threads | its main thread | Postgres | Redis | total |')
+    console.log('|---|---|---|---|---|---|')
+    for (const [name, cpu] of cpuRows) {
+      if (cpu) console.log(`| ${name} | ${f(cpu.server, 2)} | ${f(cpu.serverMain, 2)} | ${f(cpu.postgres, 2)} | ${f(cpu.redis, 2)} | ${f(cpu.server + cpu.postgres + cpu.redis, 2)} |`)
+    }
   }
   const at80 = results['login @80%']
   if (at80) console.log(`\nLogin at 80% of saturation (${f(saturation * 0.8)} req/s, paced open loop): p50 ${at80.p50} ms, p99 ${at80.p99} ms = ${f(at80.p99 / argon2.singleMs, 2)}× one argon2 verify (target ≤ 3×: ${at80.p99 <= 3 * argon2.singleMs ? 'met' : 'missed'}), errors ${at80.errors}`)
