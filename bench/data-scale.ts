@@ -1,7 +1,10 @@
-// `npm run bench -- --only=data-scale --rows=N`: login, refresh and /me on small tables, then again
-// with N refresh-token rows behind them (in N/10 live sessions of as many accounts), each figure
-// beside the small-table one. Pruning runs through both, in steady state: before each flow, the rows
-// that a service doing PRUNABLE_ROWS_PER_SECOND refreshes would leave for pruning over the flow's
+// `npm run bench -- --only=data-scale --rows=N [--rounds=R]`: login, refresh and /me against two
+// services side by side, one on small tables and one with N refresh-token rows behind them (in N/10
+// live sessions of as many accounts). The flows alternate between the two, R rounds of each, and each
+// figure is the median of its rounds: on a shared machine a single 10 s flow's p99 moves by more than
+// the 20% the comparison allows, and a phase run minutes after the other cannot tell table size from
+// what else the machine was doing. Pruning runs throughout, in steady state: before each flow, the
+// rows that a service doing PRUNABLE_ROWS_PER_SECOND refreshes would leave for pruning over the flow's
 // duration are written as ended sessions, and the service deletes them while the flow runs. The rows
 // are written by SQL (generate_series), not through the API, so a million takes seconds, not hours.
 import { execFileSync } from 'node:child_process'
@@ -11,10 +14,11 @@ import { loadConfig } from '../src/config.js'
 import { createCore } from '../src/core/index.js'
 import { openPostgres } from '../src/stores/database.js'
 import { RedisStore } from '../src/stores/redis-store.js'
+import { cpuPerRequest, sampleCpu, type CpuPerRequest } from './cpu-time.js'
 import {
-  DATABASE, REDIS_PREFIX, REDIS_URL, createAccounts, databaseUrl, freePort, freshDatabase, isReady, load, log, post, randomSecret, serviceEnv, start,
+  DATABASE, POSTGRES_URL, REDIS_PREFIX, REDIS_URL, createAccounts, databaseUrl, freePort, freshDatabase, isReady, load, log, post, randomSecret, serviceEnv, start,
 } from './environment.js'
-import type { LoadResult } from './load-worker.js'
+import type { LoadResult, Scenario } from './load-worker.js'
 
 /** Refresh tokens per filler session: a session that refreshed this often, all but the last consumed. */
 const TOKENS_PER_SESSION = 10
@@ -31,6 +35,7 @@ type Flow = 'login' | 'refresh' | 'me'
 
 interface FlowResult {
   load: LoadResult
+  cpu: CpuPerRequest
   /** Seconds into the flow when pruning had deleted its backlog; null when it was still at it. */
   prunedAfter: number | null
 }
@@ -74,9 +79,9 @@ async function tokensOf(client: pg.Client, prefix: string): Promise<number> {
 }
 
 /** Seconds until the tokens of `prefix` are all gone, checked every 250 ms while `watching.on`. */
-async function watchPruning(prefix: string, watching: { on: boolean }): Promise<number | null> {
+async function watchPruning(database: string, prefix: string, watching: { on: boolean }): Promise<number | null> {
   const started = Date.now()
-  const monitor = new pg.Client({ connectionString: databaseUrl(DATABASE) })
+  const monitor = new pg.Client({ connectionString: databaseUrl(database) })
   await monitor.connect()
   try {
     while (watching.on) {
@@ -89,97 +94,140 @@ async function watchPruning(prefix: string, watching: { on: boolean }): Promise<
   }
 }
 
-export async function dataScale(options: { rows: number; seconds: number }): Promise<number> {
-  const { rows, seconds } = options
-  log(`data-scale: ${rows} refresh-token rows, ${seconds}s per flow, on ${os.cpus().length} cores`)
-  await freshDatabase()
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** A service on a database of its own, with the bench's accounts, and what its flows measured. */
+interface Side {
+  label: string
+  database: string
+  base: string
+  pid: number
+  client: pg.Client
+  results: Record<Flow, FlowResult[]>
+}
+
+export async function dataScale(options: { rows: number; seconds: number; rounds: number }): Promise<number> {
+  const { rows, seconds, rounds } = options
+  log(`data-scale: ${rows} refresh-token rows, ${rounds} rounds of ${seconds}s per flow and side, on ${os.cpus().length} cores`)
   const secret = randomSecret()
-  const config = loadConfig(serviceEnv(0, secret))
-  const database = await openPostgres(config.DATABASE_URL!)
-  const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
-  await redis.connect()
-  const core = createCore(config, database, redis, secret)
-  await core.signingKeys.ensureActiveKey()
-  const accounts = await createAccounts(database.prisma, core, ACCOUNTS)
-  await redis.close()
-  await database.close()
-  const client = new pg.Client({ connectionString: databaseUrl(DATABASE) })
-  await client.connect()
+  const accountsOf = async (database: string) => {
+    await freshDatabase(database)
+    const config = loadConfig({ ...serviceEnv(0, secret), DATABASE_URL: databaseUrl(database) })
+    const handle = await openPostgres(config.DATABASE_URL!)
+    const redis = new RedisStore(REDIS_URL, REDIS_PREFIX)
+    await redis.connect()
+    const core = createCore(config, handle, redis, secret)
+    await core.signingKeys.ensureActiveKey()
+    const accounts = await createAccounts(handle.prisma, core, ACCOUNTS)
+    await redis.close()
+    await handle.close()
+    return accounts
+  }
+  const largeDatabase = `${DATABASE}_large`
+  const accounts = await accountsOf(DATABASE)
+  await accountsOf(largeDatabase)
 
   log('building (tsc)')
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
   const json = { 'content-type': 'application/json' }
 
-  const sessionCount = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION))
-  const backlogSessions = Math.ceil(PRUNABLE_ROWS_PER_SECOND * seconds / TOKENS_PER_SESSION)
-  /**
-   * One service (pruning checked every second, as an instance that finds it due would) and the three
-   * flows against it. Before each flow, ended sessions with a flow's worth of prunable rows are
-   * written, so that every flow runs while pruning deletes them, in both phases alike.
-   */
-  const phase = async (large: boolean): Promise<Record<Flow, FlowResult>> => {
-    const label = large ? `${rows} rows` : 'small tables'
+  /** One service per database (pruning checked every second, as an instance that finds it due would); each its own Redis prefix. */
+  const side = async (label: string, database: string, redisPrefix: string): Promise<Side> => {
     const port = await freePort()
     const base = `http://127.0.0.1:${port}`
-    const server = await start(['dist/server.js'], { ...serviceEnv(port, secret), PRUNE_INTERVAL: '1' }, isReady(base))
-    try {
-      // Sessions made just before each flow: writing a large backlog takes minutes, longer than an
-      // access token lives (at 10M rows, /me's tokens had expired before its flow began).
-      const scenario = async (flow: Flow): Promise<Parameters<typeof load>[0]> => {
-        if (flow === 'login') return { name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds }
-        const sessions = await Promise.all(accounts.slice(0, 32).map((a) => post(`${base}/api/v1/auth/login`, a)))
-        return flow === 'refresh'
-          ? { name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds }
-          : { name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds }
-      }
-      const results = {} as Record<Flow, FlowResult>
-      for (const flow of ['login', 'refresh', 'me'] as const) {
-        const prefix = `ended-${large ? 'large' : 'small'}-${flow}-`
-        await fill(client, prefix, backlogSessions, true)
-        const loaded = await scenario(flow)
-        const watching = { on: true }
-        const pruned = watchPruning(prefix, watching)
-        log(`${label}: ${flow}`)
-        const result = await load(loaded)
-        watching.on = false
-        results[flow] = { load: result, prunedAfter: await pruned }
-      }
-      return results
-    } finally {
-      server.child.kill('SIGTERM')
-      await new Promise((resolve) => server.child.once('exit', resolve))
-    }
+    const env = { ...serviceEnv(port, secret), DATABASE_URL: databaseUrl(database), REDIS_KEY_PREFIX: redisPrefix, PRUNE_INTERVAL: '1' }
+    const server = await start(['dist/server.js'], env, isReady(base))
+    const client = new pg.Client({ connectionString: databaseUrl(database) })
+    await client.connect()
+    return { label, database, base, pid: server.child.pid!, client, results: { login: [], refresh: [], me: [] } }
   }
+  const small = await side('small tables', DATABASE, REDIS_PREFIX)
+  const large = await side(`${rows} rows`, largeDatabase, `${REDIS_PREFIX}large:`)
 
-  const small = await phase(false)
+  const sessionCount = Math.max(1, Math.floor(rows / TOKENS_PER_SESSION))
   log(`filling ${rows} refresh-token rows in ${sessionCount} live sessions`)
   const filled = Date.now()
-  await fill(client, 'live-', sessionCount, false)
+  await fill(large.client, 'live-', sessionCount, false)
   const fillSeconds = (Date.now() - filled) / 1000
-  const liveTokens = await tokensOf(client, 'live-')
-  const large = await phase(true)
-  const liveAfter = await tokensOf(client, 'live-')
-  await client.end()
+  const liveTokens = await tokensOf(large.client, 'live-')
 
-  const f = (n: number) => n.toFixed(0)
-  console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow`)
-  console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions of as many accounts (written in ${fillSeconds.toFixed(1)} s). In both phases, before each flow, ${backlogSessions * TOKENS_PER_SESSION} rows in ${backlogSessions} ended sessions for pruning to delete during it (${PRUNABLE_ROWS_PER_SECOND} a second; PRUNE_INTERVAL 1 s, PRUNE_BATCH_SIZE 1000)`)
-  console.log(`\n| flow | small tables: req/s | p50 ms | p99 ms | pruned after | ${rows} rows: req/s | p50 ms | p99 ms | pruned after | throughput | p50 | p99 | within ${WITHIN * 100}% | errors |`)
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
-  const prunedText = (after: number | null) => after === null ? `not in ${seconds} s` : `${after.toFixed(1)} s`
+  const backlogSessions = Math.ceil(PRUNABLE_ROWS_PER_SECOND * seconds / TOKENS_PER_SESSION)
+  // Sessions made just before each flow: an access token made at the start would not outlive the run.
+  const scenario = async ({ base }: Side, flow: Flow): Promise<Scenario> => {
+    if (flow === 'login') return { name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: accounts.map((a) => JSON.stringify(a)), connections: 16, duration: seconds }
+    const sessions = await Promise.all(accounts.slice(0, 32).map((a) => post(`${base}/api/v1/auth/login`, a)))
+    return flow === 'refresh'
+      ? { name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32, duration: seconds }
+      : { name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32, duration: seconds }
+  }
+  /** One flow on one side, with a flow's worth of prunable rows written just before it. */
+  const runFlow = async (target: Side, flow: Flow, round: number) => {
+    const prefix = `ended-${flow}-${round}-`
+    await fill(target.client, prefix, backlogSessions, true)
+    const loaded = await scenario(target, flow)
+    const watching = { on: true }
+    const pruned = watchPruning(target.database, prefix, watching)
+    log(`round ${round + 1}/${rounds}, ${target.label}: ${flow}`)
+    let before = sampleCpu(target.pid)
+    const result = await load(loaded, () => (before = sampleCpu(target.pid)))
+    const cpu = cpuPerRequest(before, sampleCpu(target.pid), result.total)
+    watching.on = false
+    target.results[flow].push({ load: result, cpu, prunedAfter: await pruned })
+  }
+  for (let round = 0; round < rounds; round++) {
+    // Each side goes first in every other round, so that neither always follows the other's load.
+    const order = round % 2 === 0 ? [small, large] : [large, small]
+    for (const flow of ['login', 'refresh', 'me'] as const) for (const target of order) await runFlow(target, flow, round)
+  }
+  const liveAfter = await tokensOf(large.client, 'live-')
+  await small.client.end()
+  await large.client.end()
+  // The large database takes gigabytes at 10M rows; the small one stays, as the main bench's does.
+  const admin = new pg.Client({ connectionString: POSTGRES_URL })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS ${largeDatabase} WITH (FORCE)`).catch((error: unknown) => log(`could not drop ${largeDatabase}: ${(error as Error).message}`))
+  await admin.end()
+
+  const f = (n: number, digits = 0) => n.toFixed(digits)
+  const of = (target: Side, flow: Flow) => {
+    const runs = target.results[flow]
+    const pruned = runs.map((r) => r.prunedAfter)
+    return {
+      rate: median(runs.map((r) => r.load.requestsPerSecond)), p50: median(runs.map((r) => r.load.p50)), p99: median(runs.map((r) => r.load.p99)),
+      p99s: runs.map((r) => r.load.p99), server: median(runs.map((r) => r.cpu.server)), postgres: median(runs.map((r) => r.cpu.postgres)),
+      prunedText: pruned.every((after) => after !== null) ? `${f(Math.max(...pruned), 1)} s` : `not in ${seconds} s`,
+      errors: runs.reduce((sum, r) => sum + r.load.errors, 0),
+    }
+  }
+  console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow, ${rounds} rounds alternating the two sides; medians of the rounds`)
+  console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions of as many accounts (written in ${fillSeconds.toFixed(1)} s). Before each flow, on either side, ${backlogSessions * TOKENS_PER_SESSION} rows in ${backlogSessions} ended sessions for pruning to delete during it (${PRUNABLE_ROWS_PER_SECOND} a second; PRUNE_INTERVAL 1 s, PRUNE_BATCH_SIZE 1000); "pruned after" is the slowest of the rounds`)
+  console.log(`\n| flow | side | req/s | p50 ms | p99 ms (each round) | server CPU ms/req | Postgres CPU ms/req | pruned after | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|---|')
+  for (const flow of ['login', 'refresh', 'me'] as const) {
+    for (const target of [small, large]) {
+      const m = of(target, flow)
+      console.log(`| ${flow} | ${target.label} | ${f(m.rate)} | ${m.p50} | ${m.p99} (${m.p99s.join(', ')}) | ${f(m.server, 2)} | ${f(m.postgres, 2)} | ${m.prunedText} | ${m.errors} |`)
+    }
+  }
+  console.log(`\n| flow | throughput | p50 | p99 | within ${WITHIN * 100}% |`)
+  console.log('|---|---|---|---|---|')
   let missed = 0
   for (const flow of ['login', 'refresh', 'me'] as const) {
-    const s = small[flow].load
-    const l = large[flow].load
-    const throughput = l.requestsPerSecond / s.requestsPerSecond
+    const s = of(small, flow)
+    const l = of(large, flow)
+    const throughput = l.rate / s.rate
     const p50 = l.p50 / Math.max(1, s.p50)
     const p99 = l.p99 / Math.max(1, s.p99)
     const within = throughput >= 1 - WITHIN && p50 <= 1 + WITHIN && p99 <= 1 + WITHIN
     if (!within) missed++
-    console.log(`| ${flow} | ${f(s.requestsPerSecond)} | ${s.p50} | ${s.p99} | ${prunedText(small[flow].prunedAfter)} | ${f(l.requestsPerSecond)} | ${l.p50} | ${l.p99} | ${prunedText(large[flow].prunedAfter)} | ${(throughput * 100).toFixed(0)}% | ${(p50 * 100).toFixed(0)}% | ${(p99 * 100).toFixed(0)}% | ${within ? 'yes' : 'no'} | ${s.errors + l.errors} |`)
+    console.log(`| ${flow} | ${f(throughput * 100)}% | ${f(p50 * 100)}% | ${f(p99 * 100)}% | ${within ? 'yes' : 'no'} |`)
   }
   console.log(`\nWithin ${WITHIN * 100}% of the small tables (throughput at least ${100 - WITHIN * 100}%, p50 and p99 at most ${100 + WITHIN * 100}%): ${missed === 0 ? 'met' : `missed by ${missed} of 3 flows`}`)
   console.log(`\nLive sessions' refresh-token rows: ${liveTokens} before, ${liveAfter} after (pruning must keep them all: ${liveAfter === liveTokens ? 'kept' : 'LOST'})`)
-  const errors = Object.values({ ...small, ...large }).reduce((sum, r) => sum + r.load.errors, 0)
+  const errors = [small, large].flatMap((target) => Object.values(target.results).flat()).reduce((sum, r) => sum + r.load.errors, 0)
   return errors + (liveAfter === liveTokens ? 0 : 1)
 }

@@ -36,13 +36,13 @@ export function databaseUrl(name: string) {
   return url.toString()
 }
 
-export async function freshDatabase() {
+export async function freshDatabase(name = DATABASE) {
   const admin = new pg.Client({ connectionString: POSTGRES_URL })
   await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
-  await admin.query(`CREATE DATABASE ${DATABASE}`)
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE ${name}`)
   await admin.end()
-  const client = new pg.Client({ connectionString: databaseUrl(DATABASE) })
+  const client = new pg.Client({ connectionString: databaseUrl(name) })
   await client.connect()
   await applyMigrations(pgSqlRunner(client))
   await client.end()

@@ -28,11 +28,13 @@ const cpuProfile = process.argv.includes('--cpu-prof')
 const SECONDS = quick ? 2 : 10
 const LIMIT_SECONDS = quick ? 1.5 : 5
 const ACCOUNTS = quick ? 40 : 200
-// `--only=data-scale --rows=N` is a run of its own: the flows on small tables, then with N rows behind them.
+// `--only=data-scale --rows=N [--rounds=R]` is a run of its own: the flows on small tables and with N rows behind them, alternating.
 const rows = Number(process.argv.find((arg) => arg.startsWith('--rows='))?.slice('--rows='.length) ?? 1_000_000)
 if (only?.includes('data-scale')) {
   if (!Number.isInteger(rows) || rows < 1) throw new Error('--rows must be a positive integer')
-  await runAndExit(() => dataScale({ rows, seconds: SECONDS }))
+  const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 3)
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer')
+  await runAndExit(() => dataScale({ rows, seconds: SECONDS, rounds }))
 }
 async function main() {
   log(`${quick ? 'quick' : 'full'} run: ${SECONDS}s per scenario on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
