@@ -38,6 +38,10 @@ interface FlowResult {
   cpu: CpuPerRequest
   /** Postgres's write-ahead log per request over the flow: full-page images, and bytes. */
   wal: { fpi: number; bytes: number }
+  /** Blocks per request of the side's database read from outside shared buffers (pg_stat_database). */
+  blocksRead: number
+  /** Seconds of the flow during which autovacuum worked on this side's database, and on the other's. */
+  autovacuum: { own: number; other: number }
   /** Seconds into the flow when pruning had deleted its backlog; null when it was still at it. */
   prunedAfter: number | null
 }
@@ -96,10 +100,25 @@ async function watchPruning(database: string, prefix: string, watching: { on: bo
   }
 }
 
-/** The cluster's WAL counters (pg_stat_wal): the flow under load is the only one writing much meanwhile. */
-async function walCounters(client: pg.Client): Promise<{ fpi: number; bytes: number }> {
-  const { rows } = await client.query<{ fpi: string; bytes: string }>('SELECT wal_fpi AS fpi, wal_bytes AS bytes FROM pg_stat_wal')
-  return { fpi: Number(rows[0]!.fpi), bytes: Number(rows[0]!.bytes) }
+/**
+ * The cluster's WAL counters (pg_stat_wal: the flow under load is the only one writing much
+ * meanwhile), and the blocks its database read from outside shared buffers.
+ */
+async function postgresCounters(client: pg.Client): Promise<{ fpi: number; bytes: number; blocksRead: number }> {
+  const { rows } = await client.query<{ fpi: string; bytes: string; read: string }>(`
+    SELECT wal_fpi AS fpi, wal_bytes AS bytes, (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS read FROM pg_stat_wal`)
+  return { fpi: Number(rows[0]!.fpi), bytes: Number(rows[0]!.bytes), blocksRead: Number(rows[0]!.read) }
+}
+
+/** Seconds during which an autovacuum worker was busy in each database, sampled every 100 ms while `watching.on`. */
+async function watchAutovacuum(client: pg.Client, watching: { on: boolean }): Promise<Map<string, number>> {
+  const seconds = new Map<string, number>()
+  while (watching.on) {
+    const { rows } = await client.query<{ datname: string }>(`SELECT DISTINCT datname FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND datname IS NOT NULL`)
+    for (const { datname } of rows) seconds.set(datname, (seconds.get(datname) ?? 0) + 0.1)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return seconds
 }
 
 const median = (values: number[]) => {
@@ -179,16 +198,20 @@ export async function dataScale(options: { rows: number; seconds: number; rounds
     const loaded = await scenario(target, flow)
     const watching = { on: true }
     const pruned = watchPruning(target.database, prefix, watching)
+    const other = target === small ? large : small
+    const vacuumed = watchAutovacuum(other.client, watching)
     log(`round ${round + 1}/${rounds}, ${target.label}: ${flow}`)
-    const walBefore = await walCounters(target.client)
+    const countersBefore = await postgresCounters(target.client)
     let before = sampleCpu(target.pid)
     const result = await load(loaded, () => (before = sampleCpu(target.pid)))
     const cpu = cpuPerRequest(before, sampleCpu(target.pid), result.total)
-    const walAfter = await walCounters(target.client)
+    const countersAfter = await postgresCounters(target.client)
     const requests = Math.max(1, result.total)
-    const wal = { fpi: (walAfter.fpi - walBefore.fpi) / requests, bytes: (walAfter.bytes - walBefore.bytes) / requests }
+    const wal = { fpi: (countersAfter.fpi - countersBefore.fpi) / requests, bytes: (countersAfter.bytes - countersBefore.bytes) / requests }
     watching.on = false
-    target.results[flow].push({ load: result, cpu, wal, prunedAfter: await pruned })
+    const autovacuumSeconds = await vacuumed
+    const autovacuum = { own: autovacuumSeconds.get(target.database) ?? 0, other: autovacuumSeconds.get(other.database) ?? 0 }
+    target.results[flow].push({ load: result, cpu, wal, blocksRead: (countersAfter.blocksRead - countersBefore.blocksRead) / requests, autovacuum, prunedAfter: await pruned })
   }
   for (let round = 0; round < rounds; round++) {
     // Each side goes first in every other round, so that neither always follows the other's load.
@@ -212,18 +235,20 @@ export async function dataScale(options: { rows: number; seconds: number; rounds
       rate: median(runs.map((r) => r.load.requestsPerSecond)), p50: median(runs.map((r) => r.load.p50)), p99: median(runs.map((r) => r.load.p99)),
       p99s: runs.map((r) => r.load.p99), server: median(runs.map((r) => r.cpu.server)), postgres: median(runs.map((r) => r.cpu.postgres)),
       fpi: median(runs.map((r) => r.wal.fpi)), walKb: median(runs.map((r) => r.wal.bytes)) / 1024,
+      blocksRead: median(runs.map((r) => r.blocksRead)),
+      autovacuum: runs.map((r) => `${f(r.autovacuum.own, 1)}/${f(r.autovacuum.other, 1)}`).join(', '),
       prunedText: pruned.every((after) => after !== null) ? `${f(Math.max(...pruned), 1)} s` : `not in ${seconds} s`,
       errors: runs.reduce((sum, r) => sum + r.load.errors, 0),
     }
   }
   console.log(`\nLatchkey data-scale benchmark: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${seconds}s per flow, ${rounds} rounds alternating the two sides; medians of the rounds`)
   console.log(`${liveTokens} refresh-token rows in ${sessionCount} live sessions of as many accounts (written in ${fillSeconds.toFixed(1)} s). Before each flow, on either side, ${backlogSessions * TOKENS_PER_SESSION} rows in ${backlogSessions} ended sessions for pruning to delete during it (${PRUNABLE_ROWS_PER_SECOND} a second; PRUNE_INTERVAL 1 s, PRUNE_BATCH_SIZE 1000); "pruned after" is the slowest of the rounds`)
-  console.log(`\n| flow | side | req/s | p50 ms | p99 ms (each round) | server CPU ms/req | Postgres CPU ms/req | WAL KB/req | full-page images/req | pruned after | errors |`)
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  console.log(`\n| flow | side | req/s | p50 ms | p99 ms (each round) | server CPU ms/req | Postgres CPU ms/req | WAL KB/req | full-page images/req | blocks read/req | autovacuum s, own/other side (each round) | pruned after | errors |`)
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const flow of ['login', 'refresh', 'me'] as const) {
     for (const target of [small, large]) {
       const m = of(target, flow)
-      console.log(`| ${flow} | ${target.label} | ${f(m.rate)} | ${m.p50} | ${m.p99} (${m.p99s.join(', ')}) | ${f(m.server, 2)} | ${f(m.postgres, 2)} | ${f(m.walKb, 1)} | ${f(m.fpi, 2)} | ${m.prunedText} | ${m.errors} |`)
+      console.log(`| ${flow} | ${target.label} | ${f(m.rate)} | ${m.p50} | ${m.p99} (${m.p99s.join(', ')}) | ${f(m.server, 2)} | ${f(m.postgres, 2)} | ${f(m.walKb, 1)} | ${f(m.fpi, 2)} | ${f(m.blocksRead, 2)} | ${m.autovacuum} | ${m.prunedText} | ${m.errors} |`)
     }
   }
   console.log(`\n| flow | throughput | p50 | p99 | within ${WITHIN * 100}% |`)
