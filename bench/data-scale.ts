@@ -50,9 +50,17 @@ interface FlowResult {
 const NOW = `(now() AT TIME ZONE 'UTC')`
 
 /**
- * `sessions` sessions, one per new account named `<prefix>N@bench.test`, with TOKENS_PER_SESSION
- * refresh tokens each (all but the last consumed): ended two days ago, or live for another day. In
- * one transaction, so that pruning never sees an ended session before its tokens.
+ * A UUIDv7 of the timestamp `at` (SQL), as the service writes session and refresh-token ids
+ * (src/core/time-ordered-ids.ts): the 48-bit Unix time in milliseconds, version 7, random bits.
+ */
+const timeOrderedIdSql = (at: string) =>
+  `(lpad(to_hex((extract(epoch FROM ${at}) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid`
+
+/**
+ * `sessions` sessions, one per new account named `<prefix>N@bench.test`, started at random over 20 to
+ * 3 days ago, with TOKENS_PER_SESSION refresh tokens each made an hour apart (all but the last
+ * consumed): ended two days ago, or live for another day. Ids are time-ordered, as the service's are.
+ * In one transaction, so that pruning never sees an ended session before its tokens.
  */
 async function fill(client: pg.Client, prefix: string, sessions: number, ended: boolean) {
   const expiry = ended ? `${NOW} - interval '2 days'` : `${NOW} + interval '1 day'`
@@ -62,14 +70,16 @@ async function fill(client: pg.Client, prefix: string, sessions: number, ended: 
     SELECT gen_random_uuid(), $1 || g || '@bench.test', 'not-a-hash', ${NOW} FROM generate_series(1, $2::int) g`, [prefix, sessions])
   await client.query(`
     INSERT INTO sessions (id, account_id, role, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-    SELECT gen_random_uuid(), id, 'member', 'latchkey', ${NOW} - interval '20 days', ${NOW} - interval '3 days', ${expiry}, ${NOW} + interval '10 days'
-    FROM accounts WHERE email LIKE $1 || '%'`, [prefix])
+    SELECT ${timeOrderedIdSql('started')}, id, 'member', 'latchkey', started, ${NOW} - interval '3 days', ${expiry}, ${NOW} + interval '10 days'
+    FROM (SELECT id, ${NOW} - interval '20 days' + random() * interval '17 days' AS started FROM accounts WHERE email LIKE $1 || '%') a`, [prefix])
   await client.query(`
     INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, consumed_at, expires_at)
-    SELECT gen_random_uuid(), s.id, md5(s.id::text || '/' || g), ${NOW} - interval '3 days',
-      CASE WHEN g < ${TOKENS_PER_SESSION} THEN ${NOW} - interval '3 days' END, s.idle_expires_at
-    FROM sessions s JOIN accounts a ON a.id = s.account_id AND a.email LIKE $1 || '%'
-    CROSS JOIN generate_series(1, ${TOKENS_PER_SESSION}) g`, [prefix])
+    SELECT ${timeOrderedIdSql('made')}, id, md5(id::text || '/' || g), made, CASE WHEN g < ${TOKENS_PER_SESSION} THEN made + interval '1 hour' END, idle_expires_at
+    FROM (
+      SELECT s.id, s.idle_expires_at, g, s.created_at + (g - 1) * interval '1 hour' AS made
+      FROM sessions s JOIN accounts a ON a.id = s.account_id AND a.email LIKE $1 || '%'
+      CROSS JOIN generate_series(1, ${TOKENS_PER_SESSION}) g
+    ) t`, [prefix])
   await client.query('COMMIT')
   // As autovacuum leaves a table that grew over days: visibility map and hint bits set. Without it, the
   // first flow after a bulk write of 10M rows shared the cores with autovacuum's pass over all of them.

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto'
 import type { Database } from '../stores/database.js'
 import type { RotationCommit, SessionRecord, SessionRecords, SessionWriter } from '../stores/session-records.js'
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
@@ -8,6 +7,7 @@ import { AccountDisabled, Forbidden, InvalidAccessToken, InvalidCredentials, Inv
 import type { CoreEvents } from './events.js'
 import type { Revocations } from './revocations.js'
 import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
+import { timeOrderedId } from './time-ordered-ids.js'
 
 export interface SessionPolicy {
   idleTtlMs: number
@@ -74,7 +74,7 @@ export class Sessions {
    */
   async start(account: AccountView, role: AccountRoleView, origin: SessionOrigin, amr: string[] = ['pwd'], delegated?: DelegatedSession): Promise<TokenPair> {
     const now = new Date()
-    const sessionId = delegated?.sessionId ?? crypto.randomUUID()
+    const sessionId = delegated?.sessionId ?? timeOrderedId(now.getTime())
     const refreshToken = randomToken()
     const idleExpiresAt = new Date(now.getTime() + this.policy.idleTtlMs)
     const [accessToken, started] = await Promise.all([
@@ -122,7 +122,7 @@ export class Sessions {
       throw new ScopeNotAllowed('A third-party application cannot change the role the person chose when logging in')
     }
 
-    const childId = crypto.randomUUID()
+    const childId = timeOrderedId(now.getTime())
     const childToken = randomToken()
     const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
     const accessToken = await this.issueFor(account, role, session)

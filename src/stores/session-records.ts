@@ -1,4 +1,4 @@
-import crypto from 'node:crypto'
+import { timeOrderedId } from '../core/time-ordered-ids.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
@@ -118,7 +118,7 @@ export class SessionRecords {
       ), token AS (
         -- Foreign keys are checked at the end of the statement, when the session row exists.
         INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-        SELECT ${crypto.randomUUID()}::uuid, id, ${s.tokenHash}, ${now}, ${utc(s.idleExpiresAt)}
+        SELECT ${timeOrderedId(s.now.getTime())}::uuid, id, ${s.tokenHash}, ${now}, ${utc(s.idleExpiresAt)}
         FROM session
       ), known_ip AS (
         INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)

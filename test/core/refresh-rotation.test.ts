@@ -2,6 +2,7 @@
 import t from 'tap'
 import { InvalidAccessToken, InvalidRefreshToken, RefreshTokenReused } from '../../src/core/errors.js'
 import type { TokenPair } from '../../src/core/sessions.js'
+import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
 import { createAccount } from '../helpers/accounts.js'
 import { embeddedCore } from '../helpers/core.js'
 
@@ -40,6 +41,41 @@ t.test('concurrent uses of one token never make two live children', async (t) =>
   t.ok(children.size <= 1, `at most one child (${String(children.size)})`)
   const live = await core.db.refreshToken.count({ where: { consumedAt: null, session: { accountId: account.id, revokedAt: null } } })
   t.ok(live <= 1, 'and at most one unconsumed token in a live session')
+})
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+/** The Unix time in milliseconds that a UUIDv7 begins with. */
+const timeOf = (id: string) => parseInt(id.replaceAll('-', '').slice(0, 12), 16)
+
+t.test('a time-ordered id is a UUIDv7 of its time: ids of later milliseconds sort after earlier ones', async (t) => {
+  for (const time of [0, 1, Date.UTC(2026, 11, 5), 2 ** 48 - 1]) {
+    const id = timeOrderedId(time)
+    t.match(id, UUID_V7, `version 7 with RFC 9562's variant (${id})`)
+    t.equal(timeOf(id), time, 'and its time in the first 48 bits')
+  }
+  // Postgres orders uuids bytewise, as lower-case hex strings sort.
+  const ids = [0, 1, 255, 256, 65_536, Date.now()].map((time) => timeOrderedId(time))
+  t.same([...ids].sort(), ids, 'later times sort later, across digit boundaries')
+  const sameMillisecond = new Set(Array.from({ length: 10_000 }, () => timeOrderedId(1)))
+  t.equal(sameMillisecond.size, 10_000, 'ids of one millisecond still differ: 74 random bits')
+})
+
+t.test('sessions and their refresh tokens are written with time-ordered ids: new rows sort after the old', async (t) => {
+  const { core, maker } = await embeddedCore(t)
+  const account = await createAccount(maker)
+  let pair = await core.login.login(account, origin)
+  for (let i = 0; i < 3; i++) pair = await core.sessions.rotate(pair.refreshToken)
+  const session = await core.db.session.findUniqueOrThrow({ where: { id: pair.sessionId } })
+  t.match(session.id, UUID_V7, 'the session id is a UUIDv7')
+  t.equal(timeOf(session.id), session.createdAt.getTime(), 'of the time the session started')
+  const tokens = await core.db.refreshToken.findMany({ where: { sessionId: session.id }, orderBy: { id: 'asc' } })
+  t.equal(tokens.length, 4, 'the first token and three rotations')
+  for (const token of tokens) {
+    t.match(token.id, UUID_V7, 'each refresh token id is a UUIDv7')
+    t.equal(timeOf(token.id), token.createdAt.getTime(), 'of the time the token was made')
+  }
+  const byTime = [...tokens].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+  t.same(tokens.map((token) => token.createdAt.getTime()), byTime.map((token) => token.createdAt.getTime()), 'so that the order of the ids is the order of creation')
 })
 
 t.test('logout revokes the session at once: its refresh and access tokens stop working', async (t) => {

@@ -8,6 +8,7 @@ import { InvalidGrant, RoleNotHeld } from '../errors.js'
 import type { CoreEvents } from '../events.js'
 import { hashToken, randomToken } from '../secrets.js'
 import type { Sessions, TokenPair } from '../sessions.js'
+import { timeOrderedId } from '../time-ordered-ids.js'
 import type { AuthorizationRequest } from './authorization-request.js'
 import type { BrowserSessions, LiveBrowserSession } from './browser-sessions.js'
 import type { IdTokens } from './id-tokens.js'
@@ -73,8 +74,8 @@ export class AuthorizationCodes {
 
   async redeem(redemption: CodeRedemption): Promise<RedeemedCode> {
     const codeHash = hashToken(redemption.code)
-    const sessionId = crypto.randomUUID()
     const now = new Date()
+    const sessionId = timeOrderedId(now.getTime())
     const code = await this.records.consume(codeHash, sessionId, now)
     if (!code) throw await this.refuseReuse(codeHash, redemption.client.id)
     // The code is spent from here on, whatever follows: a stolen code tried with the wrong verifier
