@@ -74,6 +74,13 @@ function isDue(row: SigningKeyRecord, now: number): boolean {
  */
 
 /**
+ * The first key is made at start, under the key set's lock: an instance that starts while another
+ * holds it (making that key, or rotating) waits for it. Prisma's defaults (2 s for a connection, 5 s
+ * for the whole transaction) would fail the start instead whenever that takes longer.
+ */
+const START_TRANSACTION = { maxWait: 30_000, timeout: 60_000 }
+
+/**
  * The signing keys, shared by every instance through Postgres. Each instance keeps a short-lived
  * cached view; an unknown kid triggers at most one reload per second, so a flood of made-up kids
  * cannot turn into a flood of queries.
@@ -105,7 +112,7 @@ export class SigningKeys {
       // With no active key nothing can sign, so there is no token to keep valid: this key signs at once.
       await this.records.insert(tx, this.newRow(key, { state: 'active', createdAt: now, activatedAt: now }))
       await recordAudit(tx, { type: 'signing_key.created', data: { kid: key.kid, algorithm: key.alg } })
-    })
+    }, START_TRANSACTION)
     this.invalidate()
   }
 

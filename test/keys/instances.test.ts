@@ -3,9 +3,11 @@
 // that a downstream cache could still be missing, and racing instances promote exactly one key.
 import t from 'tap'
 import * as jose from 'jose'
+import pg from 'pg'
 import { buildApp, type App } from '../../src/app.js'
 import { KeyEncryption } from '../../src/core/key-encryption.js'
 import { SigningKeys } from '../../src/core/signing-keys.js'
+import { testEnvironment } from '../helpers/harness.js'
 import { listeningTestApp } from '../helpers/listening.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 
@@ -125,4 +127,26 @@ t.test('instances racing to rotate on a schedule rotate once: the age check is u
   t.equal(results.filter(Boolean).length, 1, 'one of them rotated')
   t.equal(await db.signingKey.count(), before + 1, 'one new key')
   t.same(await Promise.all([first, second].map((app) => app.core.signingKeys.rotateIfOlderThan(60_000))), [undefined, undefined], 'the newest key is young now')
+})
+
+t.test('an instance starting while another holds the key set\'s lock waits for it, longer than Prisma\'s 5 s transaction default', async (t) => {
+  // A fresh database with no key: the start makes the first one, under the lock.
+  const fresh = await testEnvironment(t)
+  const holder = new pg.Client({ connectionString: fresh.databaseUrl })
+  await holder.connect()
+  t.teardown(() => holder.end())
+  await holder.query('BEGIN')
+  await holder.query('SELECT pg_advisory_xact_lock(7461726)') // the key set's (src/stores/signing-key-records.ts)
+  let started = false
+  const starting = buildApp(fresh.config).then((app) => {
+    started = true
+    t.teardown(() => app.close())
+    return app
+  })
+  starting.catch(() => undefined) // awaited below: a start that gave up fails the test there
+  await sleep(6000)
+  t.notOk(started, 'still waiting for the lock after 6 s')
+  await holder.query('COMMIT')
+  const app = await starting
+  t.equal(await app.stores.database.prisma.signingKey.count({ where: { state: 'active' } }), 1, 'then it starts, with one active key')
 })
