@@ -40,6 +40,8 @@ interface FlowResult {
   wal: { fpi: number; bytes: number }
   /** Blocks per request of the side's database read from outside shared buffers (pg_stat_database). */
   blocksRead: number
+  /** The same, by table and index, for the relations that read most. */
+  readsByRelation: Record<string, number>
   /** Seconds of the flow during which autovacuum worked on this side's database, and on the other's. */
   autovacuum: { own: number; other: number }
   /** Seconds into the flow when pruning had deleted its backlog; null when it was still at it. */
@@ -114,10 +116,20 @@ async function watchPruning(database: string, prefix: string, watching: { on: bo
  * The cluster's WAL counters (pg_stat_wal: the flow under load is the only one writing much
  * meanwhile), and the blocks its database read from outside shared buffers.
  */
-async function postgresCounters(client: pg.Client): Promise<{ fpi: number; bytes: number; blocksRead: number }> {
+async function postgresCounters(client: pg.Client): Promise<{ fpi: number; bytes: number; blocksRead: number; byRelation: Map<string, number> }> {
   const { rows } = await client.query<{ fpi: string; bytes: string; read: string }>(`
     SELECT wal_fpi AS fpi, wal_bytes AS bytes, (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS read FROM pg_stat_wal`)
-  return { fpi: Number(rows[0]!.fpi), bytes: Number(rows[0]!.bytes), blocksRead: Number(rows[0]!.read) }
+  const relations = await client.query<{ name: string; read: string }>(`
+    SELECT relname AS name, heap_blks_read AS read FROM pg_statio_user_tables
+    UNION ALL SELECT indexrelname, idx_blks_read FROM pg_statio_user_indexes`)
+  const byRelation = new Map(relations.rows.map((r) => [r.name, Number(r.read)]))
+  return { fpi: Number(rows[0]!.fpi), bytes: Number(rows[0]!.bytes), blocksRead: Number(rows[0]!.read), byRelation }
+}
+
+/** Blocks per request read by each relation between two counts, the four that read most. */
+function topReads(before: Map<string, number>, after: Map<string, number>, requests: number): Record<string, number> {
+  const reads = [...after].map(([name, read]) => [name, (read - (before.get(name) ?? 0)) / requests] as const)
+  return Object.fromEntries(reads.filter(([, read]) => read > 0).sort((a, b) => b[1] - a[1]).slice(0, 4))
 }
 
 /** Seconds during which an autovacuum worker was busy in each database, sampled every 100 ms while `watching.on`. */
@@ -221,7 +233,8 @@ export async function dataScale(options: { rows: number; seconds: number; rounds
     watching.on = false
     const autovacuumSeconds = await vacuumed
     const autovacuum = { own: autovacuumSeconds.get(target.database) ?? 0, other: autovacuumSeconds.get(other.database) ?? 0 }
-    target.results[flow].push({ load: result, cpu, wal, blocksRead: (countersAfter.blocksRead - countersBefore.blocksRead) / requests, autovacuum, prunedAfter: await pruned })
+    target.results[flow].push({ load: result, cpu, wal, blocksRead: (countersAfter.blocksRead - countersBefore.blocksRead) / requests,
+      readsByRelation: topReads(countersBefore.byRelation, countersAfter.byRelation, requests), autovacuum, prunedAfter: await pruned })
   }
   for (let round = 0; round < rounds; round++) {
     // Each side goes first in every other round, so that neither always follows the other's load.
@@ -259,6 +272,13 @@ export async function dataScale(options: { rows: number; seconds: number; rounds
     for (const target of [small, large]) {
       const m = of(target, flow)
       console.log(`| ${flow} | ${target.label} | ${f(m.rate)} | ${m.p50} | ${m.p99} (${m.p99s.join(', ')}) | ${f(m.server, 2)} | ${f(m.postgres, 2)} | ${f(m.walKb, 1)} | ${f(m.fpi, 2)} | ${f(m.blocksRead, 2)} | ${m.autovacuum} | ${m.prunedText} | ${m.errors} |`)
+    }
+  }
+  console.log('\nBlocks read per request from outside shared buffers, by relation (the four that read most, in each round):')
+  for (const flow of ['login', 'refresh', 'me'] as const) {
+    for (const target of [small, large]) {
+      const rounds = target.results[flow].map((r) => Object.entries(r.readsByRelation).map(([name, read]) => `${name} ${f(read, 2)}`).join(', ') || 'none')
+      console.log(`- ${flow}, ${target.label}: ${rounds.join(' | ')}`)
     }
   }
   console.log(`\n| flow | throughput | p50 | p99 | within ${WITHIN * 100}% |`)
