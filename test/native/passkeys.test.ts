@@ -69,9 +69,17 @@ t.test('register a passkey, list it, then log in with the password and the passk
   })
   t.ok(options.pubKeyCredParams.some((p: { alg: number }) => p.alg === -7), 'ES256 offered')
   const response = authenticator.create(options)
-  const registered = await post('/api/v1/auth/mfa/passkeys', { response, name: '  Laptop  ' }, bearer(token))
+  // A name that would read as something else, or break a line, is refused before anything is checked.
+  for (const name of ['Laptop\u202Eexe.ssapyek', 'Laptop\u2066\u2069', 'Laptop\u200F', 'two\nlines', 'bell\u0007', 'line\u2028sep', '   ', 'x'.repeat(65)]) {
+    const refused = await post('/api/v1/auth/mfa/passkeys', { response, name }, bearer(token))
+    // Named by code points: the raw characters would break the lines of tap's own output.
+    const shown = name.replace(/[^\x20-\x7e]/gu, (c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`)
+    t.equal(refused.statusCode, 422, shown)
+    t.equal(refused.json().code, 'VALIDATION_ERROR', shown)
+  }
+  const registered = await post('/api/v1/auth/mfa/passkeys', { response, name: '  \u{1F9D1}\u200D\u{1F4BB} Laptop  ' }, bearer(token))
   t.equal(registered.statusCode, 200, registered.body)
-  t.match(registered.json().data.passkey, { id: String, name: 'Laptop', transports: ['internal', 'hybrid'], last_used_at: null })
+  t.match(registered.json().data.passkey, { id: String, name: '\u{1F9D1}\u200D\u{1F4BB} Laptop', transports: ['internal', 'hybrid'], last_used_at: null })
 
   const row = await db.passkey.findFirstOrThrow({ where: { accountId: account.id } })
   t.equal(row.credentialId, response.id, 'stored under the credential id')
@@ -84,7 +92,7 @@ t.test('register a passkey, list it, then log in with the password and the passk
 
   const listed = await app.inject({ method: 'GET', url: '/api/v1/auth/mfa/passkeys', headers: bearer(token) })
   t.equal(listed.statusCode, 200)
-  t.same(listed.json().data.passkeys.map((p: { name: string }) => p.name), ['Laptop'])
+  t.same(listed.json().data.passkeys.map((p: { name: string }) => p.name), ['\u{1F9D1}\u200D\u{1F4BB} Laptop'], 'trimmed; an emoji joined by U+200D is a name like any other')
   t.notMatch(listed.body, new RegExp(Buffer.from(row.publicKey).toString('base64url').slice(0, 20)), 'never the key')
 
   const mfaToken = await passwordStep(t, account, { role: 'writer' })

@@ -92,7 +92,16 @@ const Passkey = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 })
-export const PasskeyName = Type.String({ minLength: 1, maxLength: 64, pattern: '\\S', description: 'A name for the owner to tell passkeys apart (default "Passkey")' })
+/**
+ * Shown back to the owner, in the API's list and on the account page: no control characters or line
+ * breaks, and none of Unicode's bidirectional controls, which would make a name read as
+ * something else ("Trojan Source", CVE-2021-42574). Other format characters stay: emoji need the
+ * zero-width joiner.
+ */
+export const PasskeyName = Type.String({
+  minLength: 1, maxLength: 64, pattern: '^(?!\\s*$)[^\\p{Cc}\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029]*$',
+  description: 'A name for the owner to tell passkeys apart (default "Passkey"): not blank, no control or bidirectional formatting characters',
+})
 const MfaToken = Type.String({ minLength: 1, maxLength: 512, description: 'From the login\'s 403 `MFA_REQUIRED` answer' })
 
 const THIRD_PARTY = 'the Bearer token was issued to a third-party application, which may not see or change how the account logs in (`FORBIDDEN`)'
