@@ -7,8 +7,9 @@ const INVALIDATE = '__redis__:invalidate'
 /**
  * Keeps a TrackedView current through Redis client-side caching (RESP2, broadcast mode): a second
  * connection subscribes to the invalidation channel, and the store's connection asks Redis to send
- * there the name of every key written under the view's prefixes, by anyone. Every heartbeatMs it
- * writes a heartbeat key of its own, whose invalidation tells the view how current it is.
+ * there the name of every key written under the view's prefixes, by anyone. Every heartbeatMs, while
+ * checks use the view, it writes a heartbeat key of its own, whose invalidation tells the view how
+ * current it is.
  *
  * Whatever goes wrong (either connection lost or reconnected, perhaps to a new Sentinel master,
  * the subscriber dropped for a full output buffer, invalidations lagging) ends in heartbeats that
@@ -82,6 +83,11 @@ export class RedisTracking {
     this.subscriber.disconnect()
   }
 
+  /** Heartbeats written so far, for a test of an idle instance. */
+  get heartbeatsSent(): number {
+    return this.heartbeats
+  }
+
   /** The subscriber's id, for a test that drops it (CLIENT KILL ID). */
   get subscriberClientId(): number | undefined {
     return this.subscriberId
@@ -131,7 +137,7 @@ export class RedisTracking {
   private beat() {
     // Also clears a view that has stopped being current, so it holds nothing from before a gap.
     this.view.isCurrent()
-    if (!this.view.trackingOn || this.main.status !== 'ready') return
+    if (!this.view.trackingOn || this.main.status !== 'ready' || !this.view.wanted) return
     const key = `${this.heartbeatPrefix}${++this.heartbeats}`
     this.view.heartbeatSent(key)
     this.main.set(key, '', 'PX', 2000).catch(() => undefined)

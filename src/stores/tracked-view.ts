@@ -11,11 +11,17 @@
  * seen by every read starting after T + windowMs. Otherwise
  * (tracking not confirmed yet, a connection lost, invalidations lagging) it answers nothing and
  * forgets what it held, and every read goes to Redis.
+ *
+ * A view that no check has asked for `idleMs` is not wanted: its heartbeats pause, so an idle
+ * instance costs Redis and itself nothing. It stops being current as any gap would make it, and the
+ * first check after asks Redis while the next heartbeat makes it current again.
  */
 export interface TrackedViewOptions {
   /** How old the newest confirmed heartbeat may be for the view to answer. */
   windowMs?: number
   maxEntries?: number
+  /** With no check for this long, heartbeats pause until the next one. */
+  idleMs?: number
   now?: () => number
 }
 
@@ -38,6 +44,7 @@ export interface ViewStats {
 
 export class TrackedView {
   readonly windowMs: number
+  private readonly idleMs: number
   private readonly maxEntries: number
   private readonly now: () => number
   private readonly entries = new Map<string, string | null>()
@@ -50,9 +57,11 @@ export class TrackedView {
   private readonly inFlight = new Map<string, Set<ViewRead>>()
   private fromView = 0
   private fromStore = 0
+  private askedAt = -Infinity
 
   constructor(options: TrackedViewOptions = {}) {
     this.windowMs = options.windowMs ?? 75
+    this.idleMs = options.idleMs ?? 5000
     this.maxEntries = options.maxEntries ?? 100_000
     this.now = options.now ?? Date.now
   }
@@ -69,6 +78,7 @@ export class TrackedView {
 
   /** The values of all `keys` if the view is current and holds every one of them (absent ones too). */
   lookup(keys: string[]): (string | null)[] | undefined {
+    this.askedAt = this.now()
     if (!this.isCurrent()) return undefined
     const values: (string | null)[] = []
     for (const key of keys) {
@@ -149,6 +159,11 @@ export class TrackedView {
 
   get trackingOn(): boolean {
     return this.tracking
+  }
+
+  /** Whether a check has asked the view within idleMs: heartbeats are sent only while it has. */
+  get wanted(): boolean {
+    return this.now() - this.askedAt < this.idleMs
   }
 
   stats(): ViewStats {

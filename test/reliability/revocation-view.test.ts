@@ -117,3 +117,39 @@ t.test('a revocation that overtakes a read in flight keeps that read out of the 
   t.equal((await pending).statusCode, 200, 'the check made before the logout lets it through')
   t.equal((await me(second, session.token)).statusCode, 401, 'its stale answer was not kept')
 })
+
+t.test('an idle instance pauses its heartbeats; its first check after asks Redis, and the view is current again soon after', async (t) => {
+  const idle = new RedisStore(REDIS_URL, first.testEnv.config.REDIS_KEY_PREFIX, undefined, { view: { prefixes: VIEWED_KEY_PREFIXES, idleMs: 300 } })
+  t.teardown(() => idle.close())
+  await idle.connect()
+  const key = 'revoked:idle-test'
+  const writer = first.stores.keyValue
+  const check = () => idle.getManyViewed([key]).then(([value]) => value)
+  await until(async () => {
+    await check()
+    return idle.viewStats()!.current
+  })
+  t.ok(idle.viewStats()!.current, 'current while checks come')
+
+  await sleep(400)
+  const paused = idle.tracking!.heartbeatsSent
+  await sleep(300)
+  t.equal(idle.tracking!.heartbeatsSent, paused, 'no heartbeat while no check asks')
+  t.equal(idle.viewStats()!.current, false, 'so the view is not current')
+
+  await writer.set(key, 'revoked', 60_000)
+  const before = idle.viewStats()!
+  t.equal(await check(), 'revoked', 'a revocation written by another instance meanwhile is seen by the first check after')
+  t.equal(idle.viewStats()!.fromStore, before.fromStore + 1, 'which asked Redis')
+  // Checks until one is answered from the view (a loaded machine may delay heartbeats).
+  const resumed = idle.viewStats()!
+  let answer: string | null | undefined
+  await until(async () => {
+    const before = idle.viewStats()!.fromView
+    answer = await check()
+    return idle.viewStats()!.fromView > before
+  })
+  t.ok(idle.tracking!.heartbeatsSent > paused, 'heartbeats again')
+  t.ok(idle.viewStats()!.fromView > resumed.fromView, 'and the view answers again')
+  t.equal(answer, 'revoked', 'with what Redis holds')
+})

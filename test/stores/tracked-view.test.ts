@@ -106,3 +106,19 @@ t.test('it keeps at most maxEntries keys, dropping the oldest', async (t) => {
   t.equal(view.lookup(['a']), undefined)
   t.same(view.lookup(['b', 'c']), ['b', 'c'])
 })
+
+t.test('it is wanted for idleMs after a check asked it, and not after', async (t) => {
+  const clock = { now: 1_000_000 }
+  const view = new TrackedView({ idleMs: 1000, now: () => clock.now })
+  t.notOk(view.wanted, 'no check yet: no heartbeats')
+  view.lookup(['a'])
+  t.ok(view.wanted, 'a check asked')
+  clock.now += 999
+  t.ok(view.wanted, 'still, just under idleMs later')
+  view.stats()
+  view.isCurrent()
+  clock.now += 1
+  t.notOk(view.wanted, 'idle: asking for stats or whether it is current is not a check')
+  view.lookup(['a'])
+  t.ok(view.wanted, 'the next check wants it again')
+})
