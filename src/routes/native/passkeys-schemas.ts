@@ -92,6 +92,9 @@ const Passkey = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 })
+/** Control characters, line and paragraph separators, Unicode's bidirectional controls (a regex class). */
+const REFUSED_IN_NAMES = '\\p{Cc}\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
+
 /**
  * Shown back to the owner, in the API's list and on the account page: no control characters or line
  * breaks, and none of Unicode's bidirectional controls, which would make a name read as
@@ -99,7 +102,8 @@ const Passkey = Type.Object({
  * zero-width joiner.
  */
 export const PasskeyName = Type.String({
-  minLength: 1, maxLength: 64, pattern: '^(?!\\s*$)[^\\p{Cc}\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029]*$',
+  // One character that is not a space somewhere; no lookahead, which the request fuzzer cannot generate.
+  minLength: 1, maxLength: 64, pattern: `^[^${REFUSED_IN_NAMES}]*[^\\s${REFUSED_IN_NAMES}][^${REFUSED_IN_NAMES}]*$`,
   description: 'A name for the owner to tell passkeys apart (default "Passkey"): not blank, no control or bidirectional formatting characters',
 })
 const MfaToken = Type.String({ minLength: 1, maxLength: 512, description: 'From the login\'s 403 `MFA_REQUIRED` answer' })
