@@ -9,6 +9,7 @@
 // are written by SQL (generate_series), not through the API, so a million takes seconds, not hours.
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { loadConfig } from '../src/config.js'
 import { createCore } from '../src/core/index.js'
@@ -120,7 +121,7 @@ async function watchPruning(database: string, sessions: string[], watching: { on
     while (watching.on) {
       const { rows } = await monitor.query<{ n: string }>('SELECT count(*) AS n FROM refresh_tokens WHERE session_id = ANY($1::uuid[])', [sessions])
       if (Number(rows[0]!.n) === 0) return (Date.now() - started) / 1000
-      await new Promise((resolve) => setTimeout(resolve, 250))
+      await sleep(250)
     }
     return null
   } finally {
@@ -154,7 +155,7 @@ async function watchAutovacuum(client: pg.Client, watching: { on: boolean }): Pr
   while (watching.on) {
     const { rows } = await client.query<{ datname: string }>(`SELECT DISTINCT datname FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' AND datname IS NOT NULL`)
     for (const { datname } of rows) seconds.set(datname, (seconds.get(datname) ?? 0) + 0.1)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
   return seconds
 }
@@ -293,8 +294,8 @@ export async function dataScale(options: { rows: number; seconds: number; rounds
   console.log('\nBlocks read per request from outside shared buffers, by relation (the four that read most, in each round):')
   for (const flow of ['login', 'refresh', 'me'] as const) {
     for (const target of [small, large]) {
-      const rounds = target.results[flow].map((r) => Object.entries(r.readsByRelation).map(([name, read]) => `${name} ${f(read, 2)}`).join(', ') || 'none')
-      console.log(`- ${flow}, ${target.label}: ${rounds.join(' | ')}`)
+      const perRound = target.results[flow].map((r) => Object.entries(r.readsByRelation).map(([name, read]) => `${name} ${f(read, 2)}`).join(', ') || 'none')
+      console.log(`- ${flow}, ${target.label}: ${perRound.join(' | ')}`)
     }
   }
   console.log(`\n| flow | throughput | p50 | p99 | within ${WITHIN * 100}% |`)

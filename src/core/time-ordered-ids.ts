@@ -7,8 +7,8 @@ import crypto from 'node:crypto'
  * session), so each needs a page that may be anywhere on disk: at a million rows those pages outgrow
  * Postgres's shared buffers. Time-ordered keys land at the right-hand edge, where the pages already are.
  * The id shows when the row was made: only for rows whose creation time is no secret (a session's id
- * is its `sid`, beside `auth_time`) and whose id is not a credential. Account ids stay random: `sub`
- * must not tell when someone signed up.
+ * is its `sid`, and shows the login time its tokens' holder knows anyway) and whose id is not a
+ * credential. Account ids stay random: `sub` must not tell when someone signed up.
  */
 export function timeOrderedId(now = Date.now()): string {
   // A version-4 UUID already carries RFC 9562's variant bits and the random bits; only the time and

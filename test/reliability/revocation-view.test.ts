@@ -145,9 +145,9 @@ t.test('an idle instance pauses its heartbeats; its first check after asks Redis
   const resumed = idle.viewStats()!
   let answer: string | null | undefined
   await until(async () => {
-    const before = idle.viewStats()!.fromView
+    const fromViewBefore = idle.viewStats()!.fromView
     answer = await check()
-    return idle.viewStats()!.fromView > before
+    return idle.viewStats()!.fromView > fromViewBefore
   })
   t.ok(idle.tracking!.heartbeatsSent > paused, 'heartbeats again')
   t.ok(idle.viewStats()!.fromView > resumed.fromView, 'and the view answers again')
