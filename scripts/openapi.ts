@@ -3,15 +3,20 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { buildApp } from '../src/app.js'
+import { buildApp, type App } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+
+/** The document as openapi.yaml holds it: what `app` serves at /docs/json, in YAML. */
+export async function renderOpenApi(app: App): Promise<string> {
+  await app.ready()
+  return app.swagger({ yaml: true })
+}
 
 export async function generateOpenApi(): Promise<string> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-openapi-'))
   const app = await buildApp(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', METRICS_ENABLED: 'false' }))
   try {
-    await app.ready()
-    return app.swagger({ yaml: true })
+    return await renderOpenApi(app)
   } finally {
     await app.close()
     await fs.rm(dataDir, { recursive: true, force: true })
