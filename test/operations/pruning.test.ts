@@ -3,7 +3,7 @@ import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { InvalidRefreshToken, RefreshTokenReused } from '../../src/core/errors.js'
 import { PRUNE_KINDS, Pruning, type RetentionPolicy } from '../../src/core/pruning.js'
-import { PruningRecords } from '../../src/stores/pruning-records.js'
+import { PruningRecords, deleteStatement } from '../../src/stores/pruning-records.js'
 import { hashToken } from '../../src/core/secrets.js'
 import { createAccount } from '../helpers/accounts.js'
 import { buildTestApp } from '../helpers/harness.js'
@@ -218,6 +218,45 @@ t.test('npm run cli -- prune prunes everything due now and prints the counts; AU
   t.equal(pruning.code, 0, pruning.stderr)
   t.match(JSON.parse(pruning.stdout), { audit_events: 3 }, 'the default retention (365 days) prunes them')
   t.equal(await db.auditEvent.count({ where: { type: 'test.cli' } }), 0)
+})
+
+interface PlanNode { 'Node Type': string; 'Parent Relationship'?: string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] }
+
+/** How the DELETE reaches the rows of `table` it deletes: its plan, the search (an InitPlan) left out. */
+function deleteScans(plan: PlanNode, table: string): string[] {
+  const scans: string[] = []
+  const visit = (node: PlanNode) => {
+    if (node['Parent Relationship'] === 'InitPlan') return
+    if (node['Relation Name'] === table) scans.push([node['Node Type'], node['Index Name']].filter(Boolean).join(' using '))
+    node.Plans?.forEach(visit)
+  }
+  visit(plan)
+  return scans
+}
+
+t.test('on large tables, pruning deletes the rows its search found by their place: no pass over the table, no second descent of its key', async (t) => {
+  // Live rows, enough of them that the planner answered `WHERE id IN (search)` with a pass over the
+  // whole table: 5,000 sessions with 10 tokens each, 50,000 recent audit events.
+  const account = await createAccount(app)
+  t.teardown(async () => {
+    await db.account.delete({ where: { id: account.id } })
+    await db.auditEvent.deleteMany({ where: { type: 'test.bulk' } })
+  })
+  await db.$executeRaw`
+    WITH s AS (
+      INSERT INTO sessions (id, account_id, role, client_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+      SELECT gen_random_uuid(), ${account.id}::uuid, 'member', 'latchkey', now(), now(), now() + interval '1 day', now() + interval '2 days'
+      FROM generate_series(1, 5000) RETURNING id
+    )
+    INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
+    SELECT gen_random_uuid(), s.id, md5(random()::text), now(), now() + interval '1 day' FROM s, generate_series(1, 10)`
+  await db.$executeRaw`INSERT INTO audit_events (type, account_id, created_at) SELECT 'test.bulk', ${account.id}::uuid, now() FROM generate_series(1, 50000)`
+  await db.$executeRawUnsafe('ANALYZE sessions, refresh_tokens, audit_events')
+  for (const kind of ['refresh_tokens', 'sessions', 'audit_events'] as const) {
+    const [row] = await db.$queryRaw<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>`EXPLAIN (FORMAT JSON) ${deleteStatement(kind, new Date(), 1000)}`
+    const scans = deleteScans(row!['QUERY PLAN'][0].Plan, kind)
+    t.ok(scans.every((scan) => !scan.startsWith('Seq Scan') && !scan.includes('_pkey')), `${kind}: ${scans.join(', ')}`)
+  }
 })
 
 t.test('the pruning settings are checked like the other integers', async (t) => {
