@@ -69,13 +69,30 @@ const request: autocannon.Request = {
   },
 }
 
+/** The q-quantile of `latencies` (ms), to a tenth of a millisecond. */
+function quantile(latencies: number[], q: number): number {
+  const sorted = [...latencies].sort((a, b) => a - b)
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10
+}
+
 async function closedLoop(): Promise<LoadResult> {
-  const result = await autocannon({ url: scenario.url, duration: scenario.duration, connections: scenario.connections, requests: [request] })
+  // autocannon's percentiles come from a histogram of whole milliseconds, which cannot tell a 2.0 ms
+  // median from a 2.9 ms one; each answer's time as autocannon measured it is finer.
+  const latencies: number[] = []
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const options = { url: scenario.url, duration: scenario.duration, connections: scenario.connections, requests: [request] }
+    autocannon(options, (error: Error | null, done) => {
+      if (error) reject(error)
+      else resolve(done)
+    }).on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode < 400) latencies.push(responseTime)
+    })
+  })
   return {
     name: scenario.name,
     requestsPerSecond: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
     // 304s are successes here (the If-None-Match scenario); 4xx and 5xx are not.
     errors: result.errors + result.timeouts + result['4xx'] + result['5xx'],
     total: result.requests.total,
@@ -114,9 +131,7 @@ async function openLoop(rate: number): Promise<LoadResult> {
   }
   await Promise.all(pending)
   agent.destroy()
-  latencies.sort((a, b) => a - b)
-  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0)
-  return { name: scenario.name, requestsPerSecond: latencies.length / scenario.duration, p50: at(0.5), p99: at(0.99), errors, total: latencies.length }
+  return { name: scenario.name, requestsPerSecond: latencies.length / scenario.duration, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, total: latencies.length }
 }
 
 async function codeFlows(flow: CodeFlowScenario): Promise<LoadResult> {
