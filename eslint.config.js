@@ -10,7 +10,7 @@ const SESSION_SCOPED_SQL = String.raw`/pg_(try_)?advisory_(un)?lock(_shared|_all
 // the project service), so floating promises, `any` leaking out of libraries and misused async
 // callbacks are caught here rather than in production.
 export default defineConfig(
-  globalIgnores(['node_modules/', 'dist/', 'src/generated/', 'coverage/', '.tap/']),
+  globalIgnores(['node_modules/', 'dist/', 'src/generated/', 'coverage/', '.tap/', '.test-build/']),
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

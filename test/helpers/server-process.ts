@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { TYPESCRIPT_NODE_ARGS } from './typescript.js'
+import { scriptArgs } from './typescript.js'
 
 export interface ServerProcess {
   child: ChildProcess
@@ -28,7 +28,7 @@ interface Teardown {
 export function spawnProcess(t: Teardown, env: Record<string, string | undefined>, script = 'src/server.ts', args: string[] = []): SpawnedProcess {
   const notInherited = new Set(['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_SECRET', 'PORT', 'HOST', 'ISSUER', 'NODE_ENV'])
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !notInherited.has(name)))
-  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, script, ...args], {
+  const child = spawn(process.execPath, [...scriptArgs(script), ...args], {
     // PORT=0 leaves no address to derive an issuer from, so a fixed one unless the test sets its own.
     env: { ...cleanEnv, PORT: '0', METRICS_PORT: '0', ISSUER: 'http://latchkey.test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

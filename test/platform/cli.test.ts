@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import { buildTestApp } from '../helpers/harness.js'
 import { createAccount } from '../helpers/accounts.js'
 import { runCli, runSeedDemo, type CliResult } from '../helpers/cli.js'
-import { TYPESCRIPT_NODE_ARGS } from '../helpers/typescript.js'
+import { scriptArgs } from '../helpers/typescript.js'
 
 // The entry points themselves, `npm run seed:demo` and `npm run cli`, run here as processes of their own,
 // once each (a process costs seconds of start-up); the other tests of the commands run them in-process.
@@ -17,7 +17,7 @@ const cliEnv = {
   DATABASE_URL: config.DATABASE_URL!, REDIS_URL: config.REDIS_URL!, REDIS_KEY_PREFIX: config.REDIS_KEY_PREFIX,
   KEY_ENCRYPTION_SECRET: config.KEY_ENCRYPTION_SECRET!, ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1', LOG_LEVEL: 'silent',
 }
-const spawned = (script: string, args: string[] = []) => run(process.execPath, [...TYPESCRIPT_NODE_ARGS, script, ...args], { env: cliEnv })
+const spawned = (script: string, args: string[] = []) => run(process.execPath, [...scriptArgs(script), ...args], { env: cliEnv })
 /** The output of a command run in-process; a non-zero exit throws, as it does from execFile above. */
 const succeeded = async (result: Promise<CliResult>) => {
   const { code, stdout, stderr } = await result

@@ -1,0 +1,43 @@
+// `npm test` runs the suite from JavaScript compiled once per run, into .test-build/: through tsx,
+// every one of the ~110 test processes (and every service it starts) spent 1.5-2 s of CPU loading
+// ~1,100 modules through Node's loader hooks, which run on a thread of their own in Node 20; on two
+// cores the suite is bound by CPU. Single files still run from TypeScript (`npx tap test/x.test.ts`).
+//
+// .test-build/ mirrors the repository: each TypeScript file of the compiled folders sits beside its
+// JavaScript (tests read sources), every other file and top-level entry is a link to the original,
+// so paths relative to a module (`../../prisma/migrations`, `../../openapi.yaml`) find the same
+// files. Each JavaScript file carries its source map with the TypeScript in it, named by its original
+// path: stack traces and the coverage report point at src/, not at the copy.
+import fs from 'node:fs'
+import path from 'node:path'
+import { transform } from 'esbuild'
+
+const ROOT = process.cwd()
+const OUT = path.join(ROOT, '.test-build')
+const COMPILED = ['src', 'test', 'scripts', 'examples', 'bench']
+const NOT_LINKED = new Set(['.git', '.test-build', '.tap', ...COMPILED])
+const tsconfigRaw = JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8'))
+
+fs.rmSync(OUT, { recursive: true, force: true })
+fs.mkdirSync(OUT)
+for (const entry of fs.readdirSync(ROOT)) {
+  if (!NOT_LINKED.has(entry)) fs.symlinkSync(path.join('..', entry), path.join(OUT, entry))
+}
+
+const files = COMPILED.flatMap((dir) => fs.readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true })
+  .filter((entry) => entry.isFile())
+  .map((entry) => path.relative(ROOT, path.join(entry.parentPath, entry.name))))
+
+await Promise.all(files.map(async (file) => {
+  const source = path.join(ROOT, file)
+  const target = path.join(OUT, file)
+  fs.mkdirSync(path.dirname(target), { recursive: true })
+  fs.symlinkSync(path.relative(path.dirname(target), source), target)
+  if (!file.endsWith('.ts') || file.endsWith('.d.ts')) return
+  // The options tsx transforms with, so the code under test (and what coverage counts in it) is the same.
+  const { code } = await transform(fs.readFileSync(source, 'utf8'), {
+    loader: 'ts', format: 'esm', target: `node${process.versions.node}`, tsconfigRaw, minifyWhitespace: true, keepNames: true,
+    sourcefile: source, sourcemap: 'inline', sourcesContent: true,
+  })
+  fs.writeFileSync(target.replace(/\.ts$/, '.js'), code)
+}))
