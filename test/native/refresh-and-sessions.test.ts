@@ -390,7 +390,9 @@ t.test('concurrent bearer-only refreshes without a grace window: one exchange at
   t.ok(winners.length <= 1, `at most one exchange answered (${winners.length})`)
   t.ok(responses.filter((r) => r.statusCode === 401 && r.json().code === 'REFRESH_TOKEN_REUSED').length >= 9, 'the others are reuse')
   t.ok(responses.every((r) => r.statusCode === 200 || r.statusCode === 401), 'nothing else')
-  for (const winner of winners) t.equal((await me(strictApp, winner.json().data.token)).statusCode, 401, 'the new token dies with the session')
+  // One assertion whether or not there was a winner: the suite's count is the same on every run.
+  const afterwards = await Promise.all(winners.map(async (winner) => (await me(strictApp, winner.json().data.token)).statusCode))
+  t.same(afterwards, winners.map(() => 401), 'a new token, if any, dies with the session')
   const session = await strictApp.stores.database.prisma.session.findFirstOrThrow({ where: { accountId: account.id } })
   t.ok(session.revokedAt, 'the session is over')
 })
