@@ -25,10 +25,10 @@ interface Teardown {
  * Runs a script of the project (the service by default, or a CLI) as its npm script would, with
  * none of the store settings of the test runner's own environment. Killed at teardown.
  */
-export function spawnProcess(t: Teardown, env: Record<string, string | undefined>, script = 'src/server.ts', args: string[] = []): SpawnedProcess {
+export function spawnProcess(t: Teardown, env: Record<string, string | undefined>, script = 'src/server.ts', args: string[] = [], options: { typescript?: boolean } = {}): SpawnedProcess {
   const notInherited = new Set(['DATABASE_URL', 'REDIS_URL', 'KEY_ENCRYPTION_SECRET', 'PORT', 'HOST', 'ISSUER', 'NODE_ENV'])
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !notInherited.has(name)))
-  const child = spawn(process.execPath, [...scriptArgs(script), ...args], {
+  const child = spawn(process.execPath, [...scriptArgs(script, options), ...args], {
     // PORT=0 leaves no address to derive an issuer from, so a fixed one unless the test sets its own.
     env: { ...cleanEnv, PORT: '0', METRICS_PORT: '0', ISSUER: 'http://latchkey.test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,9 +68,12 @@ export function spawnProcess(t: Teardown, env: Record<string, string | undefined
   return { child, output: () => output, exited, waitFor }
 }
 
-/** Starts `src/server.ts` as `npm start` would, and waits for it to listen. */
-export async function startServerProcess(t: Teardown, env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const spawned = spawnProcess(t, env)
+/**
+ * Starts `src/server.ts` and waits for it to listen; with `typescript`, through tsx as `npm start`
+ * does, not from the suite's compiled copy.
+ */
+export async function startServerProcess(t: Teardown, env: Record<string, string | undefined>, options: { typescript?: boolean } = {}): Promise<ServerProcess> {
+  const spawned = spawnProcess(t, env, 'src/server.ts', [], options)
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     // Generous: four test files share two cores, and a start under that load has taken over 60 s

@@ -8,9 +8,10 @@ const COMPILED_ROOT = HERE.includes(COPY) ? HERE.slice(0, HERE.indexOf(COPY) + C
 
 /**
  * Node's arguments to run a TypeScript file of the project (`src/server.ts`) as the tests themselves
- * run: from the compiled copy when the suite runs from it, else through tsx.
+ * run: from the compiled copy when the suite runs from it, else through tsx. `typescript` asks for
+ * tsx either way, as `npm start` runs the service.
  */
-export function scriptArgs(script: string): string[] {
-  if (COMPILED_ROOT) return ['--enable-source-maps', path.join(COMPILED_ROOT, script.replace(/\.ts$/, '.js'))]
+export function scriptArgs(script: string, options: { typescript?: boolean } = {}): string[] {
+  if (COMPILED_ROOT && !options.typescript) return ['--enable-source-maps', path.join(COMPILED_ROOT, script.replace(/\.ts$/, '.js'))]
   return ['--import', fileURLToPath(new URL('../setup/typescript.mjs', import.meta.url)), script]
 }

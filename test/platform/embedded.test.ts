@@ -12,7 +12,9 @@ const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-embedded-'))
 t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }))
 
 t.test('npm start with no DATABASE_URL or REDIS_URL runs on embedded defaults and prints the demo credentials', async (t) => {
-  const server = await startServerProcess(t, { DATA_DIR: dataDir, ...FAST_ARGON2 })
+  // Through tsx, as the README's quick start runs it, even when the suite runs compiled.
+  const server = await startServerProcess(t, { DATA_DIR: dataDir, ...FAST_ARGON2 }, { typescript: true })
+  t.ok(server.child.spawnargs.some((arg) => arg.endsWith('typescript.mjs')) && server.child.spawnargs.includes('src/server.ts'), 'src/server.ts through tsx')
   for (const account of DEMO_ACCOUNTS) t.match(server.output(), account.email, `prints ${account.email}`)
 
   const ready = await fetch(`${server.baseUrl}/health/ready`)
