@@ -7,6 +7,7 @@ import { testEnvironment } from '../helpers/harness.js'
 import { bearer, claimsOf, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { startPrivatePostgres, startPrivateRedis } from '../helpers/private-servers.js'
 import { countUnhandledRejections } from '../helpers/unhandled-rejections.js'
+import { hashToken } from '../../src/core/secrets.js'
 
 const unhandledRejections = countUnhandledRejections(t)
 
@@ -118,6 +119,32 @@ t.test('Redis stopped: a reuse detected meanwhile ends the session in Postgres; 
   t.equal((await refreshOn(third.refresh_token)).statusCode, 401, 'so the newest refresh token is dead')
   t.match((await refreshOn(first.refresh_token)).json(), { code: 'REFRESH_TOKEN_REUSED' }, 'the reuse, presented again')
   t.equal((await me(third.token)).statusCode, 401, 'has now refused the session\'s access tokens too')
+  t.equal(unhandledRejections(), 0, 'no unhandled rejection')
+})
+
+t.test('Redis stopped: a refresh whose Redis check fails after its commit takes the rotation back, so the token still rotates', async (t) => {
+  // No rate limits (their Redis store would refuse first) and no grace window, so only taking the
+  // rotation back lets the same token rotate again: a second use would otherwise be reuse.
+  const direct = await buildApp((await testEnvironment(t, { ...outageEnv, RATE_LIMIT_ENABLED: 'false', REFRESH_REUSE_GRACE: '0' })).config)
+  t.teardown(() => direct.close())
+  const refreshOn = (token: string) => direct.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
+  const pair = await nativeLogin(direct, account)
+  const db = app.stores.database.prisma
+  const presented = () => db.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashToken(pair.refresh_token) }, include: { session: true } })
+  const before = await presented()
+
+  await redis.stop()
+  assertUnavailable(t, await refreshOn(pair.refresh_token), 'refresh')
+  const after = await presented()
+  t.ok(after.session.lastUsedAt > before.session.lastUsedAt, 'the rotation had committed: it touched the session')
+  t.equal(after.consumedAt, null, 'the token is unconsumed again')
+  t.equal(await db.refreshToken.count({ where: { parentId: after.id } }), 0, 'and the child nobody got is gone')
+
+  await redis.start()
+  await untilReady(t, direct)
+  const refreshed = await refreshOn(pair.refresh_token)
+  t.equal(refreshed.statusCode, 200, 'the same token rotates once Redis is back')
+  t.equal((await direct.inject({ url: '/api/v1/auth/me', headers: bearer(refreshed.json().data.token) })).statusCode, 200, 'and its access token is accepted')
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
