@@ -41,35 +41,28 @@ export async function signRate(core: Core, seconds: number) {
 }
 
 /**
- * The rotation statement alone (read the presented token with its session and account, consume it,
- * touch the session, insert the child: one round trip), on independent chains so that it measures
- * Postgres, not contention on one row.
+ * The rotation transaction alone (consume parent, touch session, insert child), on independent
+ * chains so that it measures Postgres, not contention on one row.
  */
 export async function rotationTransactionRate(core: Core, seconds: number, chains = 16) {
   const db = core.db
-  const account = await db.account.create({
-    data: {
-      email: `rotation-limit-${Date.now()}@bench.test`, passwordHash: 'x',
-      roles: { create: { role: { connectOrCreate: { where: { name: 'member' }, create: { name: 'member' } } } } },
-    },
-  })
+  const account = await db.account.create({ data: { email: `rotation-limit-${Date.now()}@bench.test`, passwordHash: 'x' } })
   const heads = await Promise.all(Array.from({ length: chains }, async () => {
     const session = await db.session.create({
       data: { accountId: account.id, role: 'member', clientId: 'latchkey', idleExpiresAt: new Date(Date.now() + 86_400_000), absoluteExpiresAt: new Date(Date.now() + 86_400_000) },
     })
-    const token = randomToken()
-    await db.refreshToken.create({ data: { sessionId: session.id, tokenHash: hashToken(token), expiresAt: session.idleExpiresAt } })
-    return { token }
+    const token = await db.refreshToken.create({ data: { sessionId: session.id, tokenHash: hashToken(randomToken()), expiresAt: session.idleExpiresAt } })
+    return { sessionId: session.id, parentId: token.id }
   }))
   return rate(seconds, chains, async (worker) => {
     const head = heads[worker]!
-    const child = randomToken()
-    const rotation = await core.records.sessions.rotatePresented({
-      tokenHash: hashToken(head.token), childId: crypto.randomUUID(), childTokenHash: hashToken(child),
-      idleExpiresAt: new Date(Date.now() + 86_400_000), replaySeal: 'v1.bench', now: new Date(),
+    const childId = crypto.randomUUID()
+    const outcome = await core.records.sessions.consumeAndInsertChild({
+      parentId: head.parentId, sessionId: head.sessionId, childId, childTokenHash: hashToken(randomToken()),
+      idleExpiresAt: new Date(Date.now() + 86_400_000), role: 'member', replaySeal: 'v1.bench', now: new Date(),
     })
     // Each chain is its own, so anything but a rotation means the measurement is wrong.
-    if (rotation?.outcome !== 'rotated') throw new Error(`rotation benchmark: ${rotation?.outcome ?? 'unknown token'}`)
-    head.token = child
+    if (outcome !== 'rotated') throw new Error(`rotation benchmark: ${outcome}`)
+    head.parentId = childId
   })
 }

@@ -46,12 +46,6 @@ export interface AccessTokenSubject {
   scope?: string
 }
 
-/** The claims that make a token unique: chosen before a rotation commits, signed after it. */
-export interface FixedAccessTokenClaims {
-  jti: string
-  iat: number
-}
-
 export interface IssuedAccessToken {
   token: string
   claims: AccessTokenClaims
@@ -98,14 +92,9 @@ export class AccessTokens {
 
   constructor(private readonly keys: SigningKeys, readonly options: AccessTokenOptions) {}
 
-  /**
-   * `fixed` gives the jti and iat chosen earlier, to sign a token decided before (a rotation's, for
-   * its replay): with the same claims and key, RS256 and EdDSA give the same bytes again, their
-   * signatures being deterministic; ES256 the same claims under a new signature.
-   */
-  async issue(subject: AccessTokenSubject, fixed?: FixedAccessTokenClaims): Promise<IssuedAccessToken> {
+  async issue(subject: AccessTokenSubject): Promise<IssuedAccessToken> {
     const key = await this.keys.activeKey()
-    const now = fixed?.iat ?? Math.floor(Date.now() / 1000)
+    const now = Math.floor(Date.now() / 1000)
     const claims: AccessTokenClaims = {
       iss: this.options.issuer,
       sub: subject.accountId,
@@ -113,7 +102,7 @@ export class AccessTokens {
       exp: now + this.options.ttlSeconds,
       iat: now,
       nbf: now,
-      jti: fixed?.jti ?? crypto.randomUUID(),
+      jti: crypto.randomUUID(),
       client_id: subject.clientId,
       sid: subject.sessionId,
       scope: subject.scope ?? scopeForRole(subject.role),

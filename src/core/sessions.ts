@@ -1,10 +1,9 @@
 import type { Database } from '../stores/database.js'
-import crypto from 'node:crypto'
-import type { Rotation, SessionRecord, SessionRecords, SessionWriter } from '../stores/session-records.js'
-import type { AccessTokenClaims, AccessTokens, FixedAccessTokenClaims, IssuedAccessToken } from './access-tokens.js'
+import type { RotationCommit, SessionRecord, SessionRecords, SessionWriter } from '../stores/session-records.js'
+import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
 import { selectRole, type AccountRoleView, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
-import { AccountDisabled, Forbidden, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, ScopeNotAllowed, SessionExpired, StoreUnavailable } from './errors.js'
+import { AccountDisabled, Forbidden, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, ScopeNotAllowed, SessionExpired } from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { Revocations } from './revocations.js'
 import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
@@ -41,16 +40,13 @@ export interface DelegatedSession {
   browserSessionId?: string
 }
 
-/**
- * What a replay of a rotated token gets again: the child refresh token, and the access token's jti
- * and iat, to sign it again. Seals written before these were kept hold the access token itself.
- */
-type SealedRotation = { refreshToken: string } & (FixedAccessTokenClaims | { accessToken: string })
-
-/** What a replay of an exchanged access token gets again (the seed's bearer-only refresh). */
-interface SealedExchange {
+interface SealedPair {
   accessToken: string
+  refreshToken: string
 }
+
+/** Thrown inside a rotation transaction that lost the race for its parent token. */
+class LostRotationRace extends Error {}
 
 const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000))
 
@@ -106,85 +102,61 @@ export class Sessions {
     return status !== 'active' ? new AccountDisabled() : otherwise
   }
 
-  /**
-   * Rotates a refresh token: exactly one child per token, however many requests race for it. The
-   * read, the checks and the write are one statement; the access token is signed after it commits,
-   * with a jti and iat chosen before, so that a grace-window replay can sign the same token again.
-   */
+  /** Rotates a refresh token: exactly one child per token, however many requests race for it. */
   async rotate(refreshToken: string, options: { role?: string; clientId?: string } = {}): Promise<TokenPair> {
-    const tokenHash = hashToken(refreshToken)
-    if (options.role !== undefined) await this.assertRoleMayChange(tokenHash, options.role, options.clientId)
-    const now = new Date()
-    const childId = timeOrderedId(now.getTime())
-    const childToken = randomToken()
-    const access: FixedAccessTokenClaims = { jti: crypto.randomUUID(), iat: Math.floor(now.getTime() / 1000) }
-    const rotation = await this.records.rotatePresented({
-      tokenHash, clientId: options.clientId, role: options.role, childId, childTokenHash: hashToken(childToken), now,
-      idleExpiresAt: new Date(now.getTime() + this.policy.idleTtlMs),
-      replaySeal: this.seal(refreshToken, childId, { refreshToken: childToken, ...access }),
-    })
-    if (!rotation) throw new InvalidRefreshToken('unknown')
-    const { session, account } = rotation
+    const presented = await this.records.findPresentedToken(hashToken(refreshToken))
+    if (!presented) throw new InvalidRefreshToken('unknown')
+    const { token, session, account } = presented
     // A refresh token is bound to the client it was issued to (RFC 6749 §6).
     if (options.clientId !== undefined && options.clientId !== session.clientId) throw new InvalidRefreshToken('client mismatch')
-    if (rotation.outcome === 'not_rotated') return this.notRotated(rotation, refreshToken, options.role, now)
-    if (rotation.outcome === 'session_revoked') throw new InvalidRefreshToken('session revoked')
+    if (token.consumedAt) return this.replayOrRevoke(token.id, token.consumedAt, session, account, refreshToken)
 
+    const now = new Date()
+    this.assertLive(session, now)
+    if (token.expiresAt <= now) throw new SessionExpired()
+    // Asking Redis too makes refresh fail closed (503) while revocations cannot be written or read.
+    if (await this.revocations.isSessionRevoked(session)) return this.refuseInRevokedSession(refreshToken)
+    if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
     const role = selectRole(account, options.role ?? session.role)
-    let accessToken: IssuedAccessToken | undefined
-    try {
-      // Asking Redis too makes refresh fail closed (503) while revocations cannot be read.
-      if (!(await this.revocations.isSessionRevoked(session))) accessToken = await this.issueFor(account, role, session, access)
-    } catch (error) {
-      // Nobody got the child, so the client's retry must be a refresh again, not reuse. If Postgres
-      // fails too, a retry within the grace window still gets the pair, after the same checks.
-      await this.records.undoRotation(childId).catch(() => undefined)
-      throw error
+    if (role.name !== session.role && await this.isThirdPartyClient(session.clientId)) {
+      throw new ScopeNotAllowed('A third-party application cannot change the role the person chose when logging in')
     }
-    // Revoked between the commit and the check: the rotation stands, in a session that has ended.
-    if (!accessToken) throw await this.endedMeanwhile(session.id)
+
+    const childId = timeOrderedId(now.getTime())
+    const childToken = randomToken()
+    const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
+    const accessToken = await this.issueFor(account, role, session)
+    const sealed = this.sealPair(refreshToken, childId, { accessToken: accessToken.token, refreshToken: childToken })
+    try {
+      await this.commitRotation({
+        parentId: token.id, sessionId: session.id, childId, childTokenHash: hashToken(childToken),
+        idleExpiresAt, role: role.name, replaySeal: sealed, now,
+        roleSwitch: role.name !== session.role ? { accountId: account.id, from: session.role } : undefined,
+      })
+    } catch (error) {
+      if (!(error instanceof LostRotationRace)) throw error
+      const winner = await this.records.findPresentedToken(hashToken(refreshToken))
+      if (!winner) throw new InvalidRefreshToken('unknown')
+      return this.replayOrRevoke(winner.token.id, winner.token.consumedAt ?? now, winner.session, winner.account, refreshToken)
+    }
     if (role.name !== session.role && await this.endIfRoleRemoved(session.id, account.id, role.name)) throw new RoleNotHeld()
     this.events?.emit('refresh.rotated', { sessionId: session.id })
     return {
       sessionId: session.id, account, role, accessToken, refreshToken: childToken,
-      refreshExpiresIn: seconds((rotation.childExpiresAt ?? now).getTime() - now.getTime()),
-    }
-  }
-
-  /** Why a session ended during a refresh: reuse of its tokens, which the answer then says, or a revocation. */
-  private async endedMeanwhile(sessionId: string): Promise<Error> {
-    const ended = await this.records.findSession(sessionId)
-    return ended?.revokedReason === 'refresh_token_reuse' ? new RefreshTokenReused() : new InvalidRefreshToken('session revoked')
-  }
-
-  /** A third-party application keeps the role the person chose: refused before anything is consumed. */
-  private async assertRoleMayChange(tokenHash: string, role: string, clientId?: string): Promise<void> {
-    const presented = await this.records.findPresentedToken(tokenHash)
-    if (!presented || presented.token.consumedAt || role === presented.session.role) return
-    if (clientId !== undefined && clientId !== presented.session.clientId) return
-    if (await this.isThirdPartyClient(presented.session.clientId)) {
-      throw new ScopeNotAllowed('A third-party application cannot change the role the person chose when logging in')
+      refreshExpiresIn: seconds(idleExpiresAt.getTime() - now.getTime()),
     }
   }
 
   /**
-   * Why the statement did not rotate: the checks it made, in order, on what it read, each with its
-   * own answer. When all of them pass, another request consumed the token between the read and the
-   * write: the answer is then the winner's, a replay or reuse.
+   * The rotation's one transaction: consume the parent if nobody has, check the session is still
+   * live, insert the child. Either all of it commits or none. Losing the race for the parent is
+   * LostRotationRace; a session revoked meanwhile refuses the token, or a concurrent logout would be
+   * undone.
    */
-  private async notRotated(rotation: Rotation, presented: string, role: string | undefined, now: Date): Promise<TokenPair> {
-    const { token, session, account } = rotation
-    if (token.consumedAt) return this.replayOrRevoke(token.id, token.consumedAt, session, account, presented)
-    this.assertLive(session, now)
-    if (token.expiresAt <= now) throw new SessionExpired()
-    if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
-    selectRole(account, role ?? session.role)
-    const winner = await this.records.findPresentedToken(hashToken(presented))
-    if (!winner) throw new InvalidRefreshToken('unknown')
-    // The winner's rotation was taken back: Redis failed it after its commit, and would fail this
-    // one. The token is live again, so the client's retry rotates it.
-    if (!winner.token.consumedAt) throw new StoreUnavailable('redis')
-    return this.replayOrRevoke(winner.token.id, winner.token.consumedAt, winner.session, winner.account, presented)
+  private async commitRotation(rotation: RotationCommit): Promise<void> {
+    const outcome = await this.records.consumeAndInsertChild(rotation)
+    if (outcome === 'lost_race') throw new LostRotationRace()
+    if (outcome === 'session_revoked') throw new InvalidRefreshToken('session revoked')
   }
 
   /**
@@ -196,18 +168,16 @@ export class Sessions {
     if (this.policy.reuseGraceMs > 0 && now - consumedAt.getTime() <= this.policy.reuseGraceMs && !session.revokedAt) {
       const child = await this.records.findChild(tokenId)
       if (child && !child.consumedAt && child.replaySeal) {
-        // A replay is still a refresh: the same live-session, active-account and revocation rules apply.
+        // A replay is still a refresh: the same live-session and active-account rules apply.
         this.assertLive(session, new Date(now))
         if (account.status !== 'active') throw new InvalidRefreshToken('account disabled')
-        if (await this.revocations.isSessionRevoked(session)) throw new InvalidRefreshToken('session revoked')
-        const sealed = this.unseal(presented, child.id, child.replaySeal) as SealedRotation
-        const { token, claims } = 'accessToken' in sealed
-          ? { token: sealed.accessToken, claims: await this.tokens.verify(sealed.accessToken) }
-          : await this.issueFor(account, selectRole(account, session.role), session, sealed)
-        const accessToken = { token, claims, expiresIn: Math.max(0, claims.exp - Math.floor(now / 1000)) }
+        const pair = this.unsealPair(presented, child.id, child.replaySeal)
+        const accessToken = await this.tokens.verify(pair.accessToken).then(
+          (claims) => ({ token: pair.accessToken, claims, expiresIn: Math.max(0, claims.exp - Math.floor(now / 1000)) }),
+        )
         return {
           sessionId: session.id, account, role: selectRole(account, accessToken.claims.role), accessToken,
-          refreshToken: sealed.refreshToken, refreshExpiresIn: seconds(child.expiresAt.getTime() - now),
+          refreshToken: pair.refreshToken, refreshExpiresIn: seconds(child.expiresAt.getTime() - now),
         }
       }
     }
@@ -217,6 +187,19 @@ export class Sessions {
       await this.revoke(session.id, session.accountId, 'refresh_token_reuse')
     }
     this.events?.emit('refresh.reuse_detected', { sessionId: session.id })
+    throw new RefreshTokenReused()
+  }
+
+  /**
+   * The session was revoked after the token was read. If a racing request consumed the token in the
+   * meantime (and its reuse is why the session died), the answer is reuse, as it would be a moment
+   * later; otherwise the token is simply dead.
+   */
+  private async refuseInRevokedSession(refreshToken: string): Promise<never> {
+    const fresh = await this.records.findPresentedToken(hashToken(refreshToken))
+    if (!fresh?.token.consumedAt) throw new InvalidRefreshToken('session revoked')
+    // No grace replay here: Redis already says the session is revoked, whatever its row says yet.
+    this.events?.emit('refresh.reuse_detected', { sessionId: fresh.session.id })
     throw new RefreshTokenReused()
   }
 
@@ -232,7 +215,7 @@ export class Sessions {
     const role = selectRole(account, session.role)
     const idleExpiresAt = new Date(Math.min(now.getTime() + this.policy.idleTtlMs, session.absoluteExpiresAt.getTime()))
     const accessToken = await this.issueFor(account, role, session)
-    const sealed = this.seal(presented, claims.jti, { accessToken: accessToken.token })
+    const sealed = this.sealPair(presented, claims.jti, { accessToken: accessToken.token, refreshToken: '' })
     if (!(await this.revocations.claimExchange(claims, sealed))) return this.replayOrRevokeExchange(claims, presented, session, account)
     await this.touchLiveSession(session.id, { lastUsedAt: now, idleExpiresAt })
     this.events?.emit('refresh.rotated', { sessionId: session.id })
@@ -245,7 +228,7 @@ export class Sessions {
     if (record?.reason !== 'exchanged') throw new InvalidAccessToken('revoked')
     const now = Date.now()
     if (this.policy.reuseGraceMs > 0 && now - record.revokedAt.getTime() <= this.policy.reuseGraceMs && record.replaySeal) {
-      const { accessToken: token } = this.unseal(presented, claims.jti, record.replaySeal) as SealedExchange
+      const { accessToken: token } = this.unsealPair(presented, claims.jti, record.replaySeal)
       const child = await this.tokens.verify(token)
       // Only while the new token has not itself been exchanged: past that, the family has moved on.
       if (!(await this.revocations.exchangeRecord(child.jti))) {
@@ -363,20 +346,20 @@ export class Sessions {
   }
 
   /** A session's access token carries how its login was authenticated; sessions from before amr was kept say `pwd`. */
-  private issueFor(account: AccountView, role: AccountRoleView, session: { id: string; clientId: string; amr?: string[] | null; scope?: string | null }, fixed?: FixedAccessTokenClaims) {
+  private issueFor(account: AccountView, role: AccountRoleView, session: { id: string; clientId: string; amr?: string[] | null; scope?: string | null }) {
     return this.tokens.issue({
       accountId: account.id, email: account.email, role: role.name, permissions: role.permissions, sessionId: session.id, clientId: session.clientId,
       amr: session.amr?.length ? session.amr : ['pwd'], scope: session.scope ?? undefined,
-    }, fixed && { jti: fixed.jti, iat: fixed.iat })
+    })
   }
 
-  // What a replay gets again is sealed under a key only the holder of the presented token can
-  // derive: nothing in the database alone can open it.
-  private seal(presentedToken: string, id: string, value: SealedRotation | SealedExchange): string {
-    return seal(deriveKey(presentedToken, id, 'latchkey refresh replay'), JSON.stringify(value), id)
+  // The child pair is sealed under a key only the parent token's holder can derive: nothing in the
+  // database alone can open it.
+  private sealPair(parentToken: string, childId: string, pair: SealedPair): string {
+    return seal(deriveKey(parentToken, childId, 'latchkey refresh replay'), JSON.stringify(pair), childId)
   }
 
-  private unseal(presentedToken: string, id: string, sealed: string): unknown {
-    return JSON.parse(unseal(deriveKey(presentedToken, id, 'latchkey refresh replay'), sealed, id))
+  private unsealPair(parentToken: string, childId: string, sealed: string): SealedPair {
+    return JSON.parse(unseal(deriveKey(parentToken, childId, 'latchkey refresh replay'), sealed, childId)) as SealedPair
   }
 }

@@ -10,8 +10,6 @@ export interface SessionRecord {
   role: string
   clientId: string
   revokedAt: Date | null
-  /** Why it was revoked, where the query read it. */
-  revokedReason?: string | null
   idleExpiresAt: Date
   absoluteExpiresAt: Date
   /** How the session's login was authenticated (RFC 8176); null or empty for sessions from before it was kept. */
@@ -45,27 +43,17 @@ export interface NewSession {
   absoluteExpiresAt: Date
 }
 
-export interface PresentedRotation {
-  tokenHash: string
-  /** Only a token issued to this client is rotated (RFC 6749 §6); undefined on first-party routes. */
-  clientId?: string
-  /** The role the session takes; undefined keeps the session's own. */
-  role?: string
+export interface RotationCommit {
+  parentId: string
+  sessionId: string
   childId: string
   childTokenHash: string
+  idleExpiresAt: Date
+  role: string
   replaySeal: string
   now: Date
-  /** `now` plus the idle lifetime: the child gets this, or the session's absolute expiry if sooner. */
-  idleExpiresAt: Date
+  roleSwitch?: { accountId: string; from: string }
 }
-
-/**
- * What the rotation statement read and did: `rotated`; `session_revoked` (it consumed the token,
- * but a logout committed first on the session row); or `not_rotated`, when the token as read was
- * not eligible (consumed, expired, another client's, a dead session or account, a role not held) or
- * another request consumed it first. `childExpiresAt` is set when rotated.
- */
-export type Rotation = PresentedToken & { outcome: 'rotated' | 'session_revoked' | 'not_rotated'; childExpiresAt: Date | null }
 
 const sessionViewSelect = {
   id: true, role: true, clientId: true, ip: true, userAgent: true, createdAt: true, lastUsedAt: true,
@@ -74,6 +62,9 @@ const sessionViewSelect = {
 
 /** A session as operators see it: where and when it was used, and how it ended. */
 export type SessionView = Prisma.SessionGetPayload<{ select: typeof sessionViewSelect }>
+
+/** `rotated`, or why not: another request consumed the parent first, or the session was revoked. */
+export type RotationOutcome = 'rotated' | 'lost_race' | 'session_revoked'
 
 type PresentedTokenRow = AccountRow & {
   token_id: string
@@ -88,25 +79,6 @@ type PresentedTokenRow = AccountRow & {
   session_amr: string[] | null
   session_scope: string | null
 }
-
-const presentedToken = (row: PresentedTokenRow): PresentedToken => ({
-  token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
-  session: {
-    id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
-    idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr, scope: row.session_scope,
-  },
-  account: toAccountView(row),
-})
-
-/** The presented token, its session and the account with its roles, for a query over `refresh_tokens rt`. */
-const PRESENTED_TOKEN = Prisma.sql`
-  SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
-    s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, s.amr AS session_amr, s.scope AS session_scope,
-    ${ACCOUNT_COLUMNS}
-  FROM refresh_tokens rt
-  JOIN sessions s ON s.id = rt.session_id
-  JOIN accounts a ON a.id = s.account_id
-  ${ACCOUNT_ROLE_JOINS}`
 
 /** The client, or a transaction, that session writes go through. */
 export type SessionWriter = Pick<Database, 'session' | 'browserSession'>
@@ -161,77 +133,68 @@ export class SessionRecords {
     return result?.started === 1
   }
 
-  /** The presented token, its session and the account with its roles and permissions, in one round trip. */
+  /**
+   * The presented token, its session and the account with roles and permissions in one round trip:
+   * refresh is the hot path, and these were three queries.
+   */
   async findPresentedToken(tokenHash: string): Promise<PresentedToken | null> {
     const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
-      ${PRESENTED_TOKEN}
+      SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
+        s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, s.amr AS session_amr, s.scope AS session_scope,
+        ${ACCOUNT_COLUMNS}
+      FROM refresh_tokens rt
+      JOIN sessions s ON s.id = rt.session_id
+      JOIN accounts a ON a.id = s.account_id
+      ${ACCOUNT_ROLE_JOINS}
       WHERE rt.token_hash = ${tokenHash}::text
       GROUP BY rt.id, s.id, a.id`)
-    return row ? presentedToken(row) : null
+    if (!row) return null
+    return {
+      token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
+      session: {
+        id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
+        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr, scope: row.session_scope,
+      },
+      account: toAccountView(row),
+    }
   }
 
   /**
-   * A refresh in one statement, so one round trip and one implicit transaction: read the presented
-   * token with its session and account, and if all of it is eligible, consume the token, touch the
-   * session (only while it is unrevoked, or a concurrent logout would be undone) and insert the child.
-   * Either all of the writes commit or none; the caller answers from what was read. Two requests
-   * racing for one token both read it unconsumed; the second blocks on the row, then finds it
-   * consumed and writes nothing.
+   * The rotation's one transaction: consume the parent if nobody has, check the session is still
+   * live, insert the child (and audit a role switch). Either all of it commits or none.
    */
-  async rotatePresented(r: PresentedRotation): Promise<Rotation | null> {
-    const now = utc(r.now)
-    const role = r.role ?? null
-    const [row] = await this.prepared.query<PresentedTokenRow & { consumed: number; touched: number; child_expires_at: Date | null }>(Prisma.sql`
-      WITH presented AS (
-        ${PRESENTED_TOKEN}
-        WHERE rt.token_hash = ${r.tokenHash}::text
-        GROUP BY rt.id, s.id, a.id
-      ), consumed AS (
-        -- By key, from a scalar subquery: a join here let the generic plan scan the whole table.
+  async consumeAndInsertChild(rotation: RotationCommit): Promise<RotationOutcome> {
+    const { parentId, sessionId } = rotation
+    const now = utc(rotation.now)
+    const idleExpiresAt = utc(rotation.idleExpiresAt)
+    const audit = rotation.roleSwitch
+      ? JSON.stringify({ sessionId, from: rotation.roleSwitch.from, to: rotation.role })
+      : null
+    // One statement, so one round trip and one implicit transaction. A racing rotation blocks on the
+    // parent row, then finds it consumed: its later steps see no row and write nothing.
+    const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
+      WITH consumed AS (
         UPDATE refresh_tokens SET consumed_at = ${now}
-        WHERE consumed_at IS NULL AND id = (
-          SELECT p.token_id::uuid FROM presented p
-          WHERE p.consumed_at IS NULL AND p.token_expires_at > ${now}
-            AND p.revoked_at IS NULL AND p.idle_expires_at > ${now} AND p.absolute_expires_at > ${now} AND p.status = 'active'
-            AND (${r.clientId ?? null}::text IS NULL OR p.client_id = ${r.clientId ?? null}::text)
-            -- The role is among the account's roles as read above: no second look at the tables.
-            AND EXISTS (SELECT 1 FROM json_array_elements(p.roles) held WHERE held->>'name' = COALESCE(${role}::text, p.session_role)))
-        RETURNING id
+        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
       ), touched AS (
-        UPDATE sessions SET last_used_at = ${now}, idle_expires_at = LEAST(${utc(r.idleExpiresAt)}, absolute_expires_at),
-          role = COALESCE(${role}::text, role)
-        WHERE id = (SELECT session_id::uuid FROM presented) AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed)
-        RETURNING idle_expires_at
+        -- The session must still be live at commit time, or a concurrent logout would be undone.
+        UPDATE sessions SET last_used_at = ${now},
+          idle_expires_at = ${idleExpiresAt}, role = ${rotation.role}
+        WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
       ), child AS (
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
-        SELECT ${r.childId}::uuid, p.session_id::uuid, ${r.childTokenHash}, p.token_id::uuid, ${now}, t.idle_expires_at, ${r.replaySeal}
-        FROM presented p, touched t
-        RETURNING id
+        SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
+          ${now}, ${idleExpiresAt}, ${rotation.replaySeal}
+        WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
       ), audit AS (
         INSERT INTO audit_events (type, account_id, data, created_at)
-        SELECT 'session.role_switched', p.id::uuid, jsonb_build_object('sessionId', p.session_id, 'from', p.session_role, 'to', ${role}::text), ${now}
-        FROM presented p
-        WHERE ${role}::text <> p.session_role AND EXISTS (SELECT 1 FROM child)
+        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}
+        WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
       )
-      SELECT p.*, (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched,
-        (SELECT idle_expires_at FROM touched) AS child_expires_at
-      FROM presented p`)
-    if (!row) return null
-    const outcome = row.consumed !== 1 ? 'not_rotated' : row.touched !== 1 ? 'session_revoked' : 'rotated'
-    return { ...presentedToken(row), outcome, childExpiresAt: row.child_expires_at }
-  }
-
-  /**
-   * Takes back a rotation whose answer was never given (it failed after the commit): the child goes
-   * and the parent is unconsumed, so the client's retry is a refresh again, not reuse. Only while
-   * the child is unused: once it has been presented, the rotation stands.
-   */
-  async undoRotation(childId: string): Promise<void> {
-    await this.prepared.query(Prisma.sql`
-      WITH dropped AS (
-        DELETE FROM refresh_tokens WHERE id = ${childId}::uuid AND consumed_at IS NULL RETURNING parent_id
-      )
-      UPDATE refresh_tokens SET consumed_at = NULL WHERE id = (SELECT parent_id FROM dropped)`)
+      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
+    if (result?.consumed !== 1) return 'lost_race'
+    if (result.touched !== 1) return 'session_revoked'
+    return 'rotated'
   }
 
   /** The token rotated from `parentId`, if any, with what a grace-window replay needs. */

@@ -103,18 +103,3 @@ export async function buildTestApp(t: Teardown, overrides: Record<string, string
   t.teardown(() => app.close())
   return Object.assign(app, { testEnv: env })
 }
-
-/**
- * Resolves once a statement on the test app's database waits for a row lock: the point at which a
- * race held open by a test is known to be under way. Bounded, so a statement that never waits fails.
- */
-export async function untilWaitingOnLock(app: App & { testEnv: TestEnvironment }): Promise<void> {
-  const database = new URL(app.testEnv.databaseUrl).pathname.slice(1)
-  for (let i = 0; i < 200; i++) {
-    const [row] = await app.stores.database.prisma.$queryRaw<{ waiting: number }[]>`
-      SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = ${database} AND wait_event_type = 'Lock'`
-    if (row!.waiting > 0) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error('no statement waited for a row lock')
-}
