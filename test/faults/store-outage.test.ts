@@ -46,8 +46,19 @@ function assertUnavailable(t: Test, response: { statusCode: number; json(): unkn
 }
 
 const login = () => app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: account.email, password: account.password } })
-const refresh = (token: string) => app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
-const me = (token: string) => app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
+/** On the file's app by default, or on `on`, another instance on the same stores. */
+const refresh = (token: string, on: Pick<typeof app, 'inject'> = app) => on.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
+const me = (token: string, on: Pick<typeof app, 'inject'> = app) => on.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
+
+/**
+ * A second instance on the file's stores, without rate limits: their Redis store would refuse a
+ * request while Redis is down before the code under test is reached. Closed at teardown.
+ */
+async function instanceWithoutRateLimits(t: Test, overrides: Record<string, string> = {}) {
+  const instance = await buildApp((await testEnvironment(t, { ...outageEnv, RATE_LIMIT_ENABLED: 'false', ...overrides })).config)
+  t.teardown(() => instance.close())
+  return instance
+}
 
 /** Login, bearer check and refresh all work; returns the refresh token that is left unused. */
 async function assertServing(t: Test, pair: { token: string; refresh_token: string }) {
@@ -97,11 +108,9 @@ t.test('Redis stopped: an operator change is refused before it commits, so no ca
 })
 
 t.test('Redis stopped: a reuse detected meanwhile ends the session in Postgres; a repeat once Redis is back refuses its access tokens', async (t) => {
-  // A second instance without rate limits (whose Redis store would refuse the request first), so the
-  // request reaches the reuse check.
-  const direct = await buildApp((await testEnvironment(t, { ...outageEnv, RATE_LIMIT_ENABLED: 'false' })).config)
-  t.teardown(() => direct.close())
-  const refreshOn = (token: string) => direct.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
+  // So that the request reaches the reuse check.
+  const direct = await instanceWithoutRateLimits(t)
+  const refreshOn = (token: string) => refresh(token, direct)
   const first = await nativeLogin(direct, account)
   const second = (await refreshOn(first.refresh_token)).json().data
   const third = (await refreshOn(second.refresh_token)).json().data
@@ -123,18 +132,16 @@ t.test('Redis stopped: a reuse detected meanwhile ends the session in Postgres; 
 })
 
 t.test('Redis stopped: a refresh fails before it writes anything, so the token still rotates once Redis is back', async (t) => {
-  // No rate limits (their Redis store would refuse first) and no grace window: had the refresh
-  // consumed the token before its Redis check failed, using it again would be reuse.
-  const direct = await buildApp((await testEnvironment(t, { ...outageEnv, RATE_LIMIT_ENABLED: 'false', REFRESH_REUSE_GRACE: '0' })).config)
-  t.teardown(() => direct.close())
-  const refreshOn = (token: string) => direct.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: token } })
+  // No grace window: had the refresh consumed the token before its Redis check failed, using it
+  // again would be reuse.
+  const direct = await instanceWithoutRateLimits(t, { REFRESH_REUSE_GRACE: '0' })
   const pair = await nativeLogin(direct, account)
   const db = app.stores.database.prisma
   const presented = () => db.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashToken(pair.refresh_token) }, include: { session: true } })
   const before = await presented()
 
   await redis.stop()
-  assertUnavailable(t, await refreshOn(pair.refresh_token), 'refresh')
+  assertUnavailable(t, await refresh(pair.refresh_token, direct), 'refresh')
   const after = await presented()
   t.equal(after.consumedAt, null, 'the token is unconsumed')
   t.equal(await db.refreshToken.count({ where: { parentId: after.id } }), 0, 'no child was written')
@@ -142,9 +149,9 @@ t.test('Redis stopped: a refresh fails before it writes anything, so the token s
 
   await redis.start()
   await untilReady(t, direct)
-  const refreshed = await refreshOn(pair.refresh_token)
+  const refreshed = await refresh(pair.refresh_token, direct)
   t.equal(refreshed.statusCode, 200, 'the same token rotates once Redis is back')
-  t.equal((await direct.inject({ url: '/api/v1/auth/me', headers: bearer(refreshed.json().data.token) })).statusCode, 200, 'and its access token is accepted')
+  t.equal((await me(refreshed.json().data.token, direct)).statusCode, 200, 'and its access token is accepted')
   t.equal(unhandledRejections(), 0, 'no unhandled rejection')
 })
 
