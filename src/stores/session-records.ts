@@ -3,6 +3,7 @@ import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
 import type { PreparedQueries } from './prepared-queries.js'
+import { StatementBatch } from './statement-batches.js'
 
 export interface SessionRecord {
   id: string
@@ -86,8 +87,22 @@ export type SessionWriter = Pick<Database, 'session' | 'browserSession'>
 /** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
 const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
 
-/** Sessions and their refresh tokens. The hot paths' statements run as prepared statements. */
+/** The audit event of a rotation that switched the session's role, as JSON; null for the others. */
+const roleSwitchAudit = (rotation: RotationCommit) => rotation.roleSwitch
+  ? JSON.stringify({ sessionId: rotation.sessionId, from: rotation.roleSwitch.from, to: rotation.role })
+  : null
+
+/**
+ * Sessions and their refresh tokens. The hot paths' statements run as prepared statements, and a
+ * refresh's two (the lookup, the rotation) in batches: see StatementBatch.
+ */
 export class SessionRecords {
+  private readonly lookups = new StatementBatch({ run: (hashes: string[]) => this.findPresentedTokens(hashes) })
+  private readonly rotations = new StatementBatch({
+    run: (rotations: RotationCommit[]) => this.consumeAndInsertChildren(rotations),
+    keyOf: (rotation) => rotation.sessionId,
+  })
+
   constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
   /**
@@ -137,64 +152,89 @@ export class SessionRecords {
    * The presented token, its session and the account with roles and permissions in one round trip:
    * refresh is the hot path, and these were three queries.
    */
-  async findPresentedToken(tokenHash: string): Promise<PresentedToken | null> {
-    const [row] = await this.prepared.query<PresentedTokenRow>(Prisma.sql`
-      SELECT rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
+  findPresentedToken(tokenHash: string): Promise<PresentedToken | null> {
+    return this.lookups.call(tokenHash)
+  }
+
+  private async findPresentedTokens(tokenHashes: string[]): Promise<(PresentedToken | null)[]> {
+    const rows = await this.prepared.query<PresentedTokenRow & { token_hash: string }>(Prisma.sql`
+      SELECT rt.token_hash, rt.id::text AS token_id, rt.consumed_at, rt.expires_at AS token_expires_at,
         s.id::text AS session_id, s.role AS session_role, s.client_id, s.revoked_at, s.idle_expires_at, s.absolute_expires_at, s.amr AS session_amr, s.scope AS session_scope,
         ${ACCOUNT_COLUMNS}
       FROM refresh_tokens rt
       JOIN sessions s ON s.id = rt.session_id
       JOIN accounts a ON a.id = s.account_id
       ${ACCOUNT_ROLE_JOINS}
-      WHERE rt.token_hash = ${tokenHash}::text
+      WHERE rt.token_hash = ANY(${[...new Set(tokenHashes)]}::text[])
       GROUP BY rt.id, s.id, a.id`)
-    if (!row) return null
-    return {
-      token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
-      session: {
-        id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
-        idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr, scope: row.session_scope,
-      },
-      account: toAccountView(row),
-    }
+    const byHash = new Map(rows.map((row) => [row.token_hash, row]))
+    return tokenHashes.map((tokenHash) => {
+      const row = byHash.get(tokenHash)
+      if (!row) return null
+      return {
+        token: { id: row.token_id, consumedAt: row.consumed_at, expiresAt: row.token_expires_at },
+        session: {
+          id: row.session_id, accountId: row.id, role: row.session_role, clientId: row.client_id, revokedAt: row.revoked_at,
+          idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at, amr: row.session_amr, scope: row.session_scope,
+        },
+        account: toAccountView(row),
+      }
+    })
   }
 
   /**
    * The rotation's one transaction: consume the parent if nobody has, check the session is still
    * live, insert the child (and audit a role switch). Either all of it commits or none.
    */
-  async consumeAndInsertChild(rotation: RotationCommit): Promise<RotationOutcome> {
-    const { parentId, sessionId } = rotation
-    const now = utc(rotation.now)
-    const idleExpiresAt = utc(rotation.idleExpiresAt)
-    const audit = rotation.roleSwitch
-      ? JSON.stringify({ sessionId, from: rotation.roleSwitch.from, to: rotation.role })
-      : null
-    // One statement, so one round trip and one implicit transaction. A racing rotation blocks on the
-    // parent row, then finds it consumed: its later steps see no row and write nothing.
-    const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
-      WITH consumed AS (
-        UPDATE refresh_tokens SET consumed_at = ${now}
-        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
+  consumeAndInsertChild(rotation: RotationCommit): Promise<RotationOutcome> {
+    return this.rotations.call(rotation)
+  }
+
+  /**
+   * Rotations of different sessions in one statement (one per session: see the batch's key). Each
+   * row is decided on its own, as its own statement would decide it: a racing rotation of the same
+   * parent, from another instance, blocks on the parent row, then finds it consumed, and its later
+   * steps see no row and write nothing.
+   */
+  private async consumeAndInsertChildren(rotations: RotationCommit[]): Promise<RotationOutcome[]> {
+    const column = <T>(pick: (rotation: RotationCommit) => T) => rotations.map(pick)
+    const instant = (date: Date) => date.toISOString()
+    const rows = await this.prepared.query<{ n: number; consumed: boolean; touched: boolean }>(Prisma.sql`
+      WITH input AS (
+        SELECT * FROM unnest(${column((r) => r.parentId)}::uuid[], ${column((r) => r.sessionId)}::uuid[],
+          ${column((r) => r.childId)}::uuid[], ${column((r) => r.childTokenHash)}::text[],
+          ${column((r) => instant(r.now))}::timestamptz[], ${column((r) => instant(r.idleExpiresAt))}::timestamptz[],
+          ${column((r) => r.role)}::text[], ${column((r) => r.replaySeal)}::text[],
+          ${column((r) => r.roleSwitch?.accountId ?? null)}::uuid[], ${column(roleSwitchAudit)}::jsonb[])
+          WITH ORDINALITY AS i(parent_id, session_id, child_id, child_token_hash, now, idle_expires_at, role, replay_seal, audit_account_id, audit, n)
+      ), consumed AS (
+        UPDATE refresh_tokens t SET consumed_at = i.now AT TIME ZONE 'UTC'
+        FROM input i WHERE t.id = i.parent_id AND t.consumed_at IS NULL RETURNING t.id
       ), touched AS (
         -- The session must still be live at commit time, or a concurrent logout would be undone.
-        UPDATE sessions SET last_used_at = ${now},
-          idle_expires_at = ${idleExpiresAt}, role = ${rotation.role}
-        WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
+        UPDATE sessions s SET last_used_at = i.now AT TIME ZONE 'UTC',
+          idle_expires_at = i.idle_expires_at AT TIME ZONE 'UTC', role = i.role
+        FROM input i
+        WHERE s.id = i.session_id AND s.revoked_at IS NULL AND i.parent_id IN (SELECT id FROM consumed) RETURNING s.id
       ), child AS (
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
-        SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
-          ${now}, ${idleExpiresAt}, ${rotation.replaySeal}
-        WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
+        SELECT i.child_id, i.session_id, i.child_token_hash, i.parent_id,
+          i.now AT TIME ZONE 'UTC', i.idle_expires_at AT TIME ZONE 'UTC', i.replay_seal
+        FROM input i WHERE i.session_id IN (SELECT id FROM touched) RETURNING parent_id
       ), audit AS (
         INSERT INTO audit_events (type, account_id, data, created_at)
-        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}
-        WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
+        SELECT 'session.role_switched', i.audit_account_id, i.audit, i.now AT TIME ZONE 'UTC'
+        FROM input i WHERE i.audit IS NOT NULL AND i.parent_id IN (SELECT parent_id FROM child)
       )
-      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
-    if (result?.consumed !== 1) return 'lost_race'
-    if (result.touched !== 1) return 'session_revoked'
-    return 'rotated'
+      SELECT i.n::int AS n, i.parent_id IN (SELECT id FROM consumed) AS consumed,
+        i.session_id IN (SELECT id FROM touched) AS touched
+      FROM input i`)
+    const byPosition = new Map(rows.map((row) => [row.n, row]))
+    return rotations.map((_, index) => {
+      const row = byPosition.get(index + 1)
+      if (!row?.consumed) return 'lost_race'
+      return row.touched ? 'rotated' : 'session_revoked'
+    })
   }
 
   /** The token rotated from `parentId`, if any, with what a grace-window replay needs. */

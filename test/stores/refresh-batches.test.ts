@@ -1,0 +1,147 @@
+// A refresh's lookup and rotation go to Postgres in batches (src/stores/statement-batches.ts): each
+// rotation in a batch is decided as its own statement would decide it, a failure of one row is that
+// rotation's alone, and a batch held up by a row lock holds up only its own rotations.
+import crypto from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
+import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
+import { PostgresQueryError } from '../../src/stores/prepared-queries.js'
+import { SessionRecords, type RotationCommit } from '../../src/stores/session-records.js'
+import { createTestDatabase } from '../helpers/harness.js'
+
+const DAY = 86_400_000
+const hash = (token: string) => crypto.createHash('sha256').update(token).digest('base64url')
+
+/** One account with `count` live sessions, each holding one unconsumed refresh token. */
+async function liveSessions(db: DatabaseHandle, count: number) {
+  const prisma = db.prisma
+  const account = await prisma.account.create({ data: { email: `batch-${crypto.randomUUID()}@example.test`, passwordHash: 'x' } })
+  return Promise.all(Array.from({ length: count }, async () => {
+    const expires = new Date(Date.now() + DAY)
+    const session = await prisma.session.create({
+      data: { id: timeOrderedId(Date.now()), accountId: account.id, role: 'member', clientId: 'latchkey', idleExpiresAt: expires, absoluteExpiresAt: expires },
+    })
+    const tokenHash = hash(crypto.randomUUID())
+    const token = await prisma.refreshToken.create({ data: { id: timeOrderedId(Date.now()), sessionId: session.id, tokenHash, expiresAt: expires } })
+    return { accountId: account.id, sessionId: session.id, parentId: token.id, tokenHash }
+  }))
+}
+
+function rotationOf(head: { sessionId: string; parentId: string; accountId: string }, extra: Partial<RotationCommit> = {}): RotationCommit {
+  const now = new Date()
+  return {
+    parentId: head.parentId, sessionId: head.sessionId, childId: timeOrderedId(now.getTime()), childTokenHash: hash(crypto.randomUUID()),
+    idleExpiresAt: new Date(now.getTime() + DAY), role: 'member', replaySeal: `v1.seal-${crypto.randomUUID()}`, now, ...extra,
+  }
+}
+
+/** The transaction that wrote each child: rows written by one statement share it. */
+async function writersOf(db: DatabaseHandle, childIds: string[]) {
+  const rows = await db.prisma.$queryRawUnsafe<{ id: string; xmin: string }[]>(
+    'SELECT id::text AS id, xmin::text AS xmin FROM refresh_tokens WHERE id = ANY($1::uuid[])', childIds)
+  return new Map(rows.map((row) => [row.id, row.xmin]))
+}
+
+async function mixedBatch(t: Test, db: DatabaseHandle) {
+  const records = new SessionRecords(db.prisma, db.prepared)
+  const [first, second, plain, switching, revoked, consumed, twice] = await liveSessions(db, 7)
+  await db.prisma.session.update({ where: { id: revoked!.sessionId }, data: { revokedAt: new Date(), revokedReason: 'logout' } })
+  await db.prisma.refreshToken.update({ where: { id: consumed!.parentId }, data: { consumedAt: new Date() } })
+
+  const found = await Promise.all([first!, second!, plain!, first!].map((head) => records.findPresentedToken(head.tokenHash))
+    .concat(records.findPresentedToken(hash('unknown'))))
+  t.same(found.map((f) => f?.session.id ?? null), [first!.sessionId, second!.sessionId, plain!.sessionId, first!.sessionId, null],
+    'lookups made together each find their own token, the same one twice, or none')
+
+  // All made in one tick: the first two go at once, one batch each (two may be out at a time); the
+  // rest wait for a free place and go together, but the second use of `twice` waits for the first.
+  const rotations = {
+    first: rotationOf(first!), second: rotationOf(second!), plain: rotationOf(plain!),
+    switching: rotationOf(switching!, { role: 'admin', roleSwitch: { accountId: switching!.accountId, from: 'member' } }),
+    revoked: rotationOf(revoked!), consumed: rotationOf(consumed!), twice: rotationOf(twice!), twiceAgain: rotationOf(twice!),
+  }
+  const outcomes = await Promise.all(Object.values(rotations).map((rotation) => records.consumeAndInsertChild(rotation)))
+  t.same(Object.fromEntries(Object.keys(rotations).map((name, index) => [name, outcomes[index]])), {
+    first: 'rotated', second: 'rotated', plain: 'rotated', switching: 'rotated',
+    revoked: 'session_revoked', consumed: 'lost_race', twice: 'rotated', twiceAgain: 'lost_race',
+  }, 'each rotation has the outcome it would have alone')
+
+  const writers = await writersOf(db, Object.values(rotations).map((rotation) => rotation.childId))
+  t.same([...writers.keys()].sort(), [rotations.first, rotations.second, rotations.plain, rotations.switching, rotations.twice].map((r) => r.childId).sort(),
+    'a child exactly for each rotation that rotated')
+  const batched = writers.get(rotations.plain.childId)
+  t.equal(writers.get(rotations.switching.childId), batched, 'the queued rotations were written by one statement')
+  t.equal(writers.get(rotations.twice.childId), batched)
+  t.not(writers.get(rotations.first.childId), batched, 'the first went on its own')
+
+  const sessions = await db.prisma.session.findMany({ where: { id: { in: [switching!.sessionId, revoked!.sessionId] } } })
+  t.equal(sessions.find((s) => s.id === switching!.sessionId)?.role, 'admin', 'a role switch changes its own session')
+  t.equal(sessions.find((s) => s.id === revoked!.sessionId)?.role, 'member', 'and no other: a revoked session is left as it ended')
+  const audits = await db.prisma.auditEvent.findMany({ where: { type: 'session.role_switched' } })
+  t.same(audits.map((a) => a.data), [{ sessionId: switching!.sessionId, from: 'member', to: 'admin' }], 'audited once, for the switch')
+}
+
+t.test('Postgres: a batch decides each rotation on its own', async (t) => {
+  const db = await openPostgres(await createTestDatabase(t))
+  t.teardown(() => db.close())
+  await mixedBatch(t, db)
+})
+
+t.test('embedded PGlite: the same statement, the same outcomes', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-batches-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  const db = await openEmbedded(dir)
+  t.teardown(() => db.close())
+  await mixedBatch(t, db)
+})
+
+t.test('Postgres: a row that breaks a constraint fails its own rotation, and the others of its batch still rotate', async (t) => {
+  const db = await openPostgres(await createTestDatabase(t))
+  t.teardown(() => db.close())
+  const records = new SessionRecords(db.prisma, db.prepared)
+  const [first, second, good, bad, alsoGood] = await liveSessions(db, 5)
+  const rotations = [
+    rotationOf(first!), rotationOf(second!), rotationOf(good!),
+    // A child whose hash another token already has: the unique index refuses the whole statement.
+    rotationOf(bad!, { childTokenHash: first!.tokenHash }),
+    rotationOf(alsoGood!),
+  ]
+  const outcomes = await Promise.allSettled(rotations.map((rotation) => records.consumeAndInsertChild(rotation)))
+  t.same(outcomes.map((o) => o.status === 'fulfilled' ? o.value : 'failed'), ['rotated', 'rotated', 'rotated', 'failed', 'rotated'])
+  const failure = outcomes[3]
+  t.ok(failure?.status === 'rejected' && failure.reason instanceof PostgresQueryError && failure.reason.code === '23505',
+    'the bad one fails with its own unique violation')
+  const parent = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id: bad!.parentId } })
+  t.equal(parent.consumedAt, null, 'and nothing of it was written: its token still rotates')
+  t.equal(await records.consumeAndInsertChild(rotationOf(bad!)), 'rotated')
+})
+
+t.test('Postgres: a batch held by a row lock holds up only its own rotations', async (t) => {
+  const url = await createTestDatabase(t)
+  const db = await openPostgres(url)
+  t.teardown(() => db.close())
+  const records = new SessionRecords(db.prisma, db.prepared)
+  const [held, free, queued] = await liveSessions(db, 3)
+  const locker = new pg.Client({ connectionString: url })
+  await locker.connect()
+  t.teardown(() => locker.end())
+  // An operator's revocation in progress, say: it holds the session's row until it commits.
+  await locker.query('BEGIN')
+  await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [held!.sessionId])
+
+  let heldOutcome: string | undefined
+  const heldRotation = records.consumeAndInsertChild(rotationOf(held!)).then((outcome) => (heldOutcome = outcome))
+  t.equal(await records.consumeAndInsertChild(rotationOf(free!)), 'rotated', 'another batch goes past it')
+  t.equal(await records.consumeAndInsertChild(rotationOf(queued!)), 'rotated', 'and the one after that')
+  const waiting = await locker.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+  t.equal(waiting.rows[0]?.n, 1, 'while the held one still waits for the lock')
+  t.equal(heldOutcome, undefined)
+  await locker.query('COMMIT')
+  await heldRotation
+  t.equal(heldOutcome, 'rotated', 'and it rotates once the lock is gone')
+})
