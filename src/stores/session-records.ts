@@ -3,7 +3,7 @@ import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
 import type { PreparedQueries } from './prepared-queries.js'
-import { StatementBatch } from './statement-batches.js'
+import { StatementBatch, TRY_ALONE } from './statement-batches.js'
 
 export interface SessionRecord {
   id: string
@@ -97,9 +97,13 @@ const roleSwitchAudit = (rotation: RotationCommit) => rotation.roleSwitch
  * refresh's two (the lookup, the rotation) in batches: see StatementBatch.
  */
 export class SessionRecords {
-  private readonly lookups = new StatementBatch({ run: (hashes: string[]) => this.findPresentedTokens(hashes) })
+  private readonly lookups = new StatementBatch({
+    run: (hashes: string[]) => this.findPresentedTokens(hashes),
+    runOne: async (hash: string) => (await this.findPresentedTokens([hash]))[0]!,
+  })
   private readonly rotations = new StatementBatch({
-    run: (rotations: RotationCommit[]) => this.consumeAndInsertChildren(rotations),
+    run: (rotations: RotationCommit[]) => this.consumeAndInsertBatch(rotations),
+    runOne: (rotation: RotationCommit) => this.consumeAndInsertOne(rotation),
     keyOf: (rotation) => rotation.sessionId,
   })
 
@@ -191,49 +195,97 @@ export class SessionRecords {
   }
 
   /**
-   * Rotations of different sessions in one statement (one per session: see the batch's key). Each
-   * row is decided on its own, as its own statement would decide it: a racing rotation of the same
-   * parent, from another instance, blocks on the parent row, then finds it consumed, and its later
-   * steps see no row and write nothing.
+   * One rotation alone: consume the parent if nobody has, check the session is still live, insert
+   * the child. A racing rotation blocks on the parent row, then finds it consumed: its later steps
+   * see no row and write nothing.
    */
-  private async consumeAndInsertChildren(rotations: RotationCommit[]): Promise<RotationOutcome[]> {
+  private async consumeAndInsertOne(rotation: RotationCommit): Promise<RotationOutcome> {
+    const { parentId, sessionId } = rotation
+    const now = utc(rotation.now)
+    const idleExpiresAt = utc(rotation.idleExpiresAt)
+    const audit = roleSwitchAudit(rotation)
+    const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
+      WITH consumed AS (
+        UPDATE refresh_tokens SET consumed_at = ${utc(new Date())}
+        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
+      ), touched AS (
+        -- The session must still be live at commit time, or a concurrent logout would be undone.
+        UPDATE sessions SET last_used_at = ${now},
+          idle_expires_at = ${idleExpiresAt}, role = ${rotation.role}
+        WHERE id = ${sessionId}::uuid AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM consumed) RETURNING id
+      ), child AS (
+        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
+        SELECT ${rotation.childId}::uuid, ${sessionId}::uuid, ${rotation.childTokenHash}, ${parentId}::uuid,
+          ${now}, ${idleExpiresAt}, ${rotation.replaySeal}
+        WHERE EXISTS (SELECT 1 FROM touched) RETURNING id
+      ), audit AS (
+        INSERT INTO audit_events (type, account_id, data, created_at)
+        SELECT 'session.role_switched', ${rotation.roleSwitch?.accountId ?? null}::uuid, ${audit}::jsonb, ${now}
+        WHERE ${audit}::text IS NOT NULL AND EXISTS (SELECT 1 FROM child)
+      )
+      SELECT (SELECT count(*) FROM consumed)::int AS consumed, (SELECT count(*) FROM touched)::int AS touched`)
+    if (result?.consumed !== 1) return 'lost_race'
+    if (result.touched !== 1) return 'session_revoked'
+    return 'rotated'
+  }
+
+  /**
+   * Rotations of different sessions in one statement (one per session: see the batch's key), each
+   * row decided as consumeAndInsertOne would decide it. It never waits for a row lock: it locks
+   * the sessions and parents it can at once (SKIP LOCKED), and a rotation whose session or parent
+   * another transaction holds (a logout in progress, the same token rotating on another instance)
+   * goes again alone, waiting as a single rotation does. So a batch cannot be held up by one row,
+   * and two batches cannot deadlock.
+   */
+  private async consumeAndInsertBatch(rotations: RotationCommit[]): Promise<(RotationOutcome | typeof TRY_ALONE)[]> {
     const column = <T>(pick: (rotation: RotationCommit) => T) => rotations.map(pick)
     const instant = (date: Date) => date.toISOString()
-    const rows = await this.prepared.query<{ n: number; consumed: boolean; touched: boolean }>(Prisma.sql`
-      WITH input AS (
+    const rows = await this.prepared.query<{ n: number; locked: boolean; unconsumed: boolean | null; live: boolean | null; children: number }>(Prisma.sql`
+      WITH input AS MATERIALIZED (
         SELECT * FROM unnest(${column((r) => r.parentId)}::uuid[], ${column((r) => r.sessionId)}::uuid[],
           ${column((r) => r.childId)}::uuid[], ${column((r) => r.childTokenHash)}::text[],
           ${column((r) => instant(r.now))}::timestamptz[], ${column((r) => instant(r.idleExpiresAt))}::timestamptz[],
           ${column((r) => r.role)}::text[], ${column((r) => r.replaySeal)}::text[],
           ${column((r) => r.roleSwitch?.accountId ?? null)}::uuid[], ${column(roleSwitchAudit)}::jsonb[])
           WITH ORDINALITY AS i(parent_id, session_id, child_id, child_token_hash, now, idle_expires_at, role, replay_seal, audit_account_id, audit, n)
+      ), locked_sessions AS MATERIALIZED (
+        SELECT id, revoked_at IS NULL AS live FROM sessions
+        WHERE id = ANY(ARRAY(SELECT session_id FROM input)) FOR NO KEY UPDATE SKIP LOCKED
+      ), locked_parents AS MATERIALIZED (
+        SELECT id, consumed_at IS NULL AS unconsumed FROM refresh_tokens
+        WHERE id = ANY(ARRAY(SELECT parent_id FROM input)) FOR NO KEY UPDATE SKIP LOCKED
+      ), decided AS MATERIALIZED (
+        SELECT i.*, s.id IS NOT NULL AND p.id IS NOT NULL AS locked, p.unconsumed, s.live
+        FROM input i LEFT JOIN locked_sessions s ON s.id = i.session_id LEFT JOIN locked_parents p ON p.id = i.parent_id
       ), consumed AS (
-        UPDATE refresh_tokens t SET consumed_at = i.now AT TIME ZONE 'UTC'
-        FROM input i WHERE t.id = i.parent_id AND t.consumed_at IS NULL RETURNING t.id
+        UPDATE refresh_tokens t SET consumed_at = ${utc(new Date())}
+        FROM decided d WHERE t.id = d.parent_id AND d.locked AND d.unconsumed
       ), touched AS (
         -- The session must still be live at commit time, or a concurrent logout would be undone.
-        UPDATE sessions s SET last_used_at = i.now AT TIME ZONE 'UTC',
-          idle_expires_at = i.idle_expires_at AT TIME ZONE 'UTC', role = i.role
-        FROM input i
-        WHERE s.id = i.session_id AND s.revoked_at IS NULL AND i.parent_id IN (SELECT id FROM consumed) RETURNING s.id
+        UPDATE sessions s SET last_used_at = d.now AT TIME ZONE 'UTC',
+          idle_expires_at = d.idle_expires_at AT TIME ZONE 'UTC', role = d.role
+        FROM decided d WHERE s.id = d.session_id AND d.locked AND d.unconsumed AND d.live
       ), child AS (
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
-        SELECT i.child_id, i.session_id, i.child_token_hash, i.parent_id,
-          i.now AT TIME ZONE 'UTC', i.idle_expires_at AT TIME ZONE 'UTC', i.replay_seal
-        FROM input i WHERE i.session_id IN (SELECT id FROM touched) RETURNING parent_id
+        SELECT child_id, session_id, child_token_hash, parent_id,
+          now AT TIME ZONE 'UTC', idle_expires_at AT TIME ZONE 'UTC', replay_seal
+        FROM decided WHERE locked AND unconsumed AND live RETURNING 1
       ), audit AS (
         INSERT INTO audit_events (type, account_id, data, created_at)
-        SELECT 'session.role_switched', i.audit_account_id, i.audit, i.now AT TIME ZONE 'UTC'
-        FROM input i WHERE i.audit IS NOT NULL AND i.parent_id IN (SELECT parent_id FROM child)
+        SELECT 'session.role_switched', audit_account_id, audit, now AT TIME ZONE 'UTC'
+        FROM decided WHERE locked AND unconsumed AND live AND audit IS NOT NULL
       )
-      SELECT i.n::int AS n, i.parent_id IN (SELECT id FROM consumed) AS consumed,
-        i.session_id IN (SELECT id FROM touched) AS touched
-      FROM input i`)
+      SELECT n::int AS n, locked, unconsumed, live, (SELECT count(*) FROM child)::int AS children FROM decided`)
     const byPosition = new Map(rows.map((row) => [row.n, row]))
+    // The answers come from what was locked and read; what was written must agree, or none is trusted.
+    const rotated = rows.filter((row) => row.locked && row.unconsumed && row.live).length
+    if (rows.some((row) => row.children !== rotated)) throw new Error(`a rotation batch decided ${rotated} children and wrote ${String(rows[0]?.children)}`)
     return rotations.map((_, index) => {
       const row = byPosition.get(index + 1)
-      if (!row?.consumed) return 'lost_race'
-      return row.touched ? 'rotated' : 'session_revoked'
+      // Not locked: held by another transaction, or gone; alone, the rotation waits or finds out.
+      if (!row?.locked) return TRY_ALONE
+      if (!row.unconsumed) return 'lost_race'
+      return row.live ? 'rotated' : 'session_revoked'
     })
   }
 

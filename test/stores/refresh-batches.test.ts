@@ -57,8 +57,8 @@ async function mixedBatch(t: Test, db: DatabaseHandle) {
   t.same(found.map((f) => f?.session.id ?? null), [first!.sessionId, second!.sessionId, plain!.sessionId, first!.sessionId, null],
     'lookups made together each find their own token, the same one twice, or none')
 
-  // All made in one tick: the first two go at once, one batch each (two may be out at a time); the
-  // rest wait for a free place and go together, but the second use of `twice` waits for the first.
+  // All made in one tick: the first goes at once, alone; the rest wait for it and go together, but
+  // the second use of `twice` waits for the first.
   const rotations = {
     first: rotationOf(first!), second: rotationOf(second!), plain: rotationOf(plain!),
     switching: rotationOf(switching!, { role: 'admin', roleSwitch: { accountId: switching!.accountId, from: 'member' } }),
@@ -76,7 +76,7 @@ async function mixedBatch(t: Test, db: DatabaseHandle) {
   const batched = writers.get(rotations.plain.childId)
   t.equal(writers.get(rotations.switching.childId), batched, 'the queued rotations were written by one statement')
   t.equal(writers.get(rotations.twice.childId), batched)
-  t.not(writers.get(rotations.first.childId), batched, 'the first went on its own')
+  t.not(writers.get(rotations.first.childId), batched, 'the first went before them')
 
   const sessions = await db.prisma.session.findMany({ where: { id: { in: [switching!.sessionId, revoked!.sessionId] } } })
   t.equal(sessions.find((s) => s.id === switching!.sessionId)?.role, 'admin', 'a role switch changes its own session')
@@ -120,12 +120,12 @@ t.test('Postgres: a row that breaks a constraint fails its own rotation, and the
   t.equal(await records.consumeAndInsertChild(rotationOf(bad!)), 'rotated')
 })
 
-t.test('Postgres: a batch held by a row lock holds up only its own rotations', async (t) => {
+t.test('Postgres: a batched rotation never waits for a row lock: its row goes again alone, the rest of its batch commits', async (t) => {
   const url = await createTestDatabase(t)
   const db = await openPostgres(url)
   t.teardown(() => db.close())
   const records = new SessionRecords(db.prisma, db.prepared)
-  const [held, free, queued] = await liveSessions(db, 3)
+  const [first, second, held, free, alsoFree] = await liveSessions(db, 5)
   const locker = new pg.Client({ connectionString: url })
   await locker.connect()
   t.teardown(() => locker.end())
@@ -133,15 +133,73 @@ t.test('Postgres: a batch held by a row lock holds up only its own rotations', a
   await locker.query('BEGIN')
   await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [held!.sessionId])
 
+  // The first goes at once, alone; the other four wait for it and go as one batch.
+  const rotations = [first, second, held, free, alsoFree].map((head) => rotationOf(head!))
   let heldOutcome: string | undefined
-  const heldRotation = records.consumeAndInsertChild(rotationOf(held!)).then((outcome) => (heldOutcome = outcome))
-  t.equal(await records.consumeAndInsertChild(rotationOf(free!)), 'rotated', 'another batch goes past it')
-  t.equal(await records.consumeAndInsertChild(rotationOf(queued!)), 'rotated', 'and the one after that')
+  const calls = rotations.map((rotation) => records.consumeAndInsertChild(rotation))
+  void calls[2]!.then((outcome) => (heldOutcome = outcome))
+  t.same(await Promise.all([calls[0], calls[1], calls[3], calls[4]]), ['rotated', 'rotated', 'rotated', 'rotated'], 'the rest of the batch is answered')
+  const writers = await writersOf(db, rotations.map((rotation) => rotation.childId))
+  t.equal(writers.get(rotations[3]!.childId), writers.get(rotations[4]!.childId), 'by one statement')
   const waiting = await locker.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-  t.equal(waiting.rows[0]?.n, 1, 'while the held one still waits for the lock')
+  t.equal(waiting.rows[0]?.n, 1, 'while the held one waits for the lock, alone')
   t.equal(heldOutcome, undefined)
+  const parent = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id: held!.parentId } })
+  t.equal(parent.consumedAt, null, 'the batch wrote nothing of it')
   await locker.query('COMMIT')
-  await heldRotation
-  t.equal(heldOutcome, 'rotated', 'and it rotates once the lock is gone')
+  t.equal(await calls[2], 'rotated', 'and it rotates once the lock is gone')
+})
+
+t.test('Postgres: two instances rotating the same tokens in batches, in opposite orders: one child each, no deadlock', async (t) => {
+  const url = await createTestDatabase(t)
+  const instances = await Promise.all([0, 1].map(async () => {
+    const db = await openPostgres(url)
+    t.teardown(() => db.close())
+    return { db, records: new SessionRecords(db.prisma, db.prepared) }
+  }))
+  const db = instances[0]!.db
+  for (let round = 0; round < 10; round++) {
+    const [a, b, ...fillers] = await liveSessions(db, 6)
+    const shared = [rotationOf(a!), rotationOf(b!)]
+    // Each instance sends one of its own rotations, then another with the shared pair as one batch:
+    // the first instance as a, b and the second as b, a, as an attacker sending both tokens to both would.
+    const outcomes = await Promise.all(instances.map(({ records }, index) => {
+      const own = fillers.slice(index * 2, index * 2 + 2).map((head) => records.consumeAndInsertChild(rotationOf(head)))
+      const pair = index === 0 ? shared : [...shared].reverse()
+      const raced = pair.map((rotation) => records.consumeAndInsertChild({ ...rotation, childId: timeOrderedId(Date.now()), childTokenHash: hash(crypto.randomUUID()) }))
+      return Promise.all([...own, ...(index === 0 ? raced : raced.reverse())])
+    }))
+    const [first, second] = outcomes
+    t.same([first!.slice(0, 2), second!.slice(0, 2)], [['rotated', 'rotated'], ['rotated', 'rotated']], `round ${round}: each instance's own rotations`)
+    for (const token of [0, 1]) {
+      t.same([first![2 + token], second![2 + token]].sort(), ['lost_race', 'rotated'], `round ${round}: one child for the shared token ${token}`)
+    }
+    const children = await db.prisma.refreshToken.count({ where: { parentId: { in: [a!.parentId, b!.parentId] } } })
+    t.equal(children, 2, `round ${round}: and exactly two children in all`)
+  }
+})
+
+t.test('Postgres: a token is marked consumed when its rotation is sent, not when the request began', async (t) => {
+  const url = await createTestDatabase(t)
+  const db = await openPostgres(url)
+  t.teardown(() => db.close())
+  const records = new SessionRecords(db.prisma, db.prepared)
+  const [batched, alone] = await liveSessions(db, 2)
+  // A request that began 20 s ago (a long wait for a place, say): a replay of its parent 10 s from
+  // now must still be inside a 10 s grace window, so the consumption must not be dated 20 s back.
+  const began = new Date(Date.now() - 20_000)
+  const sent = Date.now()
+  t.equal(await records.consumeAndInsertChild(rotationOf(batched!, { now: began })), 'rotated')
+  const locker = new pg.Client({ connectionString: url })
+  await locker.connect()
+  t.teardown(() => locker.end())
+  await locker.query('BEGIN')
+  await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [alone!.sessionId])
+  const held = records.consumeAndInsertChild(rotationOf(alone!, { now: began }))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  await locker.query('COMMIT')
+  t.equal(await held, 'rotated', 'the one that went again alone, too')
+  const parents = await db.prisma.refreshToken.findMany({ where: { id: { in: [batched!.parentId, alone!.parentId] } } })
+  for (const parent of parents) t.ok(parent.consumedAt!.getTime() >= sent - 1000, `consumed at ${parent.consumedAt!.toISOString()}, not at the request's start`)
 })
