@@ -6,6 +6,7 @@ import pg from 'pg'
 import { Redis } from 'ioredis'
 import { buildApp, type App } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import type { Database } from '../../src/stores/database.js'
 import { POSTGRES_ADMIN_URL, REDIS_URL, databaseUrl, templateDatabaseName } from './services.js'
 
 interface Teardown {
@@ -102,4 +103,20 @@ export async function buildTestApp(t: Teardown, overrides: Record<string, string
   const app = await buildApp(env.config)
   t.teardown(() => app.close())
   return Object.assign(app, { testEnv: env })
+}
+
+/**
+ * Resolves, with how many there are, once statements on the database `db` is connected to wait for a
+ * row lock: the point at which a race held open by a test is known to be under way. Each ask is a
+ * transaction of its own (within one, pg_stat_activity stays as it was first read), and the asking
+ * is bounded, so a statement that never waits fails the test.
+ */
+export async function untilWaitingOnLock(db: Database, what = 'no statement waited for a row lock'): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const [row] = await db.$queryRaw<{ waiting: number }[]>`
+      SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+    if (row!.waiting > 0) return row!.waiting
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(what)
 }

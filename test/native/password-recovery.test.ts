@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import t from 'tap'
-import { buildTestApp } from '../helpers/harness.js'
+import { buildTestApp, untilWaitingOnLock } from '../helpers/harness.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { holdNext } from '../helpers/hold.js'
 import { startMailServer, type ReceivedMail } from '../helpers/mail-server.js'
@@ -133,25 +133,13 @@ t.test('two resets with one token at once: exactly one wins', async (t) => {
   const first = post('/password/reset', { token, password: 'the first racer wins' })
   await hold.reached
   const second = post('/password/reset', { token, password: 'the second racer wins' })
-  await waitForLockWait()
+  await untilWaitingOnLock(db, 'the second reset never waited for the first')
   hold.release()
   t.same([(await first).statusCode, (await second).statusCode], [200, 400], 'the second is refused')
   t.equal((await login(account.email, 'the first racer wins')).statusCode, 200)
   t.equal((await login(account.email, 'the second racer wins')).statusCode, 401)
   t.equal(await db.auditEvent.count({ where: { type: 'password.reset', accountId: account.id } }), 1)
 })
-
-/** Resolves once a statement of this test's database waits for a row lock. */
-async function waitForLockWait() {
-  const database = new URL(app.testEnv.databaseUrl).pathname.slice(1)
-  for (let i = 0; i < 200; i++) {
-    const [row] = await db.$queryRaw<{ waiting: number }[]>`
-      SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = ${database} AND wait_event_type = 'Lock'`
-    if (row!.waiting > 0) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error('the second reset never waited for the first')
-}
 
 t.test('forgot: the same answer for an unknown email, and no mail', async (t) => {
   const account = await createAccount(app)

@@ -11,7 +11,7 @@ import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
 import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
 import { PostgresQueryError } from '../../src/stores/prepared-queries.js'
 import { SessionRecords, type RotationCommit } from '../../src/stores/session-records.js'
-import { createTestDatabase } from '../helpers/harness.js'
+import { createTestDatabase, untilWaitingOnLock } from '../helpers/harness.js'
 
 const DAY = 86_400_000
 const hash = (token: string) => crypto.createHash('sha256').update(token).digest('base64url')
@@ -141,9 +141,7 @@ t.test('Postgres: a batched rotation never waits for a row lock: its row goes ag
   t.same(await Promise.all([calls[0], calls[1], calls[3], calls[4]]), ['rotated', 'rotated', 'rotated', 'rotated'], 'the rest of the batch is answered')
   const writers = await writersOf(db, rotations.map((rotation) => rotation.childId))
   t.equal(writers.get(rotations[3]!.childId), writers.get(rotations[4]!.childId), 'by one statement')
-  const waiting = await locker.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-  t.equal(waiting.rows[0]?.n, 1, 'while the held one waits for the lock, alone')
+  t.equal(await untilWaitingOnLock(db.prisma), 1, 'while the held one waits for the lock, alone')
   t.equal(heldOutcome, undefined)
   const parent = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id: held!.parentId } })
   t.equal(parent.consumedAt, null, 'the batch wrote nothing of it')
@@ -197,7 +195,7 @@ t.test('Postgres: a token is marked consumed when its rotation is sent, not when
   await locker.query('BEGIN')
   await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [alone!.sessionId])
   const held = records.consumeAndInsertChild(rotationOf(alone!, { now: began }))
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await untilWaitingOnLock(db.prisma, 'the held rotation never waited for its session')
   await locker.query('COMMIT')
   t.equal(await held, 'rotated', 'the one that went again alone, too')
   const parents = await db.prisma.refreshToken.findMany({ where: { id: { in: [batched!.parentId, alone!.parentId] } } })
