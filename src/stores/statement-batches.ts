@@ -48,7 +48,7 @@ export class StatementBatch<Input, Output> {
   private readonly keysInFlight = new Set<string>()
   private inFlight = 0
   private expiry?: NodeJS.Timeout
-  private readonly alone = new ConcurrencyLimit(ALONE_AT_ONCE)
+  private readonly alonePlaces = new ConcurrencyLimit(ALONE_AT_ONCE)
   private readonly maxInFlight: number
   private readonly maxSize: number
   private readonly queueTimeoutMs: number
@@ -145,7 +145,7 @@ export class StatementBatch<Input, Output> {
   /** Each call alone, a few at a time across all batches; each key freed as its call ends. */
   private async runAlone(calls: Pending<Input, Output>[]): Promise<void> {
     await Promise.all(calls.map(async (pending) => {
-      const place = this.alone.enter()
+      const place = this.alonePlaces.enter()
       try {
         await place.ready
         pending.resolve(await this.options.runOne(pending.input))
