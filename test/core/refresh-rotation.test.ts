@@ -2,6 +2,7 @@
 import t from 'tap'
 import { InvalidAccessToken, InvalidRefreshToken, RefreshTokenReused } from '../../src/core/errors.js'
 import type { TokenPair } from '../../src/core/sessions.js'
+import { hashToken } from '../../src/core/secrets.js'
 import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
 import { createAccount } from '../helpers/accounts.js'
 import { embeddedCore } from '../helpers/core.js'
@@ -76,6 +77,39 @@ t.test('sessions and their refresh tokens are written with time-ordered ids: new
   }
   const byTime = [...tokens].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
   t.same(tokens.map((token) => token.createdAt.getTime()), byTime.map((token) => token.createdAt.getTime()), 'so that the order of the ids is the order of creation')
+})
+
+t.test('a use extends the idle expiry to a full idle lifetime from then, in steps of 1% of it, never later', async (t) => {
+  // Idle lifetime 1000 s, so steps of 10 s; the margins below are seconds, wider than a slow machine's pause.
+  const { core, maker } = await embeddedCore(t, { SESSION_IDLE_TTL: '1000', SESSION_ABSOLUTE_TTL: '100000' })
+  const account = await createAccount(maker)
+  let pair = await core.login.login(account, origin)
+  const where = { id: pair.sessionId }
+  const storedExpiry = async () => (await core.db.session.findUniqueOrThrow({ where })).idleExpiresAt.getTime()
+  const setExpiry = (time: number) => core.db.session.update({ where, data: { idleExpiresAt: new Date(time) } })
+  const childExpiry = async (refreshToken: string) => (await core.db.refreshToken.findFirstOrThrow({ where: { sessionId: pair.sessionId, tokenHash: hashToken(refreshToken) } })).expiresAt.getTime()
+
+  const atLogin = await storedExpiry()
+  pair = await core.sessions.rotate(pair.refreshToken)
+  t.equal(await storedExpiry(), atLogin, 'a use soon after the last leaves the stored expiry as it was')
+  t.equal(await childExpiry(pair.refreshToken), atLogin, 'and the new refresh token ends with it')
+  t.ok(pair.refreshExpiresIn <= 1000 && pair.refreshExpiresIn >= 990, `refresh_expires_in counts to it (${String(pair.refreshExpiresIn)} s)`)
+
+  await setExpiry(atLogin - 5_000)
+  pair = await core.sessions.rotate(pair.refreshToken)
+  t.equal(await storedExpiry(), atLogin - 5_000, 'kept while less than a step short of a full lifetime')
+
+  await setExpiry(atLogin - 15_000)
+  const before = Date.now()
+  pair = await core.sessions.rotate(pair.refreshToken)
+  const extended = await storedExpiry()
+  t.ok(extended >= before + 1_000_000 && extended <= Date.now() + 1_000_000, 'more than a step short: a full idle lifetime from the use')
+  t.equal(await childExpiry(pair.refreshToken), extended, 'the new refresh token ends with the session')
+  t.equal(pair.refreshExpiresIn, 1000)
+
+  await setExpiry(Date.now() + 2_000_000)
+  pair = await core.sessions.rotate(pair.refreshToken)
+  t.ok(await storedExpiry() <= Date.now() + 1_000_000, 'an expiry later than a full lifetime (the lifetime was shortened since) is brought back to it')
 })
 
 t.test('logout revokes the session at once: its refresh and access tokens stop working', async (t) => {
