@@ -30,7 +30,7 @@ import discoveryRoutes from './routes/oauth/discovery.js'
 import oauthRoutes from './routes/oauth/index.js'
 import userinfoRoutes from './routes/oauth/userinfo.js'
 import pageRoutes from './routes/pages/index.js'
-import { buildCachedSerializer } from './http/serializers.js'
+import { buildCachedSerializer, sharedValidatorFactory } from './http/schema-compilers.js'
 
 // Never log a secret, wherever a serializer or a careless log call might put one.
 const REDACTED_PATHS = [
@@ -63,7 +63,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     trustProxy: fastifyTrustProxy(config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
-    schemaController: { compilersFactory: { buildSerializer: buildCachedSerializer } },
+    schemaController: { compilersFactory: { buildSerializer: buildCachedSerializer, buildValidator: sharedValidatorFactory } },
     forceCloseConnections: 'idle',
     // Opening the embedded database (and generating the first key) can take a while on a busy
     // machine, and the stores may be waited for: the start's own deadline must fire first.

@@ -1,0 +1,61 @@
+import t from 'tap'
+import { Type } from 'typebox'
+import { buildCachedSerializer, sharedValidatorFactory } from '../../src/http/schema-compilers.js'
+
+// The serializer cache: one compiled serializer per schema object (and shared schemas and options),
+// reused across routes and apps; never one schema's serializer for another.
+
+const route = (schema: unknown, httpStatus = '200') => ({ method: 'GET', url: '/x', httpStatus, schema })
+
+t.test('the same schema object compiles once, for every route and every app that answers with it', async (t) => {
+  const Envelope = Type.Object({ success: Type.Boolean(), message: Type.String() })
+  const first = buildCachedSerializer({}, {})(route(Envelope, '400'))
+  const again = buildCachedSerializer({}, {})(route(Envelope, '401'))
+  t.equal(again, first, 'the second app, another status: the same compiled function')
+  t.equal(first({ success: false, message: 'no', extra: 'dropped' }), '{"success":false,"message":"no"}', 'and it serializes by its schema')
+})
+
+t.test('another schema, equal or not, other shared schemas or options: compiled for itself', async (t) => {
+  const A = Type.Object({ a: Type.String() })
+  const B = Type.Object({ b: Type.String() })
+  const factory = buildCachedSerializer({}, {})
+  t.equal(factory(route(B))({ a: 'x', b: 'y' }), '{"b":"y"}', 'B by B')
+  t.equal(factory(route(A))({ a: 'x', b: 'y' }), '{"a":"x"}', 'A by A, not by B')
+  const sameShape = Type.Object({ a: Type.String() })
+  t.not(factory(route(sameShape)), factory(route(A)), 'a distinct object is compiled for itself')
+  const Shared = Type.Object({ id: Type.String() }, { $id: 'Shared' })
+  const withShared = buildCachedSerializer({ Shared }, {})(route(A))
+  t.not(withShared, factory(route(A)), 'other shared schemas: another serializer')
+  t.equal(withShared({ a: 'x' }), '{"a":"x"}')
+})
+
+// The validators: one Ajv per shared schemas and options for the whole process, so an app built
+// after another compiles nothing again; still never one schema's validator for another.
+const validated = (schema: unknown, httpPart = 'body') => ({ method: 'POST', url: '/x', httpPart, schema })
+const ajvOptions = { customOptions: { allErrors: true, coerceTypes: false } }
+
+t.test('apps with the same shared schemas and options share the validator of each schema object', async (t) => {
+  const Body = Type.Object({ name: Type.String({ maxLength: 3 }) })
+  const first = sharedValidatorFactory({}, ajvOptions)(validated(Body)) as (value: unknown) => boolean
+  const again = sharedValidatorFactory({}, ajvOptions)(validated(Body)) as (value: unknown) => boolean
+  t.equal(again, first, 'the second app: the same compiled function')
+  t.equal(first({ name: 'abc' }), true)
+  t.equal(first({ name: 'abcd' }), false, 'and it validates by its schema')
+})
+
+t.test('another schema, or other shared schemas or options: a validator of its own', async (t) => {
+  const Short = Type.Object({ name: Type.String({ maxLength: 3 }) })
+  const Long = Type.Object({ name: Type.String({ maxLength: 30 }) })
+  const factory = sharedValidatorFactory({}, ajvOptions)
+  const short = factory(validated(Short)) as (value: unknown) => boolean
+  const long = factory(validated(Long)) as (value: unknown) => boolean
+  t.equal(short({ name: 'abcd' }), false, 'Short by Short')
+  t.equal(long({ name: 'abcd' }), true, 'Long by Long, not by Short')
+  const Shared = Type.Object({ id: Type.String() }, { $id: 'ValidatorShared' })
+  const withShared = sharedValidatorFactory({ ValidatorShared: Shared }, ajvOptions)(validated(Short))
+  t.not(withShared, short, 'other shared schemas: another Ajv, another validator')
+  const coercing = sharedValidatorFactory({}, { customOptions: { allErrors: true, coerceTypes: true } })
+  const Count = Type.Object({ n: Type.Integer() })
+  t.equal((coercing(validated(Count)) as (value: unknown) => boolean)({ n: '5' }), true, 'other options: coerced by its own Ajv')
+  t.equal((factory(validated(Count)) as (value: unknown) => boolean)({ n: '5' }), false, 'and not by the shared one')
+})
