@@ -112,6 +112,38 @@ t.test('a use extends the idle expiry to a full idle lifetime from then, in step
   t.ok(await storedExpiry() <= Date.now() + 1_000_000, 'an expiry later than a full lifetime (the lifetime was shortened since) is brought back to it')
 })
 
+t.test('the stepped idle expiry never passes the absolute one, and the bearer-only refresh steps it too', async (t) => {
+  const { core, maker } = await embeddedCore(t, { SESSION_IDLE_TTL: '1000', SESSION_ABSOLUTE_TTL: '100000' })
+  const account = await createAccount(maker)
+  let pair = await core.login.login(account, origin)
+  const where = { id: pair.sessionId }
+  const stored = () => core.db.session.findUniqueOrThrow({ where })
+  const set = (data: { idleExpiresAt: Date; absoluteExpiresAt?: Date }) => core.db.session.update({ where, data })
+
+  // Near the absolute expiry a full idle lifetime from now would pass it, so that is the exact value.
+  const start = Date.now()
+  await set({ idleExpiresAt: new Date(start + 990_000), absoluteExpiresAt: new Date(start + 995_000) })
+  pair = await core.sessions.rotate(pair.refreshToken)
+  let session = await stored()
+  t.equal(session.idleExpiresAt.getTime(), start + 990_000, 'less than a step short of the absolute expiry: kept')
+  t.ok(session.idleExpiresAt < session.absoluteExpiresAt, 'so the session ends a little before its absolute expiry, never after')
+  await set({ idleExpiresAt: new Date(start + 980_000) })
+  pair = await core.sessions.rotate(pair.refreshToken)
+  session = await stored()
+  t.equal(session.idleExpiresAt.getTime(), session.absoluteExpiresAt.getTime(), 'more than a step short: moved up to the absolute expiry, not past it')
+
+  // The bearer-only refresh (seed 004's form) moves the expiry by the same rule.
+  await set({ idleExpiresAt: new Date(Date.now() + 995_000), absoluteExpiresAt: new Date(start + 100_000_000) })
+  const kept = (await stored()).idleExpiresAt.getTime()
+  const exchanged = await core.sessions.reissue(await core.accessTokens.verify(pair.accessToken.token), pair.accessToken.token)
+  t.equal((await stored()).idleExpiresAt.getTime(), kept, 'an exchange less than a step short: kept')
+  await set({ idleExpiresAt: new Date(Date.now() + 985_000) })
+  const before = Date.now()
+  await core.sessions.reissue(await core.accessTokens.verify(exchanged.accessToken.token), exchanged.accessToken.token)
+  const extended = (await stored()).idleExpiresAt.getTime()
+  t.ok(extended >= before + 1_000_000 && extended <= Date.now() + 1_000_000, 'more than a step short: a full idle lifetime from the exchange')
+})
+
 t.test('logout revokes the session at once: its refresh and access tokens stop working', async (t) => {
   const { core, maker } = await embeddedCore(t)
   const account = await createAccount(maker)

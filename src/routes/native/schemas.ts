@@ -29,7 +29,7 @@ export const TokenData = {
 
 export const RefreshData = {
   refresh_token: Type.String({ description: 'Opaque refresh token, rotated on every use; a used one presented again revokes its session' }),
-  refresh_expires_in: Type.Integer({ description: 'Seconds until the refresh token expires if unused (the session\'s idle lifetime)' }),
+  refresh_expires_in: Type.Integer({ description: 'Seconds until the refresh token expires if unused: the session\'s idle lifetime, or up to 1% less (its expiry moves in steps of 1% of it), and never past the session\'s absolute expiry' }),
 }
 
 // Every native route that reads a body can fail to read it; every Bearer route can refuse the token.
