@@ -142,12 +142,21 @@ export class StatementBatch<Input, Output> {
     return alone
   }
 
-  /** Each call alone, a few at a time across all batches; each key freed as its call ends. */
+  /**
+   * Each call alone, a few at a time across all batches; each key freed as its call ends. A call
+   * that waits longer than queueTimeoutMs for one of those places (the four ahead of it waiting on
+   * locks, say) is refused as overload, as in the batch queue, and never sent.
+   */
   private async runAlone(calls: Pending<Input, Output>[]): Promise<void> {
     await Promise.all(calls.map(async (pending) => {
       const place = this.alonePlaces.enter()
+      let expiry: NodeJS.Timeout | undefined
       try {
-        await place.ready
+        await Promise.race([place.ready, new Promise<never>((_resolve, reject) => {
+          expiry = setTimeout(() => reject(new Overloaded()), this.queueTimeoutMs)
+          expiry.unref()
+        })])
+        clearTimeout(expiry)
         pending.resolve(await this.options.runOne(pending.input))
       } catch (error) {
         pending.reject(error)

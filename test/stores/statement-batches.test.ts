@@ -166,3 +166,28 @@ t.test('a call that waits longer than queueTimeoutMs for a place is refused as o
   sent[1]!.release()
   t.equal(await after, 'after done')
 })
+
+t.test('a call that waits longer than queueTimeoutMs for a place to go alone is refused as overload, its key freed', async (t) => {
+  const { sent, batch } = heldStatements({ queueTimeoutMs: 50 })
+  const alive = setInterval(() => undefined, 1000)
+  t.teardown(() => clearInterval(alive))
+  const first = batch.call({ name: 'first' })
+  // Five rows held by other transactions, in the next batch: four go alone at once and wait on
+  // their locks, the fifth waits for a place.
+  const held = ['a', 'b', 'c', 'd', 'e'].map((name) => batch.call({ name, key: name, busy: true }))
+  sent[0]!.release()
+  await first
+  await tick()
+  sent[1]!.release()
+  await tick()
+  t.same(shapes(sent).slice(2), ['one:a', 'one:b', 'one:c', 'one:d'], 'four alone, waiting on their locks')
+  await t.rejects(held[4]!, Overloaded, 'the fifth gives up after queueTimeoutMs, never sent')
+  t.equal(sent.length, 6, 'nothing more was sent')
+  const again = batch.call({ name: 'e again', key: 'e' })
+  await tick()
+  t.same(shapes(sent).slice(6), ['batch:e again'], 'its key is free: the same session\'s next call goes at once')
+  sent[6]!.release()
+  t.equal(await again, 'e again done')
+  for (const alone of sent.slice(2, 6)) alone.release()
+  t.same(await Promise.all(held.slice(0, 4)), ['a done alone', 'b done alone', 'c done alone', 'd done alone'], 'the four that had places finish as they would have')
+})
