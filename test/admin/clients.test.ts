@@ -112,6 +112,10 @@ t.test('metadata that would let a client be misused is refused with RFC 7591\'s 
     ['a relative resource', { grant_types: ['client_credentials'], resources: ['api'] }, 'invalid_client_metadata', 'resources'],
     ['a resource with a fragment', { grant_types: ['client_credentials'], resources: ['https://api.example.com/#x'] }, 'invalid_client_metadata', 'resources'],
     ['a name with a line break', { client_name: 'Shop\nBcc: x' }, 'invalid_client_metadata', 'client_name'],
+    // Shown on the consent page: a right-to-left override would show this one as "Shoppaypal".
+    ['a name with a right-to-left override', { client_name: 'Shop\u202Elapyap' }, 'invalid_client_metadata', 'client_name'],
+    ['a name with a bidirectional isolate', { client_name: 'Shop\u2067x\u2069' }, 'invalid_client_metadata', 'client_name'],
+    ['a name with a right-to-left mark', { client_name: 'Shop\u200F' }, 'invalid_client_metadata', 'client_name'],
   ]
   for (const [what, metadata, error, field] of refused) {
     const response = await call('POST', '/clients', { client_name: 'Refused', ...metadata })
@@ -133,6 +137,11 @@ t.test('metadata that would let a client be misused is refused with RFC 7591\'s 
   t.equal(await db.oAuthClient.count({ where: { name: 'Refused' } }), 0, 'none was stored')
   const loopback = await call('POST', '/clients', { client_name: 'CLI app', ...native, redirect_uris: ['http://127.0.0.1/cb', 'http://[::1]:53682/cb'] })
   t.equal(loopback.statusCode, 201, 'a public native app may use loopback IP addresses on any port')
+  for (const name of ['Team \u{1F469}\u200D\u{1F4BB} app', '\u05D7\u05E0\u05D5\u05EA Shop']) {
+    const named = await call('POST', '/clients', { client_name: name, grant_types: ['client_credentials'], resources: ['https://api.example.com'] })
+    t.equal(named.statusCode, 201, `a name with an emoji sequence or right-to-left letters, but no controls, is kept: ${name}`)
+    t.equal(named.json().data.client_name, name)
+  }
 })
 
 t.test('replace a client\'s metadata: audited; its secret stays; it cannot change kind', async (t) => {

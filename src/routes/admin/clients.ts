@@ -10,7 +10,7 @@ const Uris = (description: string) => Type.Array(Type.String({ maxLength: 2000 }
 
 /** RFC 7591's client metadata, plus Latchkey's `resources` and `first_party`. */
 const metadataFields = {
-  client_name: Type.String({ minLength: 1, maxLength: 200, description: 'The name shown to people (consent page, admin lists)' }),
+  client_name: Type.String({ minLength: 1, maxLength: 200, description: 'The name shown to people (consent page, admin lists): no control, line-break or bidirectional formatting characters' }),
   token_endpoint_auth_method: Type.Optional(Type.Union(AUTH_METHODS.map((m) => Type.Literal(m)), {
     description: '`none` for a public client (SPA, mobile or CLI app: PKCE, no secret); otherwise a secret is issued, '
       + 'used with HTTP Basic or in the body (both are accepted). Default `client_secret_basic`',

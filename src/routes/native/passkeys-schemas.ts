@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { RETRY_AFTER, security } from '../../http/openapi.js'
 import { nativeError, nativeErrors } from './envelope.js'
+import { REFUSED_IN_NAMES } from '../../core/display-names.js'
 import { RefreshData, TokenData, User, bodyErrors, serverErrors } from './schemas.js'
 
 // The native API's passkey routes (WebAuthn): registration, listing and removal for a signed-in
@@ -92,15 +93,7 @@ const Passkey = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 })
-/** Control characters, line and paragraph separators, Unicode's bidirectional controls (a regex class). */
-const REFUSED_IN_NAMES = '\\p{Cc}\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069\\u2028\\u2029'
-
-/**
- * Shown back to the owner, in the API's list and on the account page: no control characters or line
- * breaks, and none of Unicode's bidirectional controls, which would make a name read as
- * something else ("Trojan Source", CVE-2021-42574). Other format characters stay: emoji need the
- * zero-width joiner.
- */
+/** Shown back to the owner, in the API's list and on the account page (see REFUSED_IN_NAMES). */
 export const PasskeyName = Type.String({
   // One character that is not a space somewhere; no lookahead, which the request fuzzer cannot generate.
   minLength: 1, maxLength: 64, pattern: `^[^${REFUSED_IN_NAMES}]*[^\\s${REFUSED_IN_NAMES}][^${REFUSED_IN_NAMES}]*$`,
