@@ -240,7 +240,7 @@ export class SessionRecords {
   private async consumeAndInsertBatch(rotations: RotationCommit[]): Promise<(RotationOutcome | typeof TRY_ALONE)[]> {
     const column = <T>(pick: (rotation: RotationCommit) => T) => rotations.map(pick)
     const instant = (date: Date) => date.toISOString()
-    const rows = await this.prepared.query<{ n: number; locked: boolean; unconsumed: boolean | null; live: boolean | null; children: number }>(Prisma.sql`
+    const rows = await this.prepared.query<{ n: number; locked: boolean; unconsumed: boolean | null; live: boolean | null; rotates: boolean; children: number }>(Prisma.sql`
       WITH input AS MATERIALIZED (
         SELECT * FROM unnest(${column((r) => r.parentId)}::uuid[], ${column((r) => r.sessionId)}::uuid[],
           ${column((r) => r.childId)}::uuid[], ${column((r) => r.childTokenHash)}::text[],
@@ -255,7 +255,9 @@ export class SessionRecords {
         SELECT id, consumed_at IS NULL AS unconsumed FROM refresh_tokens
         WHERE id = ANY(ARRAY(SELECT parent_id FROM input)) FOR NO KEY UPDATE SKIP LOCKED
       ), decided AS MATERIALIZED (
-        SELECT i.*, s.id IS NOT NULL AND p.id IS NOT NULL AS locked, p.unconsumed, s.live
+        SELECT i.*, s.id IS NOT NULL AND p.id IS NOT NULL AS locked, p.unconsumed, s.live,
+          -- Decided once, for every write below: locked, the parent unconsumed, the session live.
+          s.id IS NOT NULL AND p.id IS NOT NULL AND p.unconsumed AND s.live AS rotates
         FROM input i LEFT JOIN locked_sessions s ON s.id = i.session_id LEFT JOIN locked_parents p ON p.id = i.parent_id
       ), consumed AS (
         UPDATE refresh_tokens t SET consumed_at = ${utc(new Date())}
@@ -264,21 +266,21 @@ export class SessionRecords {
         -- The session must still be live at commit time, or a concurrent logout would be undone.
         UPDATE sessions s SET last_used_at = d.now AT TIME ZONE 'UTC',
           idle_expires_at = d.idle_expires_at AT TIME ZONE 'UTC', role = d.role
-        FROM decided d WHERE s.id = d.session_id AND d.locked AND d.unconsumed AND d.live
+        FROM decided d WHERE s.id = d.session_id AND d.rotates
       ), child AS (
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at, replay_seal)
         SELECT child_id, session_id, child_token_hash, parent_id,
           now AT TIME ZONE 'UTC', idle_expires_at AT TIME ZONE 'UTC', replay_seal
-        FROM decided WHERE locked AND unconsumed AND live RETURNING 1
+        FROM decided WHERE rotates RETURNING 1
       ), audit AS (
         INSERT INTO audit_events (type, account_id, data, created_at)
         SELECT 'session.role_switched', audit_account_id, audit, now AT TIME ZONE 'UTC'
-        FROM decided WHERE locked AND unconsumed AND live AND audit IS NOT NULL
+        FROM decided WHERE rotates AND audit IS NOT NULL
       )
-      SELECT n::int AS n, locked, unconsumed, live, (SELECT count(*) FROM child)::int AS children FROM decided`)
+      SELECT n::int AS n, locked, unconsumed, live, rotates, (SELECT count(*) FROM child)::int AS children FROM decided`)
     const byPosition = new Map(rows.map((row) => [row.n, row]))
     // The answers come from what was locked and read; what was written must agree, or none is trusted.
-    const rotated = rows.filter((row) => row.locked && row.unconsumed && row.live).length
+    const rotated = rows.filter((row) => row.rotates).length
     if (rows.some((row) => row.children !== rotated)) throw new Error(`a rotation batch decided ${rotated} children and wrote ${String(rows[0]?.children)}`)
     return rotations.map((_, index) => {
       const row = byPosition.get(index + 1)
