@@ -46,6 +46,19 @@ async function writersOf(db: DatabaseHandle, childIds: string[]) {
   return new Map(rows.map((row) => [row.id, row.xmin]))
 }
 
+/**
+ * Another transaction holding a session's row (an operator's revocation in progress, say) from its
+ * own connection, until the returned function commits it.
+ */
+async function holdSessionRow(t: Test, url: string, sessionId: string): Promise<() => Promise<unknown>> {
+  const locker = new pg.Client({ connectionString: url })
+  await locker.connect()
+  t.teardown(() => locker.end())
+  await locker.query('BEGIN')
+  await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+  return () => locker.query('COMMIT')
+}
+
 async function mixedBatch(t: Test, db: DatabaseHandle) {
   const records = new SessionRecords(db.prisma, db.prepared)
   const [first, second, plain, switching, revoked, consumed, twice] = await liveSessions(db, 7)
@@ -126,12 +139,7 @@ t.test('Postgres: a batched rotation never waits for a row lock: its row goes ag
   t.teardown(() => db.close())
   const records = new SessionRecords(db.prisma, db.prepared)
   const [first, second, held, free, alsoFree] = await liveSessions(db, 5)
-  const locker = new pg.Client({ connectionString: url })
-  await locker.connect()
-  t.teardown(() => locker.end())
-  // An operator's revocation in progress, say: it holds the session's row until it commits.
-  await locker.query('BEGIN')
-  await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [held!.sessionId])
+  const commitHolder = await holdSessionRow(t, url, held!.sessionId)
 
   // The first goes at once, alone; the other four wait for it and go as one batch.
   const rotations = [first, second, held, free, alsoFree].map((head) => rotationOf(head!))
@@ -145,7 +153,7 @@ t.test('Postgres: a batched rotation never waits for a row lock: its row goes ag
   t.equal(heldOutcome, undefined)
   const parent = await db.prisma.refreshToken.findUniqueOrThrow({ where: { id: held!.parentId } })
   t.equal(parent.consumedAt, null, 'the batch wrote nothing of it')
-  await locker.query('COMMIT')
+  await commitHolder()
   t.equal(await calls[2], 'rotated', 'and it rotates once the lock is gone')
 })
 
@@ -189,14 +197,10 @@ t.test('Postgres: a token is marked consumed when its rotation is sent, not when
   const began = new Date(Date.now() - 20_000)
   const sent = Date.now()
   t.equal(await records.consumeAndInsertChild(rotationOf(batched!, { now: began })), 'rotated')
-  const locker = new pg.Client({ connectionString: url })
-  await locker.connect()
-  t.teardown(() => locker.end())
-  await locker.query('BEGIN')
-  await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [alone!.sessionId])
+  const commitHolder = await holdSessionRow(t, url, alone!.sessionId)
   const held = records.consumeAndInsertChild(rotationOf(alone!, { now: began }))
   await untilWaitingOnLock(db.prisma, 'the held rotation never waited for its session')
-  await locker.query('COMMIT')
+  await commitHolder()
   t.equal(await held, 'rotated', 'the one that went again alone, too')
   const parents = await db.prisma.refreshToken.findMany({ where: { id: { in: [batched!.parentId, alone!.parentId] } } })
   for (const parent of parents) t.ok(parent.consumedAt!.getTime() >= sent - 1000, `consumed at ${parent.consumedAt!.toISOString()}, not at the request's start`)
