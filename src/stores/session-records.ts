@@ -2,7 +2,7 @@ import { timeOrderedId } from '../core/time-ordered-ids.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
-import type { PreparedQueries } from './prepared-queries.js'
+import { arrayParameter, type PreparedQueries } from './prepared-queries.js'
 import { StatementBatch, TRY_ALONE } from './statement-batches.js'
 
 export interface SessionRecord {
@@ -169,7 +169,7 @@ export class SessionRecords {
       JOIN sessions s ON s.id = rt.session_id
       JOIN accounts a ON a.id = s.account_id
       ${ACCOUNT_ROLE_JOINS}
-      WHERE rt.token_hash = ANY(${[...new Set(tokenHashes)]}::text[])
+      WHERE rt.token_hash = ANY(${arrayParameter([...new Set(tokenHashes)], 'text')})
       GROUP BY rt.id, s.id, a.id`)
     const byHash = new Map(rows.map((row) => [row.token_hash, row]))
     return tokenHashes.map((tokenHash) => {
@@ -238,15 +238,15 @@ export class SessionRecords {
    * and two batches cannot deadlock.
    */
   private async consumeAndInsertBatch(rotations: RotationCommit[]): Promise<(RotationOutcome | typeof TRY_ALONE)[]> {
-    const column = <T>(pick: (rotation: RotationCommit) => T) => rotations.map(pick)
+    const column = (pick: (rotation: RotationCommit) => unknown, type: Parameters<typeof arrayParameter>[1]) => arrayParameter(rotations.map(pick), type)
     const instant = (date: Date) => date.toISOString()
     const rows = await this.prepared.query<{ n: number; locked: boolean; unconsumed: boolean | null; live: boolean | null; rotates: boolean; children: number }>(Prisma.sql`
       WITH input AS MATERIALIZED (
-        SELECT * FROM unnest(${column((r) => r.parentId)}::uuid[], ${column((r) => r.sessionId)}::uuid[],
-          ${column((r) => r.childId)}::uuid[], ${column((r) => r.childTokenHash)}::text[],
-          ${column((r) => instant(r.now))}::timestamptz[], ${column((r) => instant(r.idleExpiresAt))}::timestamptz[],
-          ${column((r) => r.role)}::text[], ${column((r) => r.replaySeal)}::text[],
-          ${column((r) => r.roleSwitch?.accountId ?? null)}::uuid[], ${column(roleSwitchAudit)}::jsonb[])
+        SELECT * FROM unnest(${column((r) => r.parentId, 'uuid')}, ${column((r) => r.sessionId, 'uuid')},
+          ${column((r) => r.childId, 'uuid')}, ${column((r) => r.childTokenHash, 'text')},
+          ${column((r) => instant(r.now), 'timestamptz')}, ${column((r) => instant(r.idleExpiresAt), 'timestamptz')},
+          ${column((r) => r.role, 'text')}, ${column((r) => r.replaySeal, 'text')},
+          ${column((r) => r.roleSwitch?.accountId ?? null, 'uuid')}, ${column(roleSwitchAudit, 'jsonb')})
           WITH ORDINALITY AS i(parent_id, session_id, child_id, child_token_hash, now, idle_expires_at, role, replay_seal, audit_account_id, audit, n)
       ), locked_sessions AS MATERIALIZED (
         SELECT id, revoked_at IS NULL AS live FROM sessions

@@ -8,6 +8,7 @@ import path from 'node:path'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
+import { Prisma } from '../../src/generated/prisma/client.js'
 import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
 import { PostgresQueryError } from '../../src/stores/prepared-queries.js'
 import { SessionRecords, type RotationCommit } from '../../src/stores/session-records.js'
@@ -204,4 +205,26 @@ t.test('Postgres: a token is marked consumed when its rotation is sent, not when
   t.equal(await held, 'rotated', 'the one that went again alone, too')
   const parents = await db.prisma.refreshToken.findMany({ where: { id: { in: [batched!.parentId, alone!.parentId] } } })
   for (const parent of parents) t.ok(parent.consumedAt!.getTime() >= sent - 1000, `consumed at ${parent.consumedAt!.toISOString()}, not at the request's start`)
+})
+
+t.test('Postgres: the lookup and the rotation batch are planned once per connection, whatever the batch sizes', async (t) => {
+  // One connection, so every call below ran where pg_prepared_statements is read.
+  const db = await openPostgres(await createTestDatabase(t), undefined, { poolSize: 1 })
+  t.teardown(() => db.close())
+  const records = new SessionRecords(db.prisma, db.prepared)
+  for (const size of [1, 3, 2, 5, 1, 4, 2, 3, 1, 5, 2, 4]) {
+    const heads = await liveSessions(db, size)
+    await Promise.all(heads.map((head) => records.findPresentedToken(head.tokenHash)))
+    await Promise.all(heads.map((head) => records.consumeAndInsertChild(rotationOf(head))))
+  }
+  const plans = await db.prepared.query<{ statement: string; generic_plans: number; custom_plans: number }>(Prisma.sql`
+    SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements
+    WHERE statement LIKE ${'%rt.token_hash = ANY%'} OR statement LIKE ${'%FROM unnest%'}`)
+  t.equal(plans.length, 2, 'both statements ran on this connection')
+  for (const plan of plans) {
+    const which = plan.statement.includes('unnest') ? 'the rotation batch' : 'the lookup'
+    // Postgres tries five custom plans before it compares them with the generic one.
+    t.ok(plan.custom_plans <= 5, `${which}: planned for its values ${plan.custom_plans} times, not on every call`)
+    t.ok(plan.generic_plans >= 5, `${which}: then run on its generic plan (${plan.generic_plans} times)`)
+  }
 })
