@@ -18,12 +18,14 @@ export interface PreparedQueries {
 
 /**
  * An array parameter, read through a sub-select so that no plan sees its length. Postgres plans a
- * prepared statement for each call's values (a custom plan) until a plan for any values (the
- * generic one) costs no more. The generic plan guesses an array's length (10 elements for `ANY`,
- * 100 rows for `unnest`) and a custom plan sees it, so with a short array the custom plan always
- * looked cheaper and the statement was planned again on every call: a quarter of Postgres's time
- * per refresh went to planning the lookup. Behind a sub-select both plans make the same guess, and
- * after five calls Postgres keeps the generic plan.
+ * named statement for each call's values (a custom plan) for five calls, then keeps a plan for any
+ * values (the generic one) if it is estimated to cost less than the custom plans did, planning
+ * included. The generic plan guesses an array's length (10) and a custom plan sees it, so with a
+ * short array the custom plan always looked cheaper and the statement was planned again on every
+ * call: a quarter of Postgres's time per refresh went to planning the batched lookup and rotation.
+ * Behind a sub-select both plans make the same guess, and after five calls Postgres keeps the
+ * generic plan. (Unnamed statements, behind PgBouncer or on PGlite, are planned on every call
+ * anyway.) The outer cast matters: without it, `= ANY((SELECT …))` would be ANY over a subquery.
  */
 export const arrayParameter = (values: unknown[], type: 'uuid' | 'text' | 'timestamptz' | 'jsonb') =>
   Prisma.sql`(SELECT ${values}::${Prisma.raw(type)}[])::${Prisma.raw(type)}[]`

@@ -212,11 +212,18 @@ t.test('Postgres: the lookup and the rotation batch are planned once per connect
   const db = await openPostgres(await createTestDatabase(t), undefined, { poolSize: 1 })
   t.teardown(() => db.close())
   const records = new SessionRecords(db.prisma, db.prepared)
-  for (const size of [1, 3, 2, 5, 1, 4, 2, 3, 1, 5, 2, 4]) {
+  const sizes = [1, 3, 2, 5, 1, 4, 2, 3, 1, 5, 2, 4]
+  const found: boolean[] = []
+  const outcomes: string[] = []
+  for (const size of sizes) {
     const heads = await liveSessions(db, size)
-    await Promise.all(heads.map((head) => records.findPresentedToken(head.tokenHash)))
-    await Promise.all(heads.map((head) => records.consumeAndInsertChild(rotationOf(head))))
+    const lookups = await Promise.all(heads.map((head) => records.findPresentedToken(head.tokenHash)))
+    found.push(...lookups.map((lookup, i) => lookup?.token.id === heads[i]!.parentId))
+    outcomes.push(...await Promise.all(heads.map((head) => records.consumeAndInsertChild(rotationOf(head)))))
   }
+  const calls = sizes.reduce((sum, size) => sum + size, 0)
+  t.same(found, Array(calls).fill(true), 'every lookup found its own token')
+  t.same(outcomes, Array(calls).fill('rotated'), 'and every rotation rotated')
   const plans = await db.prepared.query<{ statement: string; generic_plans: number; custom_plans: number }>(Prisma.sql`
     SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements
     WHERE statement LIKE ${'%rt.token_hash = ANY%'} OR statement LIKE ${'%FROM unnest%'}`)
