@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Type } from 'typebox'
-import { buildCachedSerializer, sharedValidatorFactory } from '../../src/http/schema-compilers.js'
+import { buildCachedSerializer, compileDeferredSchemas, sharedValidatorFactory } from '../../src/http/schema-compilers.js'
+import { buildTestApp } from '../helpers/harness.js'
 
 // The serializer cache: one compiled serializer per schema object (and shared schemas and options),
 // reused across routes and apps; never one schema's serializer for another.
@@ -58,4 +59,37 @@ t.test('another schema, or other shared schemas or options: a validator of its o
   const Count = Type.Object({ n: Type.Integer() })
   t.equal((coercing(validated(Count)) as (value: unknown) => boolean)({ n: '5' }), true, 'other options: coerced by its own Ajv')
   t.equal((factory(validated(Count)) as (value: unknown) => boolean)({ n: '5' }), false, 'and not by the shared one')
+})
+
+t.test("a failed validation's errors are on the function Fastify called", async (t) => {
+  const Body = Type.Object({ name: Type.String({ maxLength: 3 }) })
+  const validate = sharedValidatorFactory({}, ajvOptions)(validated(Body)) as ((value: unknown) => boolean) & { errors?: { instancePath: string }[] | null }
+  t.equal(validate({ name: 'abcd' }), false)
+  t.same(validate.errors?.map((e) => e.instancePath), ['/name'], 'the error names the field')
+  t.equal(validate({ name: 'abc' }), true)
+  t.equal(validate.errors, null, 'and a passing value leaves none')
+})
+
+// Compiled at first use: an app starts without compiling its ~300 schemas, and a test compiles
+// what is left to prove that every one of them compiles.
+t.test('the app compiles no schema while it starts; every one of its schemas compiles', async (t) => {
+  compileDeferredSchemas()
+  const app = await buildTestApp(t)
+  await app.ready()
+  const deferred = compileDeferredSchemas()
+  t.ok(deferred > 300, `the routes' schemas were left for their first use (${deferred})`)
+  t.equal(compileDeferredSchemas(), 0, 'and each compiles once')
+  const refused = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@example.com', password: 7 } })
+  t.equal(refused.statusCode, 422, 'a validator compiled ahead of its first use still refuses bad input')
+  t.match(refused.json(), { success: false }, "in the dialect's shape")
+})
+
+t.test('a schema that cannot compile fails at its first use, and compileDeferredSchemas says so', async (t) => {
+  const Broken = { type: 'object', properties: { name: { type: 'no-such-type' } } }
+  const validate = sharedValidatorFactory({}, ajvOptions)(validated(Broken)) as (value: unknown) => boolean
+  t.throws(() => validate({ name: 'x' }), 'compiled at the first call, which throws')
+  const BrokenReference = { type: 'object', properties: { a: { $ref: '#/nowhere' } } }
+  const serialize = buildCachedSerializer({}, {})(route(BrokenReference))
+  t.throws(() => serialize({ a: 1 }), 'a serializer too')
+  t.throws(() => compileDeferredSchemas(), 'what is left to compile fails the check')
 })
