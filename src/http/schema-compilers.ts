@@ -13,8 +13,9 @@ import type { FastifySchemaCompiler } from 'fastify'
 // what it serves (one that answers one dialect never compiles the others', nor the admin API's).
 // Compiling them all (~300 distinct schemas for ~800 route parts and statuses) took a fifth of an
 // instance's start, 0.5 s of CPU, and 3.5 MB of its heap; the first request to each route now pays
-// for its own, once. compileDeferredSchemas() compiles what is
-// left, so that a test proves every schema compiles.
+// for its own, once. A schema that cannot compile would so fail its route's requests (500) instead
+// of the start: compileDeferredSchemas() compiles whatever is left, so that a test proves every
+// schema of the app compiles.
 
 type Serializer = ReturnType<ReturnType<SerializerFactory>>
 // What Fastify passes and @fastify/ajv-compiler takes is a route's schema with where it is from (the
@@ -23,27 +24,57 @@ type ValidatorCompile = FastifySchemaCompiler<unknown>
 type Validator = ReturnType<ValidatorCompile>
 type ValidatorPool = (externalSchemas: Parameters<ValidatorFactory>[0], options: Parameters<ValidatorFactory>[1]) => ValidatorCompile
 
-/** The compiles not run yet; each leaves the set once it has run. */
-const deferred = new Set<() => unknown>()
+/**
+ * The compiles not run yet, held weakly: each goes with the route that would have used it, and leaves
+ * once it has run.
+ */
+const deferred = new Set<WeakRef<() => unknown>>()
 
-/** Runs every compile not run yet and returns how many there were; throws the first that fails. */
+/**
+ * Runs every compile not run yet and returns how many there were. Throws an AggregateError of every
+ * one that failed.
+ */
 export function compileDeferredSchemas(): number {
-  const pending = [...deferred]
-  for (const compile of pending) compile()
-  return pending.length
+  const failures: unknown[] = []
+  let count = 0
+  for (const reference of [...deferred]) {
+    const compile = reference.deref()
+    if (!compile) {
+      deferred.delete(reference)
+      continue
+    }
+    count++
+    try {
+      compile()
+    } catch (error) {
+      failures.push(error)
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, `${failures.length} schema(s) could not be compiled`)
+  return count
 }
 
-/** `compile`, run once, at the first call of what this returns. */
+/**
+ * `compile`, run once, at the first call of what this returns. A compile that fails fails every
+ * call after it the same way, without compiling again on each request.
+ */
 function deferredCompile<T>(compile: () => T): () => T {
-  let compiled: T | undefined
-  const now = () => {
-    if (compiled === undefined) {
-      compiled = compile()
-      deferred.delete(now)
+  let outcome: { compiled: T } | { failure: unknown } | undefined
+  const now = (): T => {
+    if (!outcome) {
+      try {
+        outcome = { compiled: compile() }
+        deferred.delete(reference)
+      } catch (failure) {
+        outcome = { failure }
+      }
     }
-    return compiled
+    if ('failure' in outcome) throw outcome.failure
+    return outcome.compiled
   }
-  deferred.add(now)
+  // The route holds `now` (through the function Fastify calls); this set only points at it.
+  const reference = new WeakRef(now)
+  deferred.add(reference)
   return now
 }
 
@@ -52,15 +83,16 @@ function deferredSerializer(compile: () => Serializer): Serializer {
   return (data) => serializer()(data)
 }
 
+// What is read off an Ajv validator besides calling it: a failed validation's errors, and schemaEnv,
+// whose presence makes Fastify pass the request as parent data so that Ajv can coerce a root value.
+const VALIDATOR_PROPERTIES = ['errors', 'schema', 'schemaEnv', '$async'] as const
+
 function deferredValidator(compile: () => Validator): Validator {
-  const validator = deferredCompile(compile)
-  const validate = ((data: unknown) => {
-    const compiled = validator()
-    const valid = compiled(data)
-    // Fastify reads a failed validation's errors from the function it called.
-    validate.errors = compiled.errors
-    return valid
-  }) as Validator
+  const validator = deferredCompile(compile) as () => Validator & ((data: unknown, context?: unknown) => unknown)
+  const validate = ((data: unknown, context?: unknown) => validator()(data, context)) as Validator
+  for (const property of VALIDATOR_PROPERTIES) {
+    Object.defineProperty(validate, property, { get: () => (validator() as unknown as Record<string, unknown>)[property] })
+  }
   return validate
 }
 

@@ -1,3 +1,4 @@
+import Fastify from 'fastify'
 import t from 'tap'
 import { Type } from 'typebox'
 import { buildCachedSerializer, compileDeferredSchemas, sharedValidatorFactory } from '../../src/http/schema-compilers.js'
@@ -61,6 +62,31 @@ t.test('another schema, or other shared schemas or options: a validator of its o
   t.equal((factory(validated(Count)) as (value: unknown) => boolean)({ n: '5' }), false, 'and not by the shared one')
 })
 
+/** A bare Fastify app with these compilers, and a route that answers what its handler was given. */
+async function appWith(schema: Record<string, unknown>, ajv = ajvOptions.customOptions) {
+  const app = Fastify({ ajv: { customOptions: ajv }, schemaController: { compilersFactory: { buildSerializer: buildCachedSerializer, buildValidator: sharedValidatorFactory } } })
+  app.post('/echo', { schema }, async (request) => ({ type: typeof request.body, body: request.body }))
+  await app.ready()
+  return app
+}
+
+t.test('through Fastify, a validator compiled at the first request refuses with its errors and keeps what Ajv changes', async (t) => {
+  const Body = Type.Object({ name: Type.String({ maxLength: 3 }) })
+  const app = await appWith({ body: Body })
+  t.teardown(() => app.close())
+  const refused = await app.inject({ method: 'POST', url: '/echo', payload: { name: 'abcd' } })
+  t.equal(refused.statusCode, 400, 'the first request compiles it, and it refuses')
+  t.match(refused.json<{ message: string }>().message, /body\/name must NOT have more than 3 characters/, 'with the errors of the validation just run')
+  t.equal((await app.inject({ method: 'POST', url: '/echo', payload: { name: 'abc' } })).statusCode, 200)
+
+  // Ajv can replace a root value only through its parent, which Fastify passes only to a validator
+  // that shows Ajv's schemaEnv: the deferred one must show it too, or the coerced value is lost.
+  const coercing = await appWith({ body: { type: 'integer' } }, { allErrors: true, coerceTypes: true })
+  t.teardown(() => coercing.close())
+  const coerced = await coercing.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '"5"' })
+  t.same(coerced.json(), { type: 'number', body: 5 }, 'a root value coerced by Ajv reaches the handler')
+})
+
 t.test("a failed validation's errors are on the function Fastify called", async (t) => {
   const Body = Type.Object({ name: Type.String({ maxLength: 3 }) })
   const validate = sharedValidatorFactory({}, ajvOptions)(validated(Body)) as ((value: unknown) => boolean) & { errors?: { instancePath: string }[] | null }
@@ -84,12 +110,20 @@ t.test('the app compiles no schema while it starts; every one of its schemas com
   t.match(refused.json(), { success: false }, "in the dialect's shape")
 })
 
-t.test('a schema that cannot compile fails at its first use, and compileDeferredSchemas says so', async (t) => {
+// Last in the file: the broken schemas stay among those left to compile, as they would in an app.
+t.test('a schema that cannot compile fails at its first use, every time, and compileDeferredSchemas names each', async (t) => {
   const Broken = { type: 'object', properties: { name: { type: 'no-such-type' } } }
   const validate = sharedValidatorFactory({}, ajvOptions)(validated(Broken)) as (value: unknown) => boolean
-  t.throws(() => validate({ name: 'x' }), 'compiled at the first call, which throws')
+  const first = t.throws(() => validate({ name: 'x' }), 'compiled at the first call, which throws')
+  const second = t.throws(() => validate({ name: 'x' }))
+  t.equal(second, first, 'and the next call throws the same error, without compiling again')
   const BrokenReference = { type: 'object', properties: { a: { $ref: '#/nowhere' } } }
   const serialize = buildCachedSerializer({}, {})(route(BrokenReference))
   t.throws(() => serialize({ a: 1 }), 'a serializer too')
-  t.throws(() => compileDeferredSchemas(), 'what is left to compile fails the check')
+  const failure = t.throws(() => compileDeferredSchemas()) as AggregateError
+  t.equal(failure.errors.length, 2, 'what is left to compile fails the check, once for each broken schema')
+
+  const app = await appWith({ body: { type: 'object', properties: { name: { type: 'also-no-such-type' } } } })
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ method: 'POST', url: '/echo', payload: { name: 'x' } })).statusCode, 500, 'through Fastify: a server error, not a pass')
 })
