@@ -10,8 +10,9 @@ import { POSTGRES_ADMIN_URL } from '../helpers/services.js'
 const run = promisify(execFile)
 // The CLI's own bin, as `npm run db:migrate` runs it: through npx, each call also loaded npm (~1 s of CPU).
 const PRISMA_CLI = fileURLToPath(new URL('../../node_modules/prisma/build/index.js', import.meta.url))
+// CHECKPOINT_DISABLE: no call home to Prisma's update check (the Dockerfile sets it too).
 const prisma = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, [PRISMA_CLI, ...args], { env: { ...process.env, DATABASE_URL: POSTGRES_ADMIN_URL, DIRECT_DATABASE_URL: '', ...env } })
+  run(process.execPath, [PRISMA_CLI, ...args], { env: { ...process.env, CHECKPOINT_DISABLE: '1', DATABASE_URL: POSTGRES_ADMIN_URL, DIRECT_DATABASE_URL: '', ...env } })
 const DRIFT_CHECK = ['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', 'prisma/schema.prisma', '--exit-code']
 
 // Migrations go to Postgres itself: DIRECT_DATABASE_URL when DATABASE_URL is a transaction-mode PgBouncer.

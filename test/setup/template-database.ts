@@ -23,8 +23,11 @@ async function ensureTemplateDatabase(): Promise<void> {
     if (ready.rowCount === 0) {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await admin.query(`CREATE DATABASE ${name}`)
-      // DIRECT_DATABASE_URL, if the shell has one, would take precedence in prisma.config.ts.
-      await run(process.execPath, [PRISMA_CLI, 'migrate', 'deploy'], { env: { ...process.env, DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' } })
+      // DIRECT_DATABASE_URL, if the shell has one, would take precedence in prisma.config.ts. No call
+      // home to Prisma's update check (CHECKPOINT_DISABLE), as in the Dockerfile.
+      await run(process.execPath, [PRISMA_CLI, 'migrate', 'deploy'], {
+        env: { ...process.env, CHECKPOINT_DISABLE: '1', DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' },
+      })
       // Marked a template only once fully migrated: a half-built one is never cloned.
       await admin.query(`ALTER DATABASE ${name} IS_TEMPLATE true`)
     }
