@@ -96,23 +96,29 @@ function deferredValidator(compile: () => Validator): Validator {
   return validate
 }
 
+/**
+ * What `make` made for this schema object (made now if nothing was), kept weakly with the schema; a
+ * schema that is not an object is made for each time.
+ */
+function perSchema<T>(made: WeakMap<object, T>, schema: unknown, make: () => T): T {
+  if (typeof schema !== 'object' || schema === null) return make()
+  let found = made.get(schema)
+  if (found === undefined) made.set(schema, (found = make()))
+  return found
+}
+
 const defaultFactory = SerializerSelector()
-const bySchema = new WeakMap<object, Map<string, Serializer>>()
+const serializersByContext = new Map<string, WeakMap<object, Serializer>>()
 
 /** Fastify's serializer factory (schemaController.compilersFactory.buildSerializer), compiling each schema once. */
 export const buildCachedSerializer: SerializerFactory = (externalSchemas, options) => {
   const compile = defaultFactory(externalSchemas, options)
   // What else the code depends on: the same shared schemas and options make the same serializer.
   const context = JSON.stringify([externalSchemas ?? null, options ?? null])
-  return (route) => {
-    const { schema } = route
-    if (typeof schema !== 'object' || schema === null) return deferredSerializer(() => compile(route))
-    let compiled = bySchema.get(schema)
-    if (!compiled) bySchema.set(schema, (compiled = new Map<string, Serializer>()))
-    let serializer = compiled.get(context)
-    if (!serializer) compiled.set(context, (serializer = deferredSerializer(() => compile(route))))
-    return serializer
-  }
+  let made = serializersByContext.get(context)
+  if (!made) serializersByContext.set(context, (made = new WeakMap<object, Serializer>()))
+  const forThisContext = made
+  return (route) => perSchema(forThisContext, route.schema, () => deferredSerializer(() => compile(route)))
 }
 
 /**
@@ -122,20 +128,14 @@ export const buildCachedSerializer: SerializerFactory = (externalSchemas, option
  * shared schemas and Ajv options use one Ajv, and each schema object's validator is kept per Ajv, as
  * serializers are above; other shared schemas or options get an Ajv of their own.
  */
-const validatorsByAjv = AjvCompiler() as unknown as ValidatorPool
-const validatorsBySchema = new WeakMap<object, WeakMap<object, Validator>>()
+const ajvPool = AjvCompiler() as unknown as ValidatorPool
+const validatorsByCompile = new WeakMap<object, WeakMap<object, Validator>>()
 const sharedValidators: ValidatorPool = (externalSchemas, options) => {
   // The same compile function for the same shared schemas and options (the pool's own key).
-  const compile = validatorsByAjv(externalSchemas, options)
-  let compiled = validatorsBySchema.get(compile)
-  if (!compiled) validatorsBySchema.set(compile, (compiled = new WeakMap<object, Validator>()))
-  const forThisAjv = compiled
-  return (route) => {
-    const { schema } = route
-    if (typeof schema !== 'object' || schema === null) return deferredValidator(() => compile(route))
-    let validator = forThisAjv.get(schema)
-    if (!validator) forThisAjv.set(schema, (validator = deferredValidator(() => compile(route))))
-    return validator
-  }
+  const compile = ajvPool(externalSchemas, options)
+  let made = validatorsByCompile.get(compile)
+  if (!made) validatorsByCompile.set(compile, (made = new WeakMap<object, Validator>()))
+  const forThisAjv = made
+  return (route) => perSchema(forThisAjv, route.schema, () => deferredValidator(() => compile(route)))
 }
 export const sharedValidatorFactory = sharedValidators as unknown as ValidatorFactory
