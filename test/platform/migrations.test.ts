@@ -1,18 +1,11 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+import { prismaCli } from '../helpers/prisma-cli.js'
 import { POSTGRES_ADMIN_URL } from '../helpers/services.js'
 
-const run = promisify(execFile)
-// The CLI's own bin, as `npm run db:migrate` runs it: through npx, each call also loaded npm (~1 s of CPU).
-const PRISMA_CLI = fileURLToPath(new URL('../../node_modules/prisma/build/index.js', import.meta.url))
-// CHECKPOINT_DISABLE: no call home to Prisma's update check (the Dockerfile sets it too).
-const prisma = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, [PRISMA_CLI, ...args], { env: { ...process.env, CHECKPOINT_DISABLE: '1', DATABASE_URL: POSTGRES_ADMIN_URL, DIRECT_DATABASE_URL: '', ...env } })
+const prisma = (args: string[], env: Record<string, string> = {}) => prismaCli(args, { DATABASE_URL: POSTGRES_ADMIN_URL, ...env })
 const DRIFT_CHECK = ['migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema', 'prisma/schema.prisma', '--exit-code']
 
 // Migrations go to Postgres itself: DIRECT_DATABASE_URL when DATABASE_URL is a transaction-mode PgBouncer.

@@ -2,16 +2,10 @@
 // deploy` through the offline schema-engine shim, that each test file clones, and the migrated PGlite
 // snapshot that the core tier loads. Each is built once per set of migrations; the template under an
 // advisory lock, so that parallel runs neither race nor rebuild it.
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import pg from 'pg'
 import { ensureEmbeddedSnapshot } from '../helpers/embedded-snapshot.js'
+import { prismaCli } from '../helpers/prisma-cli.js'
 import { POSTGRES_ADMIN_URL, databaseUrl, templateDatabaseName } from '../helpers/services.js'
-
-const run = promisify(execFile)
-// Prisma's bin itself, as `npm run db:migrate` runs it; npx would load npm first.
-const PRISMA_CLI = fileURLToPath(new URL('../../node_modules/prisma/build/index.js', import.meta.url))
 
 async function ensureTemplateDatabase(): Promise<void> {
   const name = await templateDatabaseName()
@@ -23,11 +17,7 @@ async function ensureTemplateDatabase(): Promise<void> {
     if (ready.rowCount === 0) {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
       await admin.query(`CREATE DATABASE ${name}`)
-      // DIRECT_DATABASE_URL, if the shell has one, would take precedence in prisma.config.ts. No call
-      // home to Prisma's update check (CHECKPOINT_DISABLE), as in the Dockerfile.
-      await run(process.execPath, [PRISMA_CLI, 'migrate', 'deploy'], {
-        env: { ...process.env, CHECKPOINT_DISABLE: '1', DATABASE_URL: databaseUrl(name), DIRECT_DATABASE_URL: '' },
-      })
+      await prismaCli(['migrate', 'deploy'], { DATABASE_URL: databaseUrl(name) })
       // Marked a template only once fully migrated: a half-built one is never cloned.
       await admin.query(`ALTER DATABASE ${name} IS_TEMPLATE true`)
     }
