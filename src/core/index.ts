@@ -73,7 +73,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     signingKeys: new SigningKeyRecords(db),
     audit: new AuditRecords(db),
     accountTokens: new AccountTokenRecords(),
-    clients: new ClientRecords(db),
+    clients: new ClientRecords(db, database.prepared),
     outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
     secondFactors: new SecondFactorRecords(db, database.prepared),
     passkeys: new PasskeyRecords(db),
