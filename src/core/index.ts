@@ -165,7 +165,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
       verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),
   }
-  const oidc = createOpenIdConnect(config, db, kv, { accounts, sessions, signingKeys, events })
+  const oidc = createOpenIdConnect(config, db, database.prepared, kv, { accounts, sessions, signingKeys, events })
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, factors)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.

@@ -1,4 +1,7 @@
+import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
+import type { PreparedQueries } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 export interface AuthorizationCodeRecord {
   clientId: string
@@ -18,17 +21,26 @@ export interface AuthorizationCodeRecord {
 
 export type NewAuthorizationCode = AuthorizationCodeRecord & { codeHash: string }
 
-const select = {
-  clientId: true, accountId: true, browserSessionId: true, redirectUri: true, codeChallenge: true, nonce: true, scope: true,
-  role: true, authTime: true, amr: true, passwordDigest: true, ip: true, expiresAt: true,
-} as const
+const RECORD_COLUMNS = Prisma.sql`client_id AS "clientId", account_id::text AS "accountId", browser_session_id::text AS "browserSessionId",
+  redirect_uri AS "redirectUri", code_challenge AS "codeChallenge", nonce, scope, role, auth_time AS "authTime", amr,
+  password_digest AS "passwordDigest", ip, expires_at AS "expiresAt"`
 
-/** Authorization codes, by the SHA-256 of the code. */
+/**
+ * Authorization codes, by the SHA-256 of the code. Every login through the authorization endpoint
+ * writes one, consumes it and checks it again, so those three are prepared statements (see
+ * prepared-queries.ts); the reuse path, rare by design, stays with Prisma.
+ */
 export class AuthorizationCodeRecords {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
   async insert(code: NewAuthorizationCode): Promise<void> {
-    await this.db.authorizationCode.create({ data: code })
+    await this.prepared.query(Prisma.sql`
+      INSERT INTO authorization_codes (code_hash, client_id, account_id, browser_session_id, redirect_uri, code_challenge, nonce,
+        scope, role, auth_time, amr, password_digest, ip, created_at, expires_at)
+      VALUES (${code.codeHash}::text, ${code.clientId}::text, ${code.accountId}::uuid, ${code.browserSessionId}::uuid,
+        ${code.redirectUri}::text, ${code.codeChallenge}::text, ${code.nonce}::text, ${code.scope}::text, ${code.role}::text,
+        ${utcTimestamp(code.authTime)}, ${code.amr}::text[], ${code.passwordDigest}::text, ${code.ip}::text,
+        ${utcTimestamp(new Date())}, ${utcTimestamp(code.expiresAt)})`)
   }
 
   /**
@@ -36,9 +48,10 @@ export class AuthorizationCodeRecords {
    * write, so of two racing redemptions exactly one gets the row.
    */
   async consume(codeHash: string, sessionId: string, at: Date): Promise<AuthorizationCodeRecord | null> {
-    const [row] = await this.db.authorizationCode.updateManyAndReturn({
-      where: { codeHash, consumedAt: null }, data: { consumedAt: at, sessionId }, select,
-    })
+    const [row] = await this.prepared.query<AuthorizationCodeRecord>(Prisma.sql`
+      UPDATE authorization_codes SET consumed_at = ${utcTimestamp(at)}, session_id = ${sessionId}::uuid
+      WHERE code_hash = ${codeHash}::text AND consumed_at IS NULL
+      RETURNING ${RECORD_COLUMNS}`)
     return row ?? null
   }
 
@@ -55,7 +68,8 @@ export class AuthorizationCodeRecords {
 
   /** Whether a second redemption was seen since (checked after the first one's session is written). */
   async wasReused(codeHash: string): Promise<boolean> {
-    const row = await this.db.authorizationCode.findUnique({ where: { codeHash }, select: { reusedAt: true } })
-    return row?.reusedAt != null
+    const [row] = await this.prepared.query<{ reused: boolean }>(Prisma.sql`
+      SELECT reused_at IS NOT NULL AS reused FROM authorization_codes WHERE code_hash = ${codeHash}::text`)
+    return row?.reused === true
   }
 }

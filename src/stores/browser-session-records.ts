@@ -1,4 +1,7 @@
+import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
+import type { PreparedQueries } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 export interface BrowserSessionRecord {
   id: string
@@ -22,22 +25,38 @@ export interface NewBrowserSession {
   expiresAt: Date
 }
 
-const select = { id: true, accountId: true, passwordDigest: true, authTime: true, amr: true, role: true, ip: true, expiresAt: true, endedAt: true } as const
+const RECORD_COLUMNS = Prisma.sql`id::text AS id, account_id::text AS "accountId", password_digest AS "passwordDigest",
+  auth_time AS "authTime", amr, role, ip, expires_at AS "expiresAt", ended_at AS "endedAt"`
 
-/** The hosted login page's browser sessions. */
+/**
+ * The hosted login page's browser sessions. Every authorization request with a session cookie reads
+ * one, and every code redemption reads it again, so the reads and the insert are prepared statements
+ * (see prepared-queries.ts).
+ */
 export class BrowserSessionRecords {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
-  insert(session: NewBrowserSession): Promise<BrowserSessionRecord> {
-    return this.db.browserSession.create({ data: { ...session, ip: session.ip ?? null }, select })
+  async insert(session: NewBrowserSession): Promise<BrowserSessionRecord> {
+    const [row] = await this.prepared.query<BrowserSessionRecord>(Prisma.sql`
+      INSERT INTO browser_sessions (id, token_hash, account_id, password_digest, auth_time, amr, ip, created_at, expires_at)
+      VALUES (gen_random_uuid(), ${session.tokenHash}::text, ${session.accountId}::uuid, ${session.passwordDigest}::text,
+        ${utcTimestamp(session.authTime)}, ${session.amr}::text[], ${session.ip ?? null}::text, ${utcTimestamp(new Date())},
+        ${utcTimestamp(session.expiresAt)})
+      RETURNING ${RECORD_COLUMNS}`)
+    return row!
   }
 
-  findByTokenHash(tokenHash: string): Promise<BrowserSessionRecord | null> {
-    return this.db.browserSession.findUnique({ where: { tokenHash }, select })
+  async findByTokenHash(tokenHash: string): Promise<BrowserSessionRecord | null> {
+    const [row] = await this.prepared.query<BrowserSessionRecord>(Prisma.sql`
+      SELECT ${RECORD_COLUMNS} FROM browser_sessions WHERE token_hash = ${tokenHash}::text`)
+    return row ?? null
   }
 
-  findById(id: string): Promise<BrowserSessionRecord | null> {
-    return this.db.browserSession.findUnique({ where: { id }, select })
+  /** `id` must be a UUID: the statement casts it. */
+  async findById(id: string): Promise<BrowserSessionRecord | null> {
+    const [row] = await this.prepared.query<BrowserSessionRecord>(Prisma.sql`
+      SELECT ${RECORD_COLUMNS} FROM browser_sessions WHERE id = ${id}::uuid`)
+    return row ?? null
   }
 
   async chooseRole(id: string, role: string): Promise<void> {

@@ -1,0 +1,101 @@
+// Set before anything reads a date: the rows must not depend on the local zone.
+process.env.TZ = 'Pacific/Auckland'
+
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { AuthorizationCodeRecords } from '../../src/stores/authorization-code-records.js'
+import { BrowserSessionRecords } from '../../src/stores/browser-session-records.js'
+import { ClientRecords } from '../../src/stores/client-records.js'
+import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
+import { createTestDatabase } from '../helpers/harness.js'
+
+// The reads and writes of every login through the authorization endpoint are prepared statements
+// (client, browser session, authorization code): they must give and leave exactly the rows Prisma
+// gives and leaves, on Postgres and on the embedded PGlite, whatever the local time zone.
+const at = new Date('2026-03-29T01:30:00.123Z') // around a daylight-saving change in Auckland
+const later = new Date('2026-04-05T02:45:00.456Z')
+
+async function checkRecords(t: Test, db: DatabaseHandle) {
+  const account = await db.prisma.account.create({ data: { email: `records-${Date.now()}@example.com`, passwordHash: 'hash' } })
+
+  t.test('clients', async (t) => {
+    const clients = new ClientRecords(db.prisma, db.prepared)
+    const id = 'client_AAAAAAAAAAAAAAAA'
+    const inserted = await clients.insert(db.prisma, id, {
+      name: 'Notes', tokenEndpointAuthMethod: 'client_secret_post', grantTypes: ['authorization_code', 'refresh_token'], responseTypes: ['code'],
+      redirectUris: ['https://notes.example.com/cb', 'https://notes.example.com/cb2'], postLogoutRedirectUris: [], scope: 'openid email',
+      resources: ['https://api.example.com'], firstParty: true,
+    }, 'secret-hash')
+    await db.prisma.oAuthClient.update({ where: { id }, data: { updatedAt: at } })
+    const expected = { ...inserted, updatedAt: at }
+    t.same(await clients.find(id), expected, 'the record Prisma wrote, read back field for field')
+    t.strictSame(Object.keys((await clients.find(id))!).sort(), Object.keys(expected).sort(), 'and no other field')
+    t.same(await clients.findWithSecret(id), { ...expected, secretHash: 'secret-hash' }, 'with its secret hash for authentication')
+    t.equal(await clients.find('client_BBBBBBBBBBBBBBBB'), null)
+    t.equal(await clients.findWithSecret('client_BBBBBBBBBBBBBBBB'), null)
+  })
+
+  t.test('browser sessions', async (t) => {
+    const sessions = new BrowserSessionRecords(db.prisma, db.prepared)
+    const inserted = await sessions.insert({ tokenHash: 'token-hash', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd', 'otp'], ip: '203.0.113.9', expiresAt: later })
+    t.same(inserted, { id: inserted.id, accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd', 'otp'], role: null, ip: '203.0.113.9', expiresAt: later, endedAt: null })
+    const row = await db.prisma.browserSession.findUniqueOrThrow({ where: { id: inserted.id } })
+    t.same([row.authTime, row.expiresAt, row.tokenHash], [at, later, 'token-hash'], 'Prisma reads the same instants it would have written')
+    t.ok(Math.abs(row.createdAt.getTime() - Date.now()) < 60_000, 'created now, in UTC as Prisma writes it')
+    t.same(await sessions.findByTokenHash('token-hash'), inserted)
+    t.same(await sessions.findById(inserted.id), inserted)
+    await sessions.chooseRole(inserted.id, 'editor')
+    await sessions.end(inserted.id, later)
+    t.same(await sessions.findById(inserted.id), { ...inserted, role: 'editor', endedAt: later }, 'later changes read back')
+    t.equal(await sessions.findByTokenHash('no-such-hash'), null)
+    t.equal(await sessions.findById('00000000-0000-4000-8000-000000000000'), null)
+    const noIp = await sessions.insert({ tokenHash: 'token-hash-2', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd'], expiresAt: later })
+    t.equal(noIp.ip, null, 'no address is stored as null')
+  })
+
+  t.test('authorization codes', async (t) => {
+    const codes = new AuthorizationCodeRecords(db.prisma, db.prepared)
+    const clientId = 'client_CCCCCCCCCCCCCCCC'
+    await db.prisma.oAuthClient.create({ data: { id: clientId, name: 'Codes' } })
+    const browserSession = await db.prisma.browserSession.create({
+      data: { tokenHash: 'codes-session', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd'], expiresAt: later },
+    })
+    const record = {
+      clientId, accountId: account.id, browserSessionId: browserSession.id, redirectUri: 'https://notes.example.com/cb', codeChallenge: 'challenge',
+      nonce: 'n-0S6', scope: 'openid email', role: 'editor', authTime: at, amr: ['pwd', 'hwk'], passwordDigest: 'digest', ip: '2001:db8::1', expiresAt: later,
+    }
+    await codes.insert({ ...record, codeHash: 'code-1' })
+    const row = await db.prisma.authorizationCode.findUniqueOrThrow({ where: { codeHash: 'code-1' } })
+    t.same(row, { ...record, codeHash: 'code-1', createdAt: row.createdAt, consumedAt: null, sessionId: null, reusedAt: null }, 'Prisma reads back what was written')
+    t.ok(Math.abs(row.createdAt.getTime() - Date.now()) < 60_000, 'created now, in UTC as Prisma writes it')
+
+    const sessionId = '11111111-1111-4111-8111-111111111111'
+    t.same(await codes.consume('code-1', sessionId, later), record, 'consumed: the record, field for field')
+    t.same(await db.prisma.authorizationCode.findUniqueOrThrow({ where: { codeHash: 'code-1' }, select: { consumedAt: true, sessionId: true } }), { consumedAt: later, sessionId })
+    t.equal(await codes.consume('code-1', sessionId, later), null, 'a consumed code is not consumed again')
+    t.equal(await codes.consume('no-such-code', sessionId, later), null)
+    t.equal(await codes.wasReused('code-1'), false)
+    t.same(await codes.markReused('code-1', clientId, later), { found: true, sessionId, accountId: account.id })
+    t.equal(await codes.wasReused('code-1'), true, 'a second redemption shows')
+    t.equal(await codes.wasReused('no-such-code'), false)
+
+    await codes.insert({ ...record, codeHash: 'code-2', browserSessionId: null, nonce: null, ip: null })
+    t.same(await codes.consume('code-2', sessionId, later), { ...record, browserSessionId: null, nonce: null, ip: null }, 'absent fields are null')
+  })
+}
+
+t.test('Postgres', async (t) => {
+  const db = await openPostgres(await createTestDatabase(t))
+  t.teardown(() => db.close())
+  await checkRecords(t, db)
+})
+
+t.test('embedded PGlite', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-oidc-records-'))
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  const db = await openEmbedded(dir)
+  t.teardown(() => db.close())
+  await checkRecords(t, db)
+})
