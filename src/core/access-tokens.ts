@@ -3,6 +3,7 @@ import { createVerifier } from 'fast-jwt'
 import { InvalidAccessToken } from './errors.js'
 import { signJwt } from './jwt-signing.js'
 import type { ActiveKey, PublishedKey, SigningKeys } from './signing-keys.js'
+import { VerifiedTokens } from './verified-tokens.js'
 
 /** What every access token carries (RFC 9068 §2.2): an account's or a client's. */
 export interface BaseAccessTokenClaims {
@@ -87,10 +88,14 @@ export function scopeForRole(role: string): string {
 
 /** Issues and verifies the RS256 (or configured) access tokens of RFC 9068. */
 export class AccessTokens {
-  // Per published key, so a verifier (and its cache) goes when its key leaves the key set.
+  // Per published key, so a verifier goes when its key leaves the key set.
   private readonly verifiers = new WeakMap<PublishedKey, Partial<Record<VerifierSlot, Verifier>>>()
+  // Account tokens verified strictly, so that a hot token skips parsing and RSA (see VerifiedTokens).
+  private readonly verified: VerifiedTokens<AccessTokenClaims>
 
-  constructor(private readonly keys: SigningKeys, readonly options: AccessTokenOptions) {}
+  constructor(private readonly keys: SigningKeys, readonly options: AccessTokenOptions) {
+    this.verified = new VerifiedTokens({ maxEntries: 10_000, clockToleranceMs: options.clockToleranceSeconds * 1000 })
+  }
 
   async issue(subject: AccessTokenSubject): Promise<IssuedAccessToken> {
     const key = await this.keys.activeKey()
@@ -135,11 +140,17 @@ export class AccessTokens {
    * key store; checks typ, iss, aud, exp and nbf. Revocation is the caller's second step.
    */
   async verify(token: string, { allowExpired = false } = {}): Promise<AccessTokenClaims> {
-    const claims = await this.verifyWith(token, allowExpired ? 'expiredAllowed' : 'strict') as unknown as AccessTokenClaims
+    if (!allowExpired) {
+      const seen = this.verified.get(token)
+      // Only while its key is still the published one with that kid: a withdrawn key's tokens stop at once.
+      if (seen && (await this.keys.publishedKey(seen.key.kid)) === seen.key) return seen.claims
+    }
+    const { claims, key } = await this.verifyWith(token, allowExpired ? 'expiredAllowed' : 'strict')
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.role !== 'string') {
       throw new InvalidAccessToken('missing claims')
     }
-    return claims
+    if (!allowExpired) this.verified.set(token, claims as unknown as AccessTokenClaims, key)
+    return claims as unknown as AccessTokenClaims
   }
 
   /**
@@ -147,14 +158,14 @@ export class AccessTokens {
    * revocation, which answer for every token this service issued. Never one of an account.
    */
   async verifyClientToken(token: string): Promise<ClientAccessTokenClaims> {
-    const claims = await this.verifyWith(token, 'client') as unknown as ClientAccessTokenClaims & { sid?: unknown }
+    const claims = (await this.verifyWith(token, 'client')).claims as unknown as ClientAccessTokenClaims & { sid?: unknown }
     if (claims.sid !== undefined || typeof claims.client_id !== 'string' || claims.sub !== claims.client_id || typeof claims.aud !== 'string') {
       throw new InvalidAccessToken('not a client token')
     }
     return claims
   }
 
-  private async verifyWith(token: string, slot: VerifierSlot): Promise<Record<string, unknown>> {
+  private async verifyWith(token: string, slot: VerifierSlot): Promise<{ claims: Record<string, unknown>; key: PublishedKey }> {
     const header = headerOf(token)
     if (typeof header.kid !== 'string') throw new InvalidAccessToken('no kid')
     if (header.typ !== TOKEN_TYPE && header.typ !== `application/${TOKEN_TYPE}`) throw new InvalidAccessToken('wrong typ')
@@ -162,7 +173,7 @@ export class AccessTokens {
     if (!key) throw new InvalidAccessToken('unknown kid')
     if (header.alg !== key.alg) throw new InvalidAccessToken('algorithm does not match the key')
     try {
-      return this.verifierFor(key, slot)(token) as Record<string, unknown>
+      return { claims: this.verifierFor(key, slot)(token) as Record<string, unknown>, key }
     } catch (error) {
       throw new InvalidAccessToken((error as { code?: string }).code ?? 'invalid')
     }
@@ -183,8 +194,8 @@ export class AccessTokens {
         requiredClaims: forClients ? ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'] : ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid'],
         clockTolerance: this.options.clockToleranceSeconds * 1000,
         ignoreExpiration: slot === 'expiredAllowed',
-        // Verified signatures are cached (bounded by each token's exp), so hot tokens skip RSA.
-        cache: slot === 'strict' ? 10_000 : false,
+        // verify() keeps what the strict verifier accepts, by the whole token (VerifiedTokens).
+        cache: false,
       })
       forKey[slot] = verifier
     }
