@@ -88,13 +88,15 @@ export function scopeForRole(role: string): string {
 
 /** Issues and verifies the RS256 (or configured) access tokens of RFC 9068. */
 export class AccessTokens {
-  // Per published key, so a verifier goes when its key leaves the key set.
+  // Per published key, so a verifier is not kept for a key that has left the key set.
   private readonly verifiers = new WeakMap<PublishedKey, Partial<Record<VerifierSlot, Verifier>>>()
-  // Account tokens verified strictly, so that a hot token skips parsing and RSA (see VerifiedTokens).
+  private readonly clockToleranceMs: number
+  // Account tokens the strict verifier accepted, so that a hot token skips parsing and RSA.
   private readonly verified: VerifiedTokens<AccessTokenClaims>
 
   constructor(private readonly keys: SigningKeys, readonly options: AccessTokenOptions) {
-    this.verified = new VerifiedTokens({ maxEntries: 10_000, clockToleranceMs: options.clockToleranceSeconds * 1000 })
+    this.clockToleranceMs = options.clockToleranceSeconds * 1000
+    this.verified = new VerifiedTokens({ maxEntries: 10_000, clockToleranceMs: this.clockToleranceMs })
   }
 
   async issue(subject: AccessTokenSubject): Promise<IssuedAccessToken> {
@@ -140,11 +142,8 @@ export class AccessTokens {
    * key store; checks typ, iss, aud, exp and nbf. Revocation is the caller's second step.
    */
   async verify(token: string, { allowExpired = false } = {}): Promise<AccessTokenClaims> {
-    if (!allowExpired) {
-      const seen = this.verified.get(token)
-      // Only while its key is still the published one with that kid: a withdrawn key's tokens stop at once.
-      if (seen && (await this.keys.publishedKey(seen.key.kid)) === seen.key) return seen.claims
-    }
+    const seen = allowExpired ? undefined : await this.verified.get(token, (kid) => this.keys.publishedKey(kid))
+    if (seen) return seen
     const { claims, key } = await this.verifyWith(token, allowExpired ? 'expiredAllowed' : 'strict')
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.role !== 'string') {
       throw new InvalidAccessToken('missing claims')
@@ -192,7 +191,7 @@ export class AccessTokens {
         // A client's token is for the resource it asked for: its audience is checked by whoever reads it.
         ...(forClients ? {} : { allowedAud: this.options.audience }),
         requiredClaims: forClients ? ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'] : ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'sid'],
-        clockTolerance: this.options.clockToleranceSeconds * 1000,
+        clockTolerance: this.clockToleranceMs,
         ignoreExpiration: slot === 'expiredAllowed',
         // verify() keeps what the strict verifier accepts, by the whole token (VerifiedTokens).
         cache: false,

@@ -176,8 +176,8 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
    * reads the account's profile change stamps, so a /me answered from the cache needs no other.
    */
   async function authenticate(token: string): Promise<AccessTokenClaims> {
-    // A copy per request: fast-jwt's cache hands every request with this token the same object, and
-    // the stamps below are this request's.
+    // A copy per request: every request with this token gets the same (frozen) claims, and the
+    // stamps below are this request's.
     const claims = { ...(await accessTokens.verify(token)) }
     const { revoked, values: stamps } = await revocations.check(claims, profiles.stampKeys(claims.sub))
     if (revoked) throw new InvalidAccessToken('revoked')
