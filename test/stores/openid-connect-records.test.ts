@@ -1,15 +1,12 @@
 // Set before anything reads a date: the rows must not depend on the local zone.
 process.env.TZ = 'Pacific/Auckland'
 
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import t, { type Test } from 'tap'
 import { AuthorizationCodeRecords } from '../../src/stores/authorization-code-records.js'
 import { BrowserSessionRecords } from '../../src/stores/browser-session-records.js'
 import { ClientRecords } from '../../src/stores/client-records.js'
-import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
-import { createTestDatabase } from '../helpers/harness.js'
+import type { DatabaseHandle } from '../../src/stores/database.js'
+import { testEmbeddedHandle, testPostgresHandle } from '../helpers/database-handles.js'
 
 // The reads and writes of every login through the authorization endpoint are prepared statements
 // (client, browser session, authorization code): they must give and leave exactly the rows Prisma
@@ -87,15 +84,9 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
 }
 
 t.test('Postgres', async (t) => {
-  const db = await openPostgres(await createTestDatabase(t))
-  t.teardown(() => db.close())
-  await checkRecords(t, db)
+  await checkRecords(t, await testPostgresHandle(t))
 })
 
 t.test('embedded PGlite', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-oidc-records-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  const db = await openEmbedded(dir)
-  t.teardown(() => db.close())
-  await checkRecords(t, db)
+  await checkRecords(t, await testEmbeddedHandle(t))
 })

@@ -1,12 +1,10 @@
 // Set before anything reads a date: the point is that reads do not depend on the local zone.
 process.env.TZ = 'Pacific/Auckland'
 
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import t, { type Test } from 'tap'
 import { Prisma } from '../../src/generated/prisma/client.js'
-import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
+import { openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
+import { testEmbeddedHandle, testPostgresHandle } from '../helpers/database-handles.js'
 import { createTestDatabase } from '../helpers/harness.js'
 
 // The hot paths' prepared statements read rows as Prisma does (timestamps in UTC), on Postgres and on
@@ -25,8 +23,7 @@ async function checkRows(t: Test, db: DatabaseHandle) {
 }
 
 t.test('Postgres', async (t) => {
-  const db = await openPostgres(await createTestDatabase(t))
-  t.teardown(() => db.close())
+  const db = await testPostgresHandle(t)
   await checkRows(t, db)
   const statement = Prisma.sql`SELECT ${'x'}::text AS probe`
   await db.prepared.query(statement)
@@ -48,9 +45,5 @@ t.test('Postgres with pgbouncer=true: the same rows, and nothing left prepared o
 })
 
 t.test('embedded PGlite', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-prepared-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  const db = await openEmbedded(dir)
-  t.teardown(() => db.close())
-  await checkRows(t, db)
+  await checkRows(t, await testEmbeddedHandle(t))
 })

@@ -2,16 +2,14 @@
 // rotation in a batch is decided as its own statement would decide it, a failure of one row is that
 // rotation's alone, and a batch held up by a row lock holds up only its own rotations.
 import crypto from 'node:crypto'
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
 import { Prisma } from '../../src/generated/prisma/client.js'
-import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
+import { openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
 import { PostgresQueryError } from '../../src/stores/prepared-queries.js'
 import { SessionRecords, type RotationCommit } from '../../src/stores/session-records.js'
+import { testEmbeddedHandle, testPostgresHandle } from '../helpers/database-handles.js'
 import { createTestDatabase, untilWaitingOnLock } from '../helpers/harness.js'
 
 const DAY = 86_400_000
@@ -100,22 +98,15 @@ async function mixedBatch(t: Test, db: DatabaseHandle) {
 }
 
 t.test('Postgres: a batch decides each rotation on its own', async (t) => {
-  const db = await openPostgres(await createTestDatabase(t))
-  t.teardown(() => db.close())
-  await mixedBatch(t, db)
+  await mixedBatch(t, await testPostgresHandle(t))
 })
 
 t.test('embedded PGlite: the same statement, the same outcomes', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-batches-'))
-  t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
-  const db = await openEmbedded(dir)
-  t.teardown(() => db.close())
-  await mixedBatch(t, db)
+  await mixedBatch(t, await testEmbeddedHandle(t))
 })
 
 t.test('Postgres: a row that breaks a constraint fails its own rotation, and the others of its batch still rotate', async (t) => {
-  const db = await openPostgres(await createTestDatabase(t))
-  t.teardown(() => db.close())
+  const db = await testPostgresHandle(t)
   const records = new SessionRecords(db.prisma, db.prepared)
   const [first, second, good, bad, alsoGood] = await liveSessions(db, 5)
   const rotations = [
