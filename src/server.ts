@@ -21,6 +21,13 @@ async function main() {
   // started (`npm start` also sets the flag on the command line, where it sizes the heaps from the start).
   // Set before the app's code is loaded, so that all of it is affected.
   if (!config.DATABASE_URL) v8.setFlagsFromString('--optimize-for-size')
+  // Prisma's query compiler is WebAssembly, compiled at the first query. Every hot path runs
+  // prepared statements, not Prisma, and Prisma keeps each query's plan once compiled: V8's
+  // optimising tier for that WebAssembly bought no measurable speed and held 11-20 MB more RSS
+  // (BENCHMARKS.md, "The OpenID Connect flows on prepared statements…"). So only the baseline tier,
+  // and only for the functions that run (as for the embedded database's Postgres).
+  v8.setFlagsFromString('--liftoff-only')
+  v8.setFlagsFromString('--wasm-lazy-compilation')
 
   // Loaded once the configuration is known to be good: a bad setting is reported at once, not after
   // the seconds it takes to load the app (Fastify, Prisma, every route).
