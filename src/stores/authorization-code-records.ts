@@ -22,7 +22,7 @@ export interface AuthorizationCodeRecord {
 export type NewAuthorizationCode = AuthorizationCodeRecord & { codeHash: string }
 
 const RECORD_COLUMNS = Prisma.sql`client_id AS "clientId", account_id::text AS "accountId", browser_session_id::text AS "browserSessionId",
-  redirect_uri AS "redirectUri", code_challenge AS "codeChallenge", nonce, scope, role, auth_time AS "authTime", amr,
+  redirect_uri AS "redirectUri", code_challenge AS "codeChallenge", nonce, scope, role, auth_time AS "authTime", COALESCE(amr, '{}') AS amr,
   password_digest AS "passwordDigest", ip, expires_at AS "expiresAt"`
 
 /**

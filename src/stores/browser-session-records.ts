@@ -26,7 +26,7 @@ export interface NewBrowserSession {
 }
 
 const RECORD_COLUMNS = Prisma.sql`id::text AS id, account_id::text AS "accountId", password_digest AS "passwordDigest",
-  auth_time AS "authTime", amr, role, ip, expires_at AS "expiresAt", ended_at AS "endedAt"`
+  auth_time AS "authTime", COALESCE(amr, '{}') AS amr, role, ip, expires_at AS "expiresAt", ended_at AS "endedAt"`
 
 /**
  * The hosted login page's browser sessions. Every authorization request with a session cookie reads

@@ -19,10 +19,12 @@ const select = {
 
 type Row = Prisma.OAuthClientGetPayload<{ select: typeof select }>
 
-// The same columns as `select`, for the prepared read that every authorization and token request makes.
-const COLUMNS = Prisma.sql`id, name, token_endpoint_auth_method AS "tokenEndpointAuthMethod", grant_types AS "grantTypes",
-  response_types AS "responseTypes", redirect_uris AS "redirectUris", post_logout_redirect_uris AS "postLogoutRedirectUris",
-  scope, resources, first_party AS "firstParty", created_at AS "createdAt", updated_at AS "updatedAt"`
+// The same columns as `select`, for the prepared read that every authorization and token request
+// makes. A NULL list reads as an empty one, as Prisma reads it.
+const COLUMNS = Prisma.sql`id, name, token_endpoint_auth_method AS "tokenEndpointAuthMethod",
+  COALESCE(grant_types, '{}') AS "grantTypes", COALESCE(response_types, '{}') AS "responseTypes",
+  COALESCE(redirect_uris, '{}') AS "redirectUris", COALESCE(post_logout_redirect_uris, '{}') AS "postLogoutRedirectUris",
+  scope, COALESCE(resources, '{}') AS resources, first_party AS "firstParty", created_at AS "createdAt", updated_at AS "updatedAt"`
 
 function toRecord(row: Row): ClientRecord {
   return {

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
 import { createTestDatabase } from './harness.js'
 
@@ -10,9 +11,22 @@ interface Teardown {
 
 // The two databases a store test runs its checks on: what holds on Postgres must hold on PGlite.
 
-/** The service's handle on a Postgres database of its own; closed, then dropped, at teardown. */
-export async function testPostgresHandle(t: Teardown): Promise<DatabaseHandle> {
-  const db = await openPostgres(await createTestDatabase(t))
+/**
+ * The service's handle on a Postgres database of its own; closed, then dropped, at teardown. With
+ * `timeZone`, the database's sessions run in that zone (as a server configured so would).
+ */
+export async function testPostgresHandle(t: Teardown, { timeZone }: { timeZone?: string } = {}): Promise<DatabaseHandle> {
+  const url = await createTestDatabase(t)
+  if (timeZone) {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      await client.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET timezone = '${timeZone.replaceAll("'", "''")}'`)
+    } finally {
+      await client.end()
+    }
+  }
+  const db = await openPostgres(url)
   t.teardown(() => db.close())
   return db
 }

@@ -1,4 +1,4 @@
-// Set before anything reads a date: the rows must not depend on the local zone.
+// Set before anything reads a date: the rows must depend neither on the local zone nor on the database's.
 process.env.TZ = 'Pacific/Auckland'
 
 import t, { type Test } from 'tap'
@@ -30,6 +30,10 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     t.same(await clients.find(id), expected, 'the record Prisma wrote, read back field for field')
     t.strictSame(Object.keys((await clients.find(id))!).sort(), Object.keys(expected).sort(), 'and no other field')
     t.same(await clients.findWithSecret(id), { ...expected, secretHash: 'secret-hash' }, 'with its secret hash for authentication')
+    await db.prisma.$executeRaw`UPDATE oauth_clients SET grant_types = NULL, response_types = NULL, redirect_uris = NULL, post_logout_redirect_uris = NULL, resources = NULL WHERE id = ${id}`
+    const prismaRead = await db.prisma.oAuthClient.findUniqueOrThrow({ where: { id } })
+    t.match(await clients.find(id), { grantTypes: [], responseTypes: [], redirectUris: [], postLogoutRedirectUris: [], resources: [] }, 'a NULL list reads as an empty one')
+    t.same([prismaRead.grantTypes, prismaRead.resources], [[], []], 'as Prisma reads it')
     t.equal(await clients.find('client_BBBBBBBBBBBBBBBB'), null)
     t.equal(await clients.findWithSecret('client_BBBBBBBBBBBBBBBB'), null)
   })
@@ -48,8 +52,13 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     t.same(await sessions.findById(inserted.id), { ...inserted, role: 'editor', endedAt: later }, 'later changes read back')
     t.equal(await sessions.findByTokenHash('no-such-hash'), null)
     t.equal(await sessions.findById('00000000-0000-4000-8000-000000000000'), null)
-    const noIp = await sessions.insert({ tokenHash: 'token-hash-2', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd'], expiresAt: later })
+    const awkward = ['a,b', 'q"u', '{}', 'back\\slash', 'NULL', '', 'ünï']
+    const noIp = await sessions.insert({ tokenHash: 'token-hash-2', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: awkward, expiresAt: later })
     t.equal(noIp.ip, null, 'no address is stored as null')
+    t.same(noIp.amr, awkward, 'list elements with commas, quotes, braces, backslashes come back as given')
+    t.same((await db.prisma.browserSession.findUniqueOrThrow({ where: { id: noIp.id } })).amr, awkward, 'and Prisma reads them so')
+    const empty = await sessions.insert({ tokenHash: 'token-hash-3', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: [], expiresAt: later })
+    t.same(empty.amr, [], 'an empty list')
   })
 
   t.test('authorization codes', async (t) => {
@@ -83,8 +92,11 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
   })
 }
 
-t.test('Postgres', async (t) => {
-  await checkRecords(t, await testPostgresHandle(t))
+t.test('Postgres, its sessions in another zone than UTC too', async (t) => {
+  const db = await testPostgresHandle(t, { timeZone: 'Pacific/Auckland' })
+  const [zone] = await db.prisma.$queryRaw<{ TimeZone: string }[]>`SHOW timezone`
+  t.equal(zone?.TimeZone, 'Pacific/Auckland')
+  await checkRecords(t, db)
 })
 
 t.test('embedded PGlite', async (t) => {
