@@ -3,6 +3,7 @@ import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
 import { arrayParameter, type PreparedQueries } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 import { StatementBatch, TRY_ALONE } from './statement-batches.js'
 
 export interface SessionRecord {
@@ -84,9 +85,6 @@ type PresentedTokenRow = AccountRow & {
 /** The client, or a transaction, that session writes go through. */
 export type SessionWriter = Pick<Database, 'session' | 'browserSession'>
 
-/** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
-const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
-
 /** The audit event of a rotation that switched the session's role, as JSON; null for the others. */
 const roleSwitchAudit = (rotation: RotationCommit) => rotation.roleSwitch
   ? JSON.stringify({ sessionId: rotation.sessionId, from: rotation.roleSwitch.from, to: rotation.role })
@@ -119,7 +117,7 @@ export class SessionRecords {
    * statement sees the changed row and starts nothing.
    */
   async insertSessionIfAccountUnchanged(s: NewSession): Promise<boolean> {
-    const now = utc(s.now)
+    const now = utcTimestamp(s.now)
     const ip = s.origin.ip ?? null
     const audit = JSON.stringify({ sessionId: s.sessionId, role: s.role, clientId: s.origin.clientId, amr: s.amr })
     const [result] = await this.prepared.query<{ started: number }>(Prisma.sql`
@@ -131,13 +129,13 @@ export class SessionRecords {
         INSERT INTO sessions (id, account_id, role, client_id, ip, user_agent, created_at, last_used_at, idle_expires_at, absolute_expires_at, amr,
           scope, browser_session_id)
         SELECT ${s.sessionId}::uuid, id, ${s.role}, ${s.origin.clientId}, ${ip}::text, ${s.origin.userAgent?.slice(0, 512) ?? null}::text,
-          ${now}, ${now}, ${utc(s.idleExpiresAt)}, ${utc(s.absoluteExpiresAt)}, ${s.amr}::text[], ${s.scope ?? null}::text, ${s.browserSessionId ?? null}::uuid
+          ${now}, ${now}, ${utcTimestamp(s.idleExpiresAt)}, ${utcTimestamp(s.absoluteExpiresAt)}, ${s.amr}::text[], ${s.scope ?? null}::text, ${s.browserSessionId ?? null}::uuid
         FROM account
         RETURNING id
       ), token AS (
         -- Foreign keys are checked at the end of the statement, when the session row exists.
         INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
-        SELECT ${timeOrderedId(s.now.getTime())}::uuid, id, ${s.tokenHash}, ${now}, ${utc(s.idleExpiresAt)}
+        SELECT ${timeOrderedId(s.now.getTime())}::uuid, id, ${s.tokenHash}, ${now}, ${utcTimestamp(s.idleExpiresAt)}
         FROM session
       ), known_ip AS (
         INSERT INTO known_login_ips (account_id, ip, first_seen_at, last_seen_at)
@@ -201,12 +199,12 @@ export class SessionRecords {
    */
   private async consumeAndInsertOne(rotation: RotationCommit): Promise<RotationOutcome> {
     const { parentId, sessionId } = rotation
-    const now = utc(rotation.now)
-    const idleExpiresAt = utc(rotation.idleExpiresAt)
+    const now = utcTimestamp(rotation.now)
+    const idleExpiresAt = utcTimestamp(rotation.idleExpiresAt)
     const audit = roleSwitchAudit(rotation)
     const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
       WITH consumed AS (
-        UPDATE refresh_tokens SET consumed_at = ${utc(new Date())}
+        UPDATE refresh_tokens SET consumed_at = ${utcTimestamp(new Date())}
         WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
       ), touched AS (
         -- The session must still be live at commit time, or a concurrent logout would be undone.
@@ -260,7 +258,7 @@ export class SessionRecords {
           s.id IS NOT NULL AND p.id IS NOT NULL AND p.unconsumed AND s.live AS rotates
         FROM input i LEFT JOIN locked_sessions s ON s.id = i.session_id LEFT JOIN locked_parents p ON p.id = i.parent_id
       ), consumed AS (
-        UPDATE refresh_tokens t SET consumed_at = ${utc(new Date())}
+        UPDATE refresh_tokens t SET consumed_at = ${utcTimestamp(new Date())}
         FROM decided d WHERE t.id = d.parent_id AND d.locked AND d.unconsumed
       ), touched AS (
         -- The session must still be live at commit time, or a concurrent logout would be undone.
