@@ -134,11 +134,13 @@ export default fp(async (app) => {
   events.on('pruning.deleted', ({ kind, rows }) => pruned.inc({ kind }, rows))
   events.on('mail.delivery', ({ kind, outcome }) => mails.inc({ kind, outcome }))
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request (src/plugins/no-store.ts says why).
+  app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, never the raw URL: ids in paths would make a series per account.
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
     requests.inc(labels)
     duration.observe(labels, reply.elapsedTime / 1000)
+    done()
   })
 
   const server = metricsServer(registry)
