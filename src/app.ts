@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import { acceptEmptyJsonBodies } from './http/json-body.js'
 import { fastifyTrustProxy } from './http/trust-proxy.js'
 import { refuseUnstorableText } from './http/storable-text.js'
+import { deferredRequestLogger } from './http/request-logger.js'
 import { nativeErrorHandler } from './routes/native/envelope.js'
 import storesPlugin from './plugins/stores.js'
 import keyRotationPlugin from './plugins/key-rotation.js'
@@ -52,6 +53,11 @@ function requestForLog(request: FastifyRequest) {
   }
 }
 
+/** The service's logger: pino at LOG_LEVEL, secrets redacted, requests logged without their secrets. */
+export function serviceLoggerOptions(config: Config) {
+  return { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: requestForLog } }
+}
+
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
 }
@@ -59,7 +65,8 @@ export interface BuildOptions {
 /** Builds the service: stores and core first, then cross-cutting plugins, then one plugin per surface. */
 export async function buildApp(config: Config, options: BuildOptions = {}) {
   const app = Fastify({
-    logger: options.logger ?? { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: requestForLog } },
+    logger: options.logger ?? serviceLoggerOptions(config),
+    childLoggerFactory: deferredRequestLogger,
     trustProxy: fastifyTrustProxy(config.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
