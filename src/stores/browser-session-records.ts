@@ -36,13 +36,22 @@ const RECORD_COLUMNS = Prisma.sql`id::text AS id, account_id::text AS "accountId
 export class BrowserSessionRecords {
   constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
+  /** Starts one, and records `browser_session.started` in the audit trail in the same statement. */
   async insert(session: NewBrowserSession): Promise<BrowserSessionRecord> {
+    const now = utcTimestamp(new Date())
     const [row] = await this.prepared.query<BrowserSessionRecord>(Prisma.sql`
-      INSERT INTO browser_sessions (id, token_hash, account_id, password_digest, auth_time, amr, ip, created_at, expires_at)
-      VALUES (gen_random_uuid(), ${session.tokenHash}::text, ${session.accountId}::uuid, ${session.passwordDigest}::text,
-        ${utcTimestamp(session.authTime)}, ${session.amr}::text[], ${session.ip ?? null}::text, ${utcTimestamp(new Date())},
-        ${utcTimestamp(session.expiresAt)})
-      RETURNING ${RECORD_COLUMNS}`)
+      WITH started AS (
+        INSERT INTO browser_sessions (id, token_hash, account_id, password_digest, auth_time, amr, ip, created_at, expires_at)
+        VALUES (gen_random_uuid(), ${session.tokenHash}::text, ${session.accountId}::uuid, ${session.passwordDigest}::text,
+          ${utcTimestamp(session.authTime)}, ${session.amr}::text[], ${session.ip ?? null}::text, ${now},
+          ${utcTimestamp(session.expiresAt)})
+        RETURNING ${RECORD_COLUMNS}
+      ), audit AS (
+        INSERT INTO audit_events (type, account_id, ip, data, created_at)
+        SELECT 'browser_session.started', "accountId"::uuid, ip, jsonb_build_object('browserSessionId', id, 'amr', to_jsonb(amr)), ${now}
+        FROM started
+      )
+      SELECT * FROM started`)
     return row!
   }
 

@@ -45,6 +45,14 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     const row = await db.prisma.browserSession.findUniqueOrThrow({ where: { id: inserted.id } })
     t.same([row.authTime, row.expiresAt, row.tokenHash], [at, later, 'token-hash'], 'Prisma reads the same instants it would have written')
     t.ok(Math.abs(row.createdAt.getTime() - Date.now()) < 60_000, 'created now, in UTC as Prisma writes it')
+    const startedEvent = async (id: string) => {
+      const events = await db.prisma.auditEvent.findMany({ where: { type: 'browser_session.started', data: { path: ['browserSessionId'], equals: id } } })
+      t.equal(events.length, 1, 'one browser_session.started event, written by the same statement')
+      return events[0]!
+    }
+    const event = await startedEvent(inserted.id)
+    t.same([event.accountId, event.ip, event.data], [account.id, '203.0.113.9', { browserSessionId: inserted.id, amr: ['pwd', 'otp'] }])
+    t.same(event.createdAt, row.createdAt, 'at the instant the session was created')
     t.same(await sessions.findByTokenHash('token-hash'), inserted)
     t.same(await sessions.findById(inserted.id), inserted)
     await sessions.chooseRole(inserted.id, 'editor')
@@ -57,6 +65,7 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     t.equal(noIp.ip, null, 'no address is stored as null')
     t.same(noIp.amr, awkward, 'list elements with commas, quotes, braces, backslashes come back as given')
     t.same((await db.prisma.browserSession.findUniqueOrThrow({ where: { id: noIp.id } })).amr, awkward, 'and Prisma reads them so')
+    t.match(await startedEvent(noIp.id), { ip: null, data: { browserSessionId: noIp.id, amr: awkward } }, 'and the audit event records them so')
     const empty = await sessions.insert({ tokenHash: 'token-hash-3', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: [], expiresAt: later })
     t.same(empty.amr, [], 'an empty list')
   })

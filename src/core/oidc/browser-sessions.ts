@@ -28,11 +28,11 @@ export class BrowserSessions {
   async start(account: AccountView, amr: string[], ip?: string): Promise<{ token: string; session: LiveBrowserSession }> {
     const token = randomToken()
     const now = new Date()
+    // Recorded in the audit trail (browser_session.started) by the same statement.
     const record = await this.records.insert({
       tokenHash: hashToken(token), accountId: account.id, passwordDigest: hashToken(account.passwordHash),
       authTime: now, amr, ip, expiresAt: new Date(now.getTime() + this.ttlMs),
     })
-    await recordAudit(this.db, { type: 'browser_session.started', accountId: account.id, ip, data: { browserSessionId: record.id, amr } })
     return { token, session: { ...record, account } }
   }
 
