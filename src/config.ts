@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import net from 'node:net'
+import { Ajv, type ValidateFunction } from 'ajv'
 import { Type, type Static } from 'typebox'
-import { Value } from 'typebox/value'
 import { parsePostgresUrl } from './stores/postgres-url.js'
 import { parseRedisUrl, RedisUrlError, type RedisTarget } from './stores/redis-url.js'
 
@@ -164,6 +164,38 @@ export type Config = Omit<RawConfig, 'ISSUER' | 'KEY_PROPAGATION_DELAY' | 'KEY_E
   KEY_ENCRYPTION_SECRETS_OLD: string[]
 }
 
+// The settings checked by Ajv, which Fastify already loads, with its defaults filled in: TypeBox's
+// own value module would load some 300 more modules into every process for this one call.
+interface SettingSchema {
+  type?: string
+  anyOf?: { const: unknown }[]
+}
+const SETTINGS = ConfigSchema.properties as Record<string, SettingSchema>
+let validator: ValidateFunction | undefined
+const configValidator = () => (validator ??= new Ajv({ useDefaults: true }).compile(ConfigSchema))
+
+/** An environment's text as its setting's type: numbers as Number() reads them; booleans true/false/1/0. */
+function converted(setting: SettingSchema, value: unknown): unknown {
+  if (typeof value !== 'string') return value
+  const text = value.trim()
+  if (setting.type === 'integer' || setting.type === 'number') {
+    const number = Number(text)
+    return text !== '' && Number.isFinite(number) ? number : value
+  }
+  if (setting.type === 'boolean') {
+    const word = text.toLowerCase()
+    if (word === 'true' || word === '1') return true
+    if (word === 'false' || word === '0') return false
+  }
+  return value
+}
+
+/** What is wrong with a setting: Ajv's message, or for a choice, the choices. */
+function problem(name: string, message = 'is invalid'): string {
+  const choices = SETTINGS[name]?.anyOf?.map((choice) => choice.const)
+  return choices ? `must be one of ${choices.join(', ')}` : message
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError'
 }
@@ -181,15 +213,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') raw[name] = value
   }
   const fromFile = readSecretFiles(env, raw)
-  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
-  const first = Value.Errors(ConfigSchema, withDefaults)[0]
-  if (first) {
+  const given = { ...raw }
+  for (const [name, value] of Object.entries(raw)) raw[name] = converted(SETTINGS[name]!, value)
+  const validate = configValidator()
+  if (!validate(raw)) {
+    const first = validate.errors![0]!
     const name = first.instancePath.split('/')[1] ?? '(unknown)'
     const label = fromFile.has(name) ? `${name} (read from ${name}_FILE)` : name
-    const shown = name in raw ? ` (got ${JSON.stringify(redactSecret(name, raw[name]))})` : ''
-    throw new ConfigError(`Invalid configuration: ${label} ${first.message}${shown}`)
+    const shown = name in given ? ` (got ${JSON.stringify(redactSecret(name, given[name]))})` : ''
+    throw new ConfigError(`Invalid configuration: ${label} ${problem(name, first.message)}${shown}`)
   }
-  const config = withDefaults as RawConfig
+  const config = raw as RawConfig
   // Never echoed: a URL that does not parse may still hold a password.
   if (config.DATABASE_URL !== undefined && !parsesAsUrl(config.DATABASE_URL)) {
     throw new ConfigError('Invalid configuration: DATABASE_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')

@@ -1,5 +1,6 @@
-// Settings read at start: the issuer's default and the production rule, secrets read from files,
-// store URLs that are never echoed, the Postgres pool size and the store wait.
+// Settings read at start: how environment text becomes numbers and booleans, the issuer's default and
+// the production rule, secrets read from files, store URLs that are never echoed, the Postgres pool
+// size and the store wait.
 import t from 'tap'
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -26,6 +27,27 @@ const failure = (env: Record<string, string>) => {
     return (error as Error).message
   }
 }
+
+t.test('environment text: numbers, booleans and choices, and what each refusal says', async (t) => {
+  const read = (env: Record<string, string>) => loadConfig({ ...base, ...env })
+  t.equal(read({ PORT: ' 8080 ' }).PORT, 8080, 'a number with spaces around it')
+  t.equal(read({ PORT: '1e3' }).PORT, 1000, 'a number as JavaScript reads one')
+  for (const [text, value] of [['true', true], ['TRUE', true], ['1', true], ['false', false], ['False', false], ['0', false]] as const) {
+    t.equal(read({ REGISTRATION_ENABLED: text }).REGISTRATION_ENABLED, value, `boolean ${text}`)
+  }
+  t.equal(read({ REGISTRATION_ENABLED: '' }).REGISTRATION_ENABLED, false, 'empty is unset: the default')
+  t.equal(read({ LOG_LEVEL: 'warn' }).LOG_LEVEL, 'warn')
+
+  t.equal(failure({ PORT: '70000' }), 'Invalid configuration: PORT must be <= 65535 (got "70000")', 'the text as given')
+  t.equal(failure({ PORT: 'eighty' }), 'Invalid configuration: PORT must be integer (got "eighty")')
+  t.equal(failure({ PORT: 'Infinity' }), 'Invalid configuration: PORT must be integer (got "Infinity")', 'not a finite number')
+  t.equal(failure({ PORT: '80.5' }), 'Invalid configuration: PORT must be integer (got "80.5")')
+  t.equal(failure({ REGISTRATION_ENABLED: 'yes' }), 'Invalid configuration: REGISTRATION_ENABLED must be boolean (got "yes")')
+  t.equal(failure({ LOG_LEVEL: 'loud' }), 'Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")')
+  t.equal(failure({ SIGNING_ALGORITHM: 'HS256' }), 'Invalid configuration: SIGNING_ALGORITHM must be one of RS256, ES256, EdDSA (got "HS256")')
+  t.equal(failure({ ISSUER: 'ftp://id.example.com' }), 'Invalid configuration: ISSUER must match pattern "^https?://" (got "ftp://id.example.com")')
+  t.equal(failure({ TOTP_ISSUER: 'x'.repeat(101) }), `Invalid configuration: TOTP_ISSUER must NOT have more than 100 characters (got "${'x'.repeat(101)}")`)
+})
 
 t.test('ISSUER: required in production, named in one line', async (t) => {
   t.equal(failure({ NODE_ENV: 'production' }),
@@ -68,7 +90,7 @@ t.test('KEY_ENCRYPTION_SECRET_FILE: the file\'s contents, trimmed', async (t) =>
   t.equal(failure({ KEY_ENCRYPTION_SECRET_FILE: await file('blank', ' \n') }),
     `Invalid configuration: KEY_ENCRYPTION_SECRET_FILE names an empty file (${path.join(dir, 'blank')})`)
   const short = failure({ KEY_ENCRYPTION_SECRET_FILE: await file('short', 'too-short-secret\n') })
-  t.match(short, /^Invalid configuration: KEY_ENCRYPTION_SECRET \(read from KEY_ENCRYPTION_SECRET_FILE\) must not have fewer than 32 characters/)
+  t.match(short, /^Invalid configuration: KEY_ENCRYPTION_SECRET \(read from KEY_ENCRYPTION_SECRET_FILE\) must NOT have fewer than 32 characters/)
   t.notMatch(short, 'too-short-secret', 'the contents are never echoed')
   t.equal(failure({ DATABASE_URL: 'postgresql://postgres@127.0.0.1/latchkey' }),
     'Invalid configuration: KEY_ENCRYPTION_SECRET is required when DATABASE_URL is set', 'one of the two is needed with Postgres')
