@@ -5,12 +5,14 @@ import type { TokenPair } from '../../src/core/sessions.js'
 import { hashToken } from '../../src/core/secrets.js'
 import { timeOrderedId } from '../../src/core/time-ordered-ids.js'
 import { createAccount } from '../helpers/accounts.js'
-import { embeddedCore } from '../helpers/core.js'
+import { embeddedCores } from '../helpers/core.js'
 
 const origin = { clientId: 'core-tier', ip: '198.51.100.8' }
+// One PGlite for the file: each test has its own settings and its own account.
+const coreOnSharedDatabase = embeddedCores(t)
 
 t.test('every use rotates; a replay of the parent within the grace window gets the same child', async (t) => {
-  const { core, maker } = await embeddedCore(t)
+  const { core, maker } = await coreOnSharedDatabase(t)
   const account = await createAccount(maker)
   const first = await core.login.login(account, origin)
   const second = await core.sessions.rotate(first.refreshToken)
@@ -22,7 +24,7 @@ t.test('every use rotates; a replay of the parent within the grace window gets t
 })
 
 t.test('a consumed token outside the grace window is reuse: the whole session ends', async (t) => {
-  const { core, maker } = await embeddedCore(t, { REFRESH_REUSE_GRACE: '0' })
+  const { core, maker } = await coreOnSharedDatabase(t, { REFRESH_REUSE_GRACE: '0' })
   const account = await createAccount(maker)
   const first = await core.login.login(account, origin)
   const second = await core.sessions.rotate(first.refreshToken)
@@ -34,7 +36,7 @@ t.test('a consumed token outside the grace window is reuse: the whole session en
 })
 
 t.test('concurrent uses of one token never make two live children', async (t) => {
-  const { core, maker } = await embeddedCore(t, { REFRESH_REUSE_GRACE: '0' })
+  const { core, maker } = await coreOnSharedDatabase(t, { REFRESH_REUSE_GRACE: '0' })
   const account = await createAccount(maker)
   const first = await core.login.login(account, origin)
   const outcomes = await Promise.all(Array.from({ length: 6 }, () => core.sessions.rotate(first.refreshToken).catch((error: unknown) => error)))
@@ -62,7 +64,7 @@ t.test('a time-ordered id is a UUIDv7 of its time: ids of later milliseconds sor
 })
 
 t.test('sessions and their refresh tokens are written with time-ordered ids: new rows sort after the old', async (t) => {
-  const { core, maker } = await embeddedCore(t)
+  const { core, maker } = await coreOnSharedDatabase(t)
   const account = await createAccount(maker)
   let pair = await core.login.login(account, origin)
   for (let i = 0; i < 3; i++) pair = await core.sessions.rotate(pair.refreshToken)
@@ -81,7 +83,7 @@ t.test('sessions and their refresh tokens are written with time-ordered ids: new
 
 t.test('a use extends the idle expiry to a full idle lifetime from then, in steps of 1% of it, never later', async (t) => {
   // Idle lifetime 1000 s, so steps of 10 s; the margins below are seconds, wider than a slow machine's pause.
-  const { core, maker } = await embeddedCore(t, { SESSION_IDLE_TTL: '1000', SESSION_ABSOLUTE_TTL: '100000' })
+  const { core, maker } = await coreOnSharedDatabase(t, { SESSION_IDLE_TTL: '1000', SESSION_ABSOLUTE_TTL: '100000' })
   const account = await createAccount(maker)
   let pair = await core.login.login(account, origin)
   const where = { id: pair.sessionId }
@@ -113,7 +115,7 @@ t.test('a use extends the idle expiry to a full idle lifetime from then, in step
 })
 
 t.test('the stepped idle expiry never passes the absolute one, and the bearer-only refresh steps it too', async (t) => {
-  const { core, maker } = await embeddedCore(t, { SESSION_IDLE_TTL: '1000', SESSION_ABSOLUTE_TTL: '100000' })
+  const { core, maker } = await coreOnSharedDatabase(t, { SESSION_IDLE_TTL: '1000', SESSION_ABSOLUTE_TTL: '100000' })
   const account = await createAccount(maker)
   let pair = await core.login.login(account, origin)
   const where = { id: pair.sessionId }
@@ -145,7 +147,7 @@ t.test('the stepped idle expiry never passes the absolute one, and the bearer-on
 })
 
 t.test('logout revokes the session at once: its refresh and access tokens stop working', async (t) => {
-  const { core, maker } = await embeddedCore(t)
+  const { core, maker } = await coreOnSharedDatabase(t)
   const account = await createAccount(maker)
   const pair = await core.login.login(account, origin)
   t.ok(await core.sessions.revokeByRefreshToken(pair.refreshToken))

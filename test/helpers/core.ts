@@ -3,7 +3,7 @@
 // they can show (races between connections, outages, scripts, many instances).
 import { loadConfig } from '../../src/config.js'
 import { createCore, type Core } from '../../src/core/index.js'
-import { embeddedDatabase } from '../../src/stores/database.js'
+import { embeddedDatabase, type DatabaseHandle } from '../../src/stores/database.js'
 import { MemoryStore } from '../../src/stores/memory-store.js'
 import type { AccountMaker } from './accounts.js'
 import { migratedPGlite } from './embedded-snapshot.js'
@@ -23,7 +23,26 @@ export interface CoreUnderTest {
 /** A core of its own for one test file, on a fresh migrated PGlite; closed at teardown. */
 export async function embeddedCore(t: Teardown, overrides: Record<string, string> = {}): Promise<CoreUnderTest> {
   const database = await embeddedDatabase(await migratedPGlite())
+  t.teardown(() => database.close())
+  return coreOn(t, database, overrides)
+}
+
+/**
+ * Cores with settings of their own over one PGlite, for a file whose tests each want different
+ * settings: loading PGlite is most of what a core costs. The tests make accounts of their own, so
+ * they do not meet in the database; it is loaded at the first core and closed when the file ends.
+ */
+export function embeddedCores(file: Teardown): (t: Teardown, overrides?: Record<string, string>) => Promise<CoreUnderTest> {
+  let database: Promise<DatabaseHandle> | undefined
+  file.teardown(async () => {
+    if (database) await (await database).close()
+  })
+  return async (t, overrides = {}) => coreOn(t, await (database ??= migratedPGlite().then(embeddedDatabase)), overrides)
+}
+
+async function coreOn(t: Teardown, database: DatabaseHandle, overrides: Record<string, string>): Promise<CoreUnderTest> {
   const kv = new MemoryStore()
+  t.teardown(() => kv.close())
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -34,9 +53,5 @@ export async function embeddedCore(t: Teardown, overrides: Record<string, string
   })
   const core = createCore(config, database, kv, config.KEY_ENCRYPTION_SECRET!)
   await core.signingKeys.ensureActiveKey()
-  t.teardown(async () => {
-    await kv.close()
-    await database.close()
-  })
   return { core, kv, maker: { core, stores: { database } } }
 }
