@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { openEmbedded, openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
+import { unpackSnapshot } from './embedded-snapshot.js'
 import { createTestDatabase } from './harness.js'
 
 interface Teardown {
@@ -31,10 +32,16 @@ export async function testPostgresHandle(t: Teardown, { timeZone }: { timeZone?:
   return db
 }
 
-/** The service's handle on an embedded PGlite database in a directory of its own; closed and removed at teardown. */
+/**
+ * The service's handle on an embedded PGlite database in a directory of its own, opened as the service
+ * opens one; closed and removed at teardown. The folder starts as the core tier's migrated snapshot:
+ * a first open's initdb in WebAssembly (8 s of CPU) is tested where it is the point
+ * (test/platform/embedded.test.ts, test/stores/embedded-initialise.test.ts).
+ */
 export async function testEmbeddedHandle(t: Teardown): Promise<DatabaseHandle> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'latchkey-embedded-'))
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
+  await unpackSnapshot(path.join(dir, 'pglite'))
   const db = await openEmbedded(dir)
   t.teardown(() => db.close())
   return db

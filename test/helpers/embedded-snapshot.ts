@@ -1,8 +1,10 @@
 // A migrated PGlite database, saved once per set of migrations, that the core tier loads in a
 // fraction of what a fresh PGlite costs (initdb in WebAssembly is ~7 s of CPU; loading is ~1.5 s).
+import { execFile } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { PGlite } from '@electric-sql/pglite'
 import { embeddedDatabase } from '../../src/stores/database.js'
 import { listMigrations } from '../../src/stores/migrations.js'
@@ -41,4 +43,12 @@ export async function migratedPGlite(): Promise<PGlite> {
   const pglite = new PGlite({ loadDataDir: new Blob([snapshot]) })
   await pglite.waitReady
   return pglite
+}
+
+/** The migrated snapshot unpacked into `folder`: a PGlite data folder on disk, as initdb and migrations leave one. */
+export async function unpackSnapshot(folder: string): Promise<void> {
+  await ensureEmbeddedSnapshot()
+  await fs.mkdir(folder, { recursive: true })
+  // Its members are named from the data folder's root ("/global/..."), which tar makes relative.
+  await promisify(execFile)('tar', ['-xf', await snapshotPath(), '-C', folder])
 }
