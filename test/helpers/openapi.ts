@@ -87,15 +87,19 @@ export function schemaValidator(document: OpenApiDocument) {
  * document says there is none). Remembers which statuses were seen, for `unseen()`.
  */
 export class ContractChecker {
-  private readonly validate: ReturnType<typeof schemaValidator>
+  constructor(
+    private readonly app: App,
+    readonly document: OpenApiDocument,
+    readonly seen = new Set<string>(),
+    private readonly validate = schemaValidator(document),
+  ) {}
 
-  constructor(private readonly app: App, readonly document: OpenApiDocument, readonly seen = new Set<string>()) {
-    this.validate = schemaValidator(document)
-  }
-
-  /** The same checks on another app (another configuration), counting towards the same `seen`. */
+  /**
+   * The same checks on another app (another configuration), counting towards the same `seen`, with
+   * the validators already compiled for the document.
+   */
   on(app: App): ContractChecker {
-    return new ContractChecker(app, this.document, this.seen)
+    return new ContractChecker(app, this.document, this.seen, this.validate)
   }
 
   /** `route` is the operation as the document names it ("POST /api/v1/admin/accounts/{id}/disable"). */
