@@ -35,13 +35,15 @@ t.test('environment text: numbers, booleans and choices, and what each refusal s
   for (const [text, value] of [['true', true], ['TRUE', true], ['1', true], ['false', false], ['False', false], ['0', false]] as const) {
     t.equal(read({ REGISTRATION_ENABLED: text }).REGISTRATION_ENABLED, value, `boolean ${text}`)
   }
-  t.equal(read({ REGISTRATION_ENABLED: '' }).REGISTRATION_ENABLED, false, 'empty is unset: the default')
+  t.equal(read({ RATE_LIMIT_ENABLED: '' }).RATE_LIMIT_ENABLED, true, 'empty is unset: the default')
+  t.equal(read({ PORT: '' }).PORT, 3000, 'for a number too')
   t.equal(read({ LOG_LEVEL: 'warn' }).LOG_LEVEL, 'warn')
 
   t.equal(failure({ PORT: '70000' }), 'Invalid configuration: PORT must be <= 65535 (got "70000")', 'the text as given')
   t.equal(failure({ PORT: 'eighty' }), 'Invalid configuration: PORT must be integer (got "eighty")')
   t.equal(failure({ PORT: 'Infinity' }), 'Invalid configuration: PORT must be integer (got "Infinity")', 'not a finite number')
   t.equal(failure({ PORT: '80.5' }), 'Invalid configuration: PORT must be integer (got "80.5")')
+  t.equal(failure({ PORT: 'true' }), 'Invalid configuration: PORT must be integer (got "true")', 'a switch is no number')
   t.equal(failure({ REGISTRATION_ENABLED: 'yes' }), 'Invalid configuration: REGISTRATION_ENABLED must be boolean (got "yes")')
   t.equal(failure({ LOG_LEVEL: 'loud' }), 'Invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")')
   t.equal(failure({ SIGNING_ALGORITHM: 'HS256' }), 'Invalid configuration: SIGNING_ALGORITHM must be one of RS256, ES256, EdDSA (got "HS256")')

@@ -6,6 +6,10 @@
 // line's, so this hook is registered first and answers processinfo's call for the source.
 import { register } from 'node:module'
 
+// .taprc names this file from the project's root; the processes a test starts in another folder
+// inherit NODE_OPTIONS, so they get its full address.
+process.env.NODE_OPTIONS = process.env.NODE_OPTIONS?.replaceAll('--import=./test/setup/module-sources.mjs', `--import=${import.meta.url}`)
+
 const hook = `
 const decoder = new TextDecoder()
 const TEXT = new Set(['module', 'commonjs', 'json'])
