@@ -213,17 +213,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') raw[name] = value
   }
   const fromFile = readSecretFiles(env, raw)
-  const given = { ...raw }
-  for (const [name, value] of Object.entries(raw)) raw[name] = converted(SETTINGS[name]!, value)
+  // Converted and completed with the defaults (by Ajv) apart from `raw`, which stays as given for the message.
+  const settings = Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, converted(SETTINGS[name]!, value)]))
   const validate = configValidator()
-  if (!validate(raw)) {
+  if (!validate(settings)) {
     const first = validate.errors![0]!
     const name = first.instancePath.split('/')[1] ?? '(unknown)'
     const label = fromFile.has(name) ? `${name} (read from ${name}_FILE)` : name
-    const shown = name in given ? ` (got ${JSON.stringify(redactSecret(name, given[name]))})` : ''
+    const shown = name in raw ? ` (got ${JSON.stringify(redactSecret(name, raw[name]))})` : ''
     throw new ConfigError(`Invalid configuration: ${label} ${problem(name, first.message)}${shown}`)
   }
-  const config = raw as RawConfig
+  const config = settings as RawConfig
   // Never echoed: a URL that does not parse may still hold a password.
   if (config.DATABASE_URL !== undefined && !parsesAsUrl(config.DATABASE_URL)) {
     throw new ConfigError('Invalid configuration: DATABASE_URL is not a valid URL (special characters in the user name or password must be percent-encoded)')
