@@ -1,5 +1,6 @@
-// A migrated PGlite database, saved once per set of migrations, that the core tier loads in a
-// fraction of what a fresh PGlite costs (initdb in WebAssembly is ~7 s of CPU; loading is ~1.5 s).
+// A migrated PGlite database, saved once per set of migrations and PGlite version, that the core
+// tier loads in a fraction of what a fresh PGlite costs (initdb in WebAssembly is ~7 s of CPU;
+// loading is ~1.5 s).
 import { execFile } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -13,6 +14,9 @@ const CACHE_DIR = path.resolve('node_modules/.cache/latchkey-test')
 
 async function snapshotPath(): Promise<string> {
   const digest = crypto.createHash('sha256')
+  // The data folder's format is PGlite's: another version may not read it.
+  const pglite = JSON.parse(await fs.readFile(path.resolve('node_modules/@electric-sql/pglite/package.json'), 'utf8')) as { version: string }
+  digest.update(`pglite ${pglite.version}\n`)
   for (const m of await listMigrations()) digest.update(`${m.name}:${m.checksum}\n`)
   return path.join(CACHE_DIR, `pglite-${digest.digest('hex').slice(0, 12)}.tar`)
 }
