@@ -65,6 +65,9 @@ function createClient(target: RedisTarget, keyPrefix: string, options: RedisStor
       ...FAIL_FAST, keyPrefix, username, password, tls,
       sentinels: target.sentinels, name: target.masterName,
       sentinelPassword: options.sentinelPassword, enableTLSForSentinelMode: target.tls, sentinelTLS: tls,
+      // A sentinel that takes the connection and never answers (frozen, or its host overloaded)
+      // would otherwise hold the search for the master for good; with a deadline, the next one is asked.
+      sentinelCommandTimeout: FAIL_FAST.commandTimeout,
       // Hear +switch-master from the sentinels and reconnect at once, rather than keep talking to a
       // demoted master, which would serve reads of its new master's data and refuse writes.
       failoverDetector: true,

@@ -40,6 +40,20 @@ t.test('the key-value store contract holds on the Sentinel set\'s master', async
   })
 })
 
+t.test('a sentinel that takes the connection and never answers: the next one names the master', async (t) => {
+  // Frozen (SIGSTOP), the first sentinel in the URL still accepts connections, through the kernel,
+  // and answers nothing; a sentinel's command deadline moves ioredis on to the next.
+  const [silent] = sentinel.sentinels
+  silent!.pause()
+  t.teardown(() => silent!.resume())
+  const store = new RedisStore(sentinel.url, 'silent-sentinel:', undefined, { sentinelPassword: passwords.sentinelPassword })
+  t.teardown(() => store.close())
+  const gaveUp = new Promise<'still connecting'>((resolve) => setTimeout(() => resolve('still connecting'), 10_000).unref())
+  t.equal(await Promise.race([store.connect().then(() => 'connected'), gaveUp]), 'connected')
+  await store.set('probe', '1', 60_000)
+  t.equal(await store.get('probe'), '1')
+})
+
 t.test('the master killed under load, with a logout it never passed on: the logout holds, nothing answers 500', async (t) => {
   const account = await createAccount(appA)
   const loggedOut = await nativeLogin(appA, account)
