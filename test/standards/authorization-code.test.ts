@@ -8,6 +8,7 @@ import { OPERATOR, loginAdmin } from '../helpers/admin.js'
 import { PageBrowser, type PageResponse } from '../helpers/page-browser.js'
 import { answerOf, authorizeUrl, logIn, pkce, redeem, registerClient, type RegisteredTestClient } from '../helpers/oidc.js'
 import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
+import { resign } from '../helpers/jwt.js'
 
 // The authorization code flow with PKCE at the HTTP level: the hosted pages driven by a cookie-keeping
 // client, the token endpoint, ID tokens checked against the JWKS, and every refusal the flow has.
@@ -552,6 +553,20 @@ t.test('logout with an ID token ends the session it names (its sid), even withou
   t.notOk([asked.headers['set-cookie'] ?? []].flat().some((c) => String(c).startsWith('latchkey_session=;')), 'her cookie is kept')
   t.equal((await app.inject({ method: 'GET', url: '/userinfo', headers: bearer(aliceTokens.access_token) })).statusCode, 200, 'Alice is still logged in')
   t.ok((await silently(aliceFlow.browser)).get('code'), 'and single sign-on still works for her')
+})
+
+t.test('logout with an ID token of ours whose sid is not a session id: it names no session, and is no bad form', async (t) => {
+  const account = await createAccount(app)
+  for (const sid of ['not-a-uuid', "x'::uuid", '0'.repeat(37)]) {
+    const flow = await codeFlow(spa, account)
+    const idToken = (await redeem(app, spa, codeOf(flow.page), flow.verifier)).json<{ id_token: string }>().id_token
+    const odd = await resign(app, idToken, { sid })
+    const crossSite = await new PageBrowser(app).request('POST', '/oauth/end-session', { id_token_hint: odd })
+    t.equal(crossSite.status, 200, `sid ${JSON.stringify(sid)}, no cookie: nothing to end`)
+    const withCookie = await flow.browser.request('GET', `/oauth/end-session?id_token_hint=${odd}`)
+    t.match(withCookie.body, /You are logged out/, `sid ${JSON.stringify(sid)}, with the cookie: the browser session of the token's person ends`)
+    t.equal(answerOf(await flow.browser.visit('GET', authorizeUrl(spa, pkce().challenge, { prompt: 'none' }))).get('error'), 'login_required')
+  }
 })
 
 t.test('userinfo for a token from the code flow releases only what its scopes grant, even with no openid scope', async (t) => {

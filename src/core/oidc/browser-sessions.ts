@@ -1,6 +1,6 @@
 import type { BrowserSessionRecord, BrowserSessionRecords } from '../../stores/browser-session-records.js'
 import type { Database } from '../../stores/database.js'
-import type { AccountView, Accounts } from '../accounts.js'
+import { isUuid, type AccountView, type Accounts } from '../accounts.js'
 import { recordAudit } from '../audit.js'
 import { hashToken, randomToken } from '../secrets.js'
 import type { Sessions } from '../sessions.js'
@@ -43,7 +43,9 @@ export class BrowserSessions {
     return record ? this.live(record) : null
   }
 
+  /** `id` as a signed token names it (an ID token's sid): anything but a UUID names none. */
   async findById(id: string): Promise<LiveBrowserSession | null> {
+    if (!isUuid(id)) return null
     const record = await this.records.findById(id)
     return record ? this.live(record) : null
   }
