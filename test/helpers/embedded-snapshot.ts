@@ -21,10 +21,10 @@ async function snapshotPath(): Promise<string> {
   return path.join(CACHE_DIR, `pglite-${digest.digest('hex').slice(0, 12)}.tar`)
 }
 
-/** Builds the snapshot unless this set of migrations already has one. */
-export async function ensureEmbeddedSnapshot(): Promise<void> {
+/** Builds the snapshot unless this set of migrations already has one; answers its file. */
+export async function ensureEmbeddedSnapshot(): Promise<string> {
   const file = await snapshotPath()
-  if (await fs.access(file).then(() => true, () => false)) return
+  if (await fs.access(file).then(() => true, () => false)) return file
   const pglite = new PGlite()
   const database = await embeddedDatabase(pglite)
   try {
@@ -37,13 +37,13 @@ export async function ensureEmbeddedSnapshot(): Promise<void> {
   } finally {
     await database.close()
   }
+  return file
 }
 
 /** A fresh in-memory PGlite holding the migrated schema, for one test file. */
 export async function migratedPGlite(): Promise<PGlite> {
   // Built here too when missing, so the core tier and single files need no `before` step.
-  await ensureEmbeddedSnapshot()
-  const snapshot = await fs.readFile(await snapshotPath())
+  const snapshot = await fs.readFile(await ensureEmbeddedSnapshot())
   const pglite = new PGlite({ loadDataDir: new Blob([snapshot]) })
   await pglite.waitReady
   return pglite
@@ -51,8 +51,8 @@ export async function migratedPGlite(): Promise<PGlite> {
 
 /** The migrated snapshot unpacked into `folder`: a PGlite data folder on disk, as initdb and migrations leave one. */
 export async function unpackSnapshot(folder: string): Promise<void> {
-  await ensureEmbeddedSnapshot()
+  const file = await ensureEmbeddedSnapshot()
   await fs.mkdir(folder, { recursive: true })
   // Its members are named from the data folder's root ("/global/..."), which tar makes relative.
-  await promisify(execFile)('tar', ['-xf', await snapshotPath(), '-C', folder])
+  await promisify(execFile)('tar', ['-xf', file, '-C', folder])
 }
