@@ -55,9 +55,44 @@ await Promise.all(files.map(async (file) => {
   fs.symlinkSync(path.relative(path.dirname(target), source), target)
   if (!file.endsWith('.ts') || file.endsWith('.d.ts')) return
   // The options tsx transforms with, so the code under test (and what coverage counts in it) is the same.
-  const { code } = await transform(fs.readFileSync(source, 'utf8'), {
+  const { code } = await transform(withFileTest(file, fs.readFileSync(source, 'utf8')), {
     loader: 'ts', format: 'esm', target: `node${process.versions.node}`, tsconfigRaw, minifyWhitespace: true, keepNames: true,
     sourcefile: source, sourcemap: 'inline', sourcesContent: true,
   })
   fs.writeFileSync(target.replace(/\.ts$/, '.js'), code)
 }))
+
+// The test processes tap starts (test/setup/compiled.taprc): one worker per tap job, which run the
+// queued files (test/setup/test-worker.mjs), and one for each file that says it needs a process of
+// its own. Those start first: tap starts its files in the order of their names.
+const WORKERS = 4
+const OWN_PROCESS = /^\/\/ npm test runs this file in a process of its own\b/m
+const processes = path.join(OUT, 'test', 'processes')
+fs.mkdirSync(processes)
+const queued = []
+for (const file of files.filter((file) => /^test\/.*\.test\.ts$/.test(file)).sort()) {
+  const compiled = path.join('.test-build', file.replace(/\.ts$/, '.js'))
+  if (!OWN_PROCESS.test(fs.readFileSync(path.join(ROOT, file), 'utf8'))) {
+    queued.push(compiled)
+    continue
+  }
+  const entry = path.join(processes, `alone-${file.slice('test/'.length).replaceAll('/', '-').replace(/\.ts$/, '.js')}`)
+  fs.writeFileSync(entry, `import '${path.relative(processes, path.join(ROOT, compiled))}'\n`)
+}
+fs.writeFileSync(path.join(OUT, 'queued-tests.json'), JSON.stringify(queued))
+for (let n = 1; n <= WORKERS; n++) {
+  fs.writeFileSync(path.join(processes, `worker-${n}.test.js`), "import '../setup/test-worker.mjs'\n")
+}
+
+/**
+ * A test file's `import t from 'tap'` made an import of test/setup/file-test.mjs with the file's name
+ * in the query: the subtest its worker opened for it. Done on the TypeScript, before it is compiled,
+ * so the source map still matches the code; only that line's columns move.
+ */
+function withFileTest(file, source) {
+  if (!/^test\/.*\.test\.ts$/.test(file)) return source
+  const fileTest = path.relative(path.dirname(file), 'test/setup/file-test.mjs')
+  const tapImport = /^(import t(?:, \{ type Test \})?) from 'tap'$/m
+  if (!tapImport.test(source)) throw new Error(`${file}: no \`import t from 'tap'\` line for the worker to replace`)
+  return source.replace(tapImport, `$1 from '${fileTest}?${encodeURIComponent(file)}'`)
+}

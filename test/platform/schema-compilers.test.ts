@@ -4,6 +4,9 @@ import { Type } from 'typebox'
 import { buildCachedSerializer, compileDeferredSchemas, sharedValidatorFactory } from '../../src/http/schema-compilers.js'
 import { buildTestApp } from '../helpers/harness.js'
 
+// npm test runs this file in a process of its own: the schemas' compiled functions are shared by
+// every app in a process, and the test of the app's start counts those no app has compiled yet.
+
 // The serializer cache: one compiled serializer per schema object (and shared schemas and options),
 // reused across routes and apps; never one schema's serializer for another.
 
