@@ -1,7 +1,8 @@
 // `npm test` runs the suite from JavaScript compiled once per run, into .test-build/: through tsx,
-// every one of the ~110 test processes (and every service it starts) spent 1.5-2 s of CPU loading
-// ~1,100 modules through Node's loader hooks, which run on a thread of their own in Node 20; on two
-// cores the suite is bound by CPU. Single files still run from TypeScript (`npx tap test/x.test.ts`).
+// every test process (and every service it starts) spent 1.5-2 s of CPU loading ~1,100 modules
+// through Node's loader hooks, which run on a thread of their own in Node 20; on two cores the
+// suite is bound by CPU. Single files still run from TypeScript (`npx tap test/x.test.ts`). The
+// build also sets up the few processes that run the test files (at the end of this file).
 //
 // .test-build/ mirrors the repository: each TypeScript file of the compiled folders sits beside its
 // JavaScript (tests read sources), every other file and top-level entry is a link to the original,
