@@ -37,7 +37,8 @@ const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_r
 /**
  * Prometheus metrics through prom-client: HTTP requests by route pattern, and the core's events
  * (logins, lockouts, rotations, reuse) without prom-client in the core. A registry of its own per
- * app, so several apps in one process never share counters. Served at /metrics only by a small
+ * app, so several apps in one process never share counters; the process's own metrics are one set
+ * per process (processMetrics below). Served at /metrics only by a small
  * listener of its own (METRICS_HOST:METRICS_PORT, loopback by default), opened and closed with the
  * app: never on the main port, where anyone could read the service's traffic and failure rates.
  */
@@ -48,8 +49,6 @@ export default fp(async (app) => {
     return
   }
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
-  for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name)
 
   const labelNames = ['method', 'route', 'status_code'] as const
   const requests = new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests answered, by route pattern', labelNames, registers: [registry] })
@@ -143,7 +142,9 @@ export default fp(async (app) => {
     done()
   })
 
-  const server = metricsServer(registry)
+  // What /metrics serves: the process's metrics and this app's.
+  const served = Registry.merge([processMetrics(), registry])
+  const server = metricsServer(served)
   const host = config.METRICS_HOST
   app.addHook('onReady', async () => {
     await listen(server, config.METRICS_PORT, host)
@@ -160,11 +161,28 @@ export default fp(async (app) => {
   }))
 
   app.decorate('metrics', {
-    registry,
+    registry: served,
     address: () => (server.listening ? (server.address() as AddressInfo) : null),
     countStoreError: (store) => storeErrors.inc({ store }),
   })
 }, { name: 'metrics', dependencies: ['stores'] })
+
+let processRegistry: Registry | undefined
+
+/**
+ * The process's own metrics (CPU, memory, the event loop, GC: prom-client's defaults), collected
+ * once per process and served by every app in it. Their collectors (a GC observer, an event loop
+ * monitor) run for as long as the process does: one set per app counted the same process again,
+ * and kept every app ever built reachable through its registry after it closed.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+    for (const name of MISNAMED_DEFAULT_GAUGES) processRegistry.removeSingleMetric(name)
+  }
+  return processRegistry
+}
 
 /** A listener that answers GET /metrics and nothing else. */
 function metricsServer(registry: Registry): http.Server {

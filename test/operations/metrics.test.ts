@@ -1,6 +1,8 @@
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import t from 'tap'
 import { buildApp, type App } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig, type Config } from '../../src/config.js'
 import { buildTestApp, testEnvironment } from '../helpers/harness.js'
 import { listeningTestApp } from '../helpers/listening.js'
 import { freePort } from '../helpers/private-servers.js'
@@ -241,6 +243,33 @@ t.test('the metrics listener answers GET /metrics only, and opens and closes wit
   t.equal(separate.metrics!.address(), null)
   await t.rejects(fetch(`${base}/metrics`), 'the listener closed with the app')
 })
+
+t.test("the process's metrics are collected once for all its apps, and a closed app is let go", async (t) => {
+  const env = await testEnvironment(t)
+  const other = await buildApp(env.config)
+  t.teardown(() => other.close())
+  const cpu = (target: App) => target.metrics!.registry.getSingleMetric('process_cpu_user_seconds_total')
+  t.ok(cpu(app), 'each app serves the process metrics')
+  t.ok(cpu(other) === cpu(app), 'one collector for the process, not one per app')
+  t.notOk(value(await scrape(other), 'latchkey_logins_total', { outcome: 'success' }), "and the app's own counters are its own")
+
+  // A process that builds apps one after another (the test workers, an embedding host) must not
+  // keep the closed ones: the process metrics' collectors, which run for good, once held each.
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  const closed = await buildAndClose(env.config)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gc()
+  t.ok(closed.deref() === undefined, 'a closed app is garbage')
+})
+
+/** Built, ready, closed, and held only weakly: a reference on this stack would keep it alive. */
+async function buildAndClose(config: Config): Promise<WeakRef<App>> {
+  const built = await buildApp(config)
+  await built.ready()
+  await built.close()
+  return new WeakRef(built)
+}
 
 t.test('with METRICS_ENABLED=false there is no /metrics', async (t) => {
   const off = await buildTestApp(t, { METRICS_ENABLED: 'false' })
