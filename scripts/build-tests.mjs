@@ -64,34 +64,44 @@ await Promise.all(files.map(async (file) => {
 }))
 
 // The test processes tap starts (test/setup/compiled.taprc): one worker per tap job, which run the
-// queued files (test/setup/test-worker.mjs), and one for each file that says it needs a process of
-// its own. Those start first: tap starts its files in the order of their names.
-const WORKERS = 4
+// listed files (test/setup/test-worker.mjs), and one for each file that says it needs a process of
+// its own. Those start first: tap starts its files in the order of their names. Each file keeps the
+// timeout .taprc gives a file.
+const taprc = fs.readFileSync(path.join(ROOT, '.taprc'), 'utf8')
+const setting = (name) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(taprc)?.[1] ?? Number.NaN)
+const [jobs, fileTimeoutSeconds] = [setting('jobs'), setting('timeout')]
+if (!(jobs > 0 && fileTimeoutSeconds > 0)) throw new Error('.taprc: no `jobs: N` or `timeout: N` line')
 const OWN_PROCESS = /^\/\/ npm test runs this file in a process of its own\b/m
 const processes = path.join(OUT, 'test', 'processes')
 fs.mkdirSync(processes)
-const queued = []
-for (const file of files.filter((file) => /^test\/.*\.test\.ts$/.test(file)).sort()) {
-  const compiled = path.join('.test-build', file.replace(/\.ts$/, '.js'))
-  if (!OWN_PROCESS.test(fs.readFileSync(path.join(ROOT, file), 'utf8'))) {
-    queued.push(compiled)
+const listed = []
+for (const source of files.filter(isTestFile).sort()) {
+  const compiled = path.join('.test-build', source.replace(/\.ts$/, '.js'))
+  if (!OWN_PROCESS.test(fs.readFileSync(path.join(ROOT, source), 'utf8'))) {
+    listed.push({ source, compiled })
     continue
   }
-  const entry = path.join(processes, `alone-${file.slice('test/'.length).replaceAll('/', '-').replace(/\.ts$/, '.js')}`)
-  fs.writeFileSync(entry, `import '${path.relative(processes, path.join(ROOT, compiled))}'\n`)
+  const entry = path.join(processes, `alone-${source.slice('test/'.length).replaceAll('/', '-').replace(/\.ts$/, '.js')}`)
+  const relative = path.relative(processes, path.join(ROOT, compiled))
+  fs.writeFileSync(entry, `import t from 'tap'\nt.setTimeout(${fileTimeoutSeconds * 1000})\nawait import('${relative}')\n`)
 }
-fs.writeFileSync(path.join(OUT, 'queued-tests.json'), JSON.stringify(queued))
-for (let n = 1; n <= WORKERS; n++) {
+fs.writeFileSync(path.join(OUT, 'test-run.json'), JSON.stringify({ fileTimeoutMs: fileTimeoutSeconds * 1000, files: listed }))
+for (let n = 1; n <= jobs; n++) {
   fs.writeFileSync(path.join(processes, `worker-${n}.test.js`), "import '../setup/test-worker.mjs'\n")
 }
 
+function isTestFile(file) {
+  return /^test\/.*\.test\.ts$/.test(file)
+}
+
 /**
- * A test file's `import t from 'tap'` made an import of test/setup/file-test.mjs with the file's name
- * in the query: the subtest its worker opened for it. Done on the TypeScript, before it is compiled,
- * so the source map still matches the code; only that line's columns move.
+ * A test file's `import t from 'tap'`, made an import of test/setup/file-test.mjs with the file's
+ * name in the query, which gives the file the subtest its worker opened for it. Done on the
+ * TypeScript, before it is compiled, so the source map still matches the code; only that line's
+ * columns move.
  */
 function withFileTest(file, source) {
-  if (!/^test\/.*\.test\.ts$/.test(file)) return source
+  if (!isTestFile(file)) return source
   const fileTest = path.relative(path.dirname(file), 'test/setup/file-test.mjs')
   const tapImport = /^(import t(?:, \{ type Test \})?) from 'tap'$/m
   if (!tapImport.test(source)) throw new Error(`${file}: no \`import t from 'tap'\` line for the worker to replace`)

@@ -1,6 +1,6 @@
 // tap's `before` step under `npm test` (test/setup/compiled.taprc): the template database, as for
 // single files (before.mjs), then this run's queue of test files for the workers.
 import './before.mjs'
-import { writeQueue } from './test-queue.mjs'
+import { startQueue } from './test-queue.mjs'
 
-writeQueue()
+startQueue()

@@ -1,35 +1,60 @@
-// The files a `npm test` run has still to start, shared by its workers (test/setup/test-worker.mjs):
-// a list written once per run by tap's `before` step, and a folder in which a worker claims the
-// next file by creating the folder of its index. Creating a folder is atomic, so each file runs
-// once, in whichever worker is free first: a worker stuck in a slow file leaves the rest to the others.
+// The test files of a `npm test` run, shared by its workers (test/setup/test-worker.mjs).
+// scripts/build-tests.mjs lists them (.test-build/test-run.json); tap's `before` step starts the run's
+// queue, and its `after` step checks that every file was run to its end. A worker claims the next
+// file by creating the folder named after its index: creating a folder is atomic, so no file is
+// claimed twice, and each goes to whichever worker is free first. A worker marks each file it has
+// run to its end, passed or failed; a file that is claimed but never marked is one whose worker
+// stopped or crashed during it.
 import fs from 'node:fs'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-const QUEUE = path.resolve('.test-build/queue')
-const LIST = path.join(QUEUE, 'files.json')
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const RUN = path.join(ROOT, '.test-build', 'test-run.json')
+const CLAIMED = path.join(ROOT, '.test-build', 'queue', 'claimed')
+const DONE = path.join(ROOT, '.test-build', 'queue', 'done')
 
-/** Starts a run: the files scripts/build-tests.mjs left to the workers, none claimed yet. */
-export function writeQueue() {
-  const files = JSON.parse(fs.readFileSync('.test-build/queued-tests.json', 'utf8'))
-  if (files.length === 0) throw new Error('no test files for the workers in .test-build/queued-tests.json')
-  fs.rmSync(QUEUE, { recursive: true, force: true })
-  fs.mkdirSync(path.join(QUEUE, 'claimed'), { recursive: true })
-  fs.writeFileSync(LIST, JSON.stringify(files))
+let run
+
+/** The run as the build described it: { fileTimeoutMs, files: [{ source, compiled }] }. */
+export function testRun() {
+  run ??= JSON.parse(fs.readFileSync(RUN, 'utf8'))
+  return run
 }
 
-let files
+/** Starts a run: every listed file, none claimed yet. */
+export function startQueue() {
+  if (testRun().files.length === 0) throw new Error(`${RUN} lists no test files for the workers`)
+  fs.rmSync(path.dirname(CLAIMED), { recursive: true, force: true })
+  fs.mkdirSync(CLAIMED, { recursive: true })
+  fs.mkdirSync(DONE, { recursive: true })
+}
+
 let next = 0
 
-/** The next file no worker has claimed, now claimed by this one; undefined once all are. */
+/** The next file no worker has claimed, now claimed by this one, with its index; undefined once all are. */
 export function claimNextFile() {
-  files ??= JSON.parse(fs.readFileSync(LIST, 'utf8'))
+  const { files } = testRun()
   for (; next < files.length; next++) {
     try {
-      fs.mkdirSync(path.join(QUEUE, 'claimed', String(next)))
-      return files[next++]
+      fs.mkdirSync(path.join(CLAIMED, String(next)))
+      const index = next++
+      return { index, ...files[index], compiled: path.join(ROOT, files[index].compiled) }
     } catch (error) {
       if (error.code !== 'EEXIST') throw error
     }
   }
   return undefined
+}
+
+export function markDone(index) {
+  fs.mkdirSync(path.join(DONE, String(index)))
+}
+
+/** The files not run to their end, each with why: never claimed, or claimed and never finished. */
+export function unfinishedFiles() {
+  return testRun().files.flatMap(({ source }, index) => {
+    if (fs.existsSync(path.join(DONE, String(index)))) return []
+    return [`${source}: ${fs.existsSync(path.join(CLAIMED, String(index))) ? 'its worker stopped or crashed during it' : 'no worker claimed it'}`]
+  })
 }
