@@ -51,8 +51,13 @@ export function markDone(index) {
   fs.mkdirSync(path.join(DONE, String(index)))
 }
 
-/** The files not run to their end, each with why: never claimed, or claimed and never finished. */
+/**
+ * The files not run to their end, each with why: never claimed, or claimed and never finished. None
+ * when no file was claimed: no worker took part (compiled files given to tap by name), and a worker
+ * that fails before its first claim fails the run on its own.
+ */
 export function unfinishedFiles() {
+  if (fs.readdirSync(CLAIMED).length === 0) return []
   return testRun().files.flatMap(({ source }, index) => {
     if (fs.existsSync(path.join(DONE, String(index)))) return []
     return [`${source}: ${fs.existsSync(path.join(CLAIMED, String(index))) ? 'its worker stopped or crashed during it' : 'no worker claimed it'}`]
