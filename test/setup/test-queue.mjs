@@ -4,7 +4,7 @@
 // file by creating the folder named after its index: creating a folder is atomic, so no file is
 // claimed twice, and each goes to whichever worker is free first. A worker marks each file it has
 // run to its end, passed or failed; a file that is claimed but never marked is one whose worker
-// stopped or crashed during it.
+// stopped or crashed during it, or whose run the worker's own timeout cut short.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,11 +53,11 @@ export function markDone(index) {
 
 /**
  * The files not run to their end, each with why: never claimed, or claimed and never finished. None
- * when no file was claimed: no worker took part (compiled files given to tap by name), and a worker
- * that fails before its first claim fails the run on its own.
+ * when no file was claimed, or there is no queue: no worker took part (compiled files given to tap
+ * by name, or no `before` step), and a worker that fails before its first claim fails the run on its own.
  */
 export function unfinishedFiles() {
-  if (fs.readdirSync(CLAIMED).length === 0) return []
+  if (!fs.existsSync(CLAIMED) || fs.readdirSync(CLAIMED).length === 0) return []
   return testRun().files.flatMap(({ source }, index) => {
     if (fs.existsSync(path.join(DONE, String(index)))) return []
     return [`${source}: ${fs.existsSync(path.join(CLAIMED, String(index))) ? 'its worker stopped or crashed during it' : 'no worker claimed it'}`]

@@ -6,9 +6,8 @@
 //
 // A file still gets what it had in a process of its own: its database and Redis prefix, its
 // subtest, ended with its teardowns before the next file starts, and its timeout. What it changed in
-// process.env is put back. A file that times out may leave work running that would trouble the files
-// after it, so the worker stops there, and the other workers take the rest of the queue.
-import { performance } from 'node:perf_hooks'
+// process.env is put back. A test that times out may leave work running that would trouble the
+// files after it, so the worker stops there and exits, and the other workers take the rest of the queue.
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
 import { openFileTests } from './file-tests.mjs'
@@ -16,17 +15,22 @@ import { claimNextFile, markDone, testRun } from './test-queue.mjs'
 
 // Set once for the process by the service's first import (src/threadpool.ts), and read once by libuv.
 const SET_ONCE_PER_PROCESS = new Set(['UV_THREADPOOL_SIZE'])
+// After a timeout tap still runs the file's queued tests and teardowns, with no timer of their own.
+const GRACE_AFTER_TIMEOUT_MS = 10_000
 
 const fileTests = openFileTests()
 const { fileTimeoutMs } = testRun()
 
-// The root test ends early only on the worker's own timeout; a subtest can no longer be opened then.
+// The root test ends early on the worker's own timeout, a bail-out, or stopAfterTimeout below;
+// no subtest can be opened after that.
 while (!t.ended) {
   const file = claimNextFile()
   if (!file) break
   const environment = { ...process.env }
-  const started = performance.now()
+  const tests = []
+  const hung = setTimeout(() => t.endAll(), fileTimeoutMs + GRACE_AFTER_TIMEOUT_MS)
   const results = await t.test(file.source, { timeout: fileTimeoutMs }, async (fileTest) => {
+    watch(fileTest, tests)
     fileTests.set(file.source, fileTest)
     try {
       await import(pathToFileURL(file.compiled).href)
@@ -34,13 +38,22 @@ while (!t.ended) {
       fileTests.delete(file.source)
     }
   })
-  if (performance.now() - started >= fileTimeoutMs) {
+  clearTimeout(hung)
+  if (t.ended) break
+  if (tests.some((test) => test.timedOut)) {
     stopAfterTimeout(file.source)
     break
   }
-  if (results?.count === 0) t.fail(`${file.source} ran no tests`)
+  if (results?.count === 0 && !results.plan.skipReason) t.fail(`${file.source} ran no tests`)
   restore(environment)
   markDone(file.index)
+}
+if (t.ended) exitSoon()
+
+/** Collects the test and every subtest opened under it, as they are opened, to find a timeout at any depth. */
+function watch(test, tests) {
+  tests.push(test)
+  test.on('subtestAdd', (subtest) => watch(subtest, tests))
 }
 
 function restore(environment) {
@@ -53,6 +66,9 @@ function restore(environment) {
 function stopAfterTimeout(source) {
   t.comment(`${source} timed out: this worker stops, and leaves the files still queued to the others`)
   t.end()
-  // What the file left running may hold the process open; by now tap has the worker's report.
-  setTimeout(() => process.exit(1), 1000).unref()
+}
+
+/** What a stopped file left running may hold the process open: exit once tap's report is written. */
+function exitSoon() {
+  setTimeout(() => process.stdout.write('', () => process.exit(1)), 1000).unref()
 }
