@@ -12,8 +12,32 @@ import { isPostgresOutage } from './postgres-outages.js'
  * are written with Prisma.sql like every other raw query; rows come back with `timestamp` columns
  * read as UTC, as Prisma reads them. Behind PgBouncer in transaction mode they run unnamed.
  */
-export interface PreparedQueries {
+export interface SqlStatements {
   query<T>(sql: Prisma.Sql): Promise<T[]>
+  /** For a statement that returns no rows: how many it changed. */
+  execute(sql: Prisma.Sql): Promise<number>
+}
+
+export interface PreparedQueries extends SqlStatements {
+  /**
+   * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
+   * it throws (its error comes out as it was thrown).
+   */
+  transaction<T>(work: (tx: SqlStatements) => Promise<T>): Promise<T>
+}
+
+/**
+ * Where a record's SQL can run: the prepared statements (or a transaction of theirs), or a Prisma
+ * client or transaction, which runs the same Prisma.sql. A record method written once serves a caller
+ * in either kind of transaction, and one outside any (on the prepared statements, so Prisma need not
+ * be loaded: prisma-on-first-use.ts). Through Prisma, an int8 column reads as a bigint and through
+ * pg as a string, so such columns are cast in the statement.
+ */
+export type SqlRunner = SqlStatements | Pick<Prisma.TransactionClient, '$queryRaw' | '$executeRaw'>
+
+export function statementsOf(runner: SqlRunner): SqlStatements {
+  if ('execute' in runner) return runner
+  return { query: <T>(sql: Prisma.Sql) => runner.$queryRaw<T[]>(sql), execute: (sql: Prisma.Sql) => runner.$executeRaw(sql) }
 }
 
 /**
@@ -67,13 +91,50 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
   const getTypeParser: typeof pg.types.getTypeParser = (oid, format) =>
     oid === TIMESTAMP ? utcTimestamp : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)
   const types = { getTypeParser }
-  return {
-    async query<T>(sql: Prisma.Sql) {
+  const failure = (error: unknown) => isPostgresOutage(error) ? new StoreUnavailable('postgres', error) : new PostgresQueryError(error)
+  const on = (runner: pg.Pool | pg.PoolClient): SqlStatements => {
+    const run = async (sql: Prisma.Sql) => {
       try {
-        const result = await pool.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
-        return result.rows as T[]
+        return await runner.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
       } catch (error) {
-        throw isPostgresOutage(error) ? new StoreUnavailable('postgres', error) : new PostgresQueryError(error)
+        throw failure(error)
+      }
+    }
+    return {
+      query: async <T>(sql: Prisma.Sql) => (await run(sql)).rows as T[],
+      execute: async (sql) => (await run(sql)).rowCount ?? 0,
+    }
+  }
+  return {
+    ...on(pool),
+    async transaction(work) {
+      const client = await pool.connect().catch((error: unknown) => {
+        throw failure(error)
+      })
+      // A connection whose transaction could not be ended cleanly is closed, not pooled.
+      let broken: Error | undefined
+      // A checked-out client reports a lost connection as an 'error' event (the pool listens only
+      // while it is idle); unheard, that event would end the process.
+      const lost = (error: Error) => (broken = failure(error))
+      client.on('error', lost)
+      try {
+        await client.query('BEGIN').catch((error: unknown) => {
+          throw (broken = failure(error))
+        })
+        let result
+        try {
+          result = await work(on(client))
+        } catch (error) {
+          await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = failure(rollbackError)))
+          throw error
+        }
+        await client.query('COMMIT').catch((error: unknown) => {
+          throw (broken = failure(error))
+        })
+        return result
+      } finally {
+        client.off('error', lost)
+        client.release(broken)
       }
     },
   }
@@ -81,13 +142,21 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
 
 /** PGlite is in-process and single-connection: nothing to prepare, only the same row shapes. */
 export function pglitePreparedQueries(db: PGlite): PreparedQueries {
-  return {
-    async query<T>(sql: Prisma.Sql) {
+  const on = (runner: Pick<PGlite, 'query'>): SqlStatements => {
+    const run = async <T>(sql: Prisma.Sql) => {
       try {
-        return (await db.query<T>(sql.text, sql.values, { parsers: { [TIMESTAMP]: utcTimestamp } })).rows
+        return await runner.query<T>(sql.text, sql.values, { parsers: { [TIMESTAMP]: utcTimestamp } })
       } catch (error) {
         throw new PostgresQueryError(error)
       }
-    },
+    }
+    return {
+      query: async <T>(sql: Prisma.Sql) => (await run<T>(sql)).rows,
+      execute: async (sql) => (await run(sql)).affectedRows ?? 0,
+    }
+  }
+  return {
+    ...on(db),
+    transaction: (work) => db.transaction((tx) => work(on(tx))),
   }
 }

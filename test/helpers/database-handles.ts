@@ -16,7 +16,7 @@ interface Teardown {
  * The service's handle on a Postgres database of its own; closed, then dropped, at teardown. With
  * `timeZone`, the database's sessions run in that zone (as a server configured so would).
  */
-export async function testPostgresHandle(t: Teardown, { timeZone }: { timeZone?: string } = {}): Promise<DatabaseHandle> {
+export async function testPostgresHandle(t: Teardown, { timeZone, poolSize }: { timeZone?: string; poolSize?: number } = {}): Promise<DatabaseHandle> {
   const url = await createTestDatabase(t)
   if (timeZone) {
     const client = new pg.Client({ connectionString: url })
@@ -27,7 +27,7 @@ export async function testPostgresHandle(t: Teardown, { timeZone }: { timeZone?:
       await client.end()
     }
   }
-  const db = await openPostgres(url)
+  const db = await openPostgres(url, undefined, { poolSize })
   t.teardown(() => db.close())
   return db
 }

@@ -3,6 +3,7 @@ process.env.TZ = 'Pacific/Auckland'
 
 import t, { type Test } from 'tap'
 import { Prisma } from '../../src/generated/prisma/client.js'
+import { StoreUnavailable } from '../../src/core/errors.js'
 import { openPostgres, type DatabaseHandle } from '../../src/stores/database.js'
 import { testEmbeddedHandle, testPostgresHandle } from '../helpers/database-handles.js'
 import { createTestDatabase } from '../helpers/harness.js'
@@ -22,9 +23,32 @@ async function checkRows(t: Test, db: DatabaseHandle) {
   t.same(prismaRow?.at, row?.at, 'the same instant Prisma reads')
 }
 
+/** A transaction commits what its work wrote, or nothing when the work throws, whose error comes out unchanged. */
+async function checkTransactions(t: Test, db: DatabaseHandle) {
+  await db.prepared.execute(Prisma.sql`CREATE TABLE transaction_probe (n int)`)
+  const inserted = await db.prepared.transaction(async (tx) => {
+    await tx.execute(Prisma.sql`INSERT INTO transaction_probe VALUES (1)`)
+    return tx.execute(Prisma.sql`INSERT INTO transaction_probe VALUES (2), (3)`)
+  })
+  t.equal(inserted, 2, 'execute answers how many rows the statement changed')
+  const mistake = new Error('changed my mind')
+  await t.rejects(db.prepared.transaction(async (tx) => {
+    await tx.execute(Prisma.sql`DELETE FROM transaction_probe`)
+    throw mistake
+  }), mistake, 'the work\'s own error, as it was thrown')
+  const rows = await db.prepared.query<{ n: number }>(Prisma.sql`SELECT n FROM transaction_probe ORDER BY n`)
+  t.same(rows.map((row) => row.n), [1, 2, 3], 'committed, and the failed work rolled back')
+  t.equal(await db.prepared.execute(Prisma.sql`UPDATE transaction_probe SET n = n WHERE n > 1`), 2)
+}
+
 t.test('Postgres', async (t) => {
-  const db = await testPostgresHandle(t)
+  // One connection: the call after the lost one could only get that one back, were it pooled again.
+  const db = await testPostgresHandle(t, { poolSize: 1 })
   await checkRows(t, db)
+  await checkTransactions(t, db)
+  const ended = await db.prepared.transaction((tx) => tx.query(Prisma.sql`SELECT pg_terminate_backend(pg_backend_pid())`)).then(() => 'committed', (error: unknown) => error)
+  t.ok(ended instanceof StoreUnavailable, 'a connection lost in a transaction is an outage')
+  t.same(await db.prepared.query(Prisma.sql`SELECT 1 AS one`), [{ one: 1 }], 'and its connection is not pooled again: the next call gets a new one')
   const statement = Prisma.sql`SELECT ${'x'}::text AS probe`
   await db.prepared.query(statement)
   await db.prepared.query(statement)
@@ -45,5 +69,7 @@ t.test('Postgres with pgbouncer=true: the same rows, and nothing left prepared o
 })
 
 t.test('embedded PGlite', async (t) => {
-  await checkRows(t, await testEmbeddedHandle(t))
+  const db = await testEmbeddedHandle(t)
+  await checkRows(t, db)
+  await checkTransactions(t, db)
 })
