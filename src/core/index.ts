@@ -70,13 +70,13 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const records = {
     accounts: new AccountRecords(db, database.prepared),
     sessions: new SessionRecords(db, database.prepared),
-    signingKeys: new SigningKeyRecords(db),
+    signingKeys: new SigningKeyRecords(db, database.prepared),
     audit: new AuditRecords(db),
     accountTokens: new AccountTokenRecords(),
     clients: new ClientRecords(db, database.prepared),
-    outbox: new MailOutboxRecords(db, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
+    outbox: new MailOutboxRecords(database.prepared, new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'mail-outbox-encryption')),
     secondFactors: new SecondFactorRecords(db, database.prepared),
-    passkeys: new PasskeyRecords(db),
+    passkeys: new PasskeyRecords(db, database.prepared),
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
@@ -95,7 +95,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   const exchangeWindowMs = config.BEARER_REFRESH_WINDOW * 1000
   // Keys read or scripted together share a hash tag on a Redis Cluster.
   const keyGroups = new KeyGroups(kv.clustered)
-  const revocations = new Revocations(kv, new RevocationRecords(db), {
+  const revocations = new Revocations(kv, new RevocationRecords(database.prepared), {
     maxTokenLifetimeMs: accessTtlMs + config.CLOCK_TOLERANCE * 1000, exchangeWindowMs, clockToleranceMs: config.CLOCK_TOLERANCE * 1000,
   }, keyGroups)
   const lockout = new LockoutPolicy(kv, {
@@ -105,13 +105,13 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
     maxMs: config.LOCKOUT_MAX_DURATION * 1000,
   }, keyGroups)
   const clients = new OAuthClients(db, records.clients)
-  const sessions = new Sessions(db, records.sessions, accounts, accessTokens, revocations, {
+  const sessions = new Sessions(database.prepared, records.sessions, accounts, accessTokens, revocations, {
     idleTtlMs: config.SESSION_IDLE_TTL * 1000,
     absoluteTtlMs: config.SESSION_ABSOLUTE_TTL * 1000,
     reuseGraceMs: config.REFRESH_REUSE_GRACE * 1000,
   }, events, (clientId) => clients.isThirdParty(clientId))
   const clockToleranceMs = config.CLOCK_TOLERANCE * 1000
-  const pruning = new Pruning(new PruningRecords(db), {
+  const pruning = new Pruning(new PruningRecords(database.prepared), {
     intervalMs: config.PRUNE_INTERVAL * 1000,
     batchSize: config.PRUNE_BATCH_SIZE,
     // As long as the session's access tokens may be accepted (revocations.coveringSince), and one
@@ -129,16 +129,16 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   // same key-encryption secrets.
   // The owner hears of every way to log in added to the account, whoever added it.
   const factorNotices = new FactorNotices(records.outbox, config.ISSUER, events)
-  const totp = new TotpFactors(db, records.secondFactors, accounts,
+  const totp = new TotpFactors(db, database.prepared, records.secondFactors, accounts,
     new Sealer(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD, 'totp-secret-encryption'),
     lockout, { issuer: config.TOTP_ISSUER }, events, factorNotices)
   const mfaTickets = new MfaTickets(kv, config.MFA_TOKEN_TTL * 1000)
-  const passkeys = new Passkeys(db, records.passkeys, accounts, new PasskeyChallenges(kv), lockout, totp, {
+  const passkeys = new Passkeys(db, database.prepared, records.passkeys, accounts, new PasskeyChallenges(kv), lockout, totp, {
     id: config.WEBAUTHN_RP_ID, name: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS,
   }, events, factorNotices)
   // Which factors an account has, of every kind: what a login asks for and the dialects refuse.
   const factors = new AccountFactors(db, totp, records.secondFactors, records.passkeys)
-  const login = new PasswordLogin(db, accounts, passwords, lockout, sessions, { factors, tickets: mfaTickets }, events)
+  const login = new PasswordLogin(database.prepared, accounts, passwords, lockout, sessions, { factors, tickets: mfaTickets }, events)
   const mfa = {
     totp, passkeys, factors, login: new MfaLogin(mfaTickets, totp, accounts, sessions),
     passkeyLogin: new PasskeyLogin(mfaTickets, passkeys, accounts, sessions),
@@ -165,7 +165,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
       verificationTtlMs: config.EMAIL_VERIFICATION_TTL * 1000, resetTtlMs: config.PASSWORD_RESET_TTL * 1000, defaultRole: config.REGISTRATION_DEFAULT_ROLE,
     }),
   }
-  const oidc = createOpenIdConnect(config, db, database.prepared, kv, { accounts, sessions, signingKeys, events })
+  const oidc = createOpenIdConnect(config, database.prepared, kv, { accounts, sessions, signingKeys, events })
   const roleSelection = new RoleSelection(login, new SelectionTickets(kv, config.SELECTION_TICKET_TTL * 1000), accounts, sessions, factors)
 
   // The change stamps read with each bearer check, for the profile read that may follow it.

@@ -1,4 +1,4 @@
-import type { Database } from '../stores/database.js'
+import type { AuditWriter } from '../stores/audit-records.js'
 import { selectRole, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit } from './audit.js'
 import { normalizeEmail } from './emails.js'
@@ -30,7 +30,8 @@ export interface Credentials {
  */
 export class PasswordLogin {
   constructor(
-    private readonly db: Database,
+    /** Its events are written on their own, outside any transaction. */
+    private readonly auditTrail: AuditWriter,
     private readonly accounts: Accounts,
     private readonly passwords: PasswordHasher,
     private readonly lockout: LockoutPolicy,
@@ -76,11 +77,11 @@ export class PasswordLogin {
     const unverified = valid && account?.emailVerified === false
     if (!account || !valid || unverified) {
       const lock = await this.lockout.fail(normalized, origin)
-      await recordAudit(this.db, { type: 'login.failure', accountId: account?.id, ip, data: { email: normalized, origin, ...(unverified ? { unverified } : {}) } })
+      await recordAudit(this.auditTrail, { type: 'login.failure', accountId: account?.id, ip, data: { email: normalized, origin, ...(unverified ? { unverified } : {}) } })
       this.events?.emit('login.attempted', { outcome: unverified ? 'unverified' : 'invalid_credentials' })
       if (lock.locked) {
         this.events?.emit('lockout.locked', { level: lock.level })
-        await recordAudit(this.db, {
+        await recordAudit(this.auditTrail, {
           type: 'lockout.locked', accountId: account?.id, ip,
           data: { email: normalized, origin, level: lock.level, durationSeconds: Math.ceil(lock.durationMs / 1000) },
         })
@@ -98,7 +99,7 @@ export class PasswordLogin {
       const upgraded = await this.passwords.hash(password)
       // Only over the hash just checked, so a password reset that lands meanwhile wins.
       if (await this.accounts.replacePasswordHash(account.id, account.passwordHash, upgraded)) {
-        await recordAudit(this.db, { type: 'password.rehashed', accountId: account.id })
+        await recordAudit(this.auditTrail, { type: 'password.rehashed', accountId: account.id })
         return { account: { ...account, passwordHash: upgraded }, origin, factors }
       }
       return { account: await this.recheck(account.id, password), origin, factors }

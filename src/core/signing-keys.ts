@@ -1,6 +1,6 @@
 import crypto, { type KeyObject } from 'node:crypto'
 import type { Database } from '../stores/database.js'
-import { SigningKeyRecords, type NewSigningKey, type SigningKeyRecord } from '../stores/signing-key-records.js'
+import type { NewSigningKey, SigningKeyRecord, SigningKeyRecords } from '../stores/signing-key-records.js'
 import { recordAudit } from './audit.js'
 import { UnknownKeyEncryptionSecret, type KeyEncryption } from './key-encryption.js'
 import { generateSigningKey, type PublicJwk, type SigningAlgorithm, type SigningKeyMaterial } from './signing-key-material.js'
@@ -98,7 +98,7 @@ export class SigningKeys {
     private readonly db: Database,
     private readonly encryption: KeyEncryption,
     private readonly options: SigningKeyOptions,
-    private readonly records: SigningKeyRecords = new SigningKeyRecords(db),
+    private readonly records: SigningKeyRecords,
   ) {}
 
   /** Creates the first active key when there is none. Safe when several instances start at once. */

@@ -1,5 +1,7 @@
-import type { Prisma } from '../generated/prisma/client.js'
+import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
+import { statementsOf, type SqlRunner } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 /** One event as written: the core decides which types exist (src/core/audit.ts). */
 export interface NewAuditEvent {
@@ -34,19 +36,14 @@ export interface AuditEventView {
 }
 
 /** The database, or a transaction on it: an event commits with the change it records. */
-export type AuditWriter = Pick<Database, 'auditEvent'>
+export type AuditWriter = SqlRunner
 
 /** Writes one event, in `tx` when it is a transaction. */
 export async function insertAuditEvent(tx: AuditWriter, event: NewAuditEvent): Promise<void> {
-  await tx.auditEvent.create({
-    data: {
-      type: event.type,
-      accountId: event.accountId ?? null,
-      actorId: event.actorId ?? null,
-      ip: event.ip ?? null,
-      data: event.data ?? {},
-    },
-  })
+  await statementsOf(tx).execute(Prisma.sql`
+    INSERT INTO audit_events (type, account_id, actor_id, ip, data, created_at)
+    VALUES (${event.type}, ${event.accountId ?? null}::uuid, ${event.actorId ?? null}::uuid, ${event.ip ?? null}::text,
+      ${JSON.stringify(event.data ?? {})}::jsonb, ${utcTimestamp(new Date())})`)
 }
 
 /** The audit trail in Postgres, read in the order it was written (by id). */

@@ -1,5 +1,4 @@
 import { Prisma } from '../generated/prisma/client.js'
-import type { Database } from './database.js'
 import type { PreparedQueries } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
@@ -31,7 +30,7 @@ const RECORD_COLUMNS = Prisma.sql`client_id AS "clientId", account_id::text AS "
  * prepared-queries.ts); the reuse path, rare by design, stays with Prisma.
  */
 export class AuthorizationCodeRecords {
-  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
+  constructor(private readonly prepared: PreparedQueries) {}
 
   async insert(code: NewAuthorizationCode): Promise<void> {
     await this.prepared.query(Prisma.sql`
@@ -60,9 +59,10 @@ export class AuthorizationCodeRecords {
    * its first redemption named. Another client presenting it (a code leaked to it) revokes nothing.
    */
   async markReused(codeHash: string, clientId: string, at: Date): Promise<{ found: boolean; sessionId: string | null; accountId: string | null }> {
-    const [row] = await this.db.authorizationCode.updateManyAndReturn({
-      where: { codeHash, clientId, consumedAt: { not: null } }, data: { reusedAt: at }, select: { sessionId: true, accountId: true },
-    })
+    const [row] = await this.prepared.query<{ sessionId: string | null; accountId: string | null }>(Prisma.sql`
+      UPDATE authorization_codes SET reused_at = ${utcTimestamp(at)}
+      WHERE code_hash = ${codeHash}::text AND client_id = ${clientId}::text AND consumed_at IS NOT NULL
+      RETURNING session_id::text AS "sessionId", account_id::text AS "accountId"`)
     return row ? { found: true, ...row } : { found: false, sessionId: null, accountId: null }
   }
 

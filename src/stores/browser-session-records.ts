@@ -1,5 +1,4 @@
 import { Prisma } from '../generated/prisma/client.js'
-import type { Database } from './database.js'
 import type { PreparedQueries } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
@@ -34,7 +33,7 @@ const RECORD_COLUMNS = Prisma.sql`id::text AS id, account_id::text AS "accountId
  * (see prepared-queries.ts).
  */
 export class BrowserSessionRecords {
-  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
+  constructor(private readonly prepared: PreparedQueries) {}
 
   /** Starts one, and records `browser_session.started` in the audit trail in the same statement. */
   async insert(session: NewBrowserSession): Promise<BrowserSessionRecord> {
@@ -68,26 +67,28 @@ export class BrowserSessionRecords {
     return row ?? null
   }
 
+  /** `id` must be a UUID: the statements below cast it. */
   async chooseRole(id: string, role: string): Promise<void> {
-    await this.db.browserSession.updateMany({ where: { id, endedAt: null }, data: { role } })
+    await this.prepared.execute(Prisma.sql`UPDATE browser_sessions SET role = ${role} WHERE id = ${id}::uuid AND ended_at IS NULL`)
   }
 
   /** Ends it; false when it had ended already. */
   async end(id: string, at: Date): Promise<boolean> {
-    const { count } = await this.db.browserSession.updateMany({ where: { id, endedAt: null }, data: { endedAt: at } })
-    return count > 0
+    return (await this.prepared.execute(Prisma.sql`
+      UPDATE browser_sessions SET ended_at = ${utcTimestamp(at)} WHERE id = ${id}::uuid AND ended_at IS NULL`)) > 0
   }
 
   /** Ends `from` and hands the sessions started from it to `to`, in one transaction. */
   async handOver(from: string, to: string, at: Date): Promise<void> {
-    await this.db.$transaction([
-      this.db.browserSession.updateMany({ where: { id: from, endedAt: null }, data: { endedAt: at } }),
-      this.db.session.updateMany({ where: { browserSessionId: from }, data: { browserSessionId: to } }),
-    ])
+    await this.prepared.transaction(async (tx) => {
+      await tx.execute(Prisma.sql`UPDATE browser_sessions SET ended_at = ${utcTimestamp(at)} WHERE id = ${from}::uuid AND ended_at IS NULL`)
+      await tx.execute(Prisma.sql`UPDATE sessions SET browser_session_id = ${to}::uuid WHERE browser_session_id = ${from}::uuid`)
+    })
   }
 
   /** The live sessions started from this browser session, to end with it. */
   async liveSessionsOf(browserSessionId: string): Promise<{ id: string; accountId: string }[]> {
-    return this.db.session.findMany({ where: { browserSessionId, revokedAt: null }, select: { id: true, accountId: true } })
+    return this.prepared.query(Prisma.sql`
+      SELECT id::text AS id, account_id::text AS "accountId" FROM sessions WHERE browser_session_id = ${browserSessionId}::uuid AND revoked_at IS NULL`)
   }
 }

@@ -2,10 +2,8 @@ import crypto from 'node:crypto'
 import type { Sealer } from '../core/key-encryption.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { OutgoingMail } from '../mail/messages.js'
-import type { Database } from './database.js'
+import { statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
-
-type Tx = Prisma.TransactionClient
 
 /** A sender's claim on a mail: it holds while the mail's attempts are still the count it claimed at. */
 export interface MailClaim {
@@ -39,24 +37,24 @@ interface ClaimedRow {
  * sent or given up, when they are cleared.
  */
 export class MailOutboxRecords {
-  constructor(private readonly db: Database, private readonly sealer: Sealer) {}
+  constructor(private readonly prepared: PreparedQueries, private readonly sealer: Sealer) {}
 
   /**
    * Queues the mail in `tx`, only when `when` holds, and returns its id (null when not queued). The
    * statement is the same either way, so a caller that must not reveal which case it is in (the
    * forgotten-password answer) does the same work in both.
    */
-  async enqueue(tx: Tx, mail: OutgoingMail, when = true): Promise<string | null> {
+  async enqueue(tx: SqlRunner, mail: OutgoingMail, when = true): Promise<string | null> {
     const id = crypto.randomUUID()
     const text = this.sealer.seal(mail.text, `${id}:text`)
     const html = this.sealer.seal(mail.html, `${id}:html`)
     // Times in UTC, as every comparison with them is: the column defaults are the server's local time.
     const now = utcTimestamp(new Date())
-    const [row] = await tx.$queryRaw<{ id: string }[]>`
+    const [row] = await statementsOf(tx).query<{ id: string }>(Prisma.sql`
       INSERT INTO mail_outbox (id, kind, recipient, subject, text_body, html_body, sealed_with, next_attempt_at, created_at)
       SELECT ${id}::uuid, ${mail.kind}, ${mail.recipient}, ${mail.subject}, ${text}, ${html}, ${this.sealer.id}, ${now}, ${now}
       WHERE ${when}::boolean
-      RETURNING id::text`
+      RETURNING id::text`)
     return row?.id ?? null
   }
 
@@ -68,12 +66,12 @@ export class MailOutboxRecords {
    */
   async claim(now: Date, leaseMs: number, limit: number, id?: string): Promise<ClaimedMail[]> {
     const only = id === undefined ? Prisma.empty : Prisma.sql`AND id = ${id}::uuid`
-    const rows = await this.db.$queryRaw<ClaimedRow[]>`
+    const rows = await this.prepared.query<ClaimedRow>(Prisma.sql`
       UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ${utcTimestamp(new Date(now.getTime() + leaseMs))}
       WHERE id IN (
         SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= ${utcTimestamp(now)} ${only}
         ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING id::text, kind, recipient, subject, text_body, html_body, sealed_with, attempts`
+      RETURNING id::text, kind, recipient, subject, text_body, html_body, sealed_with, attempts`)
     return rows.map((row) => this.opened(row))
   }
 
@@ -95,17 +93,21 @@ export class MailOutboxRecords {
 
   /** Delivered: the bodies, which may carry a live link, are cleared. */
   async markSent(claim: MailClaim, now: Date): Promise<void> {
-    await this.db.mailOutbox.updateMany({ where: { ...claimed(claim) }, data: { state: 'sent', sentAt: now, textBody: null, htmlBody: null, lastError: null } })
+    await this.prepared.execute(Prisma.sql`
+      UPDATE mail_outbox SET state = 'sent', sent_at = ${utcTimestamp(now)}, text_body = NULL, html_body = NULL, last_error = NULL
+      WHERE ${claimed(claim)}`)
   }
 
   async markRetry(claim: MailClaim, nextAttemptAt: Date, error: string): Promise<void> {
-    await this.db.mailOutbox.updateMany({ where: { ...claimed(claim) }, data: { nextAttemptAt, lastError: error } })
+    await this.prepared.execute(Prisma.sql`
+      UPDATE mail_outbox SET next_attempt_at = ${utcTimestamp(nextAttemptAt)}, last_error = ${error} WHERE ${claimed(claim)}`)
   }
 
   /** Given up: recorded with the last error; the bodies are cleared. */
   async markFailed(claim: MailClaim, error: string): Promise<void> {
-    await this.db.mailOutbox.updateMany({ where: { ...claimed(claim) }, data: { state: 'failed', lastError: error, textBody: null, htmlBody: null } })
+    await this.prepared.execute(Prisma.sql`
+      UPDATE mail_outbox SET state = 'failed', last_error = ${error}, text_body = NULL, html_body = NULL WHERE ${claimed(claim)}`)
   }
 }
 
-const claimed = (claim: MailClaim) => ({ id: claim.id, attempts: claim.attempts, state: 'pending' })
+const claimed = (claim: MailClaim) => Prisma.sql`id = ${claim.id}::uuid AND attempts = ${claim.attempts}::int AND state = 'pending'`

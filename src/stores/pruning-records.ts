@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client.js'
-import type { Database } from './database.js'
+import type { PreparedQueries, SqlStatements } from './prepared-queries.js'
 
 /**
  * What pruning deletes, in the order a run deletes it: a session's refresh tokens before the session,
@@ -18,7 +18,7 @@ export type PruneKind = (typeof PRUNE_KINDS)[number]
  */
 export type PruneCutoffs = Record<PruneKind, Date | null>
 
-type Tx = Prisma.TransactionClient
+type Tx = SqlStatements
 
 // The key set's lock is 7461726 (signing-key-records.ts); this one only keeps pruners apart.
 const PRUNING_LOCK = 7461727
@@ -127,14 +127,14 @@ function unverifiedAccount(a: Prisma.Sql, cutoff: Date): Prisma.Sql {
  * transaction mode keeps nothing longer), and the bounded deletes.
  */
 export class PruningRecords {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly prepared: PreparedQueries) {}
 
   /**
    * Starts a run if none ran (or made progress) within `intervalMs`: true for the one caller that
    * does. An instance that finds another inside its lock skips at once rather than wait for it.
    */
   async claimIfDue(intervalMs: number): Promise<boolean> {
-    return this.db.$transaction(async (tx) => {
+    return this.prepared.transaction(async (tx) => {
       if (!(await this.lock(tx, false))) return false
       return this.stampIfDue(tx, intervalMs)
     })
@@ -142,10 +142,10 @@ export class PruningRecords {
 
   /** Stamps the schedule now if its last stamp is at least `intervalMs` old (or there is none). */
   async stampIfDue(tx: Tx, intervalMs: number): Promise<boolean> {
-    const stamped = await tx.$executeRaw`
+    const stamped = await tx.execute(Prisma.sql`
       INSERT INTO pruning_schedule (id, last_run_at) VALUES (${SCHEDULE_ROW}, now() AT TIME ZONE 'UTC')
       ON CONFLICT (id) DO UPDATE SET last_run_at = EXCLUDED.last_run_at
-      WHERE pruning_schedule.last_run_at <= EXCLUDED.last_run_at - make_interval(secs => ${intervalMs / 1000}::float8)`
+      WHERE pruning_schedule.last_run_at <= EXCLUDED.last_run_at - make_interval(secs => ${intervalMs / 1000}::float8)`)
     return stamped === 1
   }
 
@@ -155,16 +155,14 @@ export class PruningRecords {
    * another pruner holds the lock and `wait` is false.
    */
   async deleteBatch(kind: PruneKind, cutoff: Date, limit: number, wait: boolean): Promise<number | null> {
-    return this.db.$transaction(async (tx) => {
+    return this.prepared.transaction(async (tx) => {
       if (!(await this.lock(tx, wait))) return null
       const deleted = kind === 'unverified_accounts'
         ? await this.deleteUnverifiedAccounts(tx, cutoff, limit)
-        : await tx.$executeRaw(deleteStatement(kind, cutoff, limit))
+        : await tx.execute(deleteStatement(kind, cutoff, limit))
       await this.stampIfDue(tx, 0)
       return deleted
-      // Prisma's default of 5 s is short for a large PRUNE_BATCH_SIZE on a busy database, or for the
-      // CLI waiting on the lock while a scheduled batch finishes.
-    }, { timeout: 60_000 })
+    })
   }
 
   /**
@@ -175,24 +173,24 @@ export class PruningRecords {
    * commits. One statement would check with the snapshot it started with, and miss those.
    */
   private async deleteUnverifiedAccounts(tx: Tx, cutoff: Date, limit: number): Promise<number> {
-    const locked = await tx.$queryRaw<{ id: string }[]>`
+    const locked = await tx.query<{ id: string }>(Prisma.sql`
       SELECT a.id::text AS id FROM accounts a WHERE ${unverifiedAccount(Prisma.sql`a`, cutoff)}
-      LIMIT ${limit} FOR UPDATE OF a SKIP LOCKED`
+      LIMIT ${limit} FOR UPDATE OF a SKIP LOCKED`)
     if (locked.length === 0) return 0
     const ids = Prisma.join(locked.map((row) => Prisma.sql`${row.id}::uuid`))
     // One that changed meanwhile is kept; the batch then comes back short, and the run goes on to the
     // next kind: what is left waits for the next run.
-    return tx.$executeRaw`
-      DELETE FROM accounts a WHERE a.id IN (${ids}) AND ${unverifiedAccount(Prisma.sql`a`, cutoff)}`
+    return tx.execute(Prisma.sql`
+      DELETE FROM accounts a WHERE a.id IN (${ids}) AND ${unverifiedAccount(Prisma.sql`a`, cutoff)}`)
   }
 
   /** The pruning lock, for this transaction only; false when `wait` is false and another holds it. */
   private async lock(tx: Tx, wait: boolean): Promise<boolean> {
     if (wait) {
-      await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(${PRUNING_LOCK}::bigint)) AS l`
+      await tx.query(Prisma.sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(${PRUNING_LOCK}::bigint)) AS l`)
       return true
     }
-    const [row] = await tx.$queryRaw<{ locked: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PRUNING_LOCK}::bigint) AS locked`
+    const [row] = await tx.query<{ locked: boolean }>(Prisma.sql`SELECT pg_try_advisory_xact_lock(${PRUNING_LOCK}::bigint) AS locked`)
     return row?.locked === true
   }
 }

@@ -1,5 +1,7 @@
+import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import type { Prisma } from '../generated/prisma/client.js'
+import type { PreparedQueries } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 /** A durable revocation of one access token, or of an account's role up to a moment. */
 export interface TokenRevocationRecord {
@@ -12,6 +14,8 @@ export interface TokenRevocationRecord {
 
 type Db = Pick<Database, 'tokenRevocation'>
 
+const REVOCATION_COLUMNS = Prisma.sql`key, reason, revoked_at AS "revokedAt", expires_at AS "expiresAt"`
+
 const tokenKey = (jti: string) => `jti:${jti}`
 const roleKey = (accountId: string, role: string) => `role:${accountId}:${role}`
 
@@ -21,15 +25,14 @@ const roleKey = (accountId: string, role: string) => `role:${accountId}:${role}`
  * what has no row of its own: single access tokens and roles taken from an account.
  */
 export class RevocationRecords {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly prepared: PreparedQueries) {}
 
   /** Revokes one access token until `expiresAt` (a token's expiry is fixed, so a repeat changes nothing). */
   async revokeToken(jti: string, revokedAt: Date, expiresAt: Date): Promise<void> {
-    await this.db.tokenRevocation.upsert({
-      where: { key: tokenKey(jti) },
-      create: { key: tokenKey(jti), reason: 'revoked', revokedAt, expiresAt },
-      update: {},
-    })
+    await this.prepared.execute(Prisma.sql`
+      INSERT INTO token_revocations (key, reason, revoked_at, expires_at)
+      VALUES (${tokenKey(jti)}, 'revoked', ${utcTimestamp(revokedAt)}, ${utcTimestamp(expiresAt)})
+      ON CONFLICT (key) DO NOTHING`)
   }
 
   /**
@@ -37,15 +40,16 @@ export class RevocationRecords {
    * token was already exchanged or revoked. The primary key makes racing exchanges pick one winner.
    */
   async claimExchange(jti: string, revokedAt: Date, expiresAt: Date, replaySeal: string): Promise<boolean> {
-    const { count } = await this.db.tokenRevocation.createMany({
-      data: [{ key: tokenKey(jti), reason: 'exchanged', revokedAt, expiresAt, replaySeal }],
-      skipDuplicates: true,
-    })
-    return count === 1
+    return (await this.prepared.execute(Prisma.sql`
+      INSERT INTO token_revocations (key, reason, revoked_at, expires_at, replay_seal)
+      VALUES (${tokenKey(jti)}, 'exchanged', ${utcTimestamp(revokedAt)}, ${utcTimestamp(expiresAt)}, ${replaySeal})
+      ON CONFLICT (key) DO NOTHING`)) === 1
   }
 
   async findToken(jti: string): Promise<TokenRevocationRecord | null> {
-    return this.db.tokenRevocation.findUnique({ where: { key: tokenKey(jti) } }) as Promise<TokenRevocationRecord | null>
+    const [row] = await this.prepared.query<TokenRevocationRecord>(Prisma.sql`
+      SELECT ${REVOCATION_COLUMNS}, replay_seal AS "replaySeal" FROM token_revocations WHERE key = ${tokenKey(jti)}`)
+    return row ?? null
   }
 
   /**
@@ -63,13 +67,15 @@ export class RevocationRecords {
   /** The role revocations of one account that still matter at `now`. */
   async rolesRevokedFor(accountId: string, now: Date): Promise<{ role: string; revokedAt: Date; expiresAt: Date }[]> {
     const prefix = roleKey(accountId, '')
-    const rows = await this.db.tokenRevocation.findMany({ where: { key: { startsWith: prefix }, expiresAt: { gt: now } } })
+    const rows = await this.prepared.query<Omit<TokenRevocationRecord, 'replaySeal'>>(Prisma.sql`
+      SELECT ${REVOCATION_COLUMNS} FROM token_revocations WHERE starts_with(key, ${prefix}) AND expires_at > ${utcTimestamp(now)}`)
     return rows.map((row) => ({ role: row.key.slice(prefix.length), revokedAt: row.revokedAt, expiresAt: row.expiresAt }))
   }
 
   /** Every token and role revocation that still matters at `now`, for a restore of Redis. */
   async live(now: Date): Promise<{ tokens: { jti: string; reason: string; expiresAt: Date }[]; roles: { accountId: string; role: string; revokedAt: Date; expiresAt: Date }[] }> {
-    const rows = await this.db.tokenRevocation.findMany({ where: { expiresAt: { gt: now } }, select: { key: true, reason: true, revokedAt: true, expiresAt: true } })
+    const rows = await this.prepared.query<Omit<TokenRevocationRecord, 'replaySeal'>>(Prisma.sql`
+      SELECT ${REVOCATION_COLUMNS} FROM token_revocations WHERE expires_at > ${utcTimestamp(now)}`)
     const tokens = []
     const roles = []
     for (const row of rows) {
@@ -91,8 +97,11 @@ export class RevocationRecords {
    */
   async sessionsEndedSince(since: Date): Promise<{ id: string; accountId: string }[]> {
     const [ended, deletions] = await Promise.all([
-      this.db.session.findMany({ where: { revokedAt: { gte: since } }, select: { id: true, accountId: true } }),
-      this.db.auditEvent.findMany({ where: { type: 'admin.account_deleted', createdAt: { gte: since } }, select: { accountId: true, data: true } }),
+      this.prepared.query<{ id: string; accountId: string }>(Prisma.sql`
+        SELECT id::text AS id, account_id::text AS "accountId" FROM sessions WHERE revoked_at >= ${utcTimestamp(since)}`),
+      this.prepared.query<{ accountId: string | null; data: Prisma.JsonValue }>(Prisma.sql`
+        SELECT account_id::text AS "accountId", data FROM audit_events
+        WHERE type = 'admin.account_deleted' AND created_at >= ${utcTimestamp(since)}`),
     ])
     const ofDeleted = deletions.flatMap(({ accountId, data }) => {
       const sessions = (data as Prisma.JsonObject & { endedSessions?: string[] } | null)?.endedSessions ?? []

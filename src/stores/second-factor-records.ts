@@ -1,6 +1,7 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import type { PreparedQueries } from './prepared-queries.js'
+import { statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 /** An account's TOTP factor row: the secret still sealed. */
 export interface TotpFactorRecord {
@@ -40,20 +41,26 @@ export class SecondFactorRecords {
     return row!
   }
 
-  findTotp(accountId: string): Promise<TotpFactorRecord | null> {
-    return this.db.totpFactor.findUnique({
-      where: { accountId }, select: { secretEncrypted: true, encryptionKeyId: true, confirmedAt: true, lastUsedStep: true },
-    })
+  /** Account ids, here and below, must be UUIDs. */
+  async findTotp(accountId: string): Promise<TotpFactorRecord | null> {
+    const [row] = await this.prepared.query<TotpFactorRecord>(Prisma.sql`
+      SELECT secret_encrypted AS "secretEncrypted", encryption_key_id AS "encryptionKeyId", confirmed_at AS "confirmedAt", last_used_step AS "lastUsedStep"
+      FROM totp_factors WHERE account_id = ${accountId}::uuid`)
+    return row ?? null
   }
 
   /** Whether the account has a confirmed TOTP factor. */
-  async hasActiveTotp(accountId: string, db: FactorWriter = this.db): Promise<boolean> {
-    return (await db.totpFactor.count({ where: { accountId, confirmedAt: { not: null } } })) > 0
+  async hasActiveTotp(accountId: string, db: SqlRunner = this.prepared): Promise<boolean> {
+    const [row] = await statementsOf(db).query<{ found: boolean }>(Prisma.sql`
+      SELECT EXISTS (SELECT 1 FROM totp_factors WHERE account_id = ${accountId}::uuid AND confirmed_at IS NOT NULL) AS found`)
+    return row!.found
   }
 
   /** How many unused recovery codes the account has. */
-  unusedRecoveryCodes(accountId: string, db: FactorWriter = this.db): Promise<number> {
-    return db.recoveryCode.count({ where: { accountId, usedAt: null } })
+  async unusedRecoveryCodes(accountId: string, db: SqlRunner = this.prepared): Promise<number> {
+    const [row] = await statementsOf(db).query<{ count: number }>(Prisma.sql`
+      SELECT count(*)::int AS count FROM recovery_codes WHERE account_id = ${accountId}::uuid AND used_at IS NULL`)
+    return row!.count
   }
 
   /**
@@ -61,13 +68,13 @@ export class SecondFactorRecords {
    * first, with a code). False when the account has an active factor.
    */
   async savePendingTotp(accountId: string, secretEncrypted: string, encryptionKeyId: string): Promise<boolean> {
-    const count = await this.db.$executeRaw`
+    const count = await this.prepared.execute(Prisma.sql`
       INSERT INTO totp_factors (account_id, secret_encrypted, encryption_key_id, created_at)
       VALUES (${accountId}::uuid, ${secretEncrypted}, ${encryptionKeyId}, now() AT TIME ZONE 'UTC')
       ON CONFLICT (account_id) DO UPDATE
         SET secret_encrypted = EXCLUDED.secret_encrypted, encryption_key_id = EXCLUDED.encryption_key_id,
           created_at = EXCLUDED.created_at, last_used_step = NULL
-        WHERE totp_factors.confirmed_at IS NULL`
+        WHERE totp_factors.confirmed_at IS NULL`)
     return count === 1
   }
 
@@ -77,21 +84,22 @@ export class SecondFactorRecords {
    * only a pending factor is claimed, and it becomes active. One conditional update: of two requests
    * with the same code, the second finds the step taken.
    */
-  async claimStep(accountId: string, secretEncrypted: string, step: number, options: { activate?: boolean; tx?: FactorWriter } = {}): Promise<boolean> {
-    const { count } = await (options.tx ?? this.db).totpFactor.updateMany({
-      where: {
-        accountId, secretEncrypted, confirmedAt: options.activate ? null : { not: null },
-        OR: [{ lastUsedStep: null }, { lastUsedStep: { lt: step } }],
-      },
-      data: { lastUsedStep: step, ...(options.activate ? { confirmedAt: new Date() } : {}) },
-    })
-    return count === 1
+  async claimStep(accountId: string, secretEncrypted: string, step: number, options: { activate?: boolean; tx?: SqlRunner } = {}): Promise<boolean> {
+    const confirmed = options.activate
+      ? Prisma.sql`confirmed_at = ${utcTimestamp(new Date())}`
+      : Prisma.sql`confirmed_at = confirmed_at`
+    const factorState = options.activate ? Prisma.sql`confirmed_at IS NULL` : Prisma.sql`confirmed_at IS NOT NULL`
+    return (await statementsOf(options.tx ?? this.prepared).execute(Prisma.sql`
+      UPDATE totp_factors SET last_used_step = ${step}::int, ${confirmed}
+      WHERE account_id = ${accountId}::uuid AND secret_encrypted = ${secretEncrypted}::text AND ${factorState}
+        AND (last_used_step IS NULL OR last_used_step < ${step}::int)`)) === 1
   }
 
   /** Spends one unused recovery code of the account, by its hash; false when there is none such. */
   async useRecoveryCode(accountId: string, codeHash: string): Promise<boolean> {
-    const { count } = await this.db.recoveryCode.updateMany({ where: { accountId, codeHash, usedAt: null }, data: { usedAt: new Date() } })
-    return count === 1
+    return (await this.prepared.execute(Prisma.sql`
+      UPDATE recovery_codes SET used_at = ${utcTimestamp(new Date())}
+      WHERE account_id = ${accountId}::uuid AND code_hash = ${codeHash}::text AND used_at IS NULL`)) === 1
   }
 
   /** Replaces every recovery code of the account. */
@@ -105,7 +113,7 @@ export class SecondFactorRecords {
    * code. The account's row is locked first, so of two registrations at once only one adds codes
    * (and only its answer shows them). False when the account had a way back already.
    */
-  async addRecoveryCodesIfNone(tx: FactorWriter & Pick<Database, '$queryRaw'>, accountId: string, codeHashes: string[]): Promise<boolean> {
+  async addRecoveryCodesIfNone(tx: FactorWriter & Pick<Database, '$queryRaw' | '$executeRaw'>, accountId: string, codeHashes: string[]): Promise<boolean> {
     await tx.$queryRaw`SELECT 1 AS locked FROM accounts WHERE id = ${accountId}::uuid FOR UPDATE`
     if ((await this.hasActiveTotp(accountId, tx)) || (await this.unusedRecoveryCodes(accountId, tx)) > 0) return false
     await this.replaceRecoveryCodes(tx, accountId, codeHashes)
@@ -130,6 +138,8 @@ export class SecondFactorRecords {
 
   /** Re-seals a secret under the current key-encryption secret, unless it changed meanwhile. */
   async reseal(accountId: string, from: string, to: string, encryptionKeyId: string): Promise<void> {
-    await this.db.totpFactor.updateMany({ where: { accountId, secretEncrypted: from }, data: { secretEncrypted: to, encryptionKeyId } })
+    await this.prepared.execute(Prisma.sql`
+      UPDATE totp_factors SET secret_encrypted = ${to}, encryption_key_id = ${encryptionKeyId}
+      WHERE account_id = ${accountId}::uuid AND secret_encrypted = ${from}::text`)
   }
 }

@@ -1,8 +1,9 @@
+import { isUuid } from '../core/accounts.js'
 import { timeOrderedId } from '../core/time-ordered-ids.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
-import { arrayParameter, type PreparedQueries } from './prepared-queries.js'
+import { arrayParameter, statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 import { StatementBatch, TRY_ALONE } from './statement-batches.js'
 
@@ -82,8 +83,12 @@ type PresentedTokenRow = AccountRow & {
   session_scope: string | null
 }
 
-/** The client, or a transaction, that session writes go through. */
-export type SessionWriter = Pick<Database, 'session' | 'browserSession'>
+/** The database, or a transaction (Prisma's or the prepared statements'), that session writes go through. */
+export type SessionWriter = SqlRunner
+
+/** A SessionRecord's columns of `sessions s`. */
+const SESSION_RECORD_COLUMNS = Prisma.sql`s.id::text AS id, s.account_id::text AS "accountId", s.role, s.client_id AS "clientId",
+  s.revoked_at AS "revokedAt", s.idle_expires_at AS "idleExpiresAt", s.absolute_expires_at AS "absoluteExpiresAt", s.amr, s.scope`
 
 /** The audit event of a rotation that switched the session's role, as JSON; null for the others. */
 const roleSwitchAudit = (rotation: RotationCommit) => rotation.roleSwitch
@@ -290,49 +295,67 @@ export class SessionRecords {
   }
 
   /** The token rotated from `parentId`, if any, with what a grace-window replay needs. */
-  findChild(parentId: string): Promise<{ id: string; consumedAt: Date | null; expiresAt: Date; replaySeal: string | null } | null> {
-    return this.db.refreshToken.findUnique({ where: { parentId } })
+  async findChild(parentId: string): Promise<{ id: string; consumedAt: Date | null; expiresAt: Date; replaySeal: string | null } | null> {
+    const [row] = await this.prepared.query<{ id: string; consumedAt: Date | null; expiresAt: Date; replaySeal: string | null }>(Prisma.sql`
+      SELECT id::text AS id, consumed_at AS "consumedAt", expires_at AS "expiresAt", replay_seal AS "replaySeal"
+      FROM refresh_tokens WHERE parent_id = ${parentId}::uuid`)
+    return row ?? null
   }
 
   /** A refresh token and its session, whatever their state; null for an unknown token. */
   async findTokenWithSession(tokenHash: string): Promise<{ token: { consumedAt: Date | null; expiresAt: Date; createdAt: Date }; session: SessionRecord } | null> {
-    const row = await this.db.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
-    return row ? { token: row, session: row.session } : null
+    const [row] = await this.prepared.query<SessionRecord & { tokenConsumedAt: Date | null; tokenExpiresAt: Date; tokenCreatedAt: Date }>(Prisma.sql`
+      SELECT ${SESSION_RECORD_COLUMNS},
+        rt.consumed_at AS "tokenConsumedAt", rt.expires_at AS "tokenExpiresAt", rt.created_at AS "tokenCreatedAt"
+      FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ${tokenHash}::text`)
+    if (!row) return null
+    const { tokenConsumedAt, tokenExpiresAt, tokenCreatedAt, ...session } = row
+    return { token: { consumedAt: tokenConsumedAt, expiresAt: tokenExpiresAt, createdAt: tokenCreatedAt }, session }
   }
 
-  findSession(id: string): Promise<SessionRecord | null> {
-    return this.db.session.findUnique({ where: { id } })
+  /** Null for an id that is not a UUID, as for one that names no session. */
+  async findSession(id: string): Promise<SessionRecord | null> {
+    if (!isUuid(id)) return null
+    const [row] = await this.prepared.query<SessionRecord>(Prisma.sql`SELECT ${SESSION_RECORD_COLUMNS} FROM sessions s WHERE s.id = ${id}::uuid`)
+    return row ?? null
   }
 
   /**
    * Records a use of the session, only while it is live: the conditional write that closes the
    * window between reading the session as live and a logout that commits meanwhile. False when it
-   * was revoked. Pass `tx` to write in a transaction.
+   * was revoked. Pass `tx` to write in a transaction. `sessionId` must be a UUID.
    */
-  async touchIfLive(sessionId: string, data: { lastUsedAt: Date; idleExpiresAt?: Date; role?: string }, tx: SessionWriter = this.db): Promise<boolean> {
-    const { count } = await tx.session.updateMany({ where: { id: sessionId, revokedAt: null }, data })
-    return count > 0
+  async touchIfLive(sessionId: string, data: { lastUsedAt: Date; idleExpiresAt?: Date; role?: string }, tx: SessionWriter = this.prepared): Promise<boolean> {
+    const idleExpiresAt = data.idleExpiresAt ? utcTimestamp(data.idleExpiresAt) : Prisma.sql`idle_expires_at`
+    return (await statementsOf(tx).execute(Prisma.sql`
+      UPDATE sessions SET last_used_at = ${utcTimestamp(data.lastUsedAt)}, idle_expires_at = ${idleExpiresAt}, role = coalesce(${data.role ?? null}::text, role)
+      WHERE id = ${sessionId}::uuid AND revoked_at IS NULL`)) > 0
   }
 
-  /** Revokes the session in `tx` unless it has already ended; false when it had. */
+  /** Revokes the session in `tx` unless it has already ended; false when it had. Ids must be UUIDs. */
   async revokeSession(tx: SessionWriter, sessionId: string, accountId: string, reason: string, at: Date): Promise<boolean> {
-    const { count } = await tx.session.updateMany({ where: { id: sessionId, accountId, revokedAt: null }, data: { revokedAt: at, revokedReason: reason } })
-    return count > 0
+    return (await statementsOf(tx).execute(Prisma.sql`
+      UPDATE sessions SET revoked_at = ${utcTimestamp(at)}, revoked_reason = ${reason}
+      WHERE id = ${sessionId}::uuid AND account_id = ${accountId}::uuid AND revoked_at IS NULL`)) > 0
   }
 
-  /** Revokes every live session of the account in `tx`, and returns their ids. */
+  /** Revokes every live session of the account in `tx` (but `keep`), and returns their ids. */
   async revokeLiveSessions(tx: SessionWriter, accountId: string, reason: string, at: Date, keep?: string): Promise<string[]> {
-    const rows = await tx.session.updateManyAndReturn({
-      where: { accountId, revokedAt: null, ...(keep === undefined ? {} : { id: { not: keep } }) }, data: { revokedAt: at, revokedReason: reason }, select: { id: true },
-    })
+    const statements = statementsOf(tx)
+    const rows = await statements.query<{ id: string }>(Prisma.sql`
+      UPDATE sessions SET revoked_at = ${utcTimestamp(at)}, revoked_reason = ${reason}
+      WHERE account_id = ${accountId}::uuid AND revoked_at IS NULL AND id IS DISTINCT FROM ${keep ?? null}::uuid
+      RETURNING id::text AS id`)
     // Single sign-on at the hosted login ends too, or it would start new sessions at once.
-    await tx.browserSession.updateMany({ where: { accountId, endedAt: null }, data: { endedAt: at } })
+    await statements.execute(Prisma.sql`
+      UPDATE browser_sessions SET ended_at = ${utcTimestamp(at)} WHERE account_id = ${accountId}::uuid AND ended_at IS NULL`)
     return rows.map((row) => row.id)
   }
 
   /** The account's sessions revoked at or after `since`. Pass `tx` to read in a transaction. */
-  async endedSince(accountId: string, since: Date, tx: SessionWriter = this.db): Promise<string[]> {
-    const rows = await tx.session.findMany({ where: { accountId, revokedAt: { gte: since } }, select: { id: true } })
+  async endedSince(accountId: string, since: Date, tx: SessionWriter = this.prepared): Promise<string[]> {
+    const rows = await statementsOf(tx).query<{ id: string }>(Prisma.sql`
+      SELECT id::text AS id FROM sessions WHERE account_id = ${accountId}::uuid AND revoked_at >= ${utcTimestamp(since)}`)
     return rows.map((row) => row.id)
   }
 

@@ -1,5 +1,6 @@
-import type { Prisma, SigningKey } from '../generated/prisma/client.js'
+import { Prisma, type SigningKey } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
+import { statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
 
 /** A signing key as stored: public JWK, private key sealed under a key-encryption secret, lifecycle times. */
 export type SigningKeyRecord = SigningKey
@@ -30,12 +31,17 @@ export interface SigningKeyView {
 
 type Tx = Prisma.TransactionClient
 
+/** A SigningKeyRecord's columns. */
+const RECORD_COLUMNS = Prisma.sql`kid, algorithm, public_jwk AS "publicJwk", private_key_encrypted AS "privateKeyEncrypted",
+  encryption_key_id AS "encryptionKeyId", state::text AS state, created_at AS "createdAt", activates_at AS "activatesAt",
+  activated_at AS "activatedAt", retired_at AS "retiredAt", prunable_at AS "prunableAt"`
+
 /**
  * The key set in Postgres, shared by every instance. Changes run in a transaction that first takes
  * lockKeySet; reads outside one are only hints, checked again under the lock.
  */
 export class SigningKeyRecords {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
   /**
    * Serializes every change to the key set across instances, and returns Postgres' clock: the one clock
@@ -49,7 +55,7 @@ export class SigningKeyRecords {
 
   /** Every key, oldest first. */
   findAll(): Promise<SigningKeyRecord[]> {
-    return this.db.signingKey.findMany({ orderBy: [{ createdAt: 'asc' }, { kid: 'asc' }] })
+    return this.prepared.query<SigningKeyRecord>(Prisma.sql`SELECT ${RECORD_COLUMNS} FROM signing_keys ORDER BY created_at, kid`)
   }
 
   /** One page of the keys, newest first, and how many there are. */
@@ -65,14 +71,17 @@ export class SigningKeyRecords {
     return { items, total }
   }
 
-  async hasActiveKey(tx: Tx | Database = this.db): Promise<boolean> {
-    return (await tx.signingKey.count({ where: { state: 'active' } })) > 0
+  async hasActiveKey(tx: SqlRunner = this.prepared): Promise<boolean> {
+    const [row] = await statementsOf(tx).query<{ found: boolean }>(Prisma.sql`
+      SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active') AS found`)
+    return row!.found
   }
 
   /** When the newest key was created; null with no key at all. */
-  async newestCreatedAt(tx: Tx | Database = this.db): Promise<Date | null> {
-    const newest = await tx.signingKey.findFirst({ orderBy: { createdAt: 'desc' }, select: { createdAt: true } })
-    return newest?.createdAt ?? null
+  async newestCreatedAt(tx: SqlRunner = this.prepared): Promise<Date | null> {
+    const [row] = await statementsOf(tx).query<{ createdAt: Date | null }>(Prisma.sql`
+      SELECT max(created_at) AS "createdAt" FROM signing_keys`)
+    return row?.createdAt ?? null
   }
 
   async insert(tx: Tx, key: NewSigningKey): Promise<void> {
@@ -81,7 +90,8 @@ export class SigningKeyRecords {
 
   /** The keys sealed under any secret but `encryptionKeyId`: only which, and under what. */
   sealedUnderOtherSecrets(encryptionKeyId: string): Promise<{ kid: string; encryptionKeyId: string }[]> {
-    return this.db.signingKey.findMany({ where: { encryptionKeyId: { not: encryptionKeyId } }, select: { kid: true, encryptionKeyId: true } })
+    return this.prepared.query(Prisma.sql`
+      SELECT kid, encryption_key_id AS "encryptionKeyId" FROM signing_keys WHERE encryption_key_id <> ${encryptionKeyId}`)
   }
 
   /** The same keys in full, read in `tx` (under the lock) for re-sealing. */

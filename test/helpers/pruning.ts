@@ -1,9 +1,9 @@
-import type { Database } from '../../src/stores/database.js'
+import type { PreparedQueries } from '../../src/stores/prepared-queries.js'
 import { PruningRecords } from '../../src/stores/pruning-records.js'
 
 /** Pruning records that note each batch they delete, by kind, in `batches`. */
-export function countingPruningRecords(db: Database): { records: PruningRecords; batches: [string, number | null][] } {
-  const records = new PruningRecords(db)
+export function countingPruningRecords(prepared: PreparedQueries): { records: PruningRecords; batches: [string, number | null][] } {
+  const records = new PruningRecords(prepared)
   const batches: [string, number | null][] = []
   const deleteBatch = records.deleteBatch.bind(records)
   records.deleteBatch = async (kind, cutoff, limit, wait) => {

@@ -383,13 +383,15 @@ t.test('concurrent bearer-only refreshes without a grace window: one exchange at
   const login = await nativeLogin(strictApp, account)
   const responses = await Promise.all(Array.from({ length: 10 }, () =>
     strictApp.inject({ method: 'POST', url: '/api/v1/auth/refresh', headers: bearer(login.token) })))
-  // One exchange wins in Postgres; each other one is reuse and ends the session. Whether the winner
-  // is still answered depends on whether a reuse ended the session before it finished: either way,
-  // at most one new token, and none of it lives.
+  // One exchange wins in Postgres; each other one that gets there is reuse and ends the session, and
+  // one that arrives after that finds the token revoked or the session ended. Whether the winner is
+  // still answered depends on whether a reuse ended the session before it finished: either way, at
+  // most one new token, and none of it lives.
   const winners = responses.filter((r) => r.statusCode === 200)
   t.ok(winners.length <= 1, `at most one exchange answered (${winners.length})`)
-  t.ok(responses.filter((r) => r.statusCode === 401 && r.json().code === 'REFRESH_TOKEN_REUSED').length >= 9, 'the others are reuse')
-  t.ok(responses.every((r) => r.statusCode === 200 || r.statusCode === 401), 'nothing else')
+  const refusals = responses.filter((r) => r.statusCode !== 200).map((r) => `${r.statusCode} ${r.json<{ code: string }>().code}`)
+  t.ok(refusals.includes('401 REFRESH_TOKEN_REUSED'), 'reuse is detected')
+  t.ok(refusals.every((r) => ['401 REFRESH_TOKEN_REUSED', '401 INVALID_TOKEN', '401 INVALID_REFRESH_TOKEN'].includes(r)), `the others are refused, as reuse or as ended: ${refusals.join(', ')}`)
   // One assertion whether or not there was a winner: the suite's count is the same on every run.
   const afterwards = await Promise.all(winners.map(async (winner) => (await me(strictApp, winner.json().data.token)).statusCode))
   t.same(afterwards, winners.map(() => 401), 'a new token, if any, dies with the session')

@@ -169,7 +169,7 @@ t.test('batches are bounded: 5 dead codes and 5 dead browser sessions with a bat
     await seedCode(account.id, { expiresAt: ago(ENDED_LONG_AGO) })
     await seedBrowserSession(account.id, { expiresAt: ago(MINUTE) })
   }
-  const { records, batches } = countingPruningRecords(db)
+  const { records, batches } = countingPruningRecords(app.stores.database.prepared)
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   t.match(counts, { authorization_codes: 5, browser_sessions: 5 })
   t.same(batches.filter(([kind]) => kind === 'authorization_codes').map(([, n]) => n), [2, 2, 1])

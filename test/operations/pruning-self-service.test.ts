@@ -181,7 +181,7 @@ t.test('a session that ended long ago goes first, then its unconfirmed account i
 t.test('UNVERIFIED_ACCOUNT_RETENTION_DAYS=0 keeps unconfirmed accounts', async (t) => {
   await startClean()
   const account = await signUp(400 * DAY)
-  const counts = await new Pruning(new PruningRecords(db), { ...POLICY, unverifiedAccountMs: null }).pruneNow()
+  const counts = await new Pruning(new PruningRecords(app.stores.database.prepared), { ...POLICY, unverifiedAccountMs: null }).pruneNow()
   t.equal(counts.unverified_accounts, 0)
   t.equal(await db.account.count({ where: { id: account.id } }), 1)
   t.equal(app.config.UNVERIFIED_ACCOUNT_RETENTION_DAYS, 30)
@@ -225,7 +225,7 @@ t.test('batches are bounded: 5 of each kind with a batch size of 2 take 3 transa
     await seedMail({ state: 'sent', nextAttemptAt: ago(8 * DAY), sentAt: ago(8 * DAY) })
     await signUp(31 * DAY)
   }
-  const { records, batches } = countingPruningRecords(db)
+  const { records, batches } = countingPruningRecords(app.stores.database.prepared)
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   // The sign-ups' expired links are dead links too.
   t.match(counts, { account_tokens: 10, unverified_accounts: 5, mail_outbox: 5 })

@@ -139,7 +139,7 @@ t.test('a session ended recently is kept until its access tokens have expired, t
 t.test('batches are bounded: 5 dead rows with a batch size of 2 take 3 transactions', async (t) => {
   await startClean()
   for (let i = 0; i < 5; i++) await db.auditEvent.create({ data: { type: 'test.batch', createdAt: ago(31 * DAY) } })
-  const { records, batches } = countingPruningRecords(db)
+  const { records, batches } = countingPruningRecords(app.stores.database.prepared)
   const counts = await new Pruning(records, { ...POLICY, batchSize: 2 }).pruneNow()
   t.equal(counts.audit_events, 5)
   t.same(batches.filter(([kind]) => kind === 'audit_events'), [['audit_events', 2], ['audit_events', 2], ['audit_events', 1]])
@@ -149,8 +149,8 @@ t.test('batches are bounded: 5 dead rows with a batch size of 2 take 3 transacti
 t.test('two instances racing to prune: the one inside its lock prunes, the other skips', async (t) => {
   await startClean()
   await db.auditEvent.create({ data: { type: 'test.race', createdAt: ago(31 * DAY) } })
-  const first = new PruningRecords(db)
-  const second = new PruningRecords(db)
+  const first = new PruningRecords(app.stores.database.prepared)
+  const second = new PruningRecords(app.stores.database.prepared)
   const hold = holdNext(t, first, 'stampIfDue')
   const firstRun = new Pruning(first, POLICY).pruneIfDue()
   await hold.reached
@@ -168,8 +168,8 @@ t.test('two instances racing to prune: the one inside its lock prunes, the other
 t.test('a scheduled run that finds another pruner inside the lock between its batches stops and leaves the rest to it', async (t) => {
   await startClean()
   await db.auditEvent.create({ data: { type: 'test.handover', createdAt: ago(31 * DAY) } })
-  const scheduled = new PruningRecords(db)
-  const manual = new PruningRecords(db)
+  const scheduled = new PruningRecords(app.stores.database.prepared)
+  const manual = new PruningRecords(app.stores.database.prepared)
   // The scheduled run has claimed the interval and is about to start its first batch...
   const beforeBatch = holdNext(t, scheduled, 'deleteBatch')
   const scheduledRun = new Pruning(scheduled, POLICY).pruneIfDue()

@@ -39,7 +39,7 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
   })
 
   t.test('browser sessions', async (t) => {
-    const sessions = new BrowserSessionRecords(db.prisma, db.prepared)
+    const sessions = new BrowserSessionRecords(db.prepared)
     const inserted = await sessions.insert({ tokenHash: 'token-hash', accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd', 'otp'], ip: '203.0.113.9', expiresAt: later })
     t.same(inserted, { id: inserted.id, accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd', 'otp'], role: null, ip: '203.0.113.9', expiresAt: later, endedAt: null })
     const row = await db.prisma.browserSession.findUniqueOrThrow({ where: { id: inserted.id } })
@@ -71,7 +71,7 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
   })
 
   t.test('authorization codes', async (t) => {
-    const codes = new AuthorizationCodeRecords(db.prisma, db.prepared)
+    const codes = new AuthorizationCodeRecords(db.prepared)
     const clientId = 'client_CCCCCCCCCCCCCCCC'
     await db.prisma.oAuthClient.create({ data: { id: clientId, name: 'Codes' } })
     const browserSession = await db.prisma.browserSession.create({

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import type { AuthorizationCodeRecords } from '../../stores/authorization-code-records.js'
-import type { Database } from '../../stores/database.js'
+import type { AuditWriter } from '../../stores/audit-records.js'
 import { selectRole, type Accounts } from '../accounts.js'
 import { recordAudit } from '../audit.js'
 import type { ClientRecord } from '../clients.js'
@@ -51,7 +51,8 @@ function safeEqual(a: string, b: string): boolean {
  */
 export class AuthorizationCodes {
   constructor(
-    private readonly db: Database,
+    /** Its events are written on their own, outside any transaction. */
+    private readonly auditTrail: AuditWriter,
     private readonly records: AuthorizationCodeRecords,
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
@@ -129,7 +130,7 @@ export class AuthorizationCodes {
     if (!reused.found) return new InvalidGrant('unknown')
     if (reused.sessionId && reused.accountId) {
       await this.sessions.revoke(reused.sessionId, reused.accountId, 'authorization_code_reuse')
-      await recordAudit(this.db, { type: 'oauth.code_reuse_detected', accountId: reused.accountId, data: { sessionId: reused.sessionId } })
+      await recordAudit(this.auditTrail, { type: 'oauth.code_reuse_detected', accountId: reused.accountId, data: { sessionId: reused.sessionId } })
     }
     return new InvalidGrant('used before')
   }

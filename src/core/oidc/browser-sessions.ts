@@ -1,5 +1,5 @@
 import type { BrowserSessionRecord, BrowserSessionRecords } from '../../stores/browser-session-records.js'
-import type { Database } from '../../stores/database.js'
+import type { AuditWriter } from '../../stores/audit-records.js'
 import { isUuid, type AccountView, type Accounts } from '../accounts.js'
 import { recordAudit } from '../audit.js'
 import { hashToken, randomToken } from '../secrets.js'
@@ -18,7 +18,8 @@ export interface LiveBrowserSession extends BrowserSessionRecord {
  */
 export class BrowserSessions {
   constructor(
-    private readonly db: Database,
+    /** Its events are written on their own, outside any transaction. */
+    private readonly auditTrail: AuditWriter,
     private readonly records: BrowserSessionRecords,
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
@@ -69,7 +70,7 @@ export class BrowserSessions {
    */
   async end(session: Pick<BrowserSessionRecord, 'id' | 'accountId'>, reason: string): Promise<void> {
     if (await this.records.end(session.id, new Date())) {
-      await recordAudit(this.db, { type: 'browser_session.ended', accountId: session.accountId, data: { browserSessionId: session.id, reason } })
+      await recordAudit(this.auditTrail, { type: 'browser_session.ended', accountId: session.accountId, data: { browserSessionId: session.id, reason } })
     }
     for (const started of await this.records.liveSessionsOf(session.id)) {
       await this.sessions.revoke(started.id, started.accountId, reason)

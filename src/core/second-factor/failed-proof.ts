@@ -1,4 +1,4 @@
-import type { Database } from '../../stores/database.js'
+import type { AuditWriter } from '../../stores/audit-records.js'
 import { recordAudit } from '../audit.js'
 import type { CoreEvents } from '../events.js'
 import type { AttemptOrigin, LockoutPolicy } from '../lockout.js'
@@ -17,14 +17,14 @@ export interface FailedProof {
  * A wrong second-factor proof (TOTP or recovery code, passkey assertion): counted in the email's
  * lockout like a wrong password, audited, and, when it locks the email, the lock counted and audited.
  */
-export async function recordFailedProof(db: Database, lockout: LockoutPolicy, events: CoreEvents | undefined, proof: FailedProof): Promise<void> {
+export async function recordFailedProof(auditTrail: AuditWriter, lockout: LockoutPolicy, events: CoreEvents | undefined, proof: FailedProof): Promise<void> {
   const { accountId, email, origin, ip } = proof
   const lock = await lockout.fail(email, origin)
-  await recordAudit(db, { type: 'mfa.failure', accountId, ip, data: { email, origin, ...proof.detail } })
+  await recordAudit(auditTrail, { type: 'mfa.failure', accountId, ip, data: { email, origin, ...proof.detail } })
   if (!lock.locked) return
   events?.emit('lockout.locked', { level: lock.level })
   events?.emit('mfa.locked', { level: lock.level })
-  await recordAudit(db, {
+  await recordAudit(auditTrail, {
     type: 'lockout.locked', accountId, ip,
     data: { email, origin, level: lock.level, durationSeconds: Math.ceil(lock.durationMs / 1000), secondFactor: true },
   })

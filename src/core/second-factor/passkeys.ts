@@ -1,4 +1,5 @@
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server'
+import type { AuditWriter } from '../../stores/audit-records.js'
 import type { Database } from '../../stores/database.js'
 import type { PasskeyRecord, PasskeyRecords } from '../../stores/passkey-records.js'
 import type { AccountView, Accounts } from '../accounts.js'
@@ -61,6 +62,8 @@ export function passkeyAmr(assertion: VerifiedAssertion, afterPassword: boolean)
 export class Passkeys {
   constructor(
     private readonly db: Database,
+    /** Where the events of a login's second step go, outside any transaction. */
+    private readonly auditTrail: AuditWriter,
     private readonly records: PasskeyRecords,
     private readonly accounts: Accounts,
     private readonly challenges: PasskeyChallenges,
@@ -176,7 +179,7 @@ export class Passkeys {
       return { account, amr: passkeyAmr(verified, false) }
     } catch (error) {
       if (error instanceof InvalidPasskey) {
-        await recordAudit(this.db, { type: 'login.failure', accountId: error.accountId, ip, data: { method: 'passkey', reason: error.reason } })
+        await recordAudit(this.auditTrail, { type: 'login.failure', accountId: error.accountId, ip, data: { method: 'passkey', reason: error.reason } })
         if (error.reason !== 'counter did not rise') this.events?.emit('passkey.attempted', { use: 'passwordless', outcome: 'invalid' })
       }
       throw error
@@ -204,7 +207,7 @@ export class Passkeys {
       verified = await this.verifyAndCount(passkey, response, challenge, use, ip)
     } catch (error) {
       if (!(error instanceof InvalidPasskey)) throw error
-      await recordFailedProof(this.db, this.lockout, this.events, { accountId: account.id, email, origin, ip, detail: { factor: 'passkey', reason: error.reason } })
+      await recordFailedProof(this.auditTrail, this.lockout, this.events, { accountId: account.id, email, origin, ip, detail: { factor: 'passkey', reason: error.reason } })
       if (error.reason !== 'counter did not rise') this.events?.emit('passkey.attempted', { use, outcome: 'invalid' })
       throw error
     }
@@ -245,7 +248,7 @@ export class Passkeys {
       .catch((error: unknown) => { throw error instanceof InvalidPasskey ? error.of(passkey.accountId) : error })
     const regressed = (verified.signCount > 0 || passkey.signCount > 0) && verified.signCount <= passkey.signCount
     if (regressed || !(await this.records.recordUse(passkey.id, verified.signCount))) {
-      await recordAudit(this.db, {
+      await recordAudit(this.auditTrail, {
         type: 'mfa.passkey_counter_regressed', accountId: passkey.accountId, ip,
         data: { passkeyId: passkey.id, storedCount: passkey.signCount, presentedCount: verified.signCount },
       })

@@ -1,3 +1,4 @@
+import type { AuditWriter } from '../../stores/audit-records.js'
 import type { Database } from '../../stores/database.js'
 import type { SecondFactorRecords, TotpFactorRecord } from '../../stores/second-factor-records.js'
 import type { Accounts } from '../accounts.js'
@@ -41,6 +42,8 @@ export interface TotpOptions {
 export class TotpFactors {
   constructor(
     private readonly db: Database,
+    /** Where the events of a login's second step go, outside any transaction. */
+    private readonly auditTrail: AuditWriter,
     private readonly records: SecondFactorRecords,
     private readonly accounts: Accounts,
     private readonly sealing: Sealer,
@@ -116,7 +119,7 @@ export class TotpFactors {
     }
     const method = await this.check(account.id, code)
     if (!method) {
-      await recordFailedProof(this.db, this.lockout, this.events, { accountId: account.id, email, origin, ip })
+      await recordFailedProof(this.auditTrail, this.lockout, this.events, { accountId: account.id, email, origin, ip })
       this.events?.emit('mfa.attempted', { outcome: 'invalid_code' })
       throw new InvalidMfaCode()
     }
