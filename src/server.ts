@@ -31,13 +31,13 @@ async function main() {
 
   // Loaded once the configuration is known to be good: a bad setting is reported at once, not after
   // the seconds it takes to load the app (Fastify, Prisma, every route).
-  const [{ buildApp }, { DEMO_ACCOUNTS, describeDemoAccounts, seedDemo, seedDemoOperator }] = await Promise.all([
+  const [{ buildApp }, { DEMO_ACCOUNTS, describeDemoAccounts, hasAccounts, seedDemo, seedDemoOperator }] = await Promise.all([
     import('./app.js'), import('./demo/demo-accounts.js'),
   ])
   const app = await buildApp(config)
 
   // The embedded mode is for trying Latchkey out: it seeds the demo accounts on first boot.
-  if (app.stores.database.kind === 'embedded' && (await app.stores.database.prisma.account.count()) === 0) {
+  if (app.stores.database.kind === 'embedded' && !(await hasAccounts(app.stores.database.prepared))) {
     await seedDemo(app.stores.database.prisma, app.core.passwords)
     console.log(describeDemoAccounts(DEMO_ACCOUNTS))
     const operator = await seedDemoOperator(app.stores.database.prisma, app.core.passwords)

@@ -1,4 +1,6 @@
+import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from '../stores/database.js'
+import type { PreparedQueries } from '../stores/prepared-queries.js'
 import type { PasswordHasher } from '../core/passwords.js'
 import crypto from 'node:crypto'
 import { normalizeEmail } from '../core/emails.js'
@@ -9,6 +11,12 @@ import { SEED_ACCOUNTS, SEED_PERMISSIONS, type SeedAccount } from '../routes/see
 export type DemoAccount = SeedAccount
 export const DEMO_ACCOUNTS = SEED_ACCOUNTS
 export const DEMO_PERMISSIONS = SEED_PERMISSIONS
+
+/** Whether the database holds any account yet (the embedded start seeds the demo accounts when not). */
+export async function hasAccounts(prepared: PreparedQueries): Promise<boolean> {
+  const [row] = await prepared.query<{ found: boolean }>(Prisma.sql`SELECT EXISTS (SELECT 1 FROM accounts) AS found`)
+  return row!.found
+}
 
 /** Creates the demo roles, permissions and accounts; running it again changes nothing. */
 export async function seedDemo(db: Database, passwords: PasswordHasher): Promise<DemoAccount[]> {

@@ -3,12 +3,13 @@ import path from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import type { PGlite } from '@electric-sql/pglite'
-import { PrismaClient } from '../generated/prisma/client.js'
+import { Prisma, PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations } from './migrations.js'
 import { initialiseInChildProcess, openPGlite, pgliteSqlRunner } from './embedded-pglite.js'
 import { pglitePreparedQueries, postgresPreparedQueries, type PreparedQueries } from './prepared-queries.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
 import { parsePostgresUrl } from './postgres-url.js'
+import { prismaOnFirstUse } from './prisma-on-first-use.js'
 
 export type Database = PrismaClient
 
@@ -16,7 +17,10 @@ export interface DatabaseHandle {
   readonly kind: 'postgres' | 'embedded'
   /** Behind a pooler in transaction mode (`pgbouncer=true` on DATABASE_URL): nothing outlives a transaction. */
   readonly transactionPooling: boolean
+  /** Made at its first use (prisma-on-first-use.ts). */
   readonly prisma: Database
+  /** Whether anything has used `prisma` yet. */
+  prismaOpened(): boolean
   /** The hot paths' statements, prepared (unless transactionPooling); on the same connections as `prisma`. */
   readonly prepared: PreparedQueries
   ping(): Promise<void>
@@ -50,19 +54,21 @@ export async function openPostgres(url: string, log?: ConnectionLog, { poolSize 
   const watch = connectionWatch('postgres', log)
   pool.on('error', (error) => watch.lost(error))
   pool.on('connect', () => watch.restored())
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  const prisma = prismaOnFirstUse(() => new PrismaClient({ adapter: new PrismaPg(pool) }))
+  const prepared = postgresPreparedQueries(pool, { named: !transactionPooling })
   return {
     kind: 'postgres',
     transactionPooling,
-    prisma,
-    prepared: postgresPreparedQueries(pool, { named: !transactionPooling }),
+    prisma: prisma.client,
+    prismaOpened: prisma.opened,
+    prepared,
     reportUnavailable: (error) => watch.lost(error),
     ping: async () => {
-      await prisma.$queryRaw`SELECT 1`
+      await prepared.query(Prisma.sql`SELECT 1`)
     },
     close: async () => {
       try {
-        await prisma.$disconnect()
+        if (prisma.opened()) await prisma.client.$disconnect()
       } finally {
         // Prisma leaves a pool it was given open.
         await pool.end()
@@ -84,20 +90,22 @@ export async function embeddedDatabase(pglite: PGlite): Promise<DatabaseHandle> 
   const { PrismaPGlite } = await import('pglite-prisma-adapter')
   const runner = pgliteSqlRunner(pglite)
   await applyMigrations(runner)
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
+  const prisma = prismaOnFirstUse(() => new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
+  const prepared = pglitePreparedQueries(pglite)
   return {
     kind: 'embedded',
     transactionPooling: false,
-    prisma,
-    prepared: pglitePreparedQueries(pglite),
+    prisma: prisma.client,
+    prismaOpened: prisma.opened,
+    prepared,
     reportUnavailable: () => {
       // In-process: there is no connection to lose.
     },
     ping: async () => {
-      await prisma.$queryRaw`SELECT 1`
+      await prepared.query(Prisma.sql`SELECT 1`)
     },
     close: async () => {
-      await prisma.$disconnect()
+      if (prisma.opened()) await prisma.client.$disconnect()
       await pglite.close()
     },
   }

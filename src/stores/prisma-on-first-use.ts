@@ -1,0 +1,23 @@
+import type { PrismaClient } from '../generated/prisma/client.js'
+
+/**
+ * Prisma's client, made when something first uses it. What the service does on its own and on every
+ * common request (login, refresh, /me, logout, the OpenID Connect flows; the signing keys, pruning,
+ * the mail outbox and the revocation restore) runs on the prepared statements. Prisma serves the
+ * rest: the admin API, self-service and second factors. Its client and the WebAssembly query compiler
+ * its first query instantiates hold about 30 MB that an instance never asked for them does not pay
+ * (BENCHMARKS.md).
+ */
+export function prismaOnFirstUse(make: () => PrismaClient): { client: PrismaClient; opened: () => boolean } {
+  let made: PrismaClient | undefined
+  const client = () => (made ??= make())
+  const proxy = new Proxy({} as PrismaClient, {
+    get(_target, property) {
+      const real = client()
+      const value: unknown = Reflect.get(real, property, real)
+      // `$transaction`, `$queryRaw` and the rest read `this`: they must be called on the client itself.
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(real) : value
+    },
+  })
+  return { client: proxy, opened: () => made !== undefined }
+}
