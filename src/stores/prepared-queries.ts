@@ -14,16 +14,18 @@ import { isPostgresOutage } from './postgres-outages.js'
  */
 export interface SqlStatements {
   query<T>(sql: Prisma.Sql): Promise<T[]>
-  /** For a statement that returns no rows: how many it changed. */
+  /** For a statement that returns no rows: how many it changed (on pg a SELECT counts its rows, on PGlite not). */
   execute(sql: Prisma.Sql): Promise<number>
 }
 
 export interface PreparedQueries extends SqlStatements {
   /**
    * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
-   * it throws (its error comes out as it was thrown).
+   * it throws (its error comes out as it was thrown). On Postgres each statement in it has
+   * `timeoutMs` (5 s, as Prisma's transactions had) to finish; one that waits longer, on a lock or
+   * a busy server, fails as an outage (StoreUnavailable: a 503) and holds no connection meanwhile.
    */
-  transaction<T>(work: (tx: SqlStatements) => Promise<T>): Promise<T>
+  transaction<T>(work: (tx: SqlStatements) => Promise<T>, options?: { timeoutMs?: number }): Promise<T>
 }
 
 /**
@@ -69,6 +71,7 @@ export class PostgresQueryError extends Error {
 }
 
 const TIMESTAMP = pg.types.builtins.TIMESTAMP
+const QUERY_CANCELED = '57014'
 // Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
 const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
 
@@ -92,12 +95,15 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
     oid === TIMESTAMP ? utcTimestamp : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)
   const types = { getTypeParser }
   const failure = (error: unknown) => isPostgresOutage(error) ? new StoreUnavailable('postgres', error) : new PostgresQueryError(error)
-  const on = (runner: pg.Pool | pg.PoolClient): SqlStatements => {
+  // In a transaction, a statement cancelled at its deadline (SET LOCAL statement_timeout below).
+  const inTransaction = (error: unknown) => (error as { code?: unknown } | null)?.code === QUERY_CANCELED
+    ? new StoreUnavailable('postgres', error) : failure(error)
+  const on = (runner: pg.Pool | pg.PoolClient, failed = failure): SqlStatements => {
     const run = async (sql: Prisma.Sql) => {
       try {
         return await runner.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
       } catch (error) {
-        throw failure(error)
+        throw failed(error)
       }
     }
     return {
@@ -107,30 +113,32 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
   }
   return {
     ...on(pool),
-    async transaction(work) {
+    async transaction(work, { timeoutMs = 5000 } = {}) {
       const client = await pool.connect().catch((error: unknown) => {
         throw failure(error)
       })
-      // A connection whose transaction could not be ended cleanly is closed, not pooled.
+      // A connection lost meanwhile is closed, not pooled again.
       let broken: Error | undefined
       // A checked-out client reports a lost connection as an 'error' event (the pool listens only
       // while it is idle); unheard, that event would end the process.
       const lost = (error: Error) => (broken = failure(error))
       client.on('error', lost)
+      const ending = (statement: string) => client.query(statement).catch((error: unknown) => {
+        const failed = failure(error)
+        if (failed instanceof StoreUnavailable) broken = failed
+        throw failed
+      })
       try {
-        await client.query('BEGIN').catch((error: unknown) => {
-          throw (broken = failure(error))
-        })
+        // One round trip: a simple query may hold several statements when it has no parameters.
+        await ending(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`)
         let result
         try {
-          result = await work(on(client))
+          result = await work(on(client, inTransaction))
         } catch (error) {
-          await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = failure(rollbackError)))
+          await ending('ROLLBACK').catch(() => undefined)
           throw error
         }
-        await client.query('COMMIT').catch((error: unknown) => {
-          throw (broken = failure(error))
-        })
+        await ending('COMMIT')
         return result
       } finally {
         client.off('error', lost)
@@ -157,6 +165,7 @@ export function pglitePreparedQueries(db: PGlite): PreparedQueries {
   }
   return {
     ...on(db),
+    // In-process and single-connection: no other connection can hold a lock it would wait on.
     transaction: (work) => db.transaction((tx) => work(on(tx))),
   }
 }

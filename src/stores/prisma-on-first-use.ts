@@ -11,8 +11,12 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 export function prismaOnFirstUse(make: () => PrismaClient): { client: PrismaClient; opened: () => boolean } {
   let made: PrismaClient | undefined
   const client = () => (made ??= make())
+  // Only `get` is trapped: `'execute' in proxy` is false, which statementsOf relies on to tell a
+  // Prisma client from the prepared statements.
   const proxy = new Proxy({} as PrismaClient, {
     get(_target, property) {
+      // Awaited, or resolved with, it is a value, not a thenable: that makes no client.
+      if (property === 'then') return undefined
       const real = client()
       const value: unknown = Reflect.get(real, property, real)
       // `$transaction`, `$queryRaw` and the rest read `this`: they must be called on the client itself.

@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client.js'
-import type { PreparedQueries, SqlStatements } from './prepared-queries.js'
+import { arrayParameter, type PreparedQueries, type SqlStatements } from './prepared-queries.js'
 
 /**
  * What pruning deletes, in the order a run deletes it: a session's refresh tokens before the session,
@@ -162,7 +162,9 @@ export class PruningRecords {
         : await tx.execute(deleteStatement(kind, cutoff, limit))
       await this.stampIfDue(tx, 0)
       return deleted
-    })
+      // Longer than a request's transaction: a large PRUNE_BATCH_SIZE on a busy database, or the CLI
+      // waiting on the lock while a scheduled batch finishes.
+    }, { timeoutMs: 60_000 })
   }
 
   /**
@@ -177,11 +179,12 @@ export class PruningRecords {
       SELECT a.id::text AS id FROM accounts a WHERE ${unverifiedAccount(Prisma.sql`a`, cutoff)}
       LIMIT ${limit} FOR UPDATE OF a SKIP LOCKED`)
     if (locked.length === 0) return 0
-    const ids = Prisma.join(locked.map((row) => Prisma.sql`${row.id}::uuid`))
     // One that changed meanwhile is kept; the batch then comes back short, and the run goes on to the
-    // next kind: what is left waits for the next run.
+    // next kind: what is left waits for the next run. The ids as one array: a list of them would
+    // make a statement text (and a named statement on each connection) per batch length.
+    const ids = arrayParameter(locked.map((row) => row.id), 'uuid')
     return tx.execute(Prisma.sql`
-      DELETE FROM accounts a WHERE a.id IN (${ids}) AND ${unverifiedAccount(Prisma.sql`a`, cutoff)}`)
+      DELETE FROM accounts a WHERE a.id = ANY (${ids}) AND ${unverifiedAccount(Prisma.sql`a`, cutoff)}`)
   }
 
   /** The pruning lock, for this transaction only; false when `wait` is false and another holds it. */

@@ -396,7 +396,9 @@ t.test('concurrent bearer-only refreshes without a grace window: one exchange at
   const afterwards = await Promise.all(winners.map(async (winner) => (await me(strictApp, winner.json().data.token)).statusCode))
   t.same(afterwards, winners.map(() => 401), 'a new token, if any, dies with the session')
   const session = await strictApp.stores.database.prisma.session.findFirstOrThrow({ where: { accountId: account.id } })
-  t.ok(session.revokedAt, 'the session is over')
+  t.match(session, { revokedAt: Date, revokedReason: 'refresh_token_reuse' }, 'the session is over, ended by the reuse')
+  const exchanged = await strictApp.stores.database.prisma.tokenRevocation.count({ where: { key: `jti:${claimsOf(login.token).jti}`, reason: 'exchanged' } })
+  t.equal(exchanged, 1, 'the token was exchanged exactly once')
 })
 
 t.test('bearer-only refresh after logout is refused', async (t) => {

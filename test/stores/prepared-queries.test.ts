@@ -25,20 +25,20 @@ async function checkRows(t: Test, db: DatabaseHandle) {
 
 /** A transaction commits what its work wrote, or nothing when the work throws, whose error comes out unchanged. */
 async function checkTransactions(t: Test, db: DatabaseHandle) {
-  await db.prepared.execute(Prisma.sql`CREATE TABLE transaction_probe (n int)`)
+  await db.prepared.execute(Prisma.sql`CREATE TABLE transaction_rows (n int)`)
   const inserted = await db.prepared.transaction(async (tx) => {
-    await tx.execute(Prisma.sql`INSERT INTO transaction_probe VALUES (1)`)
-    return tx.execute(Prisma.sql`INSERT INTO transaction_probe VALUES (2), (3)`)
+    await tx.execute(Prisma.sql`INSERT INTO transaction_rows VALUES (1)`)
+    return tx.execute(Prisma.sql`INSERT INTO transaction_rows VALUES (2), (3)`)
   })
   t.equal(inserted, 2, 'execute answers how many rows the statement changed')
   const mistake = new Error('changed my mind')
   await t.rejects(db.prepared.transaction(async (tx) => {
-    await tx.execute(Prisma.sql`DELETE FROM transaction_probe`)
+    await tx.execute(Prisma.sql`DELETE FROM transaction_rows`)
     throw mistake
   }), mistake, 'the work\'s own error, as it was thrown')
-  const rows = await db.prepared.query<{ n: number }>(Prisma.sql`SELECT n FROM transaction_probe ORDER BY n`)
+  const rows = await db.prepared.query<{ n: number }>(Prisma.sql`SELECT n FROM transaction_rows ORDER BY n`)
   t.same(rows.map((row) => row.n), [1, 2, 3], 'committed, and the failed work rolled back')
-  t.equal(await db.prepared.execute(Prisma.sql`UPDATE transaction_probe SET n = n WHERE n > 1`), 2)
+  t.equal(await db.prepared.execute(Prisma.sql`UPDATE transaction_rows SET n = n WHERE n > 1`), 2)
 }
 
 t.test('Postgres', async (t) => {
@@ -49,6 +49,23 @@ t.test('Postgres', async (t) => {
   const ended = await db.prepared.transaction((tx) => tx.query(Prisma.sql`SELECT pg_terminate_backend(pg_backend_pid())`)).then(() => 'committed', (error: unknown) => error)
   t.ok(ended instanceof StoreUnavailable, 'a connection lost in a transaction is an outage')
   t.same(await db.prepared.query(Prisma.sql`SELECT 1 AS one`), [{ one: 1 }], 'and its connection is not pooled again: the next call gets a new one')
+
+  // A statement past its transaction's deadline: cancelled by Postgres, an outage to the caller, and
+  // the connection, which is fine, is pooled again.
+  const [before] = await db.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`)
+  const late = await db.prepared.transaction((tx) => tx.query(Prisma.sql`SELECT pg_sleep(5)::text AS slept`), { timeoutMs: 100 })
+    .then(() => 'committed', (error: unknown) => error)
+  t.ok(late instanceof StoreUnavailable, 'a statement past the deadline is an outage')
+  t.equal((late as StoreUnavailable).cause && ((late as StoreUnavailable).cause as { code?: string }).code, '57014', 'Postgres cancelled it')
+  const [after] = await db.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`)
+  t.equal(after?.pid, before?.pid, 'on the same connection, kept')
+  const failedCommit = await db.prepared.transaction(async (tx) => {
+    await tx.execute(Prisma.sql`CREATE TEMP TABLE deferred_rows (n int UNIQUE DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP`)
+    await tx.execute(Prisma.sql`INSERT INTO deferred_rows VALUES (1), (1)`)
+  }).then(() => 'committed', (error: unknown) => error)
+  t.match(failedCommit, { name: 'PostgresQueryError', code: '23505' }, 'a COMMIT refused by a constraint is no outage')
+  const [kept] = await db.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`)
+  t.equal(kept?.pid, before?.pid, 'and its connection is kept too')
   const statement = Prisma.sql`SELECT ${'x'}::text AS probe`
   await db.prepared.query(statement)
   await db.prepared.query(statement)

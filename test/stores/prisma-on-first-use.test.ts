@@ -42,6 +42,8 @@ const form = { 'content-type': 'application/x-www-form-urlencoded' }
 
 t.test('an instance serving the common requests and its own background work never makes Prisma\'s client', async (t) => {
   t.equal(app.stores.database.prismaOpened(), false, 'not at start (keys, revocation restore, readiness)')
+  t.equal(await Promise.resolve(app.stores.database.prisma), app.stores.database.prisma, 'awaited, it is a value, not a thenable')
+  t.equal(app.stores.database.prismaOpened(), false, 'and awaiting it made no client')
   t.equal((await app.inject({ url: '/health/ready' })).statusCode, 200)
 
   // The native API: a failed and a good login, refresh (and a replay of the parent within the grace
