@@ -6,9 +6,10 @@ import { StoreUnavailable } from '../core/errors.js'
 import { isPostgresOutage } from './postgres-outages.js'
 
 /**
- * The hot paths' SQL (login, refresh, profile reads) as named prepared statements. Postgres then
- * plans each statement once per connection: through Prisma every call is planned again, and for
- * the refresh lookup planning cost three times the execution (bench profile, issue #9). Statements
+ * The hot paths' SQL (login, refresh, profile reads), and everything else an instance does often
+ * (prisma-on-first-use.ts), as named prepared statements. Postgres then plans each statement once
+ * per connection: through Prisma every call is planned again, and for the refresh lookup planning
+ * cost three times the execution (bench profile, issue #9). Statements
  * are written with Prisma.sql like every other raw query; rows come back with `timestamp` columns
  * read as UTC, as Prisma reads them. Behind PgBouncer in transaction mode they run unnamed.
  */

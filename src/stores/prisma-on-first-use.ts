@@ -2,11 +2,10 @@ import type { PrismaClient } from '../generated/prisma/client.js'
 
 /**
  * Prisma's client, made when something first uses it. What the service does on its own and on every
- * common request (login, refresh, /me, logout, the OpenID Connect flows; the signing keys, pruning,
- * the mail outbox and the revocation restore) runs on the prepared statements. Prisma serves the
- * rest: the admin API, self-service and second factors. Its client and the WebAssembly query compiler
- * its first query instantiates hold about 30 MB that an instance never asked for them does not pay
- * (BENCHMARKS.md).
+ * common request (login, refresh, /me, logout, the OpenID Connect flows, a second step; the signing
+ * keys, pruning, the mail outbox and the revocation restore) runs on the prepared statements. Prisma
+ * serves the rest: the admin API, self-service and managing second factors. An instance that never
+ * needs it ran 15-25 MB lower under load (BENCHMARKS.md, "Prisma off the steady state").
  */
 export function prismaOnFirstUse(make: () => PrismaClient): { client: PrismaClient; opened: () => boolean } {
   let made: PrismaClient | undefined
