@@ -80,7 +80,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }
   const accounts = new Accounts(records.accounts)
   // Old key-encryption secrets only open keys until they are re-encrypted under the current one.
-  const signingKeys = new SigningKeys(db, new KeyEncryption(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD), {
+  const signingKeys = new SigningKeys(database.prepared, new KeyEncryption(keyEncryptionSecret, config.KEY_ENCRYPTION_SECRETS_OLD), {
     algorithm: config.SIGNING_ALGORITHM,
     cacheMs: config.KEY_CACHE_TTL * 1000,
     propagationDelayMs: config.KEY_PROPAGATION_DELAY * 1000,

@@ -1,5 +1,5 @@
 import crypto, { type KeyObject } from 'node:crypto'
-import type { Database } from '../stores/database.js'
+import type { PreparedQueries } from '../stores/prepared-queries.js'
 import type { NewSigningKey, SigningKeyRecord, SigningKeyRecords } from '../stores/signing-key-records.js'
 import { recordAudit } from './audit.js'
 import { UnknownKeyEncryptionSecret, type KeyEncryption } from './key-encryption.js'
@@ -75,10 +75,10 @@ function isDue(row: SigningKeyRecord, now: number): boolean {
 
 /**
  * The first key is made at start, under the key set's lock: an instance that starts while another
- * holds it (making that key, or rotating) waits for it. Prisma's defaults (2 s for a connection, 5 s
- * for the whole transaction) would fail the start instead whenever that takes longer.
+ * holds it (making that key, or rotating) waits for it. A request's deadline (5 s a statement)
+ * would fail the start instead whenever that takes longer.
  */
-const START_TRANSACTION = { maxWait: 30_000, timeout: 60_000 }
+const START_TRANSACTION = { timeoutMs: 60_000 }
 
 /**
  * The signing keys, shared by every instance through Postgres. Each instance keeps a short-lived
@@ -95,7 +95,8 @@ export class SigningKeys {
   private privateKeys = new Map<string, KeyObject>()
 
   constructor(
-    private readonly db: Database,
+    /** Every change to the key set is a transaction here, under the key set's lock. */
+    private readonly db: Pick<PreparedQueries, 'transaction'>,
     private readonly encryption: KeyEncryption,
     private readonly options: SigningKeyOptions,
     private readonly records: SigningKeyRecords,
@@ -105,7 +106,7 @@ export class SigningKeys {
   async ensureActiveKey(): Promise<void> {
     if (await this.records.hasActiveKey()) return
     const key = await generateSigningKey(this.options.algorithm)
-    await this.db.$transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       // One instance creates the key; the others wait on the lock and then see it.
       const now = await this.records.lockKeySet(tx)
       if (await this.records.hasActiveKey(tx)) return
@@ -145,7 +146,7 @@ export class SigningKeys {
     const stale = await this.records.sealedUnderOtherSecrets(current)
     if (stale.length === 0) return 0
     this.assertCanOpen(stale)
-    const count = await this.db.$transaction(async (tx) => {
+    const count = await this.db.transaction(async (tx) => {
       await this.records.lockKeySet(tx)
       const rows = await this.records.readSealedUnderOtherSecrets(tx, current)
       this.assertCanOpen(rows)
@@ -192,7 +193,7 @@ export class SigningKeys {
 
   private async createNextKey(unlessNewerThanMs?: number): Promise<RotationResult | undefined> {
     const key = await generateSigningKey(this.options.algorithm)
-    const result = await this.db.$transaction(async (tx) => {
+    const result = await this.db.transaction(async (tx) => {
       const now = await this.records.lockKeySet(tx)
       if (unlessNewerThanMs !== undefined) {
         const newest = await this.records.newestCreatedAt(tx)
@@ -280,7 +281,7 @@ export class SigningKeys {
 
   /** Promotes the due `next` key and prunes expired retired keys, under the lock. */
   private async advance(): Promise<void> {
-    await this.db.$transaction(async (tx) => {
+    await this.db.transaction(async (tx) => {
       const now = await this.records.lockKeySet(tx)
       await this.promoteDueKey(tx, now)
       await this.pruneRetiredKeys(tx, now)

@@ -1,6 +1,7 @@
 import { Prisma, type SigningKey } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import { statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { arrayParameter, statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 /** A signing key as stored: public JWK, private key sealed under a key-encryption secret, lifecycle times. */
 export type SigningKeyRecord = SigningKey
@@ -29,7 +30,13 @@ export interface SigningKeyView {
   prunableAt: Date | null
 }
 
-type Tx = Prisma.TransactionClient
+/** A transaction: the prepared statements' (the key set's own changes) or Prisma's. */
+type Tx = SqlRunner
+
+const kidsOf = (rows: { kid: string }[]) => rows.map((row) => row.kid)
+
+/** A nullable time for a `timestamp` column. */
+const utcOrNull = (date: Date | undefined) => date ? utcTimestamp(date) : Prisma.sql`NULL`
 
 /** A SigningKeyRecord's columns. */
 const RECORD_COLUMNS = Prisma.sql`kid, algorithm, public_jwk AS "publicJwk", private_key_encrypted AS "privateKeyEncrypted",
@@ -48,8 +55,9 @@ export class SigningKeyRecords {
    * every instance shares, so activation and pruning times do not depend on whose clock is right.
    */
   async lockKeySet(tx: Tx): Promise<Date> {
-    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7461726)) AS l`
-    const [row] = await tx.$queryRaw<{ ms: number }[]>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
+    const statements = statementsOf(tx)
+    await statements.query(Prisma.sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7461726)) AS l`)
+    const [row] = await statements.query<{ ms: number }>(Prisma.sql`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`)
     return new Date(Math.floor(row!.ms))
   }
 
@@ -85,7 +93,10 @@ export class SigningKeyRecords {
   }
 
   async insert(tx: Tx, key: NewSigningKey): Promise<void> {
-    await tx.signingKey.create({ data: key })
+    await statementsOf(tx).execute(Prisma.sql`
+      INSERT INTO signing_keys (kid, algorithm, public_jwk, private_key_encrypted, encryption_key_id, state, created_at, activates_at, activated_at)
+      VALUES (${key.kid}, ${key.algorithm}, ${JSON.stringify(key.publicJwk)}::jsonb, ${key.privateKeyEncrypted}, ${key.encryptionKeyId},
+        ${key.state}::"SigningKeyState", ${utcTimestamp(key.createdAt)}, ${utcOrNull(key.activatesAt)}, ${utcOrNull(key.activatedAt)})`)
   }
 
   /** The keys sealed under any secret but `encryptionKeyId`: only which, and under what. */
@@ -96,46 +107,48 @@ export class SigningKeyRecords {
 
   /** The same keys in full, read in `tx` (under the lock) for re-sealing. */
   readSealedUnderOtherSecrets(tx: Tx, encryptionKeyId: string): Promise<SigningKeyRecord[]> {
-    return tx.signingKey.findMany({ where: { encryptionKeyId: { not: encryptionKeyId } } })
+    return statementsOf(tx).query<SigningKeyRecord>(Prisma.sql`
+      SELECT ${RECORD_COLUMNS} FROM signing_keys WHERE encryption_key_id <> ${encryptionKeyId}`)
   }
 
   async reseal(tx: Tx, kid: string, privateKeyEncrypted: string, encryptionKeyId: string): Promise<void> {
-    await tx.signingKey.update({ where: { kid }, data: { privateKeyEncrypted, encryptionKeyId } })
+    await statementsOf(tx).execute(Prisma.sql`
+      UPDATE signing_keys SET private_key_encrypted = ${privateKeyEncrypted}, encryption_key_id = ${encryptionKeyId} WHERE kid = ${kid}`)
   }
 
   /** The `next` keys due at `now`, newest activation first. */
   async dueNextKids(tx: Tx, now: Date): Promise<string[]> {
-    const rows = await tx.signingKey.findMany({
-      where: { state: 'next', activatesAt: { lte: now } },
-      orderBy: [{ activatesAt: 'desc' }, { kid: 'asc' }],
-      select: { kid: true },
-    })
-    return rows.map((row) => row.kid)
+    return kidsOf(await statementsOf(tx).query<{ kid: string }>(Prisma.sql`
+      SELECT kid FROM signing_keys WHERE state = 'next' AND activates_at <= ${utcTimestamp(now)} ORDER BY activates_at DESC, kid`))
   }
 
   async activeKids(tx: Tx): Promise<string[]> {
-    return (await tx.signingKey.findMany({ where: { state: 'active' }, select: { kid: true } })).map((row) => row.kid)
+    return kidsOf(await statementsOf(tx).query<{ kid: string }>(Prisma.sql`SELECT kid FROM signing_keys WHERE state = 'active'`))
   }
 
   async retireActive(tx: Tx, now: Date, prunableAt: Date): Promise<void> {
-    await tx.signingKey.updateMany({ where: { state: 'active' }, data: { state: 'retired', retiredAt: now, prunableAt } })
+    await statementsOf(tx).execute(Prisma.sql`
+      UPDATE signing_keys SET state = 'retired', retired_at = ${utcTimestamp(now)}, prunable_at = ${utcTimestamp(prunableAt)} WHERE state = 'active'`)
   }
 
   async retire(tx: Tx, kids: string[], now: Date, prunableAt: Date): Promise<void> {
-    await tx.signingKey.updateMany({ where: { kid: { in: kids } }, data: { state: 'retired', retiredAt: now, prunableAt } })
+    await statementsOf(tx).execute(Prisma.sql`
+      UPDATE signing_keys SET state = 'retired', retired_at = ${utcTimestamp(now)}, prunable_at = ${utcTimestamp(prunableAt)}
+      WHERE kid = ANY (${arrayParameter(kids, 'text')})`)
   }
 
   async activate(tx: Tx, kid: string, now: Date): Promise<void> {
-    await tx.signingKey.update({ where: { kid }, data: { state: 'active', activatedAt: now } })
+    await statementsOf(tx).execute(Prisma.sql`UPDATE signing_keys SET state = 'active', activated_at = ${utcTimestamp(now)} WHERE kid = ${kid}`)
   }
 
   /** The retired keys whose prunableAt has come by `now`. */
   async prunableKids(tx: Tx, now: Date): Promise<string[]> {
-    return (await tx.signingKey.findMany({ where: { state: 'retired', prunableAt: { lte: now } }, select: { kid: true } })).map((row) => row.kid)
+    return kidsOf(await statementsOf(tx).query<{ kid: string }>(Prisma.sql`
+      SELECT kid FROM signing_keys WHERE state = 'retired' AND prunable_at <= ${utcTimestamp(now)}`))
   }
 
   /** Deletes these keys, if they are still retired. */
   async deleteRetired(tx: Tx, kids: string[]): Promise<void> {
-    await tx.signingKey.deleteMany({ where: { kid: { in: kids }, state: 'retired' } })
+    await statementsOf(tx).execute(Prisma.sql`DELETE FROM signing_keys WHERE kid = ANY (${arrayParameter(kids, 'text')}) AND state = 'retired'`)
   }
 }

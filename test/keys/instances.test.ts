@@ -107,7 +107,7 @@ t.test('instances racing to promote a due key promote it exactly once', async (t
   const options = { algorithm: 'RS256' as const, cacheMs: 1000, propagationDelayMs: 5000, tokenLifetimeMs: 61_000 }
   const encryption = new KeyEncryption(env.config.KEY_ENCRYPTION_SECRET!)
   const contenders = [first.core.signingKeys, second.core.signingKeys,
-    ...[first, second, first, second, first, second].map((app) => new SigningKeys(app.stores.database.prisma, encryption, options, new SigningKeyRecords(app.stores.database.prisma, app.stores.database.prepared)))]
+    ...[first, second, first, second, first, second].map((app) => new SigningKeys(app.stores.database.prepared, encryption, options, new SigningKeyRecords(app.stores.database.prisma, app.stores.database.prepared)))]
   // Nothing reads the keys until the rotation is due; then all read at once.
   await sleep(rotation.activatesAt.getTime() - Date.now() + 100)
   await Promise.all(contenders.map((keys) => keys.refresh()))

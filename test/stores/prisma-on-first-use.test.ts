@@ -16,7 +16,10 @@ import { passkeyAccount } from '../helpers/webauthn.js'
 // app on the same database, closed before the instance under test starts.
 
 const mail = await startMailServer(t)
-const env = await testEnvironment(t, { RATE_LIMIT_ENABLED: 'false', SMTP_URL: mail.url, MAIL_FROM: 'Latchkey <id@example.org>' })
+// Keys that can be promoted within seconds of a rotation.
+const env = await testEnvironment(t, {
+  RATE_LIMIT_ENABLED: 'false', SMTP_URL: mail.url, MAIL_FROM: 'Latchkey <id@example.org>', JWKS_MAX_AGE: '1', KEY_CACHE_TTL: '1', KEY_PROPAGATION_DELAY: '2',
+})
 const setup = await buildApp(env.config)
 const account = await createAccount(setup, { roles: ['member', 'editor'] })
 const wrongPassword = await createAccount(setup)
@@ -107,8 +110,11 @@ t.test('an instance serving the common requests and its own background work neve
   const remembered = answerOf(await consenting.visit('GET', authorizeUrl(thirdParty, pkce().challenge, { scope: 'openid email', prompt: 'none' })))
   t.ok(remembered.get('code'), `and remembered: ${remembered.toString()}`)
 
-  // The background work: a key-set read, a pruning run, a mail from the outbox delivered.
+  // The background work: a key rotation and its promotion, a pruning run, a mail from the outbox delivered.
+  const rotation = await app.core.signingKeys.rotate()
+  await new Promise((resolve) => setTimeout(resolve, rotation.activatesAt.getTime() - Date.now() + 100))
   await app.core.signingKeys.refresh()
+  t.equal((await app.core.signingKeys.activeKey()).kid, rotation.kid, 'the new key signs')
   await app.core.pruning.pruneNow()
   const delivered = new Promise<string>((resolve) => {
     const off = app.core.events.on('mail.delivery', ({ outcome }) => { off(); resolve(outcome) })
