@@ -74,9 +74,9 @@ function isDue(row: SigningKeyRecord, now: number): boolean {
  */
 
 /**
- * The first key is made at start, under the key set's lock: an instance that starts while another
- * holds it (making that key, or rotating) waits for it. A request's deadline (5 s a statement)
- * would fail the start instead whenever that takes longer.
+ * The first key is made, and keys are re-encrypted, at start, under the key set's lock: an instance
+ * that starts while another holds it (making that key, re-encrypting or rotating) waits for it. A
+ * request's deadline (5 s a statement) would fail the start instead whenever that takes longer.
  */
 const START_TRANSACTION = { timeoutMs: 60_000 }
 
@@ -96,7 +96,7 @@ export class SigningKeys {
 
   constructor(
     /** Every change to the key set is a transaction here, under the key set's lock. */
-    private readonly db: Pick<PreparedQueries, 'transaction'>,
+    private readonly transactions: Pick<PreparedQueries, 'transaction'>,
     private readonly encryption: KeyEncryption,
     private readonly options: SigningKeyOptions,
     private readonly records: SigningKeyRecords,
@@ -106,7 +106,7 @@ export class SigningKeys {
   async ensureActiveKey(): Promise<void> {
     if (await this.records.hasActiveKey()) return
     const key = await generateSigningKey(this.options.algorithm)
-    await this.db.transaction(async (tx) => {
+    await this.transactions.transaction(async (tx) => {
       // One instance creates the key; the others wait on the lock and then see it.
       const now = await this.records.lockKeySet(tx)
       if (await this.records.hasActiveKey(tx)) return
@@ -146,7 +146,7 @@ export class SigningKeys {
     const stale = await this.records.sealedUnderOtherSecrets(current)
     if (stale.length === 0) return 0
     this.assertCanOpen(stale)
-    const count = await this.db.transaction(async (tx) => {
+    const count = await this.transactions.transaction(async (tx) => {
       await this.records.lockKeySet(tx)
       const rows = await this.records.readSealedUnderOtherSecrets(tx, current)
       this.assertCanOpen(rows)
@@ -161,7 +161,7 @@ export class SigningKeys {
         })
       }
       return rows.length
-    })
+    }, START_TRANSACTION)
     this.invalidate()
     return count
   }
@@ -193,7 +193,7 @@ export class SigningKeys {
 
   private async createNextKey(unlessNewerThanMs?: number): Promise<RotationResult | undefined> {
     const key = await generateSigningKey(this.options.algorithm)
-    const result = await this.db.transaction(async (tx) => {
+    const result = await this.transactions.transaction(async (tx) => {
       const now = await this.records.lockKeySet(tx)
       if (unlessNewerThanMs !== undefined) {
         const newest = await this.records.newestCreatedAt(tx)
@@ -281,7 +281,7 @@ export class SigningKeys {
 
   /** Promotes the due `next` key and prunes expired retired keys, under the lock. */
   private async advance(): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.transactions.transaction(async (tx) => {
       const now = await this.records.lockKeySet(tx)
       await this.promoteDueKey(tx, now)
       await this.pruneRetiredKeys(tx, now)

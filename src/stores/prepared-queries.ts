@@ -23,8 +23,10 @@ export interface PreparedQueries extends SqlStatements {
   /**
    * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
    * it throws (its error comes out as it was thrown). On Postgres each statement in it has
-   * `timeoutMs` (5 s, as Prisma's transactions had) to finish; one that waits longer, on a lock or
-   * a busy server, fails as an outage (StoreUnavailable: a 503) and holds no connection meanwhile.
+   * `timeoutMs` (default 5 s; Prisma gave a whole transaction 5 s) to finish, and so has the work
+   * between two statements: a statement that waits longer, on a lock or a busy server, is cancelled
+   * and fails as an outage (StoreUnavailable: a 503); a transaction left idle longer loses its
+   * connection, an outage too.
    */
   transaction<T>(work: (tx: SqlStatements) => Promise<T>, options?: { timeoutMs?: number }): Promise<T>
 }
@@ -72,7 +74,8 @@ export class PostgresQueryError extends Error {
 }
 
 const TIMESTAMP = pg.types.builtins.TIMESTAMP
-const QUERY_CANCELED = '57014'
+// A statement cancelled at statement_timeout; a session ended at idle_in_transaction_session_timeout.
+const PAST_DEADLINE = new Set(['57014', '25P03'])
 // Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
 const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
 
@@ -96,9 +99,6 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
     oid === TIMESTAMP ? utcTimestamp : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)
   const types = { getTypeParser }
   const failure = (error: unknown) => isPostgresOutage(error) ? new StoreUnavailable('postgres', error) : new PostgresQueryError(error)
-  // In a transaction, a statement cancelled at its deadline (SET LOCAL statement_timeout below).
-  const inTransaction = (error: unknown) => (error as { code?: unknown } | null)?.code === QUERY_CANCELED
-    ? new StoreUnavailable('postgres', error) : failure(error)
   const on = (runner: pg.Pool | pg.PoolClient, failed = failure): SqlStatements => {
     const run = async (sql: Prisma.Sql) => {
       try {
@@ -115,6 +115,8 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
   return {
     ...on(pool),
     async transaction(work, { timeoutMs = 5000 } = {}) {
+      // Postgres takes whole milliseconds up to 2^31 - 1; 0 would turn the deadline off.
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) throw new RangeError(`timeoutMs: ${timeoutMs}`)
       const client = await pool.connect().catch((error: unknown) => {
         throw failure(error)
       })
@@ -122,24 +124,32 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
       let broken: Error | undefined
       // A checked-out client reports a lost connection as an 'error' event (the pool listens only
       // while it is idle); unheard, that event would end the process.
-      const lost = (error: Error) => (broken = failure(error))
+      const lost = (error: Error) => (broken = new StoreUnavailable('postgres', error))
       client.on('error', lost)
-      const ending = (statement: string) => client.query(statement).catch((error: unknown) => {
-        const failed = failure(error)
+      // Past a deadline (SET LOCAL below), or on a connection lost meanwhile: an outage.
+      const failureInTransaction = (error: unknown) => broken || PAST_DEADLINE.has(String((error as { code?: unknown } | null)?.code))
+        ? new StoreUnavailable('postgres', error) : failure(error)
+      const control = (statement: string) => client.query(statement).catch((error: unknown) => {
+        const failed = failureInTransaction(error)
         if (failed instanceof StoreUnavailable) broken = failed
         throw failed
       })
       try {
         // One round trip: a simple query may hold several statements when it has no parameters.
-        await ending(`BEGIN; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`)
+        // Should any of them fail, the connection may be left inside the transaction: not pooled.
+        await control(`BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs}`)
+          .catch((error: unknown) => {
+            broken ??= error as Error
+            throw error
+          })
         let result
         try {
-          result = await work(on(client, inTransaction))
+          result = await work(on(client, failureInTransaction))
         } catch (error) {
-          await ending('ROLLBACK').catch(() => undefined)
+          await control('ROLLBACK').catch(() => undefined)
           throw error
         }
-        await ending('COMMIT')
+        await control('COMMIT')
         return result
       } finally {
         client.off('error', lost)

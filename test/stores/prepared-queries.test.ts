@@ -59,13 +59,24 @@ t.test('Postgres', async (t) => {
   t.equal((late as StoreUnavailable).cause && ((late as StoreUnavailable).cause as { code?: string }).code, '57014', 'Postgres cancelled it')
   const [after] = await db.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`)
   t.equal(after?.pid, before?.pid, 'on the same connection, kept')
+  // Work that leaves its transaction idle past the deadline: Postgres ends the session.
+  const idle = await db.prepared.transaction(async (tx) => {
+    await tx.query(Prisma.sql`SELECT 1 AS one`)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    return tx.query(Prisma.sql`SELECT 2 AS two`)
+  }, { timeoutMs: 100 }).then(() => 'committed', (error: unknown) => error)
+  t.ok(idle instanceof StoreUnavailable, 'a transaction left idle past the deadline is an outage')
+  const [replaced] = await db.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`)
+  t.not(replaced?.pid, before?.pid, 'and its connection, which Postgres ended, is replaced')
+  await t.rejects(db.prepared.transaction(async () => 'never', { timeoutMs: 0 }), RangeError, 'a deadline of 0 (Postgres: none) is refused')
+
   const failedCommit = await db.prepared.transaction(async (tx) => {
     await tx.execute(Prisma.sql`CREATE TEMP TABLE deferred_rows (n int UNIQUE DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP`)
     await tx.execute(Prisma.sql`INSERT INTO deferred_rows VALUES (1), (1)`)
   }).then(() => 'committed', (error: unknown) => error)
   t.match(failedCommit, { name: 'PostgresQueryError', code: '23505' }, 'a COMMIT refused by a constraint is no outage')
   const [kept] = await db.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`)
-  t.equal(kept?.pid, before?.pid, 'and its connection is kept too')
+  t.equal(kept?.pid, replaced?.pid, 'and its connection is kept too')
   const statement = Prisma.sql`SELECT ${'x'}::text AS probe`
   await db.prepared.query(statement)
   await db.prepared.query(statement)
