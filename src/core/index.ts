@@ -156,7 +156,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }
   // Self-service: mailed links open ISSUER's hosted pages (src/routes/pages/).
   const selfService = {
-    recovery: new PasswordRecovery(db, records, accounts, passwords, passwordPolicy, sessions, lockout, events, {
+    recovery: new PasswordRecovery(db, database.prepared, records, accounts, passwords, passwordPolicy, sessions, lockout, events, {
       issuer: config.ISSUER, resetTtlMs: config.PASSWORD_RESET_TTL * 1000,
     }),
     change: new PasswordChange(db, records, accounts, login, passwords, passwordPolicy, sessions),

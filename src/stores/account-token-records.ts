@@ -1,4 +1,5 @@
-import type { Prisma } from '../generated/prisma/client.js'
+import { Prisma } from '../generated/prisma/client.js'
+import { statementsOf, type SqlRunner } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
 type Tx = Prisma.TransactionClient
@@ -15,14 +16,14 @@ export class AccountTokenRecords {
    * the caller read it), which the account's row lock, taken here, makes a plain answer rather than
    * a foreign-key error; and from here on, pruning leaves the account alone.
    */
-  async insert(tx: Tx, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<boolean> {
+  async insert(tx: SqlRunner, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<boolean> {
     // Only for an active account, held so until the commit: a disable (which ends every link) cannot
     // slip between this check and the insert, and pruning skips the account meanwhile.
-    const inserted = await tx.$executeRaw`
+    const inserted = await statementsOf(tx).execute(Prisma.sql`
       INSERT INTO account_tokens (id, account_id, purpose, token_hash, expires_at)
       SELECT gen_random_uuid(), a.id, ${token.purpose}, ${token.tokenHash}, ${utcTimestamp(token.expiresAt)}
       FROM accounts a WHERE a.id = ${token.accountId}::uuid AND a.status = 'active' AND ${when}::boolean
-      FOR SHARE OF a`
+      FOR SHARE OF a`)
     return inserted === 1
   }
 
@@ -39,8 +40,11 @@ export class AccountTokenRecords {
   }
 
   /** Whether the token is live now, without using it: a cheap look before a caller's costly work. */
-  async isLive(db: Tx, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<boolean> {
-    return (await db.accountToken.count({ where: { tokenHash, purpose, consumedAt: null, expiresAt: { gt: now } } })) > 0
+  async isLive(db: SqlRunner, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<boolean> {
+    const [row] = await statementsOf(db).query<{ live: boolean }>(Prisma.sql`
+      SELECT EXISTS (SELECT 1 FROM account_tokens
+        WHERE token_hash = ${tokenHash}::text AND purpose = ${purpose}::text AND consumed_at IS NULL AND expires_at > ${utcTimestamp(now)}) AS live`)
+    return row!.live
   }
 
   /** Ends the account's live links for `purpose` (expired ones are left alone: nothing to end, and pruning's to delete). */

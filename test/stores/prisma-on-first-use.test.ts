@@ -110,6 +110,12 @@ t.test('an instance serving the common requests and its own background work neve
   const remembered = answerOf(await consenting.visit('GET', authorizeUrl(thirdParty, pkce().challenge, { scope: 'openid email', prompt: 'none' })))
   t.ok(remembered.get('code'), `and remembered: ${remembered.toString()}`)
 
+  // A forgotten password: a link asked for a known and an unknown address; the known one's is mailed.
+  for (const email of [consenter.email, 'nobody@example.com']) {
+    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/password/forgot', headers: json, payload: { email } })).statusCode, 200)
+  }
+  t.match((await mail.next(consenter.email.toLowerCase())).text, /reset-password\?token=/, 'the link is mailed')
+
   // The background work: a key rotation and its promotion, a pruning run, a mail from the outbox delivered.
   const rotation = await app.core.signingKeys.rotate()
   await new Promise((resolve) => setTimeout(resolve, rotation.activatesAt.getTime() - Date.now() + 100))

@@ -3,6 +3,7 @@ import type { AccountRecords } from '../../stores/account-records.js'
 import type { AccountTokenRecords } from '../../stores/account-token-records.js'
 import type { Database } from '../../stores/database.js'
 import type { MailOutboxRecords } from '../../stores/mail-outbox-records.js'
+import type { PreparedQueries } from '../../stores/prepared-queries.js'
 import type { Accounts } from '../accounts.js'
 import { recordAudit } from '../audit.js'
 import { normalizeEmail } from '../emails.js'
@@ -26,6 +27,8 @@ export interface RecoverySettings {
 export class PasswordRecovery {
   constructor(
     private readonly db: Database,
+    /** The request for a link, and the checks around a reset, run here: they are the common part. */
+    private readonly prepared: PreparedQueries,
     private readonly records: { accounts: AccountRecords; accountTokens: AccountTokenRecords; outbox: MailOutboxRecords },
     private readonly accounts: Accounts,
     private readonly passwords: PasswordHasher,
@@ -48,7 +51,7 @@ export class PasswordRecovery {
     const { token, hash } = newLinkToken()
     const mail = passwordResetMail(normalized, linkTo(this.settings.issuer, 'reset-password', token), this.settings.resetTtlMs / 1000)
     const expiresAt = new Date(Date.now() + this.settings.resetTtlMs)
-    const mailId = await this.db.$transaction(async (tx) => {
+    const mailId = await this.prepared.transaction(async (tx) => {
       // Not stored when the account has just been pruned (an unconfirmed one): then no mail either.
       const stored = await this.records.accountTokens.insert(tx, { accountId: account?.id ?? null, purpose: 'password_reset', tokenHash: hash, expiresAt }, account !== null)
       const id = await this.records.outbox.enqueue(tx, mail, stored)
@@ -70,7 +73,7 @@ export class PasswordRecovery {
     // A look first, so that a guessed or stale token costs no argon2 hash; the transaction below
     // still decides, in one conditional write, which of two requests with one token uses it.
     const tokenHash = hashLinkToken(token)
-    if (!(await this.records.accountTokens.isLive(this.db, 'password_reset', tokenHash, new Date()))) throw new InvalidLinkToken()
+    if (!(await this.records.accountTokens.isLive(this.prepared, 'password_reset', tokenHash, new Date()))) throw new InvalidLinkToken()
     const passwordHash = await this.passwords.hash(password)
     const now = new Date()
     const done = await this.db.$transaction(async (tx) => {
