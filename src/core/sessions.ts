@@ -57,7 +57,7 @@ const seconds = (ms: number) => Math.max(0, Math.floor(ms / 1000))
  */
 export class Sessions {
   constructor(
-    private readonly db: Pick<PreparedQueries, 'transaction'>,
+    private readonly transactions: Pick<PreparedQueries, 'transaction'>,
     private readonly records: SessionRecords,
     private readonly accounts: Accounts,
     private readonly tokens: AccessTokens,
@@ -253,7 +253,7 @@ export class Sessions {
       throw new Forbidden('A third-party application cannot change the role the person chose when logging in')
     }
     const accessToken = await this.issueFor(account, role, session)
-    await this.db.transaction(async (tx) => {
+    await this.transactions.transaction(async (tx) => {
       await this.touchLiveSession(session.id, { role: role.name, lastUsedAt: now }, tx)
       await recordAudit(tx, { type: 'session.role_switched', accountId: account.id, data: { sessionId: session.id, from: session.role, to: role.name } })
     })
@@ -314,7 +314,7 @@ export class Sessions {
    * is unrevoked, and any access token it minted carries the session id that Redis then refuses.
    */
   async revoke(sessionId: string, accountId: string, reason: string, actorId?: string): Promise<boolean> {
-    const ended = await this.db.transaction(async (tx) => {
+    const ended = await this.transactions.transaction(async (tx) => {
       if (!(await this.records.revokeSession(tx, sessionId, accountId, reason, new Date()))) return false
       const type: AuditEventType = reason === 'refresh_token_reuse' ? 'refresh.reuse_detected'
         : actorId || reason === 'role_removed' ? 'admin.session_revoked' : 'session.logout'
@@ -331,7 +331,7 @@ export class Sessions {
    * `actorId` names the admin who ended them.
    */
   async revokeAll(accountId: string, reason: string, actorId?: string, options: { keep?: string } = {}): Promise<number> {
-    const revoked = await this.db.transaction(async (tx) => {
+    const revoked = await this.transactions.transaction(async (tx) => {
       const ended = await this.records.revokeLiveSessions(tx, accountId, reason, new Date(), options.keep)
       await recordAudit(tx, { type: actorId ? 'admin.sessions_revoked' : 'session.logout_all', accountId, actorId, data: { sessions: ended.length, reason } })
       return ended

@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client.js'
-import { statementsOf, type SqlRunner } from './prepared-queries.js'
+import { statementsOf, type SqlTarget } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
 type Tx = Prisma.TransactionClient
@@ -16,7 +16,7 @@ export class AccountTokenRecords {
    * the caller read it), which the account's row lock, taken here, makes a plain answer rather than
    * a foreign-key error; and from here on, pruning leaves the account alone.
    */
-  async insert(tx: SqlRunner, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<boolean> {
+  async insert(tx: SqlTarget, token: { accountId: string | null; purpose: TokenPurpose; tokenHash: string; expiresAt: Date }, when = true): Promise<boolean> {
     // Only for an active account, held so until the commit: a disable (which ends every link) cannot
     // slip between this check and the insert, and pruning skips the account meanwhile.
     const inserted = await statementsOf(tx).execute(Prisma.sql`
@@ -40,7 +40,7 @@ export class AccountTokenRecords {
   }
 
   /** Whether the token is live now, without using it: a cheap look before a caller's costly work. */
-  async isLive(db: SqlRunner, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<boolean> {
+  async isLive(db: SqlTarget, purpose: TokenPurpose, tokenHash: string, now: Date): Promise<boolean> {
     const [row] = await statementsOf(db).query<{ live: boolean }>(Prisma.sql`
       SELECT EXISTS (SELECT 1 FROM account_tokens
         WHERE token_hash = ${tokenHash}::text AND purpose = ${purpose}::text AND consumed_at IS NULL AND expires_at > ${utcTimestamp(now)}) AS live`)

@@ -1,6 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import { statementsOf, type SqlRunner } from './prepared-queries.js'
+import { statementsOf, type SqlTarget } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
 /** One event as written: the core decides which types exist (src/core/audit.ts). */
@@ -36,7 +36,7 @@ export interface AuditEventView {
 }
 
 /** The database, or a transaction on it: an event commits with the change it records. */
-export type AuditWriter = SqlRunner
+export type AuditWriter = SqlTarget
 
 /** Writes one event, in `tx` when it is a transaction. */
 export async function insertAuditEvent(tx: AuditWriter, event: NewAuditEvent): Promise<void> {

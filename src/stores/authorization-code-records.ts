@@ -26,8 +26,8 @@ const RECORD_COLUMNS = Prisma.sql`client_id AS "clientId", account_id::text AS "
 
 /**
  * Authorization codes, by the SHA-256 of the code. Every login through the authorization endpoint
- * writes one, consumes it and checks it again, so those three are prepared statements (see
- * prepared-queries.ts); the reuse path, rare by design, stays with Prisma.
+ * writes one, consumes it and checks it again; like the reuse path, they are prepared statements
+ * (see prepared-queries.ts).
  */
 export class AuthorizationCodeRecords {
   constructor(private readonly prepared: PreparedQueries) {}

@@ -27,10 +27,14 @@ export interface NewBrowserSession {
 const RECORD_COLUMNS = Prisma.sql`id::text AS id, account_id::text AS "accountId", password_digest AS "passwordDigest",
   auth_time AS "authTime", COALESCE(amr, '{}') AS amr, role, ip, expires_at AS "expiresAt", ended_at AS "endedAt"`
 
+/** Ends one that is live; `id` must be a UUID. */
+const endStatement = (id: string, at: Date) =>
+  Prisma.sql`UPDATE browser_sessions SET ended_at = ${utcTimestamp(at)} WHERE id = ${id}::uuid AND ended_at IS NULL`
+
 /**
  * The hosted login page's browser sessions. Every authorization request with a session cookie reads
- * one, and every code redemption reads it again, so the reads and the insert are prepared statements
- * (see prepared-queries.ts).
+ * one, and every code redemption reads it again; these and the rest are prepared statements (see
+ * prepared-queries.ts).
  */
 export class BrowserSessionRecords {
   constructor(private readonly prepared: PreparedQueries) {}
@@ -74,14 +78,13 @@ export class BrowserSessionRecords {
 
   /** Ends it; false when it had ended already. */
   async end(id: string, at: Date): Promise<boolean> {
-    return (await this.prepared.execute(Prisma.sql`
-      UPDATE browser_sessions SET ended_at = ${utcTimestamp(at)} WHERE id = ${id}::uuid AND ended_at IS NULL`)) > 0
+    return (await this.prepared.execute(endStatement(id, at))) > 0
   }
 
   /** Ends `from` and hands the sessions started from it to `to`, in one transaction. */
   async handOver(from: string, to: string, at: Date): Promise<void> {
     await this.prepared.transaction(async (tx) => {
-      await tx.execute(Prisma.sql`UPDATE browser_sessions SET ended_at = ${utcTimestamp(at)} WHERE id = ${from}::uuid AND ended_at IS NULL`)
+      await tx.execute(endStatement(from, at))
       await tx.execute(Prisma.sql`UPDATE sessions SET browser_session_id = ${to}::uuid WHERE browser_session_id = ${from}::uuid`)
     })
   }

@@ -2,7 +2,7 @@ import crypto from 'node:crypto'
 import type { Sealer } from '../core/key-encryption.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { OutgoingMail } from '../mail/messages.js'
-import { statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { statementsOf, type PreparedQueries, type SqlTarget } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
 /** A sender's claim on a mail: it holds while the mail's attempts are still the count it claimed at. */
@@ -44,7 +44,7 @@ export class MailOutboxRecords {
    * statement is the same either way, so a caller that must not reveal which case it is in (the
    * forgotten-password answer) does the same work in both.
    */
-  async enqueue(tx: SqlRunner, mail: OutgoingMail, when = true): Promise<string | null> {
+  async enqueue(tx: SqlTarget, mail: OutgoingMail, when = true): Promise<string | null> {
     const id = crypto.randomUUID()
     const text = this.sealer.seal(mail.text, `${id}:text`)
     const html = this.sealer.seal(mail.html, `${id}:html`)

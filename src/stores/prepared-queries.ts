@@ -36,13 +36,14 @@ export interface PreparedQueries extends SqlStatements {
  * client or transaction, which runs the same Prisma.sql. A record method written once serves a caller
  * in either kind of transaction, and one outside any (on the prepared statements, so Prisma need not
  * be loaded: prisma-on-first-use.ts). Through Prisma, an int8 column reads as a bigint and through
- * pg as a string, so such columns are cast in the statement.
+ * pg as a string, so such columns are cast in the statement. (The migrations' SqlRunner is another
+ * thing: SQL text and parameters, for the embedded database and the tools.)
  */
-export type SqlRunner = SqlStatements | Pick<Prisma.TransactionClient, '$queryRaw' | '$executeRaw'>
+export type SqlTarget = SqlStatements | Pick<Prisma.TransactionClient, '$queryRaw' | '$executeRaw'>
 
-export function statementsOf(runner: SqlRunner): SqlStatements {
-  if ('execute' in runner) return runner
-  return { query: <T>(sql: Prisma.Sql) => runner.$queryRaw<T[]>(sql), execute: (sql: Prisma.Sql) => runner.$executeRaw(sql) }
+export function statementsOf(target: SqlTarget): SqlStatements {
+  if ('execute' in target) return target
+  return { query: <T>(sql: Prisma.Sql) => target.$queryRaw<T[]>(sql), execute: (sql: Prisma.Sql) => target.$executeRaw(sql) }
 }
 
 /**

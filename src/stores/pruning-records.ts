@@ -1,5 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js'
 import { arrayParameter, type PreparedQueries, type SqlStatements } from './prepared-queries.js'
+import { utcTimestamp } from './sql-time.js'
 
 /**
  * What pruning deletes, in the order a run deletes it: a session's refresh tokens before the session,
@@ -24,8 +25,6 @@ type Tx = SqlStatements
 const PRUNING_LOCK = 7461727
 const SCHEDULE_ROW = 1
 
-/** A timestamp for raw SQL: an ISO string stored as UTC wall time in a `timestamp` column, as Prisma stores them. */
-const utc = (date: Date) => Prisma.sql`${date.toISOString()}::timestamptz AT TIME ZONE 'UTC'`
 
 /**
  * Deletes the rows that `search` finds (it selects their ctid) by their place in the table. Not
@@ -44,7 +43,7 @@ const deleteFound = (table: string, search: Prisma.Sql, recheck?: Prisma.Sql) =>
  * session's tokens and an audit event never change.
  */
 export function deleteStatement(kind: Exclude<PruneKind, 'unverified_accounts'>, cutoff: Date, limit: number): Prisma.Sql {
-  const before = utc(cutoff)
+  const before = utcTimestamp(cutoff)
   // A session's idle expiry is never later than its absolute one, so it alone says when it expired.
   const sessionEnded = (s: Prisma.Sql) => Prisma.sql`(${s}.idle_expires_at < ${before} OR ${s}.revoked_at < ${before})`
   // Not `NOT sessionEnded`: a session never revoked has a NULL revoked_at, and NOT NULL is not true.
@@ -114,7 +113,7 @@ export function deleteStatement(kind: Exclude<PruneKind, 'unverified_accounts'>,
  * audit events stay: they have no foreign key.
  */
 function unverifiedAccount(a: Prisma.Sql, cutoff: Date): Prisma.Sql {
-  return Prisma.sql`${a}.email_verified_at IS NULL AND ${a}.created_at < ${utc(cutoff)} AND ${a}.status = 'active'
+  return Prisma.sql`${a}.email_verified_at IS NULL AND ${a}.created_at < ${utcTimestamp(cutoff)} AND ${a}.status = 'active'
     AND NOT EXISTS (SELECT 1 FROM account_tokens t WHERE t.account_id = ${a}.id)
     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = ${a}.id)
     AND NOT EXISTS (SELECT 1 FROM account_roles ar WHERE ar.account_id = ${a}.id AND ar.assigned_at > ${a}.created_at + interval '1 minute')

@@ -1,6 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import { statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { statementsOf, type PreparedQueries, type SqlTarget } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
 /** An account's TOTP factor row: the secret still sealed. */
@@ -50,14 +50,14 @@ export class SecondFactorRecords {
   }
 
   /** Whether the account has a confirmed TOTP factor. */
-  async hasActiveTotp(accountId: string, db: SqlRunner = this.prepared): Promise<boolean> {
+  async hasActiveTotp(accountId: string, db: SqlTarget = this.prepared): Promise<boolean> {
     const [row] = await statementsOf(db).query<{ found: boolean }>(Prisma.sql`
       SELECT EXISTS (SELECT 1 FROM totp_factors WHERE account_id = ${accountId}::uuid AND confirmed_at IS NOT NULL) AS found`)
     return row!.found
   }
 
   /** How many unused recovery codes the account has. */
-  async unusedRecoveryCodes(accountId: string, db: SqlRunner = this.prepared): Promise<number> {
+  async unusedRecoveryCodes(accountId: string, db: SqlTarget = this.prepared): Promise<number> {
     const [row] = await statementsOf(db).query<{ count: number }>(Prisma.sql`
       SELECT count(*)::int AS count FROM recovery_codes WHERE account_id = ${accountId}::uuid AND used_at IS NULL`)
     return row!.count
@@ -84,7 +84,7 @@ export class SecondFactorRecords {
    * only a pending factor is claimed, and it becomes active. One conditional update: of two requests
    * with the same code, the second finds the step taken.
    */
-  async claimStep(accountId: string, secretEncrypted: string, step: number, options: { activate?: boolean; tx?: SqlRunner } = {}): Promise<boolean> {
+  async claimStep(accountId: string, secretEncrypted: string, step: number, options: { activate?: boolean; tx?: SqlTarget } = {}): Promise<boolean> {
     const confirmed = options.activate
       ? Prisma.sql`confirmed_at = ${utcTimestamp(new Date())}`
       : Prisma.sql`confirmed_at = confirmed_at`

@@ -3,7 +3,7 @@ import { timeOrderedId } from '../core/time-ordered-ids.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { ACCOUNT_COLUMNS, ACCOUNT_ROLE_JOINS, toAccountView, type AccountRow, type AccountView } from './account-records.js'
 import type { Database } from './database.js'
-import { arrayParameter, statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { arrayParameter, statementsOf, type PreparedQueries, type SqlTarget } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 import { StatementBatch, TRY_ALONE } from './statement-batches.js'
 
@@ -84,7 +84,7 @@ type PresentedTokenRow = AccountRow & {
 }
 
 /** The database, or a transaction (Prisma's or the prepared statements'), that session writes go through. */
-export type SessionWriter = SqlRunner
+export type SessionWriter = SqlTarget
 
 /** A SessionRecord's columns of `sessions s`. */
 const SESSION_RECORD_COLUMNS = Prisma.sql`s.id::text AS id, s.account_id::text AS "accountId", s.role, s.client_id AS "clientId",

@@ -1,6 +1,6 @@
 import { Prisma, type SigningKey } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import { arrayParameter, statementsOf, type PreparedQueries, type SqlRunner } from './prepared-queries.js'
+import { arrayParameter, statementsOf, type PreparedQueries, type SqlTarget } from './prepared-queries.js'
 import { utcTimestamp } from './sql-time.js'
 
 /** A signing key as stored: public JWK, private key sealed under a key-encryption secret, lifecycle times. */
@@ -31,7 +31,7 @@ export interface SigningKeyView {
 }
 
 /** A transaction: the prepared statements' (the key set's own changes) or Prisma's. */
-type Tx = SqlRunner
+type Tx = SqlTarget
 
 const kidsOf = (rows: { kid: string }[]) => rows.map((row) => row.kid)
 
@@ -79,14 +79,14 @@ export class SigningKeyRecords {
     return { items, total }
   }
 
-  async hasActiveKey(tx: SqlRunner = this.prepared): Promise<boolean> {
+  async hasActiveKey(tx: SqlTarget = this.prepared): Promise<boolean> {
     const [row] = await statementsOf(tx).query<{ found: boolean }>(Prisma.sql`
       SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = 'active') AS found`)
     return row!.found
   }
 
   /** When the newest key was created; null with no key at all. */
-  async newestCreatedAt(tx: SqlRunner = this.prepared): Promise<Date | null> {
+  async newestCreatedAt(tx: SqlTarget = this.prepared): Promise<Date | null> {
     const [row] = await statementsOf(tx).query<{ createdAt: Date | null }>(Prisma.sql`
       SELECT max(created_at) AS "createdAt" FROM signing_keys`)
     return row?.createdAt ?? null
