@@ -1,4 +1,4 @@
-import type { AccountRecords, AccountRoleView, AccountView } from '../stores/account-records.js'
+import type { AccountRecords, AccountRoleView, AccountView, LoginAccount } from '../stores/account-records.js'
 import { AccountNotFound, RoleNotHeld } from './errors.js'
 
 export type { AccountRoleView, AccountView } from '../stores/account-records.js'
@@ -7,10 +7,10 @@ export class Accounts {
   constructor(private readonly records: AccountRecords) {}
 
   /**
-   * The account a login names, and whether it has logged in from this IP before (which decides the
-   * lockout counter the attempt goes to).
+   * The account a login names, whether it has logged in from this IP before (which decides the
+   * lockout counter the attempt goes to), and which second factors it has active.
    */
-  findForLogin(normalizedEmail: string, ip?: string): Promise<{ account: AccountView; knownIp: boolean } | null> {
+  findForLogin(normalizedEmail: string, ip?: string): Promise<LoginAccount | null> {
     return this.records.findForLogin(normalizedEmail, ip)
   }
 

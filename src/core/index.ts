@@ -138,7 +138,7 @@ export function createCore(config: Config, database: Pick<DatabaseHandle, 'prism
   }, events, factorNotices)
   // Which factors an account has, of every kind: what a login asks for and the dialects refuse.
   const factors = new AccountFactors(db, totp, records.secondFactors, records.passkeys)
-  const login = new PasswordLogin(database.prepared, accounts, passwords, lockout, sessions, { factors, tickets: mfaTickets }, events)
+  const login = new PasswordLogin(database.prepared, accounts, passwords, lockout, sessions, mfaTickets, events)
   const mfa = {
     totp, passkeys, factors, login: new MfaLogin(mfaTickets, totp, accounts, sessions),
     passkeyLogin: new PasskeyLogin(mfaTickets, passkeys, accounts, sessions),

@@ -6,7 +6,7 @@ import { AccountDisabled, AccountLocked, InvalidCredentials, MfaRequired } from 
 import type { CoreEvents } from './events.js'
 import type { AttemptOrigin, LockoutPolicy } from './lockout.js'
 import type { PasswordHasher } from './passwords.js'
-import type { AccountFactors } from './second-factor/account-factors.js'
+import { factorList } from './second-factor/account-factors.js'
 import type { MfaTickets } from './second-factor/mfa-tickets.js'
 import type { SecondFactorKind } from './second-factor/totp-factors.js'
 import type { SessionOrigin, Sessions, TokenPair } from './sessions.js'
@@ -36,7 +36,7 @@ export class PasswordLogin {
     private readonly passwords: PasswordHasher,
     private readonly lockout: LockoutPolicy,
     private readonly sessions: Sessions,
-    private readonly secondFactors: { factors: Pick<AccountFactors, 'activeFactors'>; tickets: MfaTickets },
+    private readonly mfaTickets: MfaTickets,
     private readonly events?: CoreEvents,
   ) {}
 
@@ -49,9 +49,10 @@ export class PasswordLogin {
   }
 
   /**
-   * With `withFactors`, also reads the account's second factors. While one is still to be proven, the
-   * right password does not clear the failure count: wrong codes add to that count, and a login
-   * between them must not wipe it.
+   * With `withFactors`, also answers the account's second factors, read with the account (one round
+   * trip: a factor enrolled during the verify counts from the next login). While one is still to be
+   * proven, the right password does not clear the failure count: wrong codes add to that count, and a
+   * login between them must not wipe it.
    */
   private async checkPassword({ email, password }: Credentials, ip?: string, withFactors = false): Promise<CheckedPassword> {
     const normalized = normalizeEmail(email)
@@ -88,7 +89,7 @@ export class PasswordLogin {
       }
       throw new InvalidCredentials()
     }
-    const factors = withFactors ? await this.secondFactors.factors.activeFactors(account.id) : []
+    const factors = withFactors ? factorList(found.activeFactors) : []
     if (factors.length === 0) await this.lockout.succeed(normalized, origin)
     if (account.status !== 'active') {
       this.events?.emit('login.attempted', { outcome: 'disabled' })
@@ -138,7 +139,7 @@ export class PasswordLogin {
   async authenticateInBrowser(credentials: Credentials, ip?: string): Promise<AccountView> {
     const { account, origin, factors } = await this.checkPassword(credentials, ip, true)
     if (factors.length > 0) {
-      const ticket = await this.secondFactors.tickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin })
+      const ticket = await this.mfaTickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin })
       throw new MfaRequired(factors, ticket)
     }
     return account
@@ -154,7 +155,7 @@ export class PasswordLogin {
     const role = selectRole(account, credentials.role)
     if (factors.length > 0) {
       if (!options.secondStep) throw new MfaRequired(factors)
-      const ticket = await this.secondFactors.tickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin: attemptOrigin, role: role.name })
+      const ticket = await this.mfaTickets.issue({ accountId: account.id, passwordHash: account.passwordHash, origin: attemptOrigin, role: role.name })
       throw new MfaRequired(factors, ticket)
     }
     return this.sessions.start(account, role, origin)

@@ -1,6 +1,7 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
 import type { PreparedQueries } from './prepared-queries.js'
+import { activeFactorColumns, type ActiveFactorKinds } from './second-factor-records.js'
 import { utcTimestamp } from './sql-time.js'
 
 export interface AccountRoleView {
@@ -20,6 +21,13 @@ export interface AccountView {
   passwordHash: string
   /** In a stable order: first assigned first, ties by name. The first is the default at login. */
   roles: AccountRoleView[]
+}
+
+/** What a login reads about the account its email names. */
+export interface LoginAccount {
+  account: AccountView
+  knownIp: boolean
+  activeFactors: ActiveFactorKinds
 }
 
 export interface AccountRow {
@@ -98,15 +106,17 @@ export class AccountRecords {
   constructor(private readonly db: Database, private readonly prepared: PreparedQueries) {}
 
   /**
-   * The account a login names, and whether it has logged in from this IP before (which decides the
-   * lockout counter the attempt goes to), in one round trip.
+   * The account a login names, whether it has logged in from this IP before (which decides the
+   * lockout counter the attempt goes to), and its active second factors (whether the password is
+   * enough), in one round trip.
    */
-  async findForLogin(normalizedEmail: string, ip?: string): Promise<{ account: AccountView; knownIp: boolean } | null> {
-    const [row] = await this.prepared.query<AccountRow & { known_ip: boolean }>(Prisma.sql`
+  async findForLogin(normalizedEmail: string, ip?: string): Promise<LoginAccount | null> {
+    const [row] = await this.prepared.query<AccountRow & ActiveFactorKinds & { known_ip: boolean }>(Prisma.sql`
       SELECT ${ACCOUNT_COLUMNS},
-        EXISTS (SELECT 1 FROM known_login_ips k WHERE k.account_id = a.id AND k.ip = ${ip ?? null}::text) AS known_ip
+        EXISTS (SELECT 1 FROM known_login_ips k WHERE k.account_id = a.id AND k.ip = ${ip ?? null}::text) AS known_ip,
+        ${activeFactorColumns(Prisma.sql`a.id`)}
       FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.email = ${normalizedEmail}::text GROUP BY a.id`)
-    return row ? { account: toAccountView(row), knownIp: row.known_ip } : null
+    return row ? { account: toAccountView(row), knownIp: row.known_ip, activeFactors: { totp: row.totp, passkey: row.passkey } } : null
   }
 
   /** `id` must be a UUID: the statement casts it. */

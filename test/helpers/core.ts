@@ -16,6 +16,8 @@ interface Teardown {
 export interface CoreUnderTest {
   core: Core
   kv: MemoryStore
+  /** The PGlite the core runs on. */
+  database: DatabaseHandle
   /** For createAccount (test/helpers/accounts.ts). */
   maker: AccountMaker
 }
@@ -53,5 +55,5 @@ async function coreOn(t: Teardown, database: DatabaseHandle, overrides: Record<s
   })
   const core = createCore(config, database, kv, config.KEY_ENCRYPTION_SECRET!)
   await core.signingKeys.ensureActiveKey()
-  return { core, kv, maker: { core, stores: { database } } }
+  return { core, kv, database, maker: { core, stores: { database } } }
 }

@@ -1,10 +1,15 @@
 import type { Database } from '../../stores/database.js'
 import type { PasskeyRecords } from '../../stores/passkey-records.js'
-import type { SecondFactorRecords } from '../../stores/second-factor-records.js'
+import type { ActiveFactorKinds, SecondFactorRecords } from '../../stores/second-factor-records.js'
 import { byActor, type Actor } from '../admin/common.js'
 import { recordAudit } from '../audit.js'
 import type { PasskeyView } from './passkeys.js'
 import type { SecondFactorKind, TotpFactors } from './totp-factors.js'
+
+/** The factors a login must ask for, in the order every answer names them. */
+export function factorList(active: ActiveFactorKinds): SecondFactorKind[] {
+  return [...(active.totp ? ['totp' as const] : []), ...(active.passkey ? ['passkey' as const] : [])]
+}
 
 export interface DescribedFactors {
   factors: SecondFactorKind[]
@@ -26,8 +31,7 @@ export class AccountFactors {
   ) {}
 
   async activeFactors(accountId: string): Promise<SecondFactorKind[]> {
-    const active = await this.totpRecords.activeFactorKinds(accountId)
-    return [...(active.totp ? ['totp' as const] : []), ...(active.passkey ? ['passkey' as const] : [])]
+    return factorList(await this.totpRecords.activeFactorKinds(accountId))
   }
 
   async describe(accountId: string): Promise<DescribedFactors> {
