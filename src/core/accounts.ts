@@ -37,7 +37,7 @@ export class Accounts {
 
   /** Swaps the hash only if it is still `current`; false when the password changed meanwhile. */
   replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
-    return this.records.replacePasswordHashIfUnchanged(accountId, current, replacement)
+    return this.records.replacePasswordHash(accountId, current, replacement)
   }
 }
 

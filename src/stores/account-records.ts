@@ -1,6 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js'
 import type { Database } from './database.js'
-import type { PreparedQueries } from './prepared-queries.js'
+import { statementsOf, type PreparedQueries, type SqlTarget } from './prepared-queries.js'
 import { activeFactorColumns, type ActiveFactorKinds } from './second-factor-records.js'
 import { utcTimestamp } from './sql-time.js'
 
@@ -55,6 +55,10 @@ export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.p
   ) ORDER BY ar.assigned_at, r.name) FILTER (WHERE r.id IS NOT NULL), '[]'::json) AS roles`
 
 export const ACCOUNT_ROLE_JOINS = Prisma.sql`LEFT JOIN account_roles ar ON ar.account_id = a.id LEFT JOIN roles r ON r.id = ar.role_id`
+
+const replaceHashStatement = (accountId: string, current: string, replacement: string) => Prisma.sql`
+  UPDATE accounts SET password_hash = ${replacement}, updated_at = ${utcTimestamp(new Date())}
+  WHERE id = ${accountId}::uuid AND password_hash = ${current}`
 
 export function toAccountView(row: AccountRow): AccountView {
   return {
@@ -131,10 +135,10 @@ export class AccountRecords {
     return !!(await this.db.account.findUnique({ where: { id }, select: { id: true } }))
   }
 
-  /** The account's status now, or null when it is gone. */
+  /** The account's status now, or null when it is gone. `id` must be a UUID. */
   async findStatus(id: string): Promise<AccountView['status'] | null> {
-    const current = await this.db.account.findUnique({ where: { id }, select: { status: true } })
-    return current?.status ?? null
+    const [row] = await this.prepared.query<{ status: AccountView['status'] }>(Prisma.sql`SELECT status::text AS status FROM accounts WHERE id = ${id}::uuid`)
+    return row?.status ?? null
   }
 
   /** Whether the account holds the named role now. */
@@ -145,10 +149,17 @@ export class AccountRecords {
     return !!held
   }
 
-  /** Swaps the hash only if it is still `current`; false when the password changed meanwhile. */
-  async replacePasswordHashIfUnchanged(accountId: string, current: string, replacement: string): Promise<boolean> {
-    const { count } = await this.db.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
-    return count === 1
+  /**
+   * Swaps the hash only if it is still `current`; false when the password changed meanwhile. A
+   * login's upgrade to new argon2 parameters, on the prepared statements. `accountId` must be a UUID.
+   */
+  async replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
+    return (await this.prepared.execute(replaceHashStatement(accountId, current, replacement))) === 1
+  }
+
+  /** replacePasswordHash in the caller's transaction. */
+  async replacePasswordHashIn(tx: SqlTarget, accountId: string, current: string, replacement: string): Promise<boolean> {
+    return (await statementsOf(tx).execute(replaceHashStatement(accountId, current, replacement))) === 1
   }
 
   /**
@@ -162,12 +173,6 @@ export class AccountRecords {
         name = CASE WHEN email_verified_at IS NULL THEN NULL ELSE name END
       WHERE id = ${id}::uuid AND status = 'active' RETURNING email`
     return row?.email ?? null
-  }
-
-  /** Swaps the hash in `tx` only if it is still `current`; false when the password changed meanwhile. */
-  async replacePasswordHashIn(tx: Tx, accountId: string, current: string, replacement: string): Promise<boolean> {
-    const { count } = await tx.account.updateMany({ where: { id: accountId, passwordHash: current }, data: { passwordHash: replacement } })
-    return count === 1
   }
 
   /** Marks the email verified and returns it; null when it already was (or the account is gone). */

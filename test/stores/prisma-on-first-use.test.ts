@@ -1,5 +1,8 @@
+import { hash } from '@node-rs/argon2'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { InvalidCredentials } from '../../src/core/errors.js'
+import { ARGON2ID } from '../../src/core/passwords.js'
 import { passwordResetMail } from '../../src/mail/messages.js'
 import { bearer, createAccount, nativeLogin } from '../helpers/accounts.js'
 import { loginAdmin } from '../helpers/admin.js'
@@ -24,6 +27,11 @@ const setup = await buildApp(env.config)
 const account = await createAccount(setup, { roles: ['member', 'editor'] })
 const wrongPassword = await createAccount(setup)
 const consenter = await createAccount(setup)
+// Its hash made with other argon2 parameters than the service's: its next login upgrades it.
+const upgrading = await createAccount(setup)
+await setup.stores.database.prisma.account.update({
+  where: { id: upgrading.id }, data: { passwordHash: await hash(upgrading.password, { algorithm: ARGON2ID, memoryCost: 512, timeCost: 1, parallelism: 1 }) },
+})
 const admin = await loginAdmin(setup)
 const spa = await registerClient(setup, admin, {
   client_name: 'Notes SPA', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
@@ -72,6 +80,13 @@ t.test('an instance serving the common requests and its own background work neve
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { ...json, ...bearer(token) }, payload: {} })).statusCode, 200)
   const again = await nativeLogin(app, account)
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: { ...json, ...bearer(again.token) }, payload: { all: true } })).statusCode, 200)
+
+  // A login that upgrades its hash to today's argon2 parameters; a session that cannot start because
+  // the password changed after it was checked (the answer then depends on the account's status).
+  t.equal((await nativeLogin(app, upgrading)).user.role, upgrading.roles[0])
+  const { account: upgraded } = (await app.core.accounts.findForLogin(upgrading.email.toLowerCase()))!
+  t.notOk(app.core.passwords.needsRehash(upgraded.passwordHash), 'the hash was upgraded')
+  await t.rejects(app.core.sessions.start({ ...upgraded, passwordHash: 'not-the-hash-now' }, upgraded.roles[0]!, { clientId: 'latchkey' }), InvalidCredentials)
 
   // OpenID Connect: a login at the hosted page with a role chosen, the code redeemed, the refresh token revoked, then
   // single sign-on for a second code and a logout at the end-session endpoint.
