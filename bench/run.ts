@@ -104,11 +104,13 @@ async function main() {
     const result = await load({ duration: SECONDS, ...scenario }, () => (before = sampleCpu(pid)))
     results[scenario.name] = { ...result, ...(measureServer ? { rssMb: peakRssMb(pid), cpu: cpuPerRequest(before, sampleCpu(pid), result.total) } : {}) }
   }
-  await run({ name: 'fastify hello', url: hello, path: '/hello', connections: 32 }, false)
-  await run({ name: 'fastify static', url: hello, path: '/static', connections: 32 }, false)
   await run({ name: 'login', url: base, path: '/api/v1/auth/login', method: 'POST', headers: json, bodies: loginBodies, connections: 16 }, true, LONG_WARMUP_SECONDS)
   await run({ name: 'refresh', url: base, path: '/api/v1/auth/refresh', method: 'POST', headers: json, chain: { tokens: sessions.map((s) => s.data.refresh_token), format: 'native' }, connections: 32 })
+  // Each Fastify route just before the flows measured against it: the machine's speed drifts by
+  // 10-20% over the minutes of a run, and a ratio of two rates taken minutes apart carries that drift.
+  await run({ name: 'fastify hello', url: hello, path: '/hello', connections: 32 }, false)
   await run({ name: 'me', url: base, path: '/api/v1/auth/me', bearers: sessions.slice(0, 16).map((s) => s.data.token), connections: 32 })
+  await run({ name: 'fastify static', url: hello, path: '/static', connections: 32 }, false)
   await run({ name: 'jwks', url: base, path: '/.well-known/jwks.json', connections: 32 })
   await run({ name: 'jwks 304', url: base, path: '/.well-known/jwks.json', headers: { 'if-none-match': etag }, connections: 32 })
   // Whole logins, each a handful of requests: requestsPerSecond is logins per second, latency per login.
