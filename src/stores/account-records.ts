@@ -56,10 +56,6 @@ export const ACCOUNT_COLUMNS = Prisma.sql`a.id::text AS id, a.email, a.name, a.p
 
 export const ACCOUNT_ROLE_JOINS = Prisma.sql`LEFT JOIN account_roles ar ON ar.account_id = a.id LEFT JOIN roles r ON r.id = ar.role_id`
 
-const replaceHashStatement = (accountId: string, current: string, replacement: string) => Prisma.sql`
-  UPDATE accounts SET password_hash = ${replacement}, updated_at = ${utcTimestamp(new Date())}
-  WHERE id = ${accountId}::uuid AND password_hash = ${current}`
-
 export function toAccountView(row: AccountRow): AccountView {
   return {
     id: row.id,
@@ -153,13 +149,16 @@ export class AccountRecords {
    * Swaps the hash only if it is still `current`; false when the password changed meanwhile. A
    * login's upgrade to new argon2 parameters, on the prepared statements. `accountId` must be a UUID.
    */
-  async replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
-    return (await this.prepared.execute(replaceHashStatement(accountId, current, replacement))) === 1
+  replacePasswordHash(accountId: string, current: string, replacement: string): Promise<boolean> {
+    return this.replacePasswordHashIn(this.prepared, accountId, current, replacement)
   }
 
   /** replacePasswordHash in the caller's transaction. */
   async replacePasswordHashIn(tx: SqlTarget, accountId: string, current: string, replacement: string): Promise<boolean> {
-    return (await statementsOf(tx).execute(replaceHashStatement(accountId, current, replacement))) === 1
+    const changed = await statementsOf(tx).execute(Prisma.sql`
+      UPDATE accounts SET password_hash = ${replacement}, updated_at = ${utcTimestamp(new Date())}
+      WHERE id = ${accountId}::uuid AND password_hash = ${current}`)
+    return changed === 1
   }
 
   /**

@@ -25,7 +25,6 @@ type Tx = SqlStatements
 const PRUNING_LOCK = 7461727
 const SCHEDULE_ROW = 1
 
-
 /**
  * Deletes the rows that `search` finds (it selects their ctid) by their place in the table. Not
  * `WHERE id IN (search)`: on a large table the planner answered that with a hash join over every row
