@@ -53,6 +53,13 @@ t.test('bounded: the oldest entry goes first; each token has its own entry', asy
   t.same(await Promise.all(['t2', 't3', 't4'].map(async (name) => (await cache.get(jws(name), publishedA))?.sub)), ['t2', 't3', 't4'])
   t.equal(await cache.get(`${jws('t2')}x`, publishedA), undefined, 'a token that merely starts like another is not it')
   t.equal(await cache.get(jws('t2').slice(0, -1), publishedA), undefined)
+  // Entries are found by the end of the signature; each still serves only its own token.
+  const signature = 's'.repeat(86)
+  const issued = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('issued').toString('base64url')}.${signature}`
+  const forged = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('forged').toString('base64url')}.${signature}`
+  cache.set(issued, claims(0, exp, 'issued'), keyA)
+  t.equal(await cache.get(forged, publishedA), undefined, 'a token that only ends like another is not it')
+  t.equal((await cache.get(issued, publishedA))?.sub, 'issued', 'and the one it ends like is still served')
 })
 
 t.test('what is kept: frozen claims, and only tokens in compact form of a sane length', async (t) => {
