@@ -2,6 +2,15 @@ import type { KeyValueStore } from '../stores/key-value-store.js'
 import type { RevocationRecords } from '../stores/revocation-records.js'
 import type { KeyGroups } from './key-groups.js'
 
+/**
+ * The keys one check reads, in one round trip: the markers that its groups' revocations are intact
+ * (the first `markers` of them), then the entries checked, then what the caller reads with them.
+ */
+export interface CheckReads {
+  readonly keys: readonly string[]
+  readonly markers: number
+}
+
 /** What a revocation check needs of an access token's claims. */
 export interface RevocableToken {
   jti: string
@@ -143,14 +152,14 @@ export class Revocations {
 
   async isSessionRevoked(session: { id: string; accountId: string }): Promise<boolean> {
     const group = this.groups.of(session.accountId)
-    const [revoked] = await this.read([group], [Revocations.sessionKey(group, session.id)])
+    const [revoked] = await this.read(withMarkers([group], [Revocations.sessionKey(group, session.id)]))
     return revoked !== null
   }
 
   /** Whether a token that belongs to no session (a client's own) was revoked by its jti. */
   async isTokenRevoked(jti: string): Promise<boolean> {
     const group = this.groups.of(jti)
-    const [entry] = await this.read([group], [Revocations.tokenKey(group, jti)])
+    const [entry] = await this.read(withMarkers([group], [Revocations.tokenKey(group, jti)]))
     return entry !== null && entry !== undefined
   }
 
@@ -164,28 +173,37 @@ export class Revocations {
    * the same round trip. `ignoreOwnEntry` leaves the token's own entry to the caller (the exchange,
    * which asks Postgres whether it was exchanged or revoked).
    */
-  async check(token: RevocableToken, alsoRead: string[] = [], { ignoreOwnEntry = false } = {}): Promise<{ revoked: boolean; values: (string | null)[] }> {
+  check(token: RevocableToken, alsoRead: string[] = [], options: { ignoreOwnEntry?: boolean } = {}): Promise<{ revoked: boolean; values: (string | null)[] }> {
+    return this.checkReading(token, this.readsFor(token, alsoRead), options)
+  }
+
+  /** What check() reads for this token: a caller that checks one token often may keep it. */
+  readsFor(token: RevocableToken, alsoRead: string[] = []): CheckReads {
     const account = this.groups.of(token.sub)
     const own = this.groups.of(token.jti)
-    const [ownEntry, session, role, ...values] = await this.read([account, own], [
+    return withMarkers([account, own], [
       Revocations.tokenKey(own, token.jti), Revocations.sessionKey(account, token.sid), Revocations.roleKey(account, token.sub, token.role), ...alsoRead,
     ])
+  }
+
+  /** check(), with what readsFor() gave for this token. */
+  async checkReading(token: RevocableToken, reads: CheckReads, { ignoreOwnEntry = false } = {}): Promise<{ revoked: boolean; values: (string | null)[] }> {
+    const [ownEntry, session, role, ...values] = await this.read(reads)
     // iat has whole seconds: a token issued in the second of a removal is refused with it.
     const roleRevoked = role !== null && token.iat * 1000 <= Number(role)
     return { revoked: (!ignoreOwnEntry && ownEntry !== null) || session !== null || roleRevoked, values }
   }
 
   /**
-   * The values of `keys`, read with the markers of their groups; restored first if the store lost
-   * its data, or reported that it may have dropped writes since the last restore.
+   * The values of the keys after the markers, read with them; restored first if the store lost its
+   * data, or reported that it may have dropped writes since the last restore.
    */
-  private async read(groups: string[], keys: string[]): Promise<(string | null)[]> {
-    const markers = [...new Set(groups)].map(Revocations.intactMarker)
-    const values = await this.kv.getManyViewed([...markers, ...keys])
-    const intact = values.slice(0, markers.length).every((marker) => marker !== null)
-    if (intact && this.restoredLosses === this.reportedLosses) return values.slice(markers.length)
+  private async read({ keys, markers }: CheckReads): Promise<(string | null)[]> {
+    const values = await this.kv.getManyViewed(keys)
+    const intact = values.slice(0, markers).every((marker) => marker !== null)
+    if (intact && this.restoredLosses === this.reportedLosses) return values.slice(markers)
     await this.restore()
-    return this.kv.getMany(keys)
+    return this.kv.getMany(keys.slice(markers))
   }
 
   /**
@@ -223,4 +241,10 @@ export class Revocations {
     const stamp = new Date().toISOString()
     await Promise.all(this.groups.all().map((group) => this.kv.set(Revocations.intactMarker(group), stamp, 7 * 86_400_000)))
   }
+}
+
+/** `keys`, after the intact markers of their groups (each group once). */
+function withMarkers(groups: string[], keys: string[]): CheckReads {
+  const markers = [...new Set(groups)].map(Revocations.intactMarker)
+  return { keys: [...markers, ...keys], markers: markers.length }
 }

@@ -12,12 +12,12 @@ export interface KeyValueStore {
   readonly clustered: boolean
   get(key: string): Promise<string | null>
   /** Several values in one round trip, in the order of the keys; null where a key does not exist. */
-  getMany(keys: string[]): Promise<(string | null)[]>
+  getMany(keys: readonly string[]): Promise<(string | null)[]>
   /**
    * getMany for the keys a bearer check reads (revocations, their markers, profile stamps): Redis
    * may answer from a per-instance view that sees every write within 100 ms (src/stores/tracked-view.ts).
    */
-  getManyViewed(keys: string[]): Promise<(string | null)[]>
+  getManyViewed(keys: readonly string[]): Promise<(string | null)[]>
   set(key: string, value: string, ttlMs: number): Promise<void>
   /** Sets only when the key does not exist; true when this call set it. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>

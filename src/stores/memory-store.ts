@@ -43,11 +43,11 @@ export class MemoryStore implements KeyValueStore {
   }
 
   /** The store is this process's memory: nothing to keep a view of. */
-  getManyViewed(keys: string[]) {
+  getManyViewed(keys: readonly string[]) {
     return this.getMany(keys)
   }
 
-  async getMany(keys: string[]) {
+  async getMany(keys: readonly string[]) {
     return keys.map((key) => this.live(key)?.value ?? null)
   }
 

@@ -196,7 +196,7 @@ export class RedisStore implements KeyValueStore {
    * one; a single group on one server. Latchkey's keys that are read together carry one hash tag
    * (src/core/key-groups.ts), so they make one group there too.
    */
-  private bySlot(keys: string[]): number[][] {
+  private bySlot(keys: readonly string[]): number[][] {
     if (keys.length === 0) return []
     if (!this.clustered) return [keys.map((_, index) => index)]
     const slots = new Map<number, number[]>()
@@ -213,7 +213,7 @@ export class RedisStore implements KeyValueStore {
     return this.client.get(key).catch(throwRedisFailure)
   }
 
-  async getMany(keys: string[]) {
+  async getMany(keys: readonly string[]) {
     const values = new Array<string | null>(keys.length)
     await Promise.all(this.bySlot(keys).map(async (group) => {
       const read = await this.client.mget(...group.map((i) => keys[i]!)).catch(throwRedisFailure)
@@ -226,7 +226,7 @@ export class RedisStore implements KeyValueStore {
    * getMany, answered from the view when it is current and holds every key (they must be under its
    * prefixes), and remembered in it when read from Redis.
    */
-  async getManyViewed(keys: string[]) {
+  async getManyViewed(keys: readonly string[]) {
     const view = this.view
     if (!view) return this.getMany(keys)
     const held = view.lookup(keys)

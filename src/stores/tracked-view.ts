@@ -27,7 +27,7 @@ export interface TrackedViewOptions {
 
 /** A read from Redis in flight: an invalidation of one of its keys meanwhile keeps its value out. */
 export interface ViewRead {
-  keys: string[]
+  keys: readonly string[]
   startedCurrent: boolean
   epoch: number
   dirty: Set<string>
@@ -77,7 +77,7 @@ export class TrackedView {
   }
 
   /** The values of all `keys` if the view is current and holds every one of them (absent ones too). */
-  lookup(keys: string[]): (string | null)[] | undefined {
+  lookup(keys: readonly string[]): (string | null)[] | undefined {
     this.askedAt = this.now()
     if (!this.isCurrent()) return undefined
     const values: (string | null)[] = []
@@ -90,7 +90,7 @@ export class TrackedView {
     return values
   }
 
-  beginRead(keys: string[]): ViewRead {
+  beginRead(keys: readonly string[]): ViewRead {
     this.fromStore++
     const read: ViewRead = { keys, startedCurrent: this.isCurrent(), epoch: this.epoch, dirty: new Set() }
     for (const key of keys) {
