@@ -55,15 +55,15 @@ import { Registration } from './self-service/registration.js'
 
 const DAY_MS = 86_400_000
 
-/** The identity core, wired from the configuration and the two stores. No HTTP in here. */
 /**
  * The profile change stamps read with a request's bearer check, on that request's copy of the
  * claims, for the profile read that may follow. A property, not a WeakMap beside the claims: an
- * entry added to a WeakMap on every request cost a bearer check a third of its time.
+ * entry added to a WeakMap on every request cost a bearer check a quarter of its time.
  */
 const STAMPS_READ = Symbol('profile stamps read with the bearer check')
 type CheckedClaims = AccessTokenClaims & { [STAMPS_READ]?: (string | null)[] }
 
+/** The identity core, wired from the configuration and the two stores. No HTTP in here. */
 export function createCore(config: Config, database: Pick<DatabaseHandle, 'prisma' | 'prepared'>, kv: KeyValueStore, keyEncryptionSecret: string) {
   const db = database.prisma
   const accessTtlMs = config.ACCESS_TOKEN_TTL * 1000

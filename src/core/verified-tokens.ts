@@ -32,8 +32,8 @@ const keyOf = (token: string) => token.slice(-KEY_LENGTH)
  * before costs one map lookup and one comparison. fast-jwt's own cache keys each token by a SHA-256
  * computed on every call, which made its hits cost a bearer check more than the rest of it. An entry
  * is found by the end of its token's signature and served only to a token equal to its own, so two
- * tokens never share one; one that merely ends like another (a forgery) is verified in full, and a
- * signature's end is never shared by two tokens that pass verification.
+ * tokens never share one. One that merely ends like another (a forgery) is verified in full; two
+ * tokens that both pass verification do not share the last 256 bits of their signatures.
  *
  * An entry is served only while the token is valid as the verifier checked it (from `nbf`, until
  * `exp`, each with the clock tolerance), for at most `ttlMs`, and while the key that verified it is
