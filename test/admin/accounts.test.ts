@@ -127,6 +127,12 @@ t.test('update the name and phone', async (t) => {
   t.match(await lastEvent('admin.account_updated', account.id), { actorId: admin.account.id, data: { fields: ['name', 'phone'] } })
   t.equal((await call('PATCH', `/accounts/${account.id}`, {})).statusCode, 422, 'something to change is required')
   t.equal((await call('PATCH', `/accounts/${crypto.randomUUID()}`, { name: 'x' })).statusCode, 404)
+  // A name operators read back in lists may not hold line breaks or bidirectional controls.
+  for (const name of ['two\nlines', 'Ada\u202Enimda', 'Ada\u2067x\u2069']) {
+    t.equal((await call('PATCH', `/accounts/${account.id}`, { name })).statusCode, 422, JSON.stringify(name))
+    t.equal((await call('POST', '/accounts', { email: uniqueEmail(), password: 'first-password', name, roles: ['member'] })).statusCode, 422, JSON.stringify(name))
+  }
+  t.equal((await call('PATCH', `/accounts/${account.id}`, { name: 'שלום עולם' })).statusCode, 200, 'right-to-left letters are names like any other')
 })
 
 t.test('disabling an account rejects its live access token at once, and enabling lets it log in again', async (t) => {

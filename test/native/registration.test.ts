@@ -143,8 +143,9 @@ t.test('a sign-up for a disabled account mails nothing', async (t) => {
   t.notOk(await db.mailOutbox.findFirst({ where: { recipient: owner.email } }), 'no mail queued for it')
 })
 
-t.test('a name with a line break or another control character is refused', async (t) => {
-  for (const name of ['Eve\nBcc: victim@example.com', 'Eve\r\nX', 'Eve\u0007', 'Eve\u0085']) {
+t.test('a name with a line break, another control character or a bidirectional control is refused', async (t) => {
+  // The bidirectional controls would show operators another name than the one stored ("Trojan Source").
+  for (const name of ['Eve\nBcc: victim@example.com', 'Eve\r\nX', 'Eve\u0007', 'Eve\u0085', 'Eve\u202Enimda', 'Eve\u2066x\u2069', 'Eve\u200F']) {
     const response = await post('/register', { email: newEmail(), password: 'a long passphrase here', name })
     t.equal(response.statusCode, 422, JSON.stringify(name))
     t.match(response.json(), { code: 'VALIDATION_ERROR', errors: { name: [String] } })

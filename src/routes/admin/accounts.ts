@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { AdminAccountView } from '../../core/admin/accounts.js'
+import { NAME_PATTERN } from '../../core/display-names.js'
 import {
   Done, NullableString, Ok, PageQuery, Paged, Timestamp, actorOf, bodyErrors, commonErrors, conflict, iso, notFound, pageOf, paged, documented,
 } from './schemas.js'
@@ -10,7 +11,7 @@ const NewPassword = Type.String({
   minLength: 8, maxLength: 1024,
   description: 'At least PASSWORD_MIN_LENGTH characters (8 by default), not a commonly used password (422 otherwise); stored only as an argon2id hash',
 })
-const Name = Type.Union([Type.String({ maxLength: 200 }), Type.Null()])
+const Name = Type.Union([Type.String({ maxLength: 200, pattern: NAME_PATTERN, description: 'No control, line-break or bidirectional formatting characters' }), Type.Null()])
 const Phone = Type.Union([Type.String({ maxLength: 50 }), Type.Null()])
 const RoleNames = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
   minItems: 1, maxItems: 50, description: 'Existing role names; the first is the default role at login',

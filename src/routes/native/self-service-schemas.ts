@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { NAME_PATTERN } from '../../core/display-names.js'
 import { RETRY_AFTER, security } from '../../http/openapi.js'
 import { nativeError, nativeErrors } from './envelope.js'
 
@@ -90,8 +91,8 @@ export const register = {
   body: Type.Object({
     email: Email,
     password: NewPassword('The password'),
-    // No control characters (line breaks above all) nor line or paragraph separators.
-    name: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\p{Cc}\\u2028\\u2029]*$', description: 'The name to show: no line breaks or other control characters' })),
+    // Anyone can register, and operators read the name in their lists: see REFUSED_IN_NAMES.
+    name: Type.Optional(Type.String({ maxLength: 200, pattern: NAME_PATTERN, description: 'The name to show: no control, line-break or bidirectional formatting characters' })),
   }, { examples: [{ email: 'grace@example.com', password: 'a long passphrase of mine', name: 'Grace' }] }),
   response: {
     202: Done(REGISTER_MESSAGE),
