@@ -58,11 +58,12 @@ t.test('grant-operator makes an existing application account an operator, for th
 
 // The commands below run in parallel, as an operator's separate invocations may.
 t.test('create-admin refuses a missing, short or common password and a missing email; help lists the commands', async (t) => {
-  const [empty, short, common, noEmail, help] = await Promise.all([
+  const [empty, short, common, noEmail, bidiName, help] = await Promise.all([
     cli(['create-admin', 'nobody@example.com']),
     cli(['create-admin', 'nobody@example.com'], 'short\n'),
     cli(['create-admin', 'nobody@example.com'], 'Trustno1\n'),
     cli(['create-admin']),
+    cli(['create-admin', 'nobody@example.com', 'Ada\u202Enimda'], 'a long passphrase here\n'),
     cli(['help']),
   ])
   t.equal(empty.code, 1)
@@ -73,6 +74,8 @@ t.test('create-admin refuses a missing, short or common password and a missing e
   t.match(common.stderr, /too common/)
   t.equal(noEmail.code, 1)
   t.match(noEmail.stderr, /needs an email/)
+  t.equal(bidiName.code, 1, 'the name rule of the admin API and sign-up')
+  t.match(bidiName.stderr, /bidirectional/)
   t.equal(await db.account.count({ where: { email: 'nobody@example.com' } }), 0)
   t.equal(help.code, 0)
   t.match(help.stdout, /create-admin <email>/)
