@@ -3,7 +3,7 @@ import { normalizeEmail } from '../core/emails.js'
 import { recordAudit } from '../core/audit.js'
 import { CLI_ACTOR } from '../core/admin/common.js'
 import type { ClientMetadataInput } from '../core/client-metadata.js'
-import { NAME_PATTERN } from '../core/display-names.js'
+import { holdsRefusedCharacter } from '../core/display-names.js'
 import { OPERATOR_ROLE } from '../core/operators.js'
 import { runCommand, withCore, type CliIo } from './context.js'
 import { readSecret } from './read-secret.js'
@@ -31,8 +31,6 @@ Commands:
                            their refresh tokens, expired authorization codes, ended browser
                            sessions, expired revocations, audit events and login addresses past
                            their retention); prints how many rows of each kind`
-
-const ACCOUNT_NAME = new RegExp(NAME_PATTERN, 'u')
 
 /** The JSON of --metadata, as an object with a client_name; a clear error otherwise. */
 function parseMetadata(json: string | undefined): ClientMetadataInput {
@@ -95,7 +93,7 @@ export function latchkeyCli([command, ...args]: string[], io: CliIo): Promise<nu
         if (!email) throw new Error('create-admin needs an email')
         const name = words.join(' ').trim() || null
         // The rule of the admin API and sign-up (src/core/display-names.ts), checked before asking for the password.
-        if (name !== null && !ACCOUNT_NAME.test(name)) throw new Error('The name may not hold control, line-break or bidirectional formatting characters')
+        if (name !== null && holdsRefusedCharacter(name)) throw new Error('The name may not hold control, line-break or bidirectional formatting characters')
         const password = await readSecret(`Password for ${email}: `, io)
         const account = await withCore(io, async (core) => {
           // The rules of every other way a password is set (src/core/password-policy.ts).

@@ -1,4 +1,4 @@
-import { REFUSED_IN_NAMES } from './display-names.js'
+import { holdsRefusedCharacter } from './display-names.js'
 import { ClientMetadataRefused } from './errors.js'
 
 // OAuth client metadata under RFC 7591's names, checked as the OAuth security BCP (RFC 9700) and
@@ -51,8 +51,6 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 // RFC 8252 §7.1: a private-use scheme is a reverse domain name the app's owner controls.
 const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/
 const CONTROL = /[\p{Cc}\u2028\u2029]/u
-// Shown to people on the consent page: nothing that would make it read as another name.
-const REFUSED_IN_NAME = new RegExp(`[${REFUSED_IN_NAMES}]`, 'u')
 const MAX_URIS = 20
 
 /** Checks and completes the metadata; every problem is reported, by field, in one ClientMetadataRefused. */
@@ -61,7 +59,8 @@ export function checkClientMetadata(input: ClientMetadataInput): ClientMetadata 
   const problem = (field: string, message: string) => (errors[field] ??= []).push(message)
 
   const name = input.client_name.trim()
-  if (name === '' || name.length > 200 || REFUSED_IN_NAME.test(name)) {
+  // Shown to people on the consent page: nothing that would make it read as another name.
+  if (name === '' || name.length > 200 || holdsRefusedCharacter(name)) {
     problem('client_name', 'The client_name must be 1 to 200 characters, without control characters, line breaks or bidirectional formatting characters.')
   }
 
