@@ -7,12 +7,12 @@ import { Prisma } from '../generated/prisma/client.js'
 /**
  * SQLSTATEs of a server that cannot serve now: class 08 (connection exception; what PgBouncer answers
  * when it has no server connection to give), class 53 (insufficient resources: too many connections,
- * out of memory, disk full), 57P01-57P03 (the connection ended by an operator or a shutdown, or by
- * the crash of another backend; no connections taken yet or any more), and a deadlock (40P01), which
- * a retry gets past.
+ * out of memory, disk full), 57014 (a statement cancelled at its deadline, waiting on a lock or a busy
+ * server), 57P01-57P03 (the connection ended by an operator or a shutdown, or by the crash of another
+ * backend; no connections taken yet or any more), and a deadlock (40P01), which a retry gets past.
  */
 export function isOutageSqlState(code: string): boolean {
-  return /^(08|53)[0-9A-Z]{3}$/.test(code) || ['57P01', '57P02', '57P03', '40P01'].includes(code)
+  return /^(08|53)[0-9A-Z]{3}$/.test(code) || ['57014', '57P01', '57P02', '57P03', '40P01'].includes(code)
 }
 
 // Node's codes for a connection that could not be made or was lost (refused, reset, timed out, a
@@ -22,15 +22,29 @@ const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'
 // What @prisma/adapter-pg calls a socket failure it has mapped (the original code is then dropped).
 const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout'])
 
+// pg's own for a query that got no answer within query_timeout: the server stopped answering
+// (frozen, or cut off without a reset), and the connection cannot be trusted with another query.
+const QUERY_READ_TIMEOUT = 'Query read timeout'
+
 // pg and pg-pool raise these as plain Errors with no code: a socket that closed without a word from
-// the server (a killed backend, a cut network), a connect that took longer than
-// connectionTimeoutMillis (a server that accepts but does not answer), and a pool whose connections
-// all stayed busy that long. Their messages are all there is to know them by.
+// the server (a killed backend, a cut network), a query on a connection lost that way (a pool can
+// hand one out when it is lost just as it was made ready), a connect that took longer than
+// connectionTimeoutMillis (a server that accepts but does not answer), a pool whose connections
+// all stayed busy that long, and the unanswered query above. Their messages are all there is to
+// know them by.
 const PG_CONNECTION_FAILURES = new Set([
   'Connection terminated unexpectedly',
+  'Client has encountered a connection error and is not queryable',
   'Connection terminated due to connection timeout',
   'timeout exceeded when trying to connect',
+  QUERY_READ_TIMEOUT,
 ])
+
+/** True when pg gave up waiting for the server's answer to a query (query_timeout). */
+export function isUnansweredQuery(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as ErrorFields
+  return code === undefined && message === QUERY_READ_TIMEOUT
+}
 
 interface ErrorFields {
   name?: unknown

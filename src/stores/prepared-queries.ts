@@ -3,7 +3,7 @@ import pg from 'pg'
 import type { PGlite } from '@electric-sql/pglite'
 import { Prisma } from '../generated/prisma/client.js'
 import { StoreUnavailable } from '../core/errors.js'
-import { isPostgresOutage } from './postgres-outages.js'
+import { isPostgresOutage, isUnansweredQuery } from './postgres-outages.js'
 
 /**
  * The hot paths' SQL (login, refresh, profile reads), and everything else an instance does often
@@ -23,10 +23,10 @@ export interface PreparedQueries extends SqlStatements {
   /**
    * Runs `work` in one transaction on one connection: committed when it resolves, rolled back when
    * it throws (its error comes out as it was thrown). On Postgres each statement in it has
-   * `timeoutMs` (default 5 s; Prisma gave a whole transaction 5 s) to finish, and so has the work
-   * between two statements: a statement that waits longer, on a lock or a busy server, is cancelled
-   * and fails as an outage (StoreUnavailable: a 503); a transaction left idle longer loses its
-   * connection, an outage too.
+   * `timeoutMs` (default: the statements' deadline, 5 s; Prisma gave a whole transaction 5 s) to
+   * finish, and so has the work between two statements: a statement that waits longer, on a lock or
+   * a busy server, is cancelled and fails as an outage (StoreUnavailable: a 503); a transaction left
+   * idle longer loses its connection, an outage too.
    */
   transaction<T>(work: (tx: SqlStatements) => Promise<T>, options?: { timeoutMs?: number }): Promise<T>
 }
@@ -77,6 +77,16 @@ export class PostgresQueryError extends Error {
 const TIMESTAMP = pg.types.builtins.TIMESTAMP
 // A statement cancelled at statement_timeout; a session ended at idle_in_transaction_session_timeout.
 const PAST_DEADLINE = new Set(['57014', '25P03'])
+/** How long a statement may take, outside a transaction and by default in one: see openPostgres. */
+export const STATEMENT_DEADLINE_MS = 5000
+/**
+ * How much longer than its deadline pg waits for a statement's answer: Postgres cancels a statement
+ * at the deadline and answers at once, so only a server that stopped answering is still silent then.
+ */
+export const ANSWER_GRACE_MS = 1000
+// pg reads a query's own query_timeout (lib/client.js); @types/pg leaves it out of QueryConfig.
+type TimedQuery = pg.QueryConfig & { query_timeout?: number }
+const timed = (query: TimedQuery): pg.QueryConfig => query
 // Prisma writes `timestamp` columns in UTC; pg and PGlite would read them in the local zone.
 const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
 
@@ -86,7 +96,7 @@ const utcTimestamp = (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
  * a named one lives on one server connection, and the pooler may send the next call elsewhere, where
  * it is unknown ("does not exist") or was already prepared by another client ("already exists").
  */
-export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): PreparedQueries {
+export function postgresPreparedQueries(pool: pg.Pool, { named = true, deadlineMs = STATEMENT_DEADLINE_MS } = {}): PreparedQueries {
   // One name per distinct text: a name must always stand for the same statement on a connection.
   const names = new Map<string, string>()
   const nameOf = (text: string) => {
@@ -100,10 +110,11 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
     oid === TIMESTAMP ? utcTimestamp : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)
   const types = { getTypeParser }
   const failure = (error: unknown) => isPostgresOutage(error) ? new StoreUnavailable('postgres', error) : new PostgresQueryError(error)
-  const on = (runner: pg.Pool | pg.PoolClient, failed = failure): SqlStatements => {
+  // Outside a transaction, the pool's own query_timeout (database.ts) applies.
+  const on = (runner: pg.Pool | pg.PoolClient, failed = failure, answerTimeoutMs?: number): SqlStatements => {
     const run = async (sql: Prisma.Sql) => {
       try {
-        return await runner.query({ name: nameOf(sql.text), text: sql.text, values: sql.values, types })
+        return await runner.query(timed({ name: nameOf(sql.text), text: sql.text, values: sql.values, types, query_timeout: answerTimeoutMs }))
       } catch (error) {
         throw failed(error)
       }
@@ -115,7 +126,7 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
   }
   return {
     ...on(pool),
-    async transaction(work, { timeoutMs = 5000 } = {}) {
+    async transaction(work, { timeoutMs = deadlineMs } = {}) {
       // Postgres takes whole milliseconds up to 2^31 - 1; 0 would turn the deadline off.
       if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2 ** 31 - 1) throw new RangeError(`timeoutMs: ${timeoutMs}`)
       const client = await pool.connect().catch((error: unknown) => {
@@ -127,10 +138,15 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
       // while it is idle); unheard, that event would end the process.
       const lost = (error: Error) => (broken = new StoreUnavailable('postgres', error))
       client.on('error', lost)
-      // Past a deadline (SET LOCAL below), or on a connection lost meanwhile: an outage.
-      const failureInTransaction = (error: unknown) => broken || PAST_DEADLINE.has(String((error as { code?: unknown } | null)?.code))
-        ? new StoreUnavailable('postgres', error) : failure(error)
-      const control = (statement: string) => client.query(statement).catch((error: unknown) => {
+      // Past a deadline (SET LOCAL below), or on a connection lost meanwhile: an outage. A statement
+      // the server never answered leaves the connection mid-statement: it is closed, not rolled back.
+      const failureInTransaction = (error: unknown) => {
+        if (isUnansweredQuery(error)) broken ??= new StoreUnavailable('postgres', error)
+        return broken || PAST_DEADLINE.has(String((error as { code?: unknown } | null)?.code))
+          ? new StoreUnavailable('postgres', error) : failure(error)
+      }
+      const answerTimeoutMs = timeoutMs + ANSWER_GRACE_MS
+      const control = (statement: string) => client.query(timed({ text: statement, query_timeout: answerTimeoutMs })).catch((error: unknown) => {
         const failed = failureInTransaction(error)
         if (failed instanceof StoreUnavailable) broken = failed
         throw failed
@@ -145,9 +161,9 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true } = {}): P
           })
         let result
         try {
-          result = await work(on(client, failureInTransaction))
+          result = await work(on(client, failureInTransaction, answerTimeoutMs))
         } catch (error) {
-          await control('ROLLBACK').catch(() => undefined)
+          if (!broken) await control('ROLLBACK').catch(() => undefined)
           throw error
         }
         await control('COMMIT')

@@ -16,12 +16,15 @@ t.test('logout and an uncached profile read while every pooled connection is hel
   const { token } = await nativeLogin(app, account)
   const reader = await nativeLogin(app, await createAccount(app))
   let holding = 0
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
   const holders = Array.from({ length: POOL_SIZE }, () => db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT 1`
     holding++
-    await tx.$queryRaw`SELECT pg_sleep(8)::text`
+    await released
   }, { maxWait: 20_000, timeout: 20_000 }))
   while (holding < POOL_SIZE) await new Promise((resolve) => setTimeout(resolve, 10))
-  // The holders keep their connections 8 s; a request gives up after Prisma's 2 s maxWait.
+  // The holders keep their connections until released; a request gives up after Prisma's 2 s maxWait.
 
   const logout = () => app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers: bearer(token) })
   const me = () => app.inject({ url: '/api/v1/auth/me', headers: bearer(reader.token) })
@@ -36,6 +39,7 @@ t.test('logout and an uncached profile read while every pooled connection is hel
   t.equal(unread.statusCode, 503, 'the profile read waited as long, and is an outage too')
   t.equal(unread.headers['retry-after'], '1')
 
+  release()
   await Promise.all(holders)
   // Failed cleanly: nothing half-done. (Had Redis taken the revocation before Postgres failed, the
   // token would be refused now, and the session would come back when that entry expired.)

@@ -126,6 +126,20 @@ t.test('a backend killed mid-query: its socket closes without a word from the se
   await untilAccepting()
 })
 
+t.test('a query on a connection already lost: pg\'s code-less "not queryable"', async (t) => {
+  // What a pool hands out when a connection is lost just as it was made ready for its first use.
+  const client = new pg.Client({ connectionString: server.url })
+  await client.connect()
+  const lost = new Promise((resolve) => client.once('error', resolve))
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+  await asAdmin(`SELECT pg_terminate_backend(${pid})`)
+  await lost
+  const error = await failureOf(client.query('SELECT 1'))
+  await client.end().catch(ignore)
+  t.match(error, { message: 'Client has encountered a connection error and is not queryable' })
+  assertOutage(t, error, 'pg')
+})
+
 t.test('a server shutting down refuses new connections: SQLSTATE 57P03', async (t) => {
   // A smart shutdown waits for the connected clients to leave; meanwhile it turns new ones away.
   const holder = new pg.Client({ connectionString: adminUrl })
@@ -200,6 +214,67 @@ t.test('a frozen server: the connect times out', async (t) => {
   t.match(viaPrisma, { message: 'Connection terminated due to connection timeout' })
   assertOutage(t, viaPrisma, 'Prisma')
   assertPreparedOutage(t, viaPrepared, 'prepared')
+})
+
+t.test('a server frozen with connections open: each query gives up at its deadline, and its connection goes', async (t) => {
+  const database = await openPostgres(server.url, undefined, { poolSize: 3, statementTimeoutMs: 300 })
+  t.teardown(() => database.close())
+  const backend = async () => (await database.prepared.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid FROM pg_sleep(0.1)`))[0]!.pid
+  await database.prisma.account.findFirst()
+  // Three at once hold the pool's three connections: each of the queries below finds one open.
+  const before = await Promise.all([backend(), backend(), backend()])
+  t.equal(new Set(before).size, 3, 'three connections open')
+  // Their backends stop (the postmaster runs on, so new connections are served).
+  const signal = (name: NodeJS.Signals) => before.forEach((pid) => {
+    try {
+      process.kill(pid, name)
+    } catch {
+      // Already gone: the client closed its connection.
+    }
+  })
+  signal('SIGSTOP')
+  t.teardown(() => signal('SIGCONT'))
+  const [viaPrisma, viaPrepared, inTransaction] = await Promise.all([
+    failureOf(database.prisma.account.findFirst()),
+    failureOf(database.prepared.query(Prisma.sql`SELECT 1`)),
+    failureOf(database.prepared.transaction((tx) => tx.query(Prisma.sql`SELECT 1`))),
+  ])
+  signal('SIGCONT')
+  t.match(viaPrisma, { message: /Query read timeout/ }, 'pg\'s code-less error, passed on by Prisma')
+  assertOutage(t, viaPrisma, 'Prisma')
+  t.match((viaPrepared as StoreUnavailable).cause, { message: 'Query read timeout' })
+  assertPreparedOutage(t, viaPrepared, 'prepared')
+  assertPreparedOutage(t, inTransaction, 'a transaction')
+  const after = await backend()
+  t.notOk(before.includes(after), 'a connection left waiting for an answer is not used again')
+})
+
+t.test('a lone statement waiting on a lock: Postgres cancels it at its deadline (57014), and it never applies', async (t) => {
+  const database = await openPostgres(server.url, undefined, { statementTimeoutMs: 300 })
+  t.teardown(() => database.close())
+  const role = await database.prisma.role.create({ data: { name: 'lone-lock' } })
+  const holder = new pg.Client({ connectionString: server.url })
+  await holder.connect()
+  t.teardown(() => holder.end())
+  await holder.query('BEGIN')
+  await holder.query('SELECT 1 FROM roles WHERE id = $1 FOR UPDATE', [role.id])
+  const [viaPrisma, viaPrepared] = await Promise.all([
+    failureOf(database.prisma.role.update({ where: { id: role.id }, data: { description: 'lone_lock_prisma' } })),
+    failureOf(database.prepared.execute(Prisma.sql`UPDATE roles SET description = 'lone_lock_prepared' WHERE id = ${role.id}::uuid`)),
+  ])
+  await holder.query('COMMIT')
+  t.match(viaPrisma, { meta: { driverAdapterError: { cause: { originalCode: '57014' } } } })
+  assertOutage(t, viaPrisma, 'Prisma')
+  t.match((viaPrepared as StoreUnavailable).cause, { code: '57014' })
+  assertPreparedOutage(t, viaPrepared, 'prepared')
+  // Had either still been waiting at Postgres, it would have taken the lock now and applied.
+  for (;;) {
+    const waiting = await asAdmin(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%lone_lock_%' AND state = 'active' AND pid <> pg_backend_pid()`)
+    if (waiting.length === 0) break
+    await sleep(20)
+  }
+  const after = await database.prisma.role.findUnique({ where: { id: role.id } })
+  t.equal(after?.description, null, 'the role is as it was')
 })
 
 t.test('a connection reset on the way (a proxy or balancer dropping it): ECONNRESET, the adapter\'s ConnectionClosed', async (t) => {
