@@ -201,6 +201,11 @@ export class SessionRecords {
    * One rotation alone: consume the parent if nobody has, check the session is still live, insert
    * the child. A racing rotation blocks on the parent row, then finds it consumed: its later steps
    * see no row and write nothing.
+   *
+   * It locks the session before the parent, as the batch does and as an account's delete does (its
+   * cascade deletes the sessions, then their tokens). Holding the parent while it waited for the
+   * session, it deadlocked with a delete that held the session and came for the tokens; and a
+   * rotation goes alone exactly when another transaction holds its session.
    */
   private async consumeAndInsertOne(rotation: RotationCommit): Promise<RotationOutcome> {
     const { parentId, sessionId } = rotation
@@ -208,9 +213,11 @@ export class SessionRecords {
     const idleExpiresAt = utcTimestamp(rotation.idleExpiresAt)
     const audit = roleSwitchAudit(rotation)
     const [result] = await this.prepared.query<{ consumed: number; touched: number }>(Prisma.sql`
-      WITH consumed AS (
+      WITH session AS MATERIALIZED (
+        SELECT id FROM sessions WHERE id = ${sessionId}::uuid FOR NO KEY UPDATE
+      ), consumed AS (
         UPDATE refresh_tokens SET consumed_at = ${utcTimestamp(new Date())}
-        WHERE id = ${parentId}::uuid AND consumed_at IS NULL RETURNING id
+        WHERE id = ${parentId}::uuid AND consumed_at IS NULL AND EXISTS (SELECT 1 FROM session) RETURNING id
       ), touched AS (
         -- The session must still be live at commit time, or a concurrent logout would be undone.
         UPDATE sessions SET last_used_at = ${now},

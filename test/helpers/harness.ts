@@ -107,15 +107,15 @@ export async function buildTestApp(t: Teardown, overrides: Record<string, string
 
 /**
  * Resolves, with how many there are, once statements on the database `db` is connected to wait for a
- * row lock: the point at which a race held open by a test is known to be under way. Each ask is a
+ * row lock (`atLeast` of them): the point at which a race held open by a test is known to be under way. Each ask is a
  * transaction of its own (within one, pg_stat_activity stays as it was first read), and the asking
  * is bounded, so a statement that never waits fails the test.
  */
-export async function untilWaitingOnLock(db: Database, what = 'no statement waited for a row lock'): Promise<number> {
+export async function untilWaitingOnLock(db: Database, what = 'no statement waited for a row lock', atLeast = 1): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const [row] = await db.$queryRaw<{ waiting: number }[]>`
       SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
-    if (row!.waiting > 0) return row!.waiting
+    if (row!.waiting >= atLeast) return row!.waiting
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   throw new Error(what)

@@ -178,6 +178,31 @@ t.test('Postgres: two instances rotating the same tokens in batches, in opposite
   }
 })
 
+t.test('Postgres: a rotation gone alone and an account\'s delete both take the session before its tokens: no deadlock', async (t) => {
+  const url = await createTestDatabase(t)
+  const db = await openPostgres(url)
+  t.teardown(() => db.close())
+  const records = new SessionRecords(db.prisma, db.prepared)
+  const [head] = await liveSessions(db, 1)
+  // Another transaction holds the session's row. The account's delete queues for it first; then the
+  // rotation, alone, since its batch skipped the locked session.
+  const commitHolder = await holdSessionRow(t, url, head!.sessionId)
+  const deleter = new pg.Client({ connectionString: url })
+  await deleter.connect()
+  t.teardown(() => deleter.end())
+  await deleter.query('BEGIN')
+  const deleted = deleter.query('DELETE FROM accounts WHERE id = $1', [head!.accountId]).then(() => 'deleted', (error: unknown) => error)
+  await untilWaitingOnLock(db.prisma, 'the delete never waited for the session')
+  const rotated = records.consumeAndInsertChild(rotationOf(head!)).then((outcome) => outcome, (error: unknown) => error)
+  await untilWaitingOnLock(db.prisma, 'the rotation never waited for the session', 2)
+  // The delete gets the session, and its cascade comes for the token: one the rotation had locked
+  // while waiting would deadlock the two, and Postgres would abort one of them.
+  await commitHolder()
+  t.equal(await deleted, 'deleted', 'the delete goes through')
+  await deleter.query('COMMIT')
+  t.equal(await rotated, 'lost_race', 'the rotation finds its session gone, and writes nothing')
+})
+
 t.test('Postgres: a token is marked consumed when its rotation is sent, not when the request began', async (t) => {
   const url = await createTestDatabase(t)
   const db = await openPostgres(url)
