@@ -76,6 +76,16 @@ async function backendsRunning(marker: string, count = 1): Promise<number[]> {
   }
 }
 
+/** Another session's transaction holding a role's row, until the returned function commits it. */
+async function holdRoleRow(t: Test, roleId: string): Promise<() => Promise<unknown>> {
+  const holder = new pg.Client({ connectionString: server.url })
+  await holder.connect()
+  t.teardown(() => holder.end())
+  await holder.query('BEGIN')
+  await holder.query('SELECT 1 FROM roles WHERE id = $1 FOR UPDATE', [roleId])
+  return () => holder.query('COMMIT')
+}
+
 /** Until the server accepts connections again (after a crash, it first recovers). */
 async function untilAccepting(): Promise<void> {
   for (;;) {
@@ -130,7 +140,8 @@ t.test('a query on a connection already lost: pg\'s code-less "not queryable"', 
   // What a pool hands out when a connection is lost just as it was made ready for its first use.
   const client = new pg.Client({ connectionString: server.url })
   await client.connect()
-  const lost = new Promise((resolve) => client.once('error', resolve))
+  // Heard for good: the server's goodbye and the socket's end may each come as an error.
+  const lost = new Promise((resolve) => client.on('error', resolve))
   const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
   await asAdmin(`SELECT pg_terminate_backend(${pid})`)
   await lost
@@ -253,16 +264,12 @@ t.test('a lone statement waiting on a lock: Postgres cancels it at its deadline 
   const database = await openPostgres(server.url, undefined, { statementTimeoutMs: 300 })
   t.teardown(() => database.close())
   const role = await database.prisma.role.create({ data: { name: 'lone-lock' } })
-  const holder = new pg.Client({ connectionString: server.url })
-  await holder.connect()
-  t.teardown(() => holder.end())
-  await holder.query('BEGIN')
-  await holder.query('SELECT 1 FROM roles WHERE id = $1 FOR UPDATE', [role.id])
+  const commitHolder = await holdRoleRow(t, role.id)
   const [viaPrisma, viaPrepared] = await Promise.all([
     failureOf(database.prisma.role.update({ where: { id: role.id }, data: { description: 'lone_lock_prisma' } })),
     failureOf(database.prepared.execute(Prisma.sql`UPDATE roles SET description = 'lone_lock_prepared' WHERE id = ${role.id}::uuid`)),
   ])
-  await holder.query('COMMIT')
+  await commitHolder()
   t.match(viaPrisma, { meta: { driverAdapterError: { cause: { originalCode: '57014' } } } })
   assertOutage(t, viaPrisma, 'Prisma')
   t.match((viaPrepared as StoreUnavailable).cause, { code: '57014' })
@@ -331,12 +338,8 @@ t.test('a transaction that outlives its timeout waiting on Postgres: P2028, expi
   const database = await open(t)
   const role = await database.prisma.role.create({ data: { name: 'slow-lock' } })
   // Another session holds the row for a second; the transaction may take half of one.
-  const holder = new pg.Client({ connectionString: server.url })
-  await holder.connect()
-  t.teardown(() => holder.end())
-  await holder.query('BEGIN')
-  await holder.query('SELECT 1 FROM roles WHERE id = $1 FOR UPDATE', [role.id])
-  const released = sleep(1000).then(() => holder.query('COMMIT'))
+  const commitHolder = await holdRoleRow(t, role.id)
+  const released = sleep(1000).then(commitHolder)
   const error = await failureOf(database.prisma.$transaction(async (tx) => {
     await tx.role.update({ where: { id: role.id }, data: { description: 'waited' } })
     await tx.role.findFirst()
