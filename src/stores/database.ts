@@ -10,6 +10,7 @@ import { ANSWER_GRACE_MS, pglitePreparedQueries, postgresPreparedQueries, STATEM
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
 import { parsePostgresUrl } from './postgres-url.js'
 import { prismaOnFirstUse } from './prisma-on-first-use.js'
+import { SettledPool } from './settled-pool.js'
 
 export type Database = PrismaClient
 
@@ -61,7 +62,7 @@ export async function openPostgres(url: string, log?: ConnectionLog, { poolSize 
     // it would follow the server connection to other clients.
     onConnect: transactionPooling ? undefined : deadlineSetter(statementTimeoutMs),
   }
-  const pool = new pg.Pool(config)
+  const pool = new SettledPool(config)
   // An idle client whose server went away emits 'error' on the pool; without a listener Node would crash.
   const watch = connectionWatch('postgres', log)
   pool.on('error', (error) => watch.lost(error))

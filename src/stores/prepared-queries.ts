@@ -166,6 +166,8 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true, deadlineM
           if (!broken) await control('ROLLBACK').catch(() => undefined)
           throw error
         }
+        // Work that caught a lost connection's failure and went on must not commit what it had left.
+        if (broken) throw broken
         await control('COMMIT')
         return result
       } finally {

@@ -260,6 +260,33 @@ t.test('a server frozen with connections open: each query gives up at its deadli
   t.notOk(before.includes(after), 'a connection left waiting for an answer is not used again')
 })
 
+t.test('a Prisma transaction cut off mid-statement: its connection is closed, and what it wrote never commits', async (t) => {
+  const database = await openPostgres(server.url, undefined, { poolSize: 1, statementTimeoutMs: 300 })
+  t.teardown(() => database.close())
+  let pid = 0
+  const failed = await failureOf(database.prisma.$transaction(async (tx) => {
+    await tx.role.create({ data: { name: 'abandoned-write' } })
+    pid = (await tx.$queryRaw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid
+    process.kill(pid, 'SIGSTOP')
+    await tx.$queryRaw`SELECT 1`
+  }, { timeout: 20_000 }))
+  // The server answers again: the statement pg gave up on is answered, its ROLLBACK was never sent.
+  process.kill(pid, 'SIGCONT')
+  assertOutage(t, failed, 'Prisma')
+  // The pool's one connection serves a transaction of its own: were it the one left inside the
+  // abandoned transaction, this COMMIT would commit that write too.
+  const later = await database.prisma.$transaction(async (tx) => {
+    await tx.role.create({ data: { name: 'later-write' } })
+    return (await tx.$queryRaw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid
+  })
+  t.not(later, pid, 'on a new connection')
+  const reader = new pg.Client({ connectionString: server.url })
+  await reader.connect()
+  t.teardown(() => reader.end())
+  const { rows } = await reader.query<{ name: string }>(`SELECT name FROM roles WHERE name IN ('abandoned-write', 'later-write') ORDER BY name`)
+  t.same(rows.map((row) => row.name), ['later-write'], 'the abandoned write never committed')
+})
+
 t.test('a lone statement waiting on a lock: Postgres cancels it at its deadline (57014), and it never applies', async (t) => {
   const database = await openPostgres(server.url, undefined, { statementTimeoutMs: 300 })
   t.teardown(() => database.close())
