@@ -21,6 +21,8 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   // Postgres connections each instance opens at most (through a pooler: client connections).
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  // How long a Postgres statement may take, in seconds, before it is cancelled and its request answers 503.
+  DATABASE_STATEMENT_TIMEOUT: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
   // One server (redis://, rediss://), a Sentinel set (redis-sentinel://) or a Cluster (redis-cluster://): see parseRedisUrl.
   REDIS_URL: Type.Optional(Type.String()),
   // The sentinels' own password (their requirepass), if they have one; REDIS_URL's password is the data servers'.

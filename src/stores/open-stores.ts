@@ -24,7 +24,7 @@ export interface Stores {
 export async function openStores(config: Config, log?: ConnectionLog): Promise<Stores> {
   await checkStoresAtStart(config, log)
   const database = config.DATABASE_URL
-    ? await openPostgres(config.DATABASE_URL, log, { poolSize: config.DATABASE_POOL_SIZE })
+    ? await openPostgres(config.DATABASE_URL, log, { poolSize: config.DATABASE_POOL_SIZE, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT * 1000 })
     : await openEmbedded(config.DATA_DIR)
   let keyValue: KeyValueStore | undefined
   try {

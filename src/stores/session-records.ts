@@ -199,8 +199,8 @@ export class SessionRecords {
 
   /**
    * One rotation alone: consume the parent if nobody has, check the session is still live, insert
-   * the child. A racing rotation blocks on the parent row, then finds it consumed: its later steps
-   * see no row and write nothing.
+   * the child. A racing rotation blocks on the session row, then finds the parent consumed: its
+   * later steps see no row and write nothing.
    *
    * It locks the session before the parent, as the batch does and as an account's delete does (its
    * cascade deletes the sessions, then their tokens). Holding the parent while it waited for the

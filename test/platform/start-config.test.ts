@@ -136,9 +136,12 @@ t.test('self-service and mail settings: defaults, SMTP_URL_FILE, and what is ref
   t.match(failure({ MAIL_RETRY_BASE: '600', MAIL_RETRY_MAX: '60' }), /^Invalid configuration: MAIL_RETRY_BASE must not exceed MAIL_RETRY_MAX/)
 })
 
-t.test('DATABASE_POOL_SIZE and STORE_CONNECT_TIMEOUT: defaults and bounds', async (t) => {
+t.test('DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT and STORE_CONNECT_TIMEOUT: defaults and bounds', async (t) => {
   const config = loadConfig(base)
   t.equal(config.DATABASE_POOL_SIZE, 10)
+  t.equal(config.DATABASE_STATEMENT_TIMEOUT, 5)
+  t.equal(loadConfig({ ...base, DATABASE_STATEMENT_TIMEOUT: '30' }).DATABASE_STATEMENT_TIMEOUT, 30)
+  for (const value of ['0', '-1', 'soon', '3601']) t.match(failure({ DATABASE_STATEMENT_TIMEOUT: value }), /^Invalid configuration: DATABASE_STATEMENT_TIMEOUT/, value)
   t.equal(config.STORE_CONNECT_TIMEOUT, 30)
   t.equal(loadConfig({ ...base, DATABASE_POOL_SIZE: '25', STORE_CONNECT_TIMEOUT: '0' }).DATABASE_POOL_SIZE, 25)
   for (const value of ['0', '-1', 'many', '1001']) t.match(failure({ DATABASE_POOL_SIZE: value }), /^Invalid configuration: DATABASE_POOL_SIZE/, value)

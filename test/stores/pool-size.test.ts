@@ -1,8 +1,10 @@
 // DATABASE_POOL_SIZE reaches the Postgres pool: with a pool of 3, three held transactions hold three
 // connections, and a fourth gets none (it fails once the pool's wait is over) instead of opening one.
+// DATABASE_STATEMENT_TIMEOUT reaches each connection, and the prepared statements' transactions.
 import t from 'tap'
 import pg from 'pg'
 import { loadConfig } from '../../src/config.js'
+import { Prisma } from '../../src/generated/prisma/client.js'
 import { openStores } from '../../src/stores/open-stores.js'
 import { createTestDatabase } from '../helpers/harness.js'
 import { POSTGRES_ADMIN_URL } from '../helpers/services.js'
@@ -10,7 +12,7 @@ import { POSTGRES_ADMIN_URL } from '../helpers/services.js'
 const POOL_SIZE = 3
 const url = await createTestDatabase(t)
 const stores = await openStores(loadConfig({
-  LOG_LEVEL: 'silent', DATABASE_URL: url, DATABASE_POOL_SIZE: String(POOL_SIZE),
+  LOG_LEVEL: 'silent', DATABASE_URL: url, DATABASE_POOL_SIZE: String(POOL_SIZE), DATABASE_STATEMENT_TIMEOUT: '7',
   KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
 }))
 t.teardown(() => stores.close())
@@ -51,4 +53,11 @@ t.test(`a pool of ${POOL_SIZE} opens ${POOL_SIZE} connections and no more`, asyn
   release()
   await Promise.all(holders)
   t.same(await db.$queryRaw`SELECT 1::int AS one`, [{ one: 1 }], 'connections are free again')
+})
+
+t.test('DATABASE_STATEMENT_TIMEOUT is every statement\'s deadline at Postgres', async (t) => {
+  const show = Prisma.sql`SELECT current_setting('statement_timeout') AS timeout`
+  t.same(await stores.database.prepared.query(show), [{ timeout: '7s' }], 'a statement on its own')
+  t.same(await db.$queryRaw`SELECT current_setting('statement_timeout') AS timeout`, [{ timeout: '7s' }], 'through Prisma')
+  t.same(await stores.database.prepared.transaction((tx) => tx.query(show)), [{ timeout: '7s' }], 'in a transaction')
 })
