@@ -3,10 +3,9 @@ import { hash } from '@node-rs/argon2'
 import t from 'tap'
 import { AccountDisabled, AccountLocked, InvalidCredentials, RoleNotHeld } from '../../src/core/errors.js'
 import { ARGON2ID } from '../../src/core/passwords.js'
-import type { Prisma } from '../../src/generated/prisma/client.js'
-import type { PreparedQueries, SqlStatements } from '../../src/stores/prepared-queries.js'
 import { createAccount } from '../helpers/accounts.js'
 import { embeddedCore } from '../helpers/core.js'
+import { noteStatements } from '../helpers/statements.js'
 
 const { core, database, maker } = await embeddedCore(t, { LOCKOUT_THRESHOLD: '3' })
 const origin = { clientId: 'core-tier', ip: '198.51.100.7' }
@@ -90,16 +89,7 @@ t.test('a password login is three Postgres statements: the account with its fact
   // so that one more is a choice made on purpose (BENCHMARKS.md, "Why the missed targets are missed").
   const account = await createAccount(maker)
   await core.login.login(account, origin) // the key set is read now, if its cache had expired
-  const { prepared } = database
-  const original = { ...prepared }
-  t.teardown(() => Object.assign(prepared, original))
-  const statements: string[] = []
-  const noted = (sql: Prisma.Sql) => (statements.push(sql.text.trim().split(/\s+/).slice(0, 2).join(' ')), sql)
-  Object.assign(prepared, {
-    query: (sql: Prisma.Sql) => original.query(noted(sql)),
-    execute: (sql: Prisma.Sql) => original.execute(noted(sql)),
-    transaction: <T>(work: (tx: SqlStatements) => Promise<T>, options?: { timeoutMs?: number }) => (statements.push('a transaction'), original.transaction(work, options)),
-  } satisfies Partial<PreparedQueries>)
+  const statements = noteStatements(t, database.prepared)
   await core.login.login(account, origin)
   t.same(statements, ['SELECT a.id::text', 'WITH account', 'SELECT 1'], statements.join('; '))
 })

@@ -9,6 +9,7 @@ import { PageBrowser, type PageResponse } from '../helpers/page-browser.js'
 import { answerOf, authorizeUrl, logIn, pkce, redeem, registerClient, type RegisteredTestClient } from '../helpers/oidc.js'
 import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
 import { resign } from '../helpers/jwt.js'
+import { noteStatements } from '../helpers/statements.js'
 
 // The authorization code flow with PKCE at the HTTP level: the hosted pages driven by a cookie-keeping
 // client, the token endpoint, ID tokens checked against the JWKS, and every refusal the flow has.
@@ -273,6 +274,17 @@ t.test('single sign-on, prompt and max_age', async (t) => {
   t.match(old.body, /action="\/account\/login"/, 'max_age=0: a login older than 0 s does not count')
   const reLogin = await logIn(browser, old, account.email, account.password)
   t.ok(answerOf(reLogin).get('code'), 'a login during the request satisfies max_age')
+})
+
+t.test('an authorization request answered by single sign-on is four statements, the client read once', async (t) => {
+  const account = await createAccount(app)
+  const { browser } = await codeFlow(spa, account)
+  const { challenge } = pkce()
+  const statements = noteStatements(t, app.stores.database.prepared)
+  const page = await browser.visit('GET', authorizeUrl(spa, challenge))
+  t.ok(answerOf(page).get('code'), 'a code, without a login page')
+  // The client, the browser session, the account, the code.
+  t.same(statements, ['SELECT id,', 'SELECT id::text', 'SELECT a.id::text', 'INSERT INTO'], statements.join('; '))
 })
 
 t.test('an account with several roles chooses one; single sign-on keeps it', async (t) => {

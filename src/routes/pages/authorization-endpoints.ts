@@ -37,7 +37,7 @@ export const authorizationEndpoints: FastifyPluginAsyncTypebox = async (app) => 
       return reply.redirect(redirectWith(redirect.redirectUri, { error: error.error, error_description: error.message, state, iss: app.config.ISSUER }), status)
     }
     const interaction = await interactions.start(authorization)
-    return proceed(app, reply, interaction, await readBrowserSession(app, request), status)
+    return proceed(app, reply, interaction, await readBrowserSession(app, request), status, redirect.client)
   }
 
   app.get('/oauth/authorize', { ...app.rateLimited('token'), schema: schemas.authorizeGet }, async (request, reply) => authorize(request, reply, request.query))

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ClientRecord } from '../../core/clients.js'
 import type { LiveBrowserSession } from '../../core/oidc/browser-sessions.js'
 import type { Interaction } from '../../core/oidc/interactions.js'
 import { redirectWith, type AuthorizationRequest } from '../../core/oidc/authorization-request.js'
@@ -35,9 +36,13 @@ export const INTERACTION_GONE = 'This login has expired or is already finished. 
 
 /**
  * Takes an interaction one step on: to the page the person must see next, or back to the client
- * with the code or the error (RFC 6749 §4.1.2; `iss` as RFC 9207 asks, `state` as sent).
+ * with the code or the error (RFC 6749 §4.1.2; `iss` as RFC 9207 asks, `state` as sent). The client
+ * is read again (it may have gone since the interaction began), unless the caller read it for this
+ * same request (`readNow`).
  */
-export async function proceed(app: FastifyInstance, reply: FastifyReply, interaction: Interaction, session: LiveBrowserSession | null, status: 302 | 303) {
+export async function proceed(
+  app: FastifyInstance, reply: FastifyReply, interaction: Interaction, session: LiveBrowserSession | null, status: 302 | 303, readNow?: ClientRecord,
+) {
   const at = (path: string) => `/account/${path}?interaction=${encodeURIComponent(interaction.id)}`
   const { request } = interaction
   if (request === null) {
@@ -46,7 +51,7 @@ export async function proceed(app: FastifyInstance, reply: FastifyReply, interac
     await app.core.oidc.interactions.end(interaction.id)
     return reply.redirect('/account/security', status)
   }
-  const client = await app.core.clients.find(request.clientId)
+  const client = readNow?.id === request.clientId ? readNow : await app.core.clients.find(request.clientId)
   if (!client?.redirectUris.includes(request.redirectUri)) {
     await app.core.oidc.interactions.end(interaction.id)
     return send(reply, 400, 'Cannot log in', message('The application that sent you here is no longer registered.', 'alert'))
