@@ -3,7 +3,9 @@ import type { RotationCommit, SessionRecord, SessionRecords, SessionWriter } fro
 import type { AccessTokenClaims, AccessTokens, IssuedAccessToken } from './access-tokens.js'
 import { selectRole, type AccountRoleView, type AccountView, type Accounts } from './accounts.js'
 import { recordAudit, type AuditEventType } from './audit.js'
-import { AccountDisabled, Forbidden, InvalidAccessToken, InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, ScopeNotAllowed, SessionExpired } from './errors.js'
+import {
+  AccountDisabled, Forbidden, InvalidAccessToken, InvalidCredentials, InvalidGrant, InvalidRefreshToken, RefreshTokenReused, RoleNotHeld, ScopeNotAllowed, SessionExpired,
+} from './errors.js'
 import type { CoreEvents } from './events.js'
 import type { Revocations } from './revocations.js'
 import { deriveKey, hashToken, randomToken, seal, unseal } from './secrets.js'
@@ -38,6 +40,11 @@ export interface DelegatedSession {
   /** The scopes granted to the client, which its access tokens carry. */
   scope: string
   browserSessionId?: string
+  /**
+   * The hash of the authorization code being redeemed: if it is presented again, or the browser
+   * session ends, while the session starts, the session ends and the start fails (InvalidGrant).
+   */
+  codeHash?: string
 }
 
 interface SealedPair {
@@ -88,7 +95,18 @@ export class Sessions {
       }),
     ])
     if (!started) throw await this.changedSinceCheck(account.id)
-    if (await this.endIfRoleRemoved(sessionId, account.id, role.name)) throw await this.changedSinceCheck(account.id, new RoleNotHeld())
+    // Written, then read: a change that committed meanwhile saw no session to end.
+    const after = await this.records.readAfterStart({
+      accountId: account.id, role: role.name, codeHash: delegated?.codeHash, browserSessionId: delegated?.browserSessionId, now: new Date(),
+    })
+    if (!after.roleHeld) {
+      await this.revoke(sessionId, account.id, 'role_removed')
+      throw await this.changedSinceCheck(account.id, new RoleNotHeld())
+    }
+    if (after.superseded) {
+      await this.revoke(sessionId, account.id, 'authorization_code_reuse')
+      throw new InvalidGrant('used twice or logged out meanwhile')
+    }
     return { sessionId, account, role, accessToken, refreshToken, refreshExpiresIn: seconds(this.policy.idleTtlMs) }
   }
 

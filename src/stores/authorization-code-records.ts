@@ -65,11 +65,4 @@ export class AuthorizationCodeRecords {
       RETURNING session_id::text AS "sessionId", account_id::text AS "accountId"`)
     return row ? { found: true, ...row } : { found: false, sessionId: null, accountId: null }
   }
-
-  /** Whether a second redemption was seen since (checked after the first one's session is written). */
-  async wasReused(codeHash: string): Promise<boolean> {
-    const [row] = await this.prepared.query<{ reused: boolean }>(Prisma.sql`
-      SELECT reused_at IS NOT NULL AS reused FROM authorization_codes WHERE code_hash = ${codeHash}::text`)
-    return row?.reused === true
-  }
 }

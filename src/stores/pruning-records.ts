@@ -72,7 +72,7 @@ export function deleteStatement(kind: Exclude<PruneKind, 'unverified_accounts'>,
         LIMIT ${limit}`)
     case 'browser_sessions':
       // An ended or expired browser session lets no login through, and one that is gone counts as
-      // ended (BrowserSessions.hasEnded), so a code it issued still cannot start a session. The
+      // ended (SessionRecords.readAfterStart), so a code it issued still cannot start a session. The
       // sessions started from it were revoked when it ended; their browser_session_id is no foreign
       // key. Neither its end nor its expiry is ever undone, so no second check on the locked row.
       return deleteFound('browser_sessions', Prisma.sql`

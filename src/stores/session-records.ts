@@ -28,6 +28,17 @@ export interface PresentedToken {
   account: AccountView
 }
 
+/** What SessionRecords.readAfterStart reads for a session just written. */
+export interface StartCheck {
+  accountId: string
+  role: string
+  /** The authorization code the session was started from: a second presentation supersedes it. */
+  codeHash?: string
+  /** The browser session the code came from: its end supersedes the session. */
+  browserSessionId?: string
+  now: Date
+}
+
 export interface NewSession {
   sessionId: string
   accountId: string
@@ -153,6 +164,26 @@ export class SessionRecords {
       )
       SELECT count(*)::int AS started FROM session`)
     return result?.started === 1
+  }
+
+  /**
+   * What a session's start reads again once its write has committed, in one statement that sees every
+   * change committed before it: whether the account still holds the role; and for a session started
+   * from an authorization code, whether the code was presented again meanwhile or the browser
+   * session it came from has ended (or expired, or gone).
+   */
+  async readAfterStart(check: StartCheck): Promise<{ roleHeld: boolean; superseded: boolean }> {
+    const [row] = await this.prepared.query<{ role_held: boolean; superseded: boolean }>(Prisma.sql`
+      SELECT EXISTS (
+          SELECT 1 FROM account_roles ar JOIN roles r ON r.id = ar.role_id
+          WHERE ar.account_id = ${check.accountId}::uuid AND r.name = ${check.role}::text
+        ) AS role_held,
+        EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = ${check.codeHash ?? null}::text AND reused_at IS NOT NULL)
+          OR (${check.browserSessionId ?? null}::uuid IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM browser_sessions
+            WHERE id = ${check.browserSessionId ?? null}::uuid AND ended_at IS NULL AND expires_at > ${utcTimestamp(check.now)}
+          )) AS superseded`)
+    return { roleHeld: row?.role_held === true, superseded: row?.superseded === true }
   }
 
   /**

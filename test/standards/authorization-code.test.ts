@@ -3,11 +3,12 @@ import t from 'tap'
 import * as jose from 'jose'
 import { listeningTestApp } from '../helpers/listening.js'
 import { bearer, createAccount, type TestAccount } from '../helpers/accounts.js'
-import { racing } from '../helpers/hold.js'
+import { holdNextResult, racing } from '../helpers/hold.js'
 import { OPERATOR, loginAdmin } from '../helpers/admin.js'
 import { PageBrowser, type PageResponse } from '../helpers/page-browser.js'
 import { answerOf, authorizeUrl, logIn, pkce, redeem, registerClient, type RegisteredTestClient } from '../helpers/oidc.js'
 import { enrolledAccount, wrongCodeFor } from '../helpers/totp.js'
+import type { SessionRecords } from '../../src/stores/session-records.js'
 import { resign } from '../helpers/jwt.js'
 import { noteStatements } from '../helpers/statements.js'
 
@@ -390,6 +391,29 @@ t.test('a logout while a code is being redeemed leaves no session (held open)', 
   })
   t.equal(redeemed.json().error, 'invalid_grant', 'the redemption sees the logout after writing its session')
   t.equal(await app.stores.database.prisma.session.count({ where: { accountId: account.id, revokedAt: null } }), 0)
+})
+
+t.test('a logout between a redemption\'s session write and its read-back ends that session (held open)', async (t) => {
+  const account = await createAccount(app)
+  const { page, verifier, browser } = await codeFlow(spa, account)
+  // The session's insert has committed; the read that follows it has not run yet.
+  const records = (app.core.sessions as unknown as { records: SessionRecords }).records
+  const written = holdNextResult(t, records, 'insertSessionIfAccountUnchanged')
+  const redeeming = redeem(app, spa, codeOf(page), verifier)
+  await written.reached
+  const confirm = await browser.visit('GET', '/oauth/end-session')
+  await browser.submit(confirm, '/account/logout')
+  written.release()
+  t.equal((await redeeming).json().error, 'invalid_grant', 'the read-back sees the logout')
+  t.equal(await app.stores.database.prisma.session.count({ where: { accountId: account.id, revokedAt: null } }), 0, 'and the session it wrote is ended')
+})
+
+t.test('a code\'s redemption is five statements: the client, the code, the account, the session, the read-back', async (t) => {
+  const account = await createAccount(app)
+  const { page, verifier } = await codeFlow(spa, account)
+  const statements = noteStatements(t, app.stores.database.prepared)
+  t.equal((await redeem(app, spa, codeOf(page), verifier)).statusCode, 200)
+  t.same(statements, ['SELECT id,', 'UPDATE authorization_codes', 'SELECT a.id::text', 'WITH account', 'SELECT EXISTS'], statements.join('; '))
 })
 
 t.test('a password change or disable ends single sign-on', async (t) => {

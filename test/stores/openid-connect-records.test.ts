@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import { AuthorizationCodeRecords } from '../../src/stores/authorization-code-records.js'
 import { BrowserSessionRecords } from '../../src/stores/browser-session-records.js'
 import { ClientRecords } from '../../src/stores/client-records.js'
+import { SessionRecords, type StartCheck } from '../../src/stores/session-records.js'
 import type { DatabaseHandle } from '../../src/stores/database.js'
 import { testEmbeddedHandle, testPostgresHandle } from '../helpers/database-handles.js'
 
@@ -70,6 +71,39 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     t.same(empty.amr, [], 'an empty list')
   })
 
+  t.test('what a session\'s start reads again once written', async (t) => {
+    const sessions = new SessionRecords(db.prisma, db.prepared)
+    const role = await db.prisma.role.create({ data: { name: `starter-${Date.now()}` } })
+    await db.prisma.accountRole.create({ data: { accountId: account.id, roleId: role.id } })
+    const clientId = 'client_DDDDDDDDDDDDDDDD'
+    await db.prisma.oAuthClient.create({ data: { id: clientId, name: 'Starts' } })
+    const now = new Date()
+    const hourAway = (sign: number) => new Date(now.getTime() + sign * 3_600_000)
+    const browserSession = (tokenHash: string, data: { expiresAt: Date; endedAt?: Date }) => db.prisma.browserSession.create({
+      data: { tokenHash, accountId: account.id, passwordDigest: 'digest', authTime: at, amr: ['pwd'], ...data },
+    })
+    const [live, ended, expired] = await Promise.all([
+      browserSession('start-live', { expiresAt: hourAway(1) }),
+      browserSession('start-ended', { expiresAt: hourAway(1), endedAt: hourAway(-1) }),
+      browserSession('start-expired', { expiresAt: hourAway(-1) }),
+    ])
+    const code = (codeHash: string, reusedAt: Date | null) => db.prisma.authorizationCode.create({
+      data: {
+        codeHash, clientId, accountId: account.id, browserSessionId: live.id, redirectUri: 'https://notes.example.com/cb', codeChallenge: 'challenge',
+        scope: 'openid', role: role.name, authTime: at, amr: ['pwd'], passwordDigest: 'digest', expiresAt: hourAway(1), reusedAt,
+      },
+    })
+    await Promise.all([code('start-fresh', null), code('start-reused', hourAway(-1))])
+    const read = (check: Partial<StartCheck>) => sessions.readAfterStart({ accountId: account.id, role: role.name, now, ...check })
+    t.same(await read({}), { roleHeld: true, superseded: false }, 'a first-party start: the role, held')
+    t.same(await read({ role: 'not-held' }), { roleHeld: false, superseded: false }, 'a role not held')
+    t.same(await read({ codeHash: 'start-fresh', browserSessionId: live.id }), { roleHeld: true, superseded: false }, 'a code used once, from a live browser session')
+    t.same(await read({ codeHash: 'start-reused', browserSessionId: live.id }), { roleHeld: true, superseded: true }, 'a code presented again')
+    t.same(await read({ codeHash: 'start-fresh', browserSessionId: ended.id }), { roleHeld: true, superseded: true }, 'an ended browser session')
+    t.same(await read({ codeHash: 'start-fresh', browserSessionId: expired.id }), { roleHeld: true, superseded: true }, 'an expired one')
+    t.same(await read({ codeHash: 'start-fresh', browserSessionId: '00000000-0000-4000-8000-000000000000' }), { roleHeld: true, superseded: true }, 'one gone')
+  })
+
   t.test('authorization codes', async (t) => {
     const codes = new AuthorizationCodeRecords(db.prepared)
     const clientId = 'client_CCCCCCCCCCCCCCCC'
@@ -91,10 +125,10 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     t.same(await db.prisma.authorizationCode.findUniqueOrThrow({ where: { codeHash: 'code-1' }, select: { consumedAt: true, sessionId: true } }), { consumedAt: later, sessionId })
     t.equal(await codes.consume('code-1', sessionId, later), null, 'a consumed code is not consumed again')
     t.equal(await codes.consume('no-such-code', sessionId, later), null)
-    t.equal(await codes.wasReused('code-1'), false)
+    const reusedAt = async () => (await db.prisma.authorizationCode.findUniqueOrThrow({ where: { codeHash: 'code-1' }, select: { reusedAt: true } })).reusedAt
+    t.equal(await reusedAt(), null)
     t.same(await codes.markReused('code-1', clientId, later), { found: true, sessionId, accountId: account.id })
-    t.equal(await codes.wasReused('code-1'), true, 'a second redemption shows')
-    t.equal(await codes.wasReused('no-such-code'), false)
+    t.same(await reusedAt(), later, 'a second redemption shows')
 
     await codes.insert({ ...record, codeHash: 'code-2', browserSessionId: null, nonce: null, ip: null })
     t.same(await codes.consume('code-2', sessionId, later), { ...record, browserSessionId: null, nonce: null, ip: null }, 'absent fields are null')

@@ -10,7 +10,7 @@ import { hashToken, randomToken } from '../secrets.js'
 import type { Sessions, TokenPair } from '../sessions.js'
 import { timeOrderedId } from '../time-ordered-ids.js'
 import type { AuthorizationRequest } from './authorization-request.js'
-import type { BrowserSessions, LiveBrowserSession } from './browser-sessions.js'
+import type { LiveBrowserSession } from './browser-sessions.js'
 import type { IdTokens } from './id-tokens.js'
 
 export interface CodeRedemption {
@@ -56,7 +56,6 @@ export class AuthorizationCodes {
     private readonly records: AuthorizationCodeRecords,
     private readonly accounts: Accounts,
     private readonly sessions: Sessions,
-    private readonly browserSessions: BrowserSessions,
     private readonly idTokens: IdTokens,
     private readonly ttlMs: number,
     private readonly events?: CoreEvents,
@@ -97,14 +96,10 @@ export class AuthorizationCodes {
       if (error instanceof RoleNotHeld) throw new InvalidGrant('role no longer held')
       throw error
     }
+    // A second redemption or a logout meanwhile ends the session and fails the start (InvalidGrant).
     const pair = await this.sessions.start(account, role, { clientId: code.clientId, ip: code.ip ?? undefined, userAgent: redemption.userAgent }, code.amr, {
-      sessionId, scope: code.scope, browserSessionId: code.browserSessionId ?? undefined,
+      sessionId, scope: code.scope, browserSessionId: code.browserSessionId ?? undefined, codeHash,
     })
-    // Written, then read: a second redemption or a logout that ran meanwhile saw no session to end.
-    if (await this.records.wasReused(codeHash) || (code.browserSessionId && await this.browserSessions.hasEnded(code.browserSessionId))) {
-      await this.sessions.revoke(sessionId, account.id, 'authorization_code_reuse')
-      throw new InvalidGrant('used twice or logged out meanwhile')
-    }
     const scopes = code.scope.split(' ')
     this.events?.emit('oauth.code_redeemed', { clientId: code.clientId })
     return {

@@ -86,10 +86,4 @@ export class BrowserSessions {
     if (previous.accountId === next.accountId) await this.records.handOver(previous.id, next.id, new Date())
     else await this.end(previous, 'replaced')
   }
-
-  /** Whether it ended (or expired) since it was read. */
-  async hasEnded(id: string): Promise<boolean> {
-    const record = await this.records.findById(id)
-    return record?.endedAt !== null || record.expiresAt <= new Date()
-  }
 }

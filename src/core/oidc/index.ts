@@ -20,7 +20,7 @@ export function createOpenIdConnect(config: Config, prepared: PreparedQueries, k
   const idTokens = new IdTokens(deps.signingKeys, { issuer: config.ISSUER, ttlSeconds: config.ID_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE })
   const browserSessions = new BrowserSessions(prepared, new BrowserSessionRecords(prepared), deps.accounts, deps.sessions, config.BROWSER_SESSION_TTL * 1000)
   const consents = new Consents(prepared, new ConsentRecords(prepared))
-  const codes = new AuthorizationCodes(prepared, new AuthorizationCodeRecords(prepared), deps.accounts, deps.sessions, browserSessions, idTokens,
+  const codes = new AuthorizationCodes(prepared, new AuthorizationCodeRecords(prepared), deps.accounts, deps.sessions, idTokens,
     config.AUTHORIZATION_CODE_TTL * 1000, deps.events)
   return {
     idTokens, browserSessions, consents, codes,
