@@ -62,7 +62,7 @@ export async function openPostgres(url: string, log?: ConnectionLog, { poolSize 
     // it would follow the server connection to other clients.
     onConnect: transactionPooling ? undefined : deadlineSetter(statementTimeoutMs),
   }
-  const pool = new SettledPool(config)
+  const pool = new SettledPool(config, ANSWER_GRACE_MS)
   // An idle client whose server went away emits 'error' on the pool; without a listener Node would crash.
   const watch = connectionWatch('postgres', log)
   pool.on('error', (error) => watch.lost(error))

@@ -15,13 +15,38 @@ function settled(client: pg.PoolClient): boolean {
 }
 
 /**
+ * Whether the answer a connection still owes arrives within `ms`: pg answers a failed statement as
+ * soon as its error comes, before Postgres's ReadyForQuery that follows it; `drain` comes after that.
+ */
+function answered(client: pg.PoolClient, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (result: boolean) => {
+      clearTimeout(timer)
+      client.off('drain', onDrain)
+      client.off('error', onError)
+      resolve(result)
+    }
+    const onDrain = () => done(true)
+    const onError = () => done(false)
+    const timer = setTimeout(() => done(false), ms)
+    client.on('drain', onDrain)
+    client.on('error', onError)
+  })
+}
+
+/**
  * A pool that closes a connection given back unsettled, which pg-pool would pool again. Prisma gives
  * a transaction's connection back without an error even when pg gave up waiting for one of its
  * statements (query_timeout) and then for its ROLLBACK: that connection is still inside the
  * transaction, and should the server answer after all, the next COMMIT on it would commit the
- * abandoned writes with its own.
+ * abandoned writes with its own. A connection given back while an answer is still on its way (the
+ * end of a statement that failed) is pooled again once it arrives, within `answerWaitMs`.
  */
 export class SettledPool extends pg.Pool {
+  constructor(config: pg.PoolConfig, private readonly answerWaitMs: number) {
+    super(config)
+  }
+
   override connect(): Promise<pg.PoolClient>
   override connect(callback: ConnectCallback): void
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
@@ -33,7 +58,13 @@ export class SettledPool extends pg.Pool {
     return super.connect().then((client) => {
       const release = client.release.bind(client)
       client.release = (error?: Error | boolean) => {
-        release(!error && !settled(client) ? new Error('connection given back unsettled') : error)
+        if (error || settled(client)) {
+          release(error)
+          return
+        }
+        void answered(client, this.answerWaitMs).then((arrived) => {
+          release(arrived && settled(client) ? undefined : new Error('connection given back unsettled'))
+        })
       }
       return client
     })
