@@ -2,6 +2,7 @@
 process.env.TZ = 'Pacific/Auckland'
 
 import t, { type Test } from 'tap'
+import { AccountRecords } from '../../src/stores/account-records.js'
 import { AuthorizationCodeRecords } from '../../src/stores/authorization-code-records.js'
 import { BrowserSessionRecords } from '../../src/stores/browser-session-records.js'
 import { ClientRecords } from '../../src/stores/client-records.js'
@@ -54,11 +55,12 @@ async function checkRecords(t: Test, db: DatabaseHandle) {
     const event = await startedEvent(inserted.id)
     t.same([event.accountId, event.ip, event.data], [account.id, '203.0.113.9', { browserSessionId: inserted.id, amr: ['pwd', 'otp'] }])
     t.same(event.createdAt, row.createdAt, 'at the instant the session was created')
-    t.same(await sessions.findByTokenHash('token-hash'), inserted)
-    t.same(await sessions.findById(inserted.id), inserted)
+    const accountView = await new AccountRecords(db.prisma, db.prepared).findAccountById(account.id)
+    t.same(await sessions.findByTokenHash('token-hash'), { ...inserted, account: accountView }, 'with its account, as the account\'s own read gives it')
+    t.same(await sessions.findById(inserted.id), { ...inserted, account: accountView })
     await sessions.chooseRole(inserted.id, 'editor')
     await sessions.end(inserted.id, later)
-    t.same(await sessions.findById(inserted.id), { ...inserted, role: 'editor', endedAt: later }, 'later changes read back')
+    t.same(await sessions.findById(inserted.id), { ...inserted, role: 'editor', endedAt: later, account: accountView }, 'later changes read back')
     t.equal(await sessions.findByTokenHash('no-such-hash'), null)
     t.equal(await sessions.findById('00000000-0000-4000-8000-000000000000'), null)
     const awkward = ['a,b', 'q"u', '{}', 'back\\slash', 'NULL', '', 'ünï']

@@ -1,6 +1,6 @@
-import type { BrowserSessionRecord, BrowserSessionRecords } from '../../stores/browser-session-records.js'
+import type { BrowserSessionRecord, BrowserSessionRecords, BrowserSessionWithAccount } from '../../stores/browser-session-records.js'
 import type { AuditWriter } from '../../stores/audit-records.js'
-import { isUuid, type AccountView, type Accounts } from '../accounts.js'
+import { isUuid, type AccountView } from '../accounts.js'
 import { recordAudit } from '../audit.js'
 import { hashToken, randomToken } from '../secrets.js'
 import type { Sessions } from '../sessions.js'
@@ -21,7 +21,6 @@ export class BrowserSessions {
     /** Its events are written on their own, outside any transaction. */
     private readonly auditTrail: AuditWriter,
     private readonly records: BrowserSessionRecords,
-    private readonly accounts: Accounts,
     private readonly sessions: Sessions,
     private readonly ttlMs: number,
   ) {}
@@ -40,22 +39,20 @@ export class BrowserSessions {
   /** The live browser session a cookie's token names, or null (unknown, ended, expired, or its account changed). */
   async find(token: string | undefined): Promise<LiveBrowserSession | null> {
     if (!token || token.length > 100) return null
-    const record = await this.records.findByTokenHash(hashToken(token))
-    return record ? this.live(record) : null
+    return this.live(await this.records.findByTokenHash(hashToken(token)))
   }
 
   /** `id` as a signed token names it (an ID token's sid): anything but a UUID names none. */
   async findById(id: string): Promise<LiveBrowserSession | null> {
     if (!isUuid(id)) return null
-    const record = await this.records.findById(id)
-    return record ? this.live(record) : null
+    return this.live(await this.records.findById(id))
   }
 
-  private async live(record: BrowserSessionRecord): Promise<LiveBrowserSession | null> {
-    if (record.endedAt || record.expiresAt <= new Date()) return null
-    const account = await this.accounts.findById(record.accountId)
-    if (account?.status !== 'active' || hashToken(account.passwordHash) !== record.passwordDigest) return null
-    return { ...record, account }
+  /** Read with its account in one round trip: live while neither ended nor expired, its account active with the same password. */
+  private live(found: BrowserSessionWithAccount | null): LiveBrowserSession | null {
+    if (!found || found.endedAt || found.expiresAt <= new Date()) return null
+    if (found.account.status !== 'active' || hashToken(found.account.passwordHash) !== found.passwordDigest) return null
+    return found
   }
 
   /** Remembers the role chosen at the hosted page, for the next client's login. */
@@ -66,7 +63,7 @@ export class BrowserSessions {
   /**
    * Ends the browser session and every session started from it. The end is written first, then the
    * sessions are read: a code redemption racing it writes its session first, then reads the end
-   * (see AuthorizationCodes), so one of the two always sees the other.
+   * (Sessions.start), so one of the two always sees the other.
    */
   async end(session: Pick<BrowserSessionRecord, 'id' | 'accountId'>, reason: string): Promise<void> {
     if (await this.records.end(session.id, new Date())) {

@@ -18,7 +18,7 @@ import { Interactions } from './interactions.js'
 /** OpenID Connect's parts of the core: the hosted login's browser sessions, consents, codes and ID tokens. */
 export function createOpenIdConnect(config: Config, prepared: PreparedQueries, kv: KeyValueStore, deps: { accounts: Accounts; sessions: Sessions; signingKeys: SigningKeys; events: CoreEvents }) {
   const idTokens = new IdTokens(deps.signingKeys, { issuer: config.ISSUER, ttlSeconds: config.ID_TOKEN_TTL, clockToleranceSeconds: config.CLOCK_TOLERANCE })
-  const browserSessions = new BrowserSessions(prepared, new BrowserSessionRecords(prepared), deps.accounts, deps.sessions, config.BROWSER_SESSION_TTL * 1000)
+  const browserSessions = new BrowserSessions(prepared, new BrowserSessionRecords(prepared), deps.sessions, config.BROWSER_SESSION_TTL * 1000)
   const consents = new Consents(prepared, new ConsentRecords(prepared))
   const codes = new AuthorizationCodes(prepared, new AuthorizationCodeRecords(prepared), deps.accounts, deps.sessions, idTokens,
     config.AUTHORIZATION_CODE_TTL * 1000, deps.events)
