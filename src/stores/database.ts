@@ -8,6 +8,7 @@ import { applyMigrations } from './migrations.js'
 import { initialiseInChildProcess, openPGlite, pgliteSqlRunner } from './embedded-pglite.js'
 import { ANSWER_GRACE_MS, pglitePreparedQueries, postgresPreparedQueries, STATEMENT_DEADLINE_MS, type PreparedQueries } from './prepared-queries.js'
 import { connectionWatch, type ConnectionLog } from './connection-log.js'
+import { isAnsweredOutage } from './postgres-outages.js'
 import { parsePostgresUrl } from './postgres-url.js'
 import { prismaOnFirstUse } from './prisma-on-first-use.js'
 import { SettledPool } from './settled-pool.js'
@@ -75,7 +76,10 @@ export async function openPostgres(url: string, log?: ConnectionLog, { poolSize 
     prisma: prisma.client,
     prismaOpened: prisma.opened,
     prepared,
-    reportUnavailable: (error) => watch.lost(error),
+    // A statement past its deadline, or a deadlock lost, left its connection as it was.
+    reportUnavailable: (error) => {
+      if (!isAnsweredOutage(error)) watch.lost(error)
+    },
     ping: async () => {
       await prepared.query(Prisma.sql`SELECT 1`)
     },

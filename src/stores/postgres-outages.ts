@@ -82,6 +82,24 @@ export function isPostgresOutage(error: unknown): boolean {
   return false
 }
 
+// Outages the server itself answered on a connection that is still open: a statement cancelled at
+// its deadline, a deadlock lost. They say nothing of the connection.
+const ANSWERED_ON_A_LIVE_CONNECTION = new Set(['57014', '40P01'])
+
+/** True when `error` is a Postgres outage that does not mean a connection was lost or could not be made. */
+export function isAnsweredOutage(error: unknown): boolean {
+  const pending: unknown[] = [error]
+  for (let seen = 0; pending.length > 0 && seen < 10; seen++) {
+    const e = pending.shift()
+    if (e === null || typeof e !== 'object') continue
+    const { name, code, severity, cause, meta } = e as ErrorFields
+    const sqlState = name === 'DriverAdapterError' ? (cause as ErrorFields | undefined)?.originalCode : typeof severity === 'string' ? code : undefined
+    if (typeof sqlState === 'string') return ANSWERED_ON_A_LIVE_CONNECTION.has(sqlState)
+    pending.push(cause, meta?.driverAdapterError)
+  }
+  return false
+}
+
 /**
  * Prisma gives every error of its transaction manager the code P2028; two of them mean Postgres was
  * too slow or too busy: a transaction that expired (its meta holds the timeout it exceeded), and one

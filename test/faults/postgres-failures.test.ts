@@ -388,6 +388,25 @@ t.test('other failures are no outage: a bug stays a 500', async (t) => {
   t.equal(classifyFailure(misused).kind, 'internal', 'is our bug, not Postgres\'s outage')
 })
 
+t.test('a statement past its deadline answers 503, and is not logged as a lost connection', async (t) => {
+  const lines: { msg: string }[] = []
+  const log = { warn: (details: object, msg: string) => lines.push({ ...details, msg }), info: (details: object, msg: string) => lines.push({ ...details, msg }) }
+  const database = await openPostgres(server.url, log, { statementTimeoutMs: 300 })
+  t.teardown(() => database.close())
+  const role = await database.prisma.role.create({ data: { name: 'logged-lock' } })
+  const commitHolder = await holdRoleRow(t, role.id)
+  const app = Fastify({ logger: false })
+  app.decorate('stores', { database, keyValue: null as never })
+  app.decorate('metrics', null)
+  app.setErrorHandler(nativeErrorHandler)
+  app.get('/prepared', () => database.prepared.execute(Prisma.sql`UPDATE roles SET description = 'prepared' WHERE id = ${role.id}::uuid`))
+  app.get('/prisma', () => database.prisma.role.update({ where: { id: role.id }, data: { description: 'prisma' } }))
+  t.teardown(() => app.close())
+  for (const url of ['/prepared', '/prisma']) t.equal((await app.inject({ url })).statusCode, 503, `${url}: 503`)
+  await commitHolder()
+  t.same(lines.map((line) => line.msg), [], 'its connection was never lost, and the log does not say it was')
+})
+
 t.test('a failed connect, with no idle connection to report it, is logged once as the outage', async (t) => {
   const lines: { msg: string; store?: string; code?: string }[] = []
   const log = { warn: (details: object, msg: string) => lines.push({ ...details, msg }), info: (details: object, msg: string) => lines.push({ ...details, msg }) }
