@@ -58,26 +58,53 @@ interface ErrorFields {
   meta?: { driverAdapterError?: unknown }
 }
 
-/** True when `error` (a Prisma, driver adapter, pg or socket error, or one wrapping it) says Postgres could not answer. */
-export function isPostgresOutage(error: unknown): boolean {
+/**
+ * What a Prisma driver adapter error (`name` is how Prisma itself knows them) holds of the driver's
+ * failure: the SQLSTATE when the server answered (`originalCode`), else the kind of socket failure.
+ */
+function adapterCause({ name, cause }: ErrorFields): ErrorFields | undefined {
+  return name === 'DriverAdapterError' && cause !== null && typeof cause === 'object' ? cause : undefined
+}
+
+/**
+ * `error` and what it wraps (its cause, the driver adapter error Prisma keeps in `meta`), breadth
+ * first, ten at most. A driver adapter error's cause is read where it is met (adapterCause), not walked.
+ */
+function* errorChain(error: unknown): Generator<ErrorFields> {
   const pending: unknown[] = [error]
   for (let seen = 0; pending.length > 0 && seen < 10; seen++) {
     const e = pending.shift()
     if (e === null || typeof e !== 'object') continue
-    if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2028' && isTransactionTimeout(e)) return true
-    const { name, code, severity, syscall, message, cause, meta } = e as ErrorFields
-    // Prisma's driver adapters (`name` is how Prisma itself knows them): the SQLSTATE when the server
-    // answered, else the kind of socket failure.
-    if (name === 'DriverAdapterError' && cause !== null && typeof cause === 'object') {
-      const { originalCode, kind } = cause as ErrorFields
-      if (typeof originalCode === 'string' ? isOutageSqlState(originalCode) : typeof kind === 'string' && UNREACHABLE_KINDS.has(kind)) return true
+    yield e
+    if (!adapterCause(e)) pending.push((e as ErrorFields).cause, (e as ErrorFields).meta?.driverAdapterError)
+  }
+}
+
+/** The SQLSTATE the server answered with, in a pg DatabaseError or a driver adapter error; undefined in any other. */
+function answeredSqlState(fields: ErrorFields): unknown {
+  const adapted = adapterCause(fields)
+  if (adapted) return adapted.originalCode
+  return typeof fields.severity === 'string' ? fields.code : undefined
+}
+
+/** True when `error` (a Prisma, driver adapter, pg or socket error, or one wrapping it) says Postgres could not answer. */
+export function isPostgresOutage(error: unknown): boolean {
+  for (const fields of errorChain(error)) {
+    if (isTransactionTimeout(fields)) return true
+    const sqlState = answeredSqlState(fields)
+    if (typeof sqlState === 'string') {
+      if (isOutageSqlState(sqlState)) return true
       continue
     }
-    // A pg DatabaseError (the server's answer), a Node system error from the socket, or pg's own.
-    if (typeof code === 'string' && typeof severity === 'string' && isOutageSqlState(code)) return true
+    const adapted = adapterCause(fields)
+    if (adapted) {
+      if (typeof adapted.kind === 'string' && UNREACHABLE_KINDS.has(adapted.kind)) return true
+      continue
+    }
+    // A Node system error from the socket, or pg's own.
+    const { code, syscall, message } = fields
     if (typeof code === 'string' && typeof syscall === 'string' && SOCKET_CODES.has(code)) return true
     if (code === undefined && typeof message === 'string' && PG_CONNECTION_FAILURES.has(message)) return true
-    pending.push(cause, meta?.driverAdapterError)
   }
   return false
 }
@@ -88,14 +115,9 @@ const ANSWERED_ON_A_LIVE_CONNECTION = new Set(['57014', '40P01'])
 
 /** True when `error` is a Postgres outage that does not mean a connection was lost or could not be made. */
 export function isAnsweredOutage(error: unknown): boolean {
-  const pending: unknown[] = [error]
-  for (let seen = 0; pending.length > 0 && seen < 10; seen++) {
-    const e = pending.shift()
-    if (e === null || typeof e !== 'object') continue
-    const { name, code, severity, cause, meta } = e as ErrorFields
-    const sqlState = name === 'DriverAdapterError' ? (cause as ErrorFields | undefined)?.originalCode : typeof severity === 'string' ? code : undefined
+  for (const e of errorChain(error)) {
+    const sqlState = answeredSqlState(e)
     if (typeof sqlState === 'string') return ANSWERED_ON_A_LIVE_CONNECTION.has(sqlState)
-    pending.push(cause, meta?.driverAdapterError)
   }
   return false
 }
@@ -106,6 +128,7 @@ export function isAnsweredOutage(error: unknown): boolean {
  * that could not start within maxWait because no connection came free. That one has no meta, so its
  * message is what tells it from the others, which are bugs (a transaction used after its end).
  */
-function isTransactionTimeout(error: Prisma.PrismaClientKnownRequestError): boolean {
+function isTransactionTimeout(error: object): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== 'P2028') return false
   return typeof error.meta?.timeout === 'number' || error.message.includes('Unable to start a transaction in the given time')
 }
