@@ -75,8 +75,9 @@ export class PostgresQueryError extends Error {
 }
 
 const TIMESTAMP = pg.types.builtins.TIMESTAMP
-// A statement cancelled at statement_timeout; a session ended at idle_in_transaction_session_timeout.
-const PAST_DEADLINE = new Set(['57014', '25P03'])
+// A session ended at idle_in_transaction_session_timeout. (A statement cancelled at its deadline,
+// 57014, is an outage anywhere: postgres-outages.ts.)
+const IDLE_PAST_DEADLINE = '25P03'
 /** How long a statement may take, outside a transaction and by default in one: see openPostgres. */
 export const STATEMENT_DEADLINE_MS = 5000
 /**
@@ -142,7 +143,7 @@ export function postgresPreparedQueries(pool: pg.Pool, { named = true, deadlineM
       // the server never answered leaves the connection mid-statement: it is closed, not rolled back.
       const failureInTransaction = (error: unknown) => {
         if (isUnansweredQuery(error)) broken ??= new StoreUnavailable('postgres', error)
-        return broken || PAST_DEADLINE.has(String((error as { code?: unknown } | null)?.code))
+        return broken || (error as { code?: unknown } | null)?.code === IDLE_PAST_DEADLINE
           ? new StoreUnavailable('postgres', error) : failure(error)
       }
       const answerTimeoutMs = timeoutMs + ANSWER_GRACE_MS
