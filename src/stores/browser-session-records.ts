@@ -30,23 +30,6 @@ export interface BrowserSessionWithAccount extends BrowserSessionRecord {
   account: AccountView
 }
 
-// Beside the account's columns, whose names they would otherwise share.
-const JOINED_COLUMNS = Prisma.sql`bs.id::text AS bs_id, bs.account_id::text AS bs_account_id, bs.password_digest AS bs_password_digest,
-  bs.auth_time AS bs_auth_time, COALESCE(bs.amr, '{}') AS bs_amr, bs.role AS bs_role, bs.ip AS bs_ip, bs.expires_at AS bs_expires_at,
-  bs.ended_at AS bs_ended_at`
-
-interface JoinedRow extends AccountRow {
-  bs_id: string
-  bs_account_id: string
-  bs_password_digest: string
-  bs_auth_time: Date
-  bs_amr: string[]
-  bs_role: string | null
-  bs_ip: string | null
-  bs_expires_at: Date
-  bs_ended_at: Date | null
-}
-
 const RECORD_COLUMNS = Prisma.sql`id::text AS id, account_id::text AS "accountId", password_digest AS "passwordDigest",
   auth_time AS "authTime", COALESCE(amr, '{}') AS amr, role, ip, expires_at AS "expiresAt", ended_at AS "endedAt"`
 
@@ -83,24 +66,24 @@ export class BrowserSessionRecords {
 
   /** The one a cookie's token names, with its account, in one round trip. */
   findByTokenHash(tokenHash: string): Promise<BrowserSessionWithAccount | null> {
-    return this.findWithAccount(Prisma.sql`bs.token_hash = ${tokenHash}::text`)
+    return this.findWithAccount(Prisma.sql`token_hash = ${tokenHash}::text`)
   }
 
   /** `id` must be a UUID: the statement casts it. */
   findById(id: string): Promise<BrowserSessionWithAccount | null> {
-    return this.findWithAccount(Prisma.sql`bs.id = ${id}::uuid`)
+    return this.findWithAccount(Prisma.sql`id = ${id}::uuid`)
   }
 
+  /** The account comes as one JSON column, its own read's columns (ACCOUNT_COLUMNS), beside the record's. */
   private async findWithAccount(where: Prisma.Sql): Promise<BrowserSessionWithAccount | null> {
-    const [row] = await this.prepared.query<JoinedRow>(Prisma.sql`
-      SELECT ${JOINED_COLUMNS}, ${ACCOUNT_COLUMNS}
-      FROM browser_sessions bs JOIN accounts a ON a.id = bs.account_id ${ACCOUNT_ROLE_JOINS}
-      WHERE ${where} GROUP BY bs.id, a.id`)
-    if (!row) return null
-    return {
-      id: row.bs_id, accountId: row.bs_account_id, passwordDigest: row.bs_password_digest, authTime: row.bs_auth_time, amr: row.bs_amr,
-      role: row.bs_role, ip: row.bs_ip, expiresAt: row.bs_expires_at, endedAt: row.bs_ended_at, account: toAccountView(row),
-    }
+    const [row] = await this.prepared.query<BrowserSessionRecord & { account: AccountRow | null }>(Prisma.sql`
+      SELECT ${RECORD_COLUMNS}, (
+        SELECT row_to_json(a) FROM (
+          SELECT ${ACCOUNT_COLUMNS} FROM accounts a ${ACCOUNT_ROLE_JOINS} WHERE a.id = browser_sessions.account_id GROUP BY a.id
+        ) a
+      ) AS account
+      FROM browser_sessions WHERE ${where}`)
+    return row?.account ? { ...row, account: toAccountView(row.account) } : null
   }
 
   /** `id` must be a UUID: the statements below cast it. */
