@@ -388,37 +388,43 @@ t.test('other failures are no outage: a bug stays a 500', async (t) => {
   t.equal(classifyFailure(misused).kind, 'internal', 'is our bug, not Postgres\'s outage')
 })
 
-t.test('a statement past its deadline answers 503, and is not logged as a lost connection', async (t) => {
-  const lines: { msg: string }[] = []
-  const log = { warn: (details: object, msg: string) => lines.push({ ...details, msg }), info: (details: object, msg: string) => lines.push({ ...details, msg }) }
-  const database = await openPostgres(server.url, log, { statementTimeoutMs: 300 })
-  t.teardown(() => database.close())
-  const role = await database.prisma.role.create({ data: { name: 'logged-lock' } })
-  const commitHolder = await holdRoleRow(t, role.id)
+/** The lines a database handle writes to its connection log. */
+function connectionLog() {
+  const lines: { msg: string; store?: string; code?: string }[] = []
+  const note = (details: object, msg: string) => lines.push({ ...details, msg })
+  return { lines, log: { warn: note, info: note } }
+}
+
+/** A surface over `database` whose routes fail on it, answered by a surface's handler: what every request does. */
+function surfaceOver(t: Test, database: DatabaseHandle) {
   const app = Fastify({ logger: false })
   app.decorate('stores', { database, keyValue: null as never })
   app.decorate('metrics', null)
   app.setErrorHandler(nativeErrorHandler)
+  t.teardown(() => app.close())
+  return app
+}
+
+t.test('a statement past its deadline answers 503, and is not logged as a lost connection', async (t) => {
+  const { lines, log } = connectionLog()
+  const database = await openPostgres(server.url, log, { statementTimeoutMs: 300 })
+  t.teardown(() => database.close())
+  const role = await database.prisma.role.create({ data: { name: 'logged-lock' } })
+  const commitHolder = await holdRoleRow(t, role.id)
+  const app = surfaceOver(t, database)
   app.get('/prepared', () => database.prepared.execute(Prisma.sql`UPDATE roles SET description = 'prepared' WHERE id = ${role.id}::uuid`))
   app.get('/prisma', () => database.prisma.role.update({ where: { id: role.id }, data: { description: 'prisma' } }))
-  t.teardown(() => app.close())
   for (const url of ['/prepared', '/prisma']) t.equal((await app.inject({ url })).statusCode, 503, `${url}: 503`)
   await commitHolder()
   t.same(lines.map((line) => line.msg), [], 'its connection was never lost, and the log does not say it was')
 })
 
 t.test('a failed connect, with no idle connection to report it, is logged once as the outage', async (t) => {
-  const lines: { msg: string; store?: string; code?: string }[] = []
-  const log = { warn: (details: object, msg: string) => lines.push({ ...details, msg }), info: (details: object, msg: string) => lines.push({ ...details, msg }) }
+  const { lines, log } = connectionLog()
   const database = await openPostgres(`postgresql://postgres:secret-password@127.0.0.1:${await freePort()}/latchkey`, log)
   t.teardown(() => database.close())
-  // A route that fails on it, answered by a surface's handler: what every request does.
-  const app = Fastify({ logger: false })
-  app.decorate('stores', { database, keyValue: null as never })
-  app.decorate('metrics', null)
-  app.setErrorHandler(nativeErrorHandler)
+  const app = surfaceOver(t, database)
   app.get('/', () => database.prepared.query(Prisma.sql`SELECT 1`))
-  t.teardown(() => app.close())
   for (let i = 0; i < 2; i++) {
     const response = await app.inject({ url: '/' })
     t.equal(response.statusCode, 503)
